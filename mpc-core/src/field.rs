@@ -1,0 +1,273 @@
+//! The Goldilocks prime field F_p, p = 2^64 − 2^32 + 1.
+//!
+//! Elements are kept in canonical form (`0 ≤ v < p`) in a `u64`. Multiplication
+//! reduces the 128-bit product with the special form of p:
+//! 2^64 ≡ 2^32 − 1 and 2^96 ≡ −1 (mod p), so no division is ever needed.
+//! The type is the one every protocol layer uses; `benches/field.rs` compares it
+//! with `prio::field::Field64` (same modulus, Montgomery form).
+
+use core::fmt;
+use core::iter::Sum;
+use core::ops::{Add, AddAssign, Mul, MulAssign, Neg, Sub, SubAssign};
+
+/// The modulus p = 2^64 − 2^32 + 1.
+pub const MODULUS: u64 = 0xffff_ffff_0000_0001;
+/// 2^64 mod p = 2^32 − 1.
+const EPSILON: u64 = 0xffff_ffff;
+
+/// An element of the Goldilocks field, always canonical.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Fp(u64);
+
+impl fmt::Debug for Fp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fp({})", self.0)
+    }
+}
+
+impl Fp {
+    /// Zero.
+    pub const ZERO: Fp = Fp(0);
+    /// One.
+    pub const ONE: Fp = Fp(1);
+
+    /// The canonical element for `v`, which must already be below p.
+    /// Returns `None` for non-canonical input (use on untrusted data).
+    #[inline]
+    pub const fn from_canonical(v: u64) -> Option<Fp> {
+        if v < MODULUS { Some(Fp(v)) } else { None }
+    }
+
+    /// `v mod p` (for trusted arithmetic; never use to sample uniformly).
+    #[inline]
+    pub const fn reduce_u64(v: u64) -> Fp {
+        if v >= MODULUS { Fp(v - MODULUS) } else { Fp(v) }
+    }
+
+    /// The field image of a signed integer.
+    #[inline]
+    pub const fn from_i64(v: i64) -> Fp {
+        if v >= 0 {
+            Fp::reduce_u64(v as u64)
+        } else {
+            // −|v| = p − |v| (|v| ≤ 2^63 < p).
+            Fp(MODULUS - v.unsigned_abs())
+        }
+    }
+
+    /// The canonical representative in `[0, p)`.
+    #[inline]
+    pub const fn value(self) -> u64 {
+        self.0
+    }
+
+    /// The centred lift: the integer in `(−p/2, p/2]` congruent to `self`.
+    #[inline]
+    pub const fn to_centered(self) -> i64 {
+        if self.0 > MODULUS / 2 {
+            // self − p is in (−p/2, 0), which fits an i64.
+            -((MODULUS - self.0) as i64)
+        } else {
+            self.0 as i64
+        }
+    }
+
+    /// `2^k` for `k < 64`.
+    #[inline]
+    pub const fn pow2(k: u32) -> Fp {
+        Fp::reduce_u64(1u64 << k)
+    }
+
+    #[inline]
+    const fn reduce128(x: u128) -> Fp {
+        let lo = x as u64;
+        let hi = (x >> 64) as u64;
+        let hi_hi = hi >> 32;
+        let hi_lo = hi & EPSILON;
+        // lo − hi_hi (2^96 ≡ −1).
+        let (mut t0, borrow) = lo.overflowing_sub(hi_hi);
+        if borrow {
+            // Adding p ≡ subtracting 2^32 − 1 modulo 2^64 after the wrap.
+            t0 = t0.wrapping_sub(EPSILON);
+        }
+        // hi_lo · 2^64 ≡ hi_lo · (2^32 − 1).
+        let t1 = hi_lo * EPSILON;
+        let (mut t2, carry) = t0.overflowing_add(t1);
+        if carry {
+            t2 = t2.wrapping_add(EPSILON);
+        }
+        Fp::reduce_u64(t2)
+    }
+
+    /// `self^e` by square-and-multiply.
+    pub fn pow(self, mut e: u64) -> Fp {
+        let mut base = self;
+        let mut acc = Fp::ONE;
+        while e > 0 {
+            if e & 1 == 1 {
+                acc *= base;
+            }
+            base *= base;
+            e >>= 1;
+        }
+        acc
+    }
+
+    /// The multiplicative inverse, `None` for zero.
+    pub fn inverse(self) -> Option<Fp> {
+        if self.0 == 0 {
+            None
+        } else {
+            Some(self.pow(MODULUS - 2))
+        }
+    }
+}
+
+impl Add for Fp {
+    type Output = Fp;
+    #[inline]
+    fn add(self, rhs: Fp) -> Fp {
+        let (s, carry) = self.0.overflowing_add(rhs.0);
+        if carry {
+            // a + b − 2^64 + (2^32 − 1) < p for canonical inputs: no overflow.
+            Fp(s + EPSILON)
+        } else {
+            Fp::reduce_u64(s)
+        }
+    }
+}
+
+impl Sub for Fp {
+    type Output = Fp;
+    #[inline]
+    fn sub(self, rhs: Fp) -> Fp {
+        let (d, borrow) = self.0.overflowing_sub(rhs.0);
+        if borrow {
+            Fp(d.wrapping_add(MODULUS))
+        } else {
+            Fp(d)
+        }
+    }
+}
+
+impl Neg for Fp {
+    type Output = Fp;
+    #[inline]
+    fn neg(self) -> Fp {
+        if self.0 == 0 {
+            self
+        } else {
+            Fp(MODULUS - self.0)
+        }
+    }
+}
+
+impl Mul for Fp {
+    type Output = Fp;
+    #[inline]
+    fn mul(self, rhs: Fp) -> Fp {
+        Fp::reduce128(u128::from(self.0) * u128::from(rhs.0))
+    }
+}
+
+impl AddAssign for Fp {
+    #[inline]
+    fn add_assign(&mut self, rhs: Fp) {
+        *self = *self + rhs;
+    }
+}
+
+impl SubAssign for Fp {
+    #[inline]
+    fn sub_assign(&mut self, rhs: Fp) {
+        *self = *self - rhs;
+    }
+}
+
+impl MulAssign for Fp {
+    #[inline]
+    fn mul_assign(&mut self, rhs: Fp) {
+        *self = *self * rhs;
+    }
+}
+
+impl Sum for Fp {
+    fn sum<I: Iterator<Item = Fp>>(iter: I) -> Fp {
+        iter.fold(Fp::ZERO, |a, b| a + b)
+    }
+}
+
+/// `acc[i] += x[i]` over equal-length slices.
+///
+/// # Panics
+/// Never on equal lengths; callers check lengths of untrusted vectors first
+/// (the function processes the common prefix only, so a mismatch cannot panic).
+pub fn add_assign_slice(acc: &mut [Fp], x: &[Fp]) {
+    for (a, b) in acc.iter_mut().zip(x) {
+        *a += *b;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn big(v: Fp) -> u128 {
+        u128::from(v.value())
+    }
+
+    fn arb_fp() -> impl Strategy<Value = Fp> {
+        prop_oneof![
+            (0..MODULUS).prop_map(Fp),
+            Just(Fp(0)),
+            Just(Fp(1)),
+            Just(Fp(MODULUS - 1)),
+            Just(Fp(EPSILON)),
+            Just(Fp(1 << 32)),
+            Just(Fp(MODULUS / 2)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn mul_matches_u128(a in arb_fp(), b in arb_fp()) {
+            let expect = (big(a) * big(b)) % u128::from(MODULUS);
+            prop_assert_eq!(big(a * b), expect);
+        }
+
+        #[test]
+        fn add_sub_match_u128(a in arb_fp(), b in arb_fp()) {
+            let m = u128::from(MODULUS);
+            prop_assert_eq!(big(a + b), (big(a) + big(b)) % m);
+            prop_assert_eq!(big(a - b), (big(a) + m - big(b)) % m);
+            prop_assert_eq!((a - b) + b, a);
+            prop_assert_eq!(a + (-a), Fp::ZERO);
+        }
+
+        #[test]
+        fn centered_lift_round_trips(v in any::<i64>().prop_filter("in range", |v| v.unsigned_abs() < MODULUS / 2)) {
+            prop_assert_eq!(Fp::from_i64(v).to_centered(), v);
+        }
+
+        #[test]
+        fn inverse_is_inverse(a in arb_fp()) {
+            match a.inverse() {
+                None => prop_assert_eq!(a, Fp::ZERO),
+                Some(inv) => prop_assert_eq!(a * inv, Fp::ONE),
+            }
+        }
+    }
+
+    #[test]
+    fn edge_products() {
+        let m1 = Fp(MODULUS - 1);
+        assert_eq!(m1 * m1, Fp::ONE);
+        assert_eq!(Fp::pow2(32) * Fp::pow2(32), Fp(EPSILON));
+        assert_eq!(Fp::pow2(63) * Fp::from_i64(2), Fp(EPSILON));
+        assert!(Fp::from_canonical(MODULUS).is_none());
+        assert_eq!(Fp::from_canonical(MODULUS - 1), Some(m1));
+        assert_eq!(Fp::from_i64(-1), m1);
+    }
+}

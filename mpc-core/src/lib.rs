@@ -1,0 +1,15 @@
+//! Sans-io cryptographic core of tandem: the Goldilocks field, fixed-point
+//! encoding, seeded PRGs, additive and small-ring sharing, and the wire codec.
+//!
+//! Nothing here does I/O or reads a clock; randomness enters through seeds
+//! (from [`prg::Seed::random`], the OS CSPRNG) or explicit RNG arguments.
+
+pub mod field;
+pub mod fixed;
+pub mod prg;
+pub mod share;
+pub mod wire;
+
+pub use field::Fp;
+pub use fixed::FixedParams;
+pub use prg::Seed;

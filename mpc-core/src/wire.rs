@@ -1,0 +1,656 @@
+//! Wire messages and their codec.
+//!
+//! A frame body is `version: u16 (big-endian) ‖ bincode-2(serde) message`. The
+//! transport adds a 4-byte length prefix and enforces the maximum frame size
+//! before allocating; [`decode`] re-checks the size, checks the version before
+//! touching the body, rejects trailing bytes, and validates every vector
+//! length against [`Limits::max_dim`]. Bulk vectors travel as byte strings
+//! (`serde_bytes`) and are parsed by the layer that knows their meaning
+//! (e.g. [`crate::share::RingShareB::from_wire`] checks ranges).
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::fixed::FixedParams;
+use crate::prg::Seed;
+use crate::share::{FIELD_BYTES, RING_SHARE_BYTES};
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u16 = 1;
+/// Default maximum frame size: 64 MiB.
+pub const DEFAULT_MAX_FRAME: usize = 64 << 20;
+/// Default maximum model dimension: 2^21 coordinates.
+pub const DEFAULT_MAX_DIM: usize = 1 << 21;
+/// Longest accepted reason string.
+pub const MAX_REASON: usize = 1024;
+/// Longest accepted list of worker ids in one message.
+pub const MAX_WORKERS: usize = 1 << 20;
+
+/// Decoder limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest frame body in bytes.
+    pub max_frame: usize,
+    /// Largest vector dimension.
+    pub max_dim: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_frame: DEFAULT_MAX_FRAME,
+            max_dim: DEFAULT_MAX_DIM,
+        }
+    }
+}
+
+/// Codec errors. Messages describe structure only, never contents.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum WireError {
+    /// Frame above the size limit.
+    #[error("frame of {len} bytes exceeds the limit of {max} bytes")]
+    TooLarge {
+        /// Frame length.
+        len: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// Frame shorter than the version header.
+    #[error("frame of {len} bytes is too short for a header")]
+    Truncated {
+        /// Frame length.
+        len: usize,
+    },
+    /// Another protocol version.
+    #[error("protocol version {got} is not supported (this build speaks {expected})")]
+    Version {
+        /// Version received.
+        got: u16,
+        /// Version expected.
+        expected: u16,
+    },
+    /// The body does not decode as the expected message type.
+    #[error("malformed {kind} message: {detail}")]
+    Malformed {
+        /// Message family.
+        kind: &'static str,
+        /// Decoder detail (structural).
+        detail: String,
+    },
+    /// Bytes after the message.
+    #[error("{extra} trailing bytes after the {kind} message")]
+    Trailing {
+        /// Message family.
+        kind: &'static str,
+        /// Extra bytes.
+        extra: usize,
+    },
+    /// A vector longer than the dimension limit, or with a bad byte length.
+    #[error("field `{field}` has {len} entries; limit is {max}")]
+    Dimension {
+        /// Field name.
+        field: &'static str,
+        /// Entries.
+        len: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// Encoding failed (should not happen for well-formed values).
+    #[error("encoding failed: {0}")]
+    Encode(String),
+}
+
+/// How the servers combine updates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Aggregation {
+    /// Workers clip to L2 ≤ C and secret-share Δ/C; only the sum is reconstructed.
+    SecureFedAvg,
+    /// Workers send (clipped) updates to A in the clear; B is not involved.
+    PlainFedAvg,
+}
+
+impl Aggregation {
+    /// Command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Aggregation::SecureFedAvg => "secure-fedavg",
+            Aggregation::PlainFedAvg => "plain-fedavg",
+        }
+    }
+
+    /// Whether server B takes part.
+    pub fn is_secure(self) -> bool {
+        matches!(self, Aggregation::SecureFedAvg)
+    }
+}
+
+impl core::str::FromStr for Aggregation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "secure-fedavg" => Ok(Aggregation::SecureFedAvg),
+            "plain-fedavg" => Ok(Aggregation::PlainFedAvg),
+            other => Err(format!(
+                "unknown aggregation `{other}` (available: secure-fedavg, plain-fedavg)"
+            )),
+        }
+    }
+}
+
+impl core::fmt::Display for Aggregation {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Session parameters A tells every worker (and B) once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// Model kind (e.g. `mlp:64`); parsed by the learning layer.
+    pub model: String,
+    /// Number of model parameters.
+    pub dim: u32,
+    /// Ring width and fixed-point precision.
+    pub fixed: FixedParams,
+    /// Aggregation rule.
+    pub aggregation: Aggregation,
+    /// Clipping bound C on the L2 norm of an update; 0 disables clipping (plain only).
+    pub clip: f32,
+}
+
+/// Worker → server A.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum WorkerToA {
+    /// First message on the connection.
+    Hello {
+        /// Claimed worker id (must match the enrolled certificate).
+        worker: u32,
+    },
+    /// A round submission.
+    Submit {
+        /// Round id.
+        round: u64,
+        /// Claimed worker id.
+        worker: u32,
+        /// The payload.
+        payload: SubmitA,
+    },
+}
+
+/// What a worker sends A in a round.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum SubmitA {
+    /// Secure rules: the seed A's shares are expanded from.
+    Seed(Seed),
+    /// Plain rules: the update itself, little-endian f32s.
+    Plain(#[serde(with = "serde_bytes")] Vec<u8>),
+}
+
+/// Server A → worker.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum AToWorker {
+    /// Reply to `Hello`.
+    Welcome {
+        /// Session parameters.
+        session: SessionInfo,
+    },
+    /// A round starts; the global model as little-endian f32s.
+    Announce {
+        /// Round id.
+        round: u64,
+        /// Model parameters.
+        #[serde(with = "serde_bytes")]
+        model: Vec<u8>,
+    },
+    /// Submission taken.
+    Ack {
+        /// Round id.
+        round: u64,
+    },
+    /// Submission or request refused.
+    Reject {
+        /// Round id (0 outside rounds).
+        round: u64,
+        /// Human-readable reason.
+        reason: String,
+    },
+    /// The training run is over.
+    Finished,
+}
+
+/// Worker → server B.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum WorkerToB {
+    /// First message on the connection.
+    Hello {
+        /// Claimed worker id.
+        worker: u32,
+    },
+    /// B's shares of a round submission.
+    Upload {
+        /// Round id.
+        round: u64,
+        /// Claimed worker id.
+        worker: u32,
+        /// Ring shares bₖ, 3 bytes each.
+        #[serde(with = "serde_bytes")]
+        b: Vec<u8>,
+        /// Carry shares κ_B,k, 8 bytes each.
+        #[serde(with = "serde_bytes")]
+        kappa_b: Vec<u8>,
+    },
+}
+
+/// Server B → worker.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum BToWorker {
+    /// Reply to `Hello`.
+    Welcome,
+    /// Upload taken (it still needs A's half to count).
+    Ack {
+        /// Round id.
+        round: u64,
+    },
+    /// Upload refused.
+    Reject {
+        /// Round id.
+        round: u64,
+        /// Reason.
+        reason: String,
+    },
+}
+
+/// Server A → server B.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum AToB {
+    /// Session start.
+    Hello {
+        /// Session parameters.
+        session: SessionInfo,
+    },
+    /// Round `round` accepts uploads.
+    OpenRound {
+        /// Round id (strictly increasing).
+        round: u64,
+    },
+    /// A holds a seed from `worker` for `round`.
+    HaveSeed {
+        /// Round id.
+        round: u64,
+        /// Worker id.
+        worker: u32,
+    },
+    /// No more uploads; send the sum.
+    CloseRound {
+        /// Round id.
+        round: u64,
+    },
+}
+
+/// Server B → server A.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum BToA {
+    /// Reply to `Hello`: B is ready; the last round B revealed (0 if none).
+    Ready {
+        /// Highest revealed round id.
+        last_revealed: u64,
+    },
+    /// The round is open at B; A may announce it to workers now.
+    RoundOpened {
+        /// Round id.
+        round: u64,
+    },
+    /// `worker`'s upload is valid and, with A's seed, counted in the sum.
+    Accepted {
+        /// Round id.
+        round: u64,
+        /// Worker id.
+        worker: u32,
+    },
+    /// `worker`'s upload was refused.
+    Rejected {
+        /// Round id.
+        round: u64,
+        /// Worker id.
+        worker: u32,
+        /// Reason.
+        reason: String,
+    },
+    /// B's share of the round's sum over exactly `workers`.
+    RoundSum {
+        /// Round id.
+        round: u64,
+        /// Workers included, ascending.
+        workers: Vec<u32>,
+        /// Field elements, 8 bytes each.
+        #[serde(with = "serde_bytes")]
+        sum: Vec<u8>,
+        /// Bytes B received from workers this round.
+        bytes_from_workers: u64,
+    },
+    /// B refuses to open, close or reveal the round.
+    Refused {
+        /// Round id.
+        round: u64,
+        /// Reason.
+        reason: String,
+    },
+}
+
+/// A message family with its own decoding checks.
+pub trait WireMessage: Serialize + DeserializeOwned {
+    /// Family name for errors.
+    const KIND: &'static str;
+    /// Structural checks beyond decoding (vector lengths, string sizes).
+    fn validate(&self, limits: &Limits) -> Result<(), WireError>;
+}
+
+fn check_len(field: &'static str, len: usize, max: usize) -> Result<(), WireError> {
+    if len > max {
+        Err(WireError::Dimension { field, len, max })
+    } else {
+        Ok(())
+    }
+}
+
+fn check_bytes(
+    field: &'static str,
+    bytes: &[u8],
+    per: usize,
+    limits: &Limits,
+) -> Result<(), WireError> {
+    if bytes.len() % per != 0 {
+        return Err(WireError::Malformed {
+            kind: "vector",
+            detail: format!(
+                "`{field}` length {} is not a multiple of {per}",
+                bytes.len()
+            ),
+        });
+    }
+    check_len(field, bytes.len() / per, limits.max_dim)
+}
+
+fn check_reason(reason: &str) -> Result<(), WireError> {
+    check_len("reason", reason.len(), MAX_REASON)
+}
+
+fn check_session(s: &SessionInfo, limits: &Limits) -> Result<(), WireError> {
+    check_len("dim", s.dim as usize, limits.max_dim)?;
+    check_len("model", s.model.len(), 64)?;
+    s.fixed.validate().map_err(|e| WireError::Malformed {
+        kind: "session",
+        detail: e.to_string(),
+    })?;
+    if !s.clip.is_finite() || s.clip < 0.0 {
+        return Err(WireError::Malformed {
+            kind: "session",
+            detail: "clip bound must be finite and non-negative".into(),
+        });
+    }
+    Ok(())
+}
+
+impl WireMessage for WorkerToA {
+    const KIND: &'static str = "worker-to-A";
+    fn validate(&self, limits: &Limits) -> Result<(), WireError> {
+        match self {
+            WorkerToA::Hello { .. } => Ok(()),
+            WorkerToA::Submit { payload, .. } => match payload {
+                SubmitA::Seed(_) => Ok(()),
+                SubmitA::Plain(v) => check_bytes("update", v, 4, limits),
+            },
+        }
+    }
+}
+
+impl WireMessage for AToWorker {
+    const KIND: &'static str = "A-to-worker";
+    fn validate(&self, limits: &Limits) -> Result<(), WireError> {
+        match self {
+            AToWorker::Welcome { session } => check_session(session, limits),
+            AToWorker::Announce { model, .. } => check_bytes("model", model, 4, limits),
+            AToWorker::Reject { reason, .. } => check_reason(reason),
+            AToWorker::Ack { .. } | AToWorker::Finished => Ok(()),
+        }
+    }
+}
+
+impl WireMessage for WorkerToB {
+    const KIND: &'static str = "worker-to-B";
+    fn validate(&self, limits: &Limits) -> Result<(), WireError> {
+        match self {
+            WorkerToB::Hello { .. } => Ok(()),
+            WorkerToB::Upload { b, kappa_b, .. } => {
+                check_bytes("b", b, RING_SHARE_BYTES, limits)?;
+                check_bytes("kappa_b", kappa_b, FIELD_BYTES, limits)
+            }
+        }
+    }
+}
+
+impl WireMessage for BToWorker {
+    const KIND: &'static str = "B-to-worker";
+    fn validate(&self, _limits: &Limits) -> Result<(), WireError> {
+        match self {
+            BToWorker::Reject { reason, .. } => check_reason(reason),
+            BToWorker::Welcome | BToWorker::Ack { .. } => Ok(()),
+        }
+    }
+}
+
+impl WireMessage for AToB {
+    const KIND: &'static str = "A-to-B";
+    fn validate(&self, limits: &Limits) -> Result<(), WireError> {
+        match self {
+            AToB::Hello { session } => check_session(session, limits),
+            AToB::OpenRound { .. } | AToB::HaveSeed { .. } | AToB::CloseRound { .. } => Ok(()),
+        }
+    }
+}
+
+impl WireMessage for BToA {
+    const KIND: &'static str = "B-to-A";
+    fn validate(&self, limits: &Limits) -> Result<(), WireError> {
+        match self {
+            BToA::Ready { .. } | BToA::RoundOpened { .. } | BToA::Accepted { .. } => Ok(()),
+            BToA::Rejected { reason, .. } | BToA::Refused { reason, .. } => check_reason(reason),
+            BToA::RoundSum { workers, sum, .. } => {
+                check_len("workers", workers.len(), MAX_WORKERS)?;
+                check_bytes("sum", sum, FIELD_BYTES, limits)
+            }
+        }
+    }
+}
+
+fn config() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+/// Encodes `msg` with the version header.
+pub fn encode<M: WireMessage>(msg: &M) -> Result<Vec<u8>, WireError> {
+    let mut out = PROTOCOL_VERSION.to_be_bytes().to_vec();
+    let body = bincode::serde::encode_to_vec(msg, config())
+        .map_err(|e| WireError::Encode(e.to_string()))?;
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// Decodes and validates a frame body.
+pub fn decode<M: WireMessage>(frame: &[u8], limits: &Limits) -> Result<M, WireError> {
+    if frame.len() > limits.max_frame {
+        return Err(WireError::TooLarge {
+            len: frame.len(),
+            max: limits.max_frame,
+        });
+    }
+    let (header, body) = match frame {
+        [h0, h1, rest @ ..] => ([*h0, *h1], rest),
+        _ => return Err(WireError::Truncated { len: frame.len() }),
+    };
+    let got = u16::from_be_bytes(header);
+    if got != PROTOCOL_VERSION {
+        return Err(WireError::Version {
+            got,
+            expected: PROTOCOL_VERSION,
+        });
+    }
+    let (msg, used): (M, usize) =
+        bincode::serde::decode_from_slice(body, config()).map_err(|e| WireError::Malformed {
+            kind: M::KIND,
+            detail: e.to_string(),
+        })?;
+    if used != body.len() {
+        return Err(WireError::Trailing {
+            kind: M::KIND,
+            extra: body.len() - used,
+        });
+    }
+    msg.validate(limits)?;
+    Ok(msg)
+}
+
+/// Little-endian f32 bytes of a vector.
+pub fn f32s_to_bytes(v: &[f32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len() * 4);
+    for x in v {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out
+}
+
+/// Parses little-endian f32s; every value must be finite.
+pub fn bytes_to_f32s(b: &[u8]) -> Result<Vec<f32>, WireError> {
+    if b.len() % 4 != 0 {
+        return Err(WireError::Malformed {
+            kind: "f32 vector",
+            detail: format!("length {} is not a multiple of 4", b.len()),
+        });
+    }
+    let mut out = Vec::with_capacity(b.len() / 4);
+    for (i, c) in b.chunks_exact(4).enumerate() {
+        let x = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        if !x.is_finite() {
+            return Err(WireError::Malformed {
+                kind: "f32 vector",
+                detail: format!("entry {i} is not finite"),
+            });
+        }
+        out.push(x);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn upload(dim: usize) -> WorkerToB {
+        WorkerToB::Upload {
+            round: 7,
+            worker: 3,
+            b: vec![1; dim * 3],
+            kappa_b: vec![2; dim * 8],
+        }
+    }
+
+    #[test]
+    fn round_trip_and_version() {
+        let limits = Limits::default();
+        let bytes = encode(&upload(10)).unwrap();
+        let back: WorkerToB = decode(&bytes, &limits).unwrap();
+        assert!(matches!(
+            back,
+            WorkerToB::Upload {
+                round: 7,
+                worker: 3,
+                ..
+            }
+        ));
+
+        let mut wrong = bytes.clone();
+        wrong[1] = 9;
+        assert_eq!(
+            decode::<WorkerToB>(&wrong, &limits).unwrap_err(),
+            WireError::Version {
+                got: 9,
+                expected: PROTOCOL_VERSION
+            }
+        );
+        assert!(matches!(
+            decode::<WorkerToB>(&bytes[..1], &limits),
+            Err(WireError::Truncated { len: 1 })
+        ));
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(matches!(
+            decode::<WorkerToB>(&trailing, &limits),
+            Err(WireError::Trailing { .. })
+        ));
+        assert!(matches!(
+            decode::<WorkerToB>(&bytes[..bytes.len() - 3], &limits),
+            Err(WireError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let small = Limits {
+            max_frame: 1 << 20,
+            max_dim: 100,
+        };
+        let bytes = encode(&upload(101)).unwrap();
+        assert!(matches!(
+            decode::<WorkerToB>(&bytes, &small),
+            Err(WireError::Dimension {
+                field: "b",
+                len: 101,
+                max: 100
+            })
+        ));
+        let tiny = Limits {
+            max_frame: 16,
+            max_dim: 100,
+        };
+        assert!(matches!(
+            decode::<WorkerToB>(&bytes, &tiny),
+            Err(WireError::TooLarge { .. })
+        ));
+        let ragged = WorkerToB::Upload {
+            round: 1,
+            worker: 1,
+            b: vec![0; 4],
+            kappa_b: vec![],
+        };
+        assert!(matches!(
+            decode::<WorkerToB>(&encode(&ragged).unwrap(), &small),
+            Err(WireError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn f32_bytes_reject_non_finite() {
+        let v = [1.0f32, -2.5, 0.0];
+        assert_eq!(bytes_to_f32s(&f32s_to_bytes(&v)).unwrap(), v);
+        assert!(bytes_to_f32s(&f32s_to_bytes(&[f32::NAN])).is_err());
+        assert!(bytes_to_f32s(&[0, 0, 0]).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let limits = Limits::default();
+            let mut framed = PROTOCOL_VERSION.to_be_bytes().to_vec();
+            framed.extend_from_slice(&bytes);
+            let _ = decode::<WorkerToA>(&framed, &limits);
+            let _ = decode::<WorkerToB>(&framed, &limits);
+            let _ = decode::<AToWorker>(&framed, &limits);
+            let _ = decode::<BToWorker>(&framed, &limits);
+            let _ = decode::<AToB>(&framed, &limits);
+            let _ = decode::<BToA>(&framed, &limits);
+        }
+    }
+}

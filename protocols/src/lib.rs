@@ -1,0 +1,7 @@
+//! Protocols of tandem: round state machines for the leader (server A), the
+//! helper (server B) and workers, plaintext FedAvg pieces, and the learning
+//! code (data, models, training). Everything here is sans-io.
+
+pub mod fedavg;
+pub mod ml;
+pub mod round;

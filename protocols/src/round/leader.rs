@@ -1,0 +1,455 @@
+//! Server A's round state machine (sans-io).
+//!
+//! Secure rules: A opens the round at B, announces it to the workers once B
+//! confirms, keeps each worker's seed until B reports the matching upload as
+//! `Accepted`, then adds the lifted share X_A to its running sum. When every
+//! expected worker is accounted for (or the deadline passes) A asks B to close;
+//! B's share of the sum over exactly the accepted set comes back, A
+//! reconstructs Σ Xᵢ and returns the mean update C · Σ Xᵢ / (n · 2^f).
+//!
+//! Plain rules: workers send (clipped) updates in the clear; A checks the
+//! dimension, finiteness and the clip bound and averages them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use mpc_core::field::Fp;
+use mpc_core::prg::Seed;
+use mpc_core::share::{add_lifted_a, decode_field_bytes, reconstruct_real};
+use mpc_core::wire::{AToB, AToWorker, BToA, SessionInfo, SubmitA, WorkerToA, bytes_to_f32s};
+use tracing::{info, warn};
+
+/// Relative slack on the clip bound for plaintext updates (float rounding).
+const CLIP_SLACK: f32 = 1e-3;
+
+/// What the leader asks its shell to do, in order.
+#[derive(Debug)]
+pub enum LeaderAction {
+    /// Send to one worker.
+    ToWorker {
+        /// Worker id.
+        worker: u32,
+        /// Message.
+        msg: AToWorker,
+    },
+    /// Send to every connected worker.
+    Broadcast(AToWorker),
+    /// Send to server B.
+    ToB(AToB),
+    /// The round is over.
+    Complete(RoundOutcome),
+}
+
+/// The result of a round.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoundOutcome {
+    /// Round id.
+    pub round: u64,
+    /// The mean update to add to the model, if the round produced one.
+    pub mean_update: Option<Vec<f32>>,
+    /// Workers whose update is in the aggregate.
+    pub accepted: Vec<u32>,
+    /// Workers refused, with reasons.
+    pub rejected: BTreeMap<u32, String>,
+    /// Why no update was produced, if none was.
+    pub note: Option<String>,
+    /// Bytes A received from workers in this round.
+    pub bytes_from_workers_a: u64,
+    /// Bytes B received from workers in this round (as B reports it).
+    pub bytes_from_workers_b: u64,
+}
+
+#[derive(Debug)]
+struct LeaderRound {
+    id: u64,
+    expected: usize,
+    announce: Option<Vec<u8>>,
+    seen: BTreeSet<u32>,
+    seeds: BTreeMap<u32, Seed>,
+    included: BTreeSet<u32>,
+    rejected: BTreeMap<u32, String>,
+    sum_a: Vec<Fp>,
+    plain_sum: Vec<f64>,
+    closing: bool,
+    bytes_a: u64,
+}
+
+/// Server A's state.
+#[derive(Debug)]
+pub struct Leader {
+    session: SessionInfo,
+    round: Option<LeaderRound>,
+}
+
+impl Leader {
+    /// A leader for `session`.
+    pub fn new(session: SessionInfo) -> Leader {
+        Leader {
+            session,
+            round: None,
+        }
+    }
+
+    /// The session.
+    pub fn session(&self) -> &SessionInfo {
+        &self.session
+    }
+
+    /// The open round, if any.
+    pub fn open_round(&self) -> Option<u64> {
+        self.round.as_ref().map(|r| r.id)
+    }
+
+    /// Starts round `round` for `expected` workers with the current `model`.
+    pub fn start_round(&mut self, round: u64, model: &[f32], expected: usize) -> Vec<LeaderAction> {
+        let dim = self.session.dim as usize;
+        let secure = self.session.aggregation.is_secure();
+        let announce = mpc_core::wire::f32s_to_bytes(model);
+        self.round = Some(LeaderRound {
+            id: round,
+            expected,
+            announce: None,
+            seen: BTreeSet::new(),
+            seeds: BTreeMap::new(),
+            included: BTreeSet::new(),
+            rejected: BTreeMap::new(),
+            sum_a: if secure {
+                vec![Fp::ZERO; dim]
+            } else {
+                Vec::new()
+            },
+            plain_sum: if secure { Vec::new() } else { vec![0.0; dim] },
+            closing: false,
+            bytes_a: 0,
+        });
+        if secure {
+            if let Some(r) = self.round.as_mut() {
+                r.announce = Some(announce);
+            }
+            vec![LeaderAction::ToB(AToB::OpenRound { round })]
+        } else {
+            vec![LeaderAction::Broadcast(AToWorker::Announce {
+                round,
+                model: announce,
+            })]
+        }
+    }
+
+    /// The round deadline passed: close with what has arrived.
+    pub fn on_deadline(&mut self, round: u64) -> Vec<LeaderAction> {
+        let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
+            return Vec::new();
+        };
+        info!(
+            round,
+            included = r.included.len(),
+            expected = r.expected,
+            "round deadline reached"
+        );
+        if self.session.aggregation.is_secure() {
+            if r.closing {
+                // B did not answer the close in time: give up on the round.
+                return self.finish(None, Some("server B did not answer the close".into()));
+            }
+            r.closing = true;
+            r.announce = None;
+            vec![LeaderAction::ToB(AToB::CloseRound { round })]
+        } else {
+            self.finish_plain()
+        }
+    }
+
+    /// Handles a decoded message from the authenticated worker `from`.
+    pub fn on_worker(&mut self, from: u32, msg: WorkerToA, wire_bytes: usize) -> Vec<LeaderAction> {
+        match msg {
+            WorkerToA::Hello { worker } if worker == from => vec![LeaderAction::ToWorker {
+                worker: from,
+                msg: AToWorker::Welcome {
+                    session: self.session.clone(),
+                },
+            }],
+            WorkerToA::Hello { worker } => reject(
+                from,
+                0,
+                format!("claims worker id {worker} but its certificate is enrolled as {from}"),
+            ),
+            WorkerToA::Submit {
+                round,
+                worker,
+                payload,
+            } => self.on_submit(from, round, worker, payload, wire_bytes),
+        }
+    }
+
+    fn on_submit(
+        &mut self,
+        from: u32,
+        round: u64,
+        worker: u32,
+        payload: SubmitA,
+        wire_bytes: usize,
+    ) -> Vec<LeaderAction> {
+        if worker != from {
+            return reject(
+                from,
+                round,
+                format!(
+                    "submission claims worker id {worker} but its certificate is enrolled as {from}"
+                ),
+            );
+        }
+        let open = self.open_round();
+        let Some(r) = self
+            .round
+            .as_mut()
+            .filter(|r| r.id == round && !r.closing && r.announce.is_none())
+        else {
+            return reject(
+                from,
+                round,
+                match open {
+                    Some(open) => format!("round {round} is not open (current round is {open})"),
+                    None => format!("round {round} is not open (no round is open)"),
+                },
+            );
+        };
+        r.bytes_a += wire_bytes as u64;
+        if !r.seen.insert(from) {
+            return reject(
+                from,
+                round,
+                "duplicate submission in this round (the first one stands)".into(),
+            );
+        }
+        let secure = self.session.aggregation.is_secure();
+        let mut out = Vec::new();
+        match payload {
+            SubmitA::Seed(seed) if secure => {
+                r.seeds.insert(from, seed);
+                out.push(LeaderAction::ToB(AToB::HaveSeed {
+                    round,
+                    worker: from,
+                }));
+                out.push(ack(from, round));
+            }
+            SubmitA::Plain(bytes) if !secure => match self.check_plain(&bytes) {
+                Ok(update) => {
+                    let Some(r) = self.round.as_mut() else {
+                        return out;
+                    };
+                    for (s, u) in r.plain_sum.iter_mut().zip(&update) {
+                        *s += f64::from(*u);
+                    }
+                    r.included.insert(from);
+                    out.push(ack(from, round));
+                }
+                Err(reason) => return self.reject_in_round(from, round, reason),
+            },
+            _ => {
+                let reason = format!(
+                    "payload kind does not match the aggregation rule {}",
+                    self.session.aggregation
+                );
+                return self.reject_in_round(from, round, reason);
+            }
+        }
+        out.extend(self.maybe_close());
+        out
+    }
+
+    fn check_plain(&self, bytes: &[u8]) -> Result<Vec<f32>, String> {
+        let update = bytes_to_f32s(bytes).map_err(|e| format!("invalid update: {e}"))?;
+        if update.len() != self.session.dim as usize {
+            return Err(format!(
+                "update has dimension {}, expected {}",
+                update.len(),
+                self.session.dim
+            ));
+        }
+        if self.session.clip > 0.0 {
+            let norm = crate::fedavg::l2_norm(&update);
+            if norm > self.session.clip * (1.0 + CLIP_SLACK) {
+                return Err(format!(
+                    "update norm {norm:.4} exceeds the clip bound {}",
+                    self.session.clip
+                ));
+            }
+        }
+        Ok(update)
+    }
+
+    fn reject_in_round(&mut self, worker: u32, round: u64, reason: String) -> Vec<LeaderAction> {
+        if let Some(r) = self.round.as_mut().filter(|r| r.id == round) {
+            r.rejected.insert(worker, reason.clone());
+            r.seeds.remove(&worker);
+        }
+        let mut out = reject(worker, round, reason);
+        out.extend(self.maybe_close());
+        out
+    }
+
+    /// Handles a message from server B.
+    pub fn on_b(&mut self, msg: BToA) -> Vec<LeaderAction> {
+        match msg {
+            BToA::Ready { .. } => Vec::new(),
+            BToA::RoundOpened { round } => match self.round.as_mut().filter(|r| r.id == round) {
+                Some(r) => match r.announce.take() {
+                    Some(model) => vec![LeaderAction::Broadcast(AToWorker::Announce {
+                        round,
+                        model,
+                    })],
+                    None => Vec::new(),
+                },
+                None => Vec::new(),
+            },
+            BToA::Accepted { round, worker } => {
+                let fixed = self.session.fixed;
+                let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
+                    warn!(round, worker, "B accepted a worker outside the open round");
+                    return Vec::new();
+                };
+                let Some(seed) = r.seeds.remove(&worker) else {
+                    warn!(round, worker, "B accepted a worker A holds no seed for");
+                    return Vec::new();
+                };
+                add_lifted_a(&mut r.sum_a, fixed, &seed, round, worker);
+                r.included.insert(worker);
+                self.maybe_close()
+            }
+            BToA::Rejected {
+                round,
+                worker,
+                reason,
+            } => {
+                if self.round.as_ref().is_some_and(|r| r.id == round) {
+                    warn!(round, worker, %reason, "server B rejected a worker's upload");
+                    if let Some(r) = self.round.as_mut() {
+                        r.rejected.insert(worker, format!("at server B: {reason}"));
+                        r.seeds.remove(&worker);
+                    }
+                    return self.maybe_close();
+                }
+                Vec::new()
+            }
+            BToA::RoundSum {
+                round,
+                workers,
+                sum,
+                bytes_from_workers,
+            } => self.on_round_sum(round, &workers, &sum, bytes_from_workers),
+            BToA::Refused { round, reason } => {
+                if self.round.as_ref().is_some_and(|r| r.id == round) {
+                    warn!(round, %reason, "server B refused the round");
+                    self.finish(None, Some(format!("server B: {reason}")))
+                } else {
+                    warn!(round, %reason, "server B refused a request");
+                    Vec::new()
+                }
+            }
+        }
+    }
+
+    fn on_round_sum(
+        &mut self,
+        round: u64,
+        workers: &[u32],
+        sum: &[u8],
+        bytes_b: u64,
+    ) -> Vec<LeaderAction> {
+        let dim = self.session.dim as usize;
+        let fixed = self.session.fixed;
+        let clip = self.session.clip;
+        let Some(r) = self.round.as_mut().filter(|r| r.id == round && r.closing) else {
+            warn!(round, "unexpected round sum from B");
+            return Vec::new();
+        };
+        let set: BTreeSet<u32> = workers.iter().copied().collect();
+        if set != r.included || set.len() != workers.len() {
+            return self.finish(
+                None,
+                Some("B's worker set differs from A's accepted set: round discarded".into()),
+            );
+        }
+        let sum_b = match decode_field_bytes(sum, dim) {
+            Ok(v) => v,
+            Err(e) => return self.finish(None, Some(format!("B's sum is malformed: {e}"))),
+        };
+        let n = r.included.len();
+        let mean = match reconstruct_real(&r.sum_a, &sum_b, fixed) {
+            Ok(total) if n > 0 => total
+                .iter()
+                .map(|&t| (t * f64::from(clip) / n as f64) as f32)
+                .collect(),
+            Ok(_) => return self.finish(None, Some("no worker in the sum".into())),
+            Err(e) => return self.finish(None, Some(format!("reconstruction failed: {e}"))),
+        };
+        let mut out = self.finish(Some(mean), None);
+        if let Some(LeaderAction::Complete(o)) = out.last_mut() {
+            o.bytes_from_workers_b = bytes_b;
+        }
+        out
+    }
+
+    fn maybe_close(&mut self) -> Vec<LeaderAction> {
+        let secure = self.session.aggregation.is_secure();
+        let Some(r) = self.round.as_mut() else {
+            return Vec::new();
+        };
+        let done = r.included.len() + r.rejected.len();
+        if r.closing || done < r.expected {
+            return Vec::new();
+        }
+        if secure {
+            r.closing = true;
+            vec![LeaderAction::ToB(AToB::CloseRound { round: r.id })]
+        } else {
+            self.finish_plain()
+        }
+    }
+
+    fn finish_plain(&mut self) -> Vec<LeaderAction> {
+        let Some(r) = self.round.as_ref() else {
+            return Vec::new();
+        };
+        let n = r.included.len();
+        if n == 0 {
+            return self.finish(None, Some("no valid update arrived".into()));
+        }
+        let mean = r.plain_sum.iter().map(|&s| (s / n as f64) as f32).collect();
+        self.finish(Some(mean), None)
+    }
+
+    fn finish(&mut self, mean: Option<Vec<f32>>, note: Option<String>) -> Vec<LeaderAction> {
+        let Some(r) = self.round.take() else {
+            return Vec::new();
+        };
+        let outcome = RoundOutcome {
+            round: r.id,
+            accepted: if mean.is_some() {
+                r.included.into_iter().collect()
+            } else {
+                Vec::new()
+            },
+            mean_update: mean,
+            rejected: r.rejected,
+            note,
+            bytes_from_workers_a: r.bytes_a,
+            bytes_from_workers_b: 0,
+        };
+        vec![LeaderAction::Complete(outcome)]
+    }
+}
+
+fn ack(worker: u32, round: u64) -> LeaderAction {
+    LeaderAction::ToWorker {
+        worker,
+        msg: AToWorker::Ack { round },
+    }
+}
+
+fn reject(worker: u32, round: u64, reason: String) -> Vec<LeaderAction> {
+    warn!(worker, round, %reason, "rejecting worker message");
+    vec![LeaderAction::ToWorker {
+        worker,
+        msg: AToWorker::Reject { round, reason },
+    }]
+}

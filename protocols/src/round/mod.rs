@@ -1,0 +1,9 @@
+//! Round state machines for server A (leader), server B (helper) and workers.
+//! All three are sans-io: messages in, actions out; the binaries do the I/O.
+
+pub mod helper;
+pub mod leader;
+pub mod worker;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,443 @@
+//! In-memory runs of leader, helper and workers, every message going through
+//! the wire codec, checked against the plaintext computation.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::VecDeque;
+
+use mpc_core::fixed::FixedParams;
+use mpc_core::wire::{
+    self, AToB, AToWorker, Aggregation, BToA, BToWorker, Limits, SessionInfo, SubmitA, WireMessage,
+    WorkerToA, WorkerToB,
+};
+use proptest::prelude::*;
+
+use super::helper::{Helper, HelperAction, HelperConfig};
+use super::leader::{Leader, LeaderAction, RoundOutcome};
+use super::worker::prepare;
+use crate::fedavg::{clip_to_norm, mean};
+
+fn rt<M: WireMessage>(m: &M) -> (M, usize) {
+    let bytes = wire::encode(m).unwrap();
+    (
+        wire::decode(&bytes, &Limits::default()).unwrap(),
+        bytes.len(),
+    )
+}
+
+enum Msg {
+    ToB(AToB),
+    ToA(BToA),
+}
+
+struct Sim {
+    leader: Leader,
+    helper: Helper,
+    /// Messages workers received from A and B.
+    from_a: Vec<(u32, AToWorker)>,
+    from_b: Vec<(u32, BToWorker)>,
+    announced: Option<u64>,
+    outcome: Option<RoundOutcome>,
+    reveals: Vec<u64>,
+}
+
+impl Sim {
+    fn new(session: SessionInfo, k_min: usize) -> Sim {
+        let mut sim = Sim {
+            leader: Leader::new(session.clone()),
+            helper: Helper::new(
+                HelperConfig {
+                    k_min,
+                    ..HelperConfig::default()
+                },
+                0,
+            ),
+            from_a: Vec::new(),
+            from_b: Vec::new(),
+            announced: None,
+            outcome: None,
+            reveals: Vec::new(),
+        };
+        let acts = sim.helper.on_a(rt(&AToB::Hello { session }).0);
+        sim.run_helper(acts);
+        sim
+    }
+
+    fn run_leader(&mut self, acts: Vec<LeaderAction>) {
+        let mut q = VecDeque::new();
+        self.leader_actions(acts, &mut q);
+        self.drain(q);
+    }
+
+    fn run_helper(&mut self, acts: Vec<HelperAction>) {
+        let mut q = VecDeque::new();
+        self.helper_actions(acts, &mut q);
+        self.drain(q);
+    }
+
+    fn drain(&mut self, mut q: VecDeque<Msg>) {
+        while let Some(m) = q.pop_front() {
+            match m {
+                Msg::ToB(m) => {
+                    let acts = self.helper.on_a(rt(&m).0);
+                    self.helper_actions(acts, &mut q);
+                }
+                Msg::ToA(m) => {
+                    let acts = self.leader.on_b(rt(&m).0);
+                    self.leader_actions(acts, &mut q);
+                }
+            }
+        }
+    }
+
+    fn leader_actions(&mut self, acts: Vec<LeaderAction>, q: &mut VecDeque<Msg>) {
+        for a in acts {
+            match a {
+                LeaderAction::ToB(m) => q.push_back(Msg::ToB(m)),
+                LeaderAction::ToWorker { worker, msg } => self.from_a.push((worker, rt(&msg).0)),
+                LeaderAction::Broadcast(msg) => {
+                    if let AToWorker::Announce { round, .. } = &msg {
+                        self.announced = Some(*round);
+                    }
+                }
+                LeaderAction::Complete(o) => self.outcome = Some(o),
+            }
+        }
+    }
+
+    fn helper_actions(&mut self, acts: Vec<HelperAction>, q: &mut VecDeque<Msg>) {
+        for a in acts {
+            match a {
+                HelperAction::ToA(m) => q.push_back(Msg::ToA(m)),
+                HelperAction::ToWorker { worker, msg } => self.from_b.push((worker, rt(&msg).0)),
+                HelperAction::PersistReveal { round } => self.reveals.push(round),
+            }
+        }
+    }
+
+    fn worker_to_a(&mut self, from: u32, m: WorkerToA) {
+        let (m, n) = rt(&m);
+        let acts = self.leader.on_worker(from, m, n);
+        self.run_leader(acts);
+    }
+
+    fn worker_to_b(&mut self, from: u32, m: WorkerToB) {
+        let (m, n) = rt(&m);
+        let acts = self.helper.on_worker(from, m, n);
+        self.run_helper(acts);
+    }
+
+    fn start(&mut self, round: u64, dim: usize, expected: usize) {
+        let acts = self.leader.start_round(round, &vec![0.0; dim], expected);
+        self.run_leader(acts);
+        assert_eq!(
+            self.announced,
+            Some(round),
+            "B must open before A announces"
+        );
+    }
+
+    fn submit(&mut self, round: u64, worker: u32, delta: &[f32], session: &SessionInfo) {
+        let s = prepare(session, round, worker, delta).unwrap();
+        self.worker_to_a(worker, s.to_a);
+        if let Some(b) = s.to_b {
+            self.worker_to_b(worker, b);
+        }
+    }
+
+    fn deadline(&mut self, round: u64) {
+        let acts = self.leader.on_deadline(round);
+        self.run_leader(acts);
+    }
+}
+
+fn session(dim: usize, aggregation: Aggregation, clip: f32) -> SessionInfo {
+    SessionInfo {
+        model: "test".into(),
+        dim: dim as u32,
+        fixed: FixedParams::default(),
+        aggregation,
+        clip,
+    }
+}
+
+/// The documented error bound of the secure mean relative to the plaintext
+/// mean of clipped updates: each coordinate of Δ/C is rounded to a multiple of
+/// 2^−f (error ≤ 2^−(f+1)), so the mean is off by at most C · 2^−(f+1) (plus
+/// float noise).
+fn bound(clip: f32, fixed: FixedParams) -> f32 {
+    clip * 0.5 / fixed.scale() as f32 + 1e-5
+}
+
+fn clipped(updates: &[Vec<f32>], c: f32) -> Vec<Vec<f32>> {
+    updates
+        .iter()
+        .map(|u| {
+            let mut v = u.clone();
+            clip_to_norm(&mut v, c);
+            v
+        })
+        .collect()
+}
+
+fn run_round(updates: &[Vec<f32>], clip: f32, agg: Aggregation) -> RoundOutcome {
+    let dim = updates[0].len();
+    let s = session(dim, agg, clip);
+    let mut sim = Sim::new(s.clone(), 3);
+    sim.start(1, dim, updates.len());
+    for (i, u) in updates.iter().enumerate() {
+        sim.submit(1, i as u32, u, &s);
+    }
+    sim.outcome
+        .take()
+        .expect("round completes when all workers are in")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    #[test]
+    fn secure_mean_equals_plaintext_mean(
+        dim in 1usize..300,
+        n in 3usize..12,
+        clip in 0.1f32..5.0,
+        seed in any::<u64>(),
+    ) {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let updates: Vec<Vec<f32>> = (0..n)
+            .map(|_| (0..dim).map(|_| rng.random_range(-1.0f32..1.0) * 3.0).collect())
+            .collect();
+        let secure = run_round(&updates, clip, Aggregation::SecureFedAvg);
+        let plain = mean(&clipped(&updates, clip)).unwrap();
+        let got = secure.mean_update.expect("update");
+        prop_assert_eq!(secure.accepted.len(), n);
+        let b = bound(clip, FixedParams::default());
+        for (g, p) in got.iter().zip(&plain) {
+            prop_assert!((g - p).abs() <= b, "{} vs {} (bound {})", g, p, b);
+        }
+        let plain_run = run_round(&updates, clip, Aggregation::PlainFedAvg);
+        let pm = plain_run.mean_update.unwrap();
+        for (g, p) in pm.iter().zip(&plain) {
+            prop_assert!((g - p).abs() <= 1e-5);
+        }
+    }
+}
+
+fn honest(dim: usize, n: usize) -> Vec<Vec<f32>> {
+    (0..n)
+        .map(|i| {
+            (0..dim)
+                .map(|k| ((i * 7 + k * 3) % 11) as f32 / 10.0 - 0.5)
+                .collect()
+        })
+        .collect()
+}
+
+/// Runs a secure round with honest workers 0..n plus `attack` (which may
+/// submit anything as worker `n`), and checks the result equals the honest-only mean.
+fn attacked(attack: impl FnOnce(&mut Sim, &SessionInfo)) -> (Sim, RoundOutcome) {
+    let dim = 40;
+    let clip = 2.0;
+    let ups = honest(dim, 4);
+    let s = session(dim, Aggregation::SecureFedAvg, clip);
+    let mut sim = Sim::new(s.clone(), 3);
+    sim.start(1, dim, ups.len() + 1);
+    attack(&mut sim, &s);
+    for (i, u) in ups.iter().enumerate() {
+        sim.submit(1, i as u32, u, &s);
+    }
+    sim.deadline(1);
+    let o = sim.outcome.take().expect("outcome");
+    let expect = mean(&clipped(&ups, clip)).unwrap();
+    let got = o.mean_update.clone().expect("honest update survives");
+    assert_eq!(o.accepted, vec![0, 1, 2, 3]);
+    for (g, e) in got.iter().zip(&expect) {
+        assert!((g - e).abs() <= bound(clip, FixedParams::default()));
+    }
+    (sim, o)
+}
+
+fn b_rejected(sim: &Sim, worker: u32, needle: &str) -> bool {
+    sim.from_b.iter().any(|(w, m)| {
+        *w == worker && matches!(m, BToWorker::Reject { reason, .. } if reason.contains(needle))
+    })
+}
+
+fn a_rejected(sim: &Sim, worker: u32, needle: &str) -> bool {
+    sim.from_a.iter().any(|(w, m)| {
+        *w == worker && matches!(m, AToWorker::Reject { reason, .. } if reason.contains(needle))
+    })
+}
+
+#[test]
+fn wrong_dimension_is_rejected() {
+    let (sim, o) = attacked(|sim, s| {
+        let mut short = s.clone();
+        short.dim = 39;
+        let sub = prepare(&short, 1, 4, &vec![0.1; 39]).unwrap();
+        sim.worker_to_a(4, sub.to_a);
+        sim.worker_to_b(4, sub.to_b.unwrap());
+    });
+    assert!(b_rejected(
+        &sim,
+        4,
+        "share vector has 39 entries, expected 40"
+    ));
+    assert!(o.rejected.contains_key(&4));
+}
+
+#[test]
+fn out_of_ring_share_is_rejected() {
+    let (sim, o) = attacked(|sim, s| {
+        let sub = prepare(s, 1, 4, &vec![0.1; 40]).unwrap();
+        let Some(WorkerToB::Upload {
+            round,
+            worker,
+            mut b,
+            kappa_b,
+        }) = sub.to_b
+        else {
+            panic!()
+        };
+        b[5] = 0xff; // coordinate 1 becomes ≥ 2^18
+        sim.worker_to_a(4, sub.to_a);
+        sim.worker_to_b(
+            4,
+            WorkerToB::Upload {
+                round,
+                worker,
+                b,
+                kappa_b,
+            },
+        );
+    });
+    assert!(b_rejected(&sim, 4, "not below 2^18"));
+    assert!(o.rejected.contains_key(&4));
+}
+
+#[test]
+fn duplicate_submission_keeps_the_first() {
+    let dim = 10;
+    let s = session(dim, Aggregation::SecureFedAvg, 1.0);
+    let mut sim = Sim::new(s.clone(), 1);
+    sim.start(1, dim, 2);
+    sim.submit(1, 0, &[0.1; 10], &s);
+    sim.submit(1, 0, &[0.9; 10], &s);
+    assert!(a_rejected(&sim, 0, "duplicate submission"));
+    assert!(b_rejected(&sim, 0, "duplicate submission"));
+    sim.submit(1, 1, &[0.1; 10], &s);
+    let o = sim.outcome.take().unwrap();
+    assert_eq!(o.accepted, vec![0, 1]);
+    for g in o.mean_update.unwrap() {
+        assert!((g - 0.1).abs() < 1e-4);
+    }
+}
+
+#[test]
+fn identity_mismatch_is_rejected() {
+    let (sim, o) = attacked(|sim, s| {
+        // Authenticated as worker 4, claims to be worker 0.
+        let sub = prepare(s, 1, 0, &vec![0.3; 40]).unwrap();
+        sim.worker_to_a(4, sub.to_a);
+        sim.worker_to_b(4, sub.to_b.unwrap());
+    });
+    assert!(a_rejected(&sim, 4, "enrolled as 4"));
+    assert!(b_rejected(&sim, 4, "enrolled as 4"));
+    assert!(!o.accepted.contains(&4));
+}
+
+#[test]
+fn replay_from_earlier_round_is_rejected() {
+    let dim = 10;
+    let s = session(dim, Aggregation::SecureFedAvg, 1.0);
+    let mut sim = Sim::new(s.clone(), 1);
+    sim.start(1, dim, 1);
+    let old = prepare(&s, 1, 0, &[0.5; 10]).unwrap();
+    let (old_a, old_b) = (old.to_a.clone(), old.to_b.clone().unwrap());
+    sim.worker_to_a(0, old.to_a);
+    sim.worker_to_b(0, old.to_b.unwrap());
+    assert!(sim.outcome.take().is_some());
+    sim.start(2, dim, 2);
+    sim.worker_to_a(0, old_a);
+    sim.worker_to_b(0, old_b);
+    assert!(a_rejected(
+        &sim,
+        0,
+        "round 1 is not open (current round is 2)"
+    ));
+    assert!(b_rejected(
+        &sim,
+        0,
+        "round 1 is not open (current round is 2)"
+    ));
+    sim.submit(2, 0, &[-0.2; 10], &s);
+    sim.submit(2, 1, &[-0.2; 10], &s);
+    let o = sim.outcome.take().unwrap();
+    for g in o.mean_update.unwrap() {
+        assert!((g + 0.2).abs() < 1e-4);
+    }
+}
+
+#[test]
+fn missing_half_is_not_counted() {
+    // A worker that uploads only to B (or only to A) never enters the sum.
+    let (_, o) = attacked(|sim, s| {
+        let sub = prepare(s, 1, 4, &vec![0.9; 40]).unwrap();
+        sim.worker_to_b(4, sub.to_b.unwrap());
+    });
+    assert!(!o.accepted.contains(&4));
+}
+
+#[test]
+fn fewer_than_k_min_reveals_nothing_and_b_reveals_once() {
+    let dim = 10;
+    let s = session(dim, Aggregation::SecureFedAvg, 1.0);
+    let mut sim = Sim::new(s.clone(), 3);
+    sim.start(1, dim, 2);
+    sim.submit(1, 0, &[0.5; 10], &s);
+    sim.submit(1, 1, &[0.5; 10], &s);
+    let o = sim.outcome.take().unwrap();
+    assert!(o.mean_update.is_none());
+    assert!(o.note.unwrap().contains("fewer than k_min"));
+    assert_eq!(sim.reveals, vec![1]);
+    // A second close of the same round is refused, as is reopening it.
+    let acts = sim.helper.on_a(AToB::CloseRound { round: 1 });
+    assert!(matches!(
+        &acts[..],
+        [HelperAction::ToA(BToA::Refused { .. })]
+    ));
+    let acts = sim.helper.on_a(AToB::OpenRound { round: 1 });
+    assert!(matches!(
+        &acts[..],
+        [HelperAction::ToA(BToA::Refused { .. })]
+    ));
+}
+
+#[test]
+fn plain_rejects_over_norm_and_wrong_payload() {
+    let dim = 8;
+    let s = session(dim, Aggregation::PlainFedAvg, 1.0);
+    let mut sim = Sim::new(s.clone(), 1);
+    sim.start(1, dim, 3);
+    sim.worker_to_a(
+        0,
+        WorkerToA::Submit {
+            round: 1,
+            worker: 0,
+            payload: SubmitA::Plain(wire::f32s_to_bytes(&[1.0; 8])),
+        },
+    );
+    assert!(a_rejected(&sim, 0, "exceeds the clip bound"));
+    sim.worker_to_a(
+        1,
+        WorkerToA::Submit {
+            round: 1,
+            worker: 1,
+            payload: SubmitA::Seed(mpc_core::Seed::random()),
+        },
+    );
+    assert!(a_rejected(&sim, 1, "payload kind"));
+    sim.submit(1, 2, &[0.1; 8], &s);
+    let o = sim.outcome.take().unwrap();
+    assert_eq!(o.accepted, vec![2]);
+    assert_eq!(o.rejected.len(), 2);
+}
