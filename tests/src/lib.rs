@@ -1,1 +1,405 @@
-//! harness
+//! Launches tandem's three processes (server B, server A, the worker host) on
+//! loopback with free ports, for the `demo` binary and the integration tests.
+//!
+//! Every child gets `--exit-on-stdin-close` and a pipe for stdin held by the
+//! [`Cluster`]: when the launcher exits for any reason (success, error, Ctrl-C,
+//! kill) the pipe closes and the children shut down; `Drop` also kills them.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Once;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+pub mod plot;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct ClusterOptions {
+    /// Working directory for PKI, state and logs.
+    pub dir: PathBuf,
+    /// Simulated workers.
+    pub workers: usize,
+    /// Rounds.
+    pub rounds: u64,
+    /// Aggregation rule name.
+    pub aggregation: String,
+    /// Model name.
+    pub model: String,
+    /// Seed for data, training, attacks.
+    pub seed: u64,
+    /// Partition spec.
+    pub partition: String,
+    /// Byzantine workers.
+    pub byzantine: usize,
+    /// Attack name.
+    pub attack: String,
+    /// Dropout probability.
+    pub dropout: f64,
+    /// Extra arguments for server A.
+    pub extra_a: Vec<String>,
+    /// Extra arguments for server B.
+    pub extra_b: Vec<String>,
+    /// Extra arguments for the worker host.
+    pub extra_worker: Vec<String>,
+    /// Directory with the MNIST files.
+    pub data_dir: PathBuf,
+    /// Whether to start the worker process.
+    pub start_workers: bool,
+}
+
+impl ClusterOptions {
+    /// Defaults matching the demo's.
+    pub fn new(dir: impl Into<PathBuf>) -> ClusterOptions {
+        ClusterOptions {
+            dir: dir.into(),
+            workers: 20,
+            rounds: 20,
+            aggregation: "secure-fedavg".into(),
+            model: "mlp".into(),
+            seed: 1,
+            partition: "iid".into(),
+            byzantine: 0,
+            attack: "none".into(),
+            dropout: 0.0,
+            extra_a: Vec::new(),
+            extra_b: Vec::new(),
+            extra_worker: Vec::new(),
+            data_dir: default_data_dir(),
+            start_workers: true,
+        }
+    }
+
+    fn secure(&self) -> bool {
+        self.aggregation.starts_with("secure")
+    }
+}
+
+/// The repository's `data/` directory.
+pub fn default_data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("data")
+}
+
+/// Where the workspace binaries live, building them first when run under cargo.
+pub fn bin_dir() -> Result<PathBuf> {
+    static BUILD: Once = Once::new();
+    let exe = std::env::current_exe().context("locating the current executable")?;
+    let mut dir = exe
+        .parent()
+        .context("executable has no parent directory")?
+        .to_path_buf();
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.pop();
+    }
+    let mut result = Ok(());
+    BUILD.call_once(|| {
+        // Under `cargo run`/`cargo test`, make sure the sibling binaries are
+        // built and current (a no-op when they are).
+        if let Ok(cargo) = std::env::var("CARGO") {
+            let release = dir.file_name().is_some_and(|n| n == "release");
+            let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+            let mut cmd = Command::new(cargo);
+            cmd.args(["build", "--quiet", "--manifest-path"])
+                .arg(&manifest)
+                .args(["-p", "server-a", "-p", "server-b", "-p", "worker"]);
+            if release {
+                cmd.arg("--release");
+            }
+            result = match cmd.status() {
+                Ok(s) if s.success() => Ok(()),
+                Ok(s) => Err(anyhow::anyhow!("building the server binaries failed: {s}")),
+                Err(e) => Err(anyhow::anyhow!("running cargo failed: {e}")),
+            };
+        }
+    });
+    result?;
+    for b in ["server-a", "server-b", "worker"] {
+        if !dir.join(b).exists() {
+            bail!(
+                "binary {b} not found next to {} (run `cargo build --release` first)",
+                exe.display()
+            );
+        }
+    }
+    Ok(dir)
+}
+
+struct Proc {
+    name: &'static str,
+    child: Child,
+    _stdin: ChildStdin,
+}
+
+/// Three running processes.
+pub struct Cluster {
+    procs: Vec<Proc>,
+    lines: mpsc::Receiver<String>,
+    /// Server A's worker-facing address.
+    pub addr_a: String,
+    /// Server B's address (secure rules).
+    pub addr_b: Option<String>,
+    /// The working directory.
+    pub dir: PathBuf,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("addr_a", &self.addr_a)
+            .field("addr_b", &self.addr_b)
+            .finish()
+    }
+}
+
+fn spawn(
+    name: &'static str,
+    bin: &Path,
+    args: &[String],
+    log: &Path,
+    stdout: bool,
+) -> Result<(Proc, Option<std::process::ChildStdout>)> {
+    let log = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+    let mut cmd = Command::new(bin);
+    cmd.args(args)
+        .arg("--exit-on-stdin-close")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .stdout(if stdout {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let stdin = child.stdin.take().context("child stdin")?;
+    let out = child.stdout.take();
+    Ok((
+        Proc {
+            name,
+            child,
+            _stdin: stdin,
+        },
+        out,
+    ))
+}
+
+fn wait_ready(file: &Path, procs: &mut [Proc], timeout: Duration) -> Result<String> {
+    let start = Instant::now();
+    loop {
+        if let Ok(s) = std::fs::read_to_string(file) {
+            if !s.is_empty() {
+                return Ok(s);
+            }
+        }
+        for p in procs.iter_mut() {
+            if let Ok(Some(status)) = p.child.try_wait() {
+                bail!("{} exited during start-up ({status})", p.name);
+            }
+        }
+        if start.elapsed() > timeout {
+            bail!("timed out waiting for {}", file.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Cluster {
+    /// Generates the PKI, starts B (secure rules), A and the worker host.
+    pub fn launch(o: &ClusterOptions) -> Result<Cluster> {
+        let bins = bin_dir()?;
+        std::fs::create_dir_all(&o.dir)?;
+        let pki = o.dir.join("pki");
+        let _ = std::fs::remove_dir_all(&pki);
+        transport::generate_pki(&pki, u32::try_from(o.workers)?)
+            .context("generating certificates")?;
+        let s = |p: &Path| p.display().to_string();
+        let mut procs = Vec::new();
+        let mut addr_b = None;
+        if o.secure() {
+            let ready = o.dir.join("b.addr");
+            let _ = std::fs::remove_file(&ready);
+            let state = o.dir.join("b-state");
+            let _ = std::fs::remove_dir_all(&state);
+            let mut args = vec![
+                "--listen".into(),
+                "127.0.0.1:0".into(),
+                "--pki".into(),
+                s(&pki),
+                "--state-dir".into(),
+                s(&state),
+                "--ready-file".into(),
+                s(&ready),
+            ];
+            args.extend(o.extra_b.iter().cloned());
+            let (p, _) = spawn(
+                "server-b",
+                &bins.join("server-b"),
+                &args,
+                &o.dir.join("server-b.log"),
+                false,
+            )?;
+            procs.push(p);
+            addr_b = Some(wait_ready(&ready, &mut procs, Duration::from_secs(30))?);
+        }
+        let ready = o.dir.join("a.addr");
+        let _ = std::fs::remove_file(&ready);
+        let mut args = vec![
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--pki".into(),
+            s(&pki),
+            "--ready-file".into(),
+            s(&ready),
+            "--data-dir".into(),
+            s(&o.data_dir),
+            "--rounds".into(),
+            o.rounds.to_string(),
+            "--aggregation".into(),
+            o.aggregation.clone(),
+            "--model".into(),
+            o.model.clone(),
+            "--seed".into(),
+            o.seed.to_string(),
+            "--workers".into(),
+            o.workers.to_string(),
+        ];
+        if let Some(b) = &addr_b {
+            args.extend(["--peer-b".into(), b.clone()]);
+        }
+        args.extend(o.extra_a.iter().cloned());
+        let (p, out) = spawn(
+            "server-a",
+            &bins.join("server-a"),
+            &args,
+            &o.dir.join("server-a.log"),
+            true,
+        )?;
+        procs.push(p);
+        let out = out.context("server A stdout")?;
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let addr_a = wait_ready(&ready, &mut procs, Duration::from_secs(60))?;
+        let mut cluster = Cluster {
+            procs,
+            lines,
+            addr_a,
+            addr_b,
+            dir: o.dir.clone(),
+        };
+        if o.start_workers {
+            cluster.start_workers(o, &[])?;
+        }
+        Ok(cluster)
+    }
+
+    /// Starts a worker host process (with optional extra arguments, e.g. `--ids`).
+    pub fn start_workers(&mut self, o: &ClusterOptions, extra: &[String]) -> Result<()> {
+        let bins = bin_dir()?;
+        let s = |p: &Path| p.display().to_string();
+        let mut args = vec![
+            "--server-a".into(),
+            self.addr_a.clone(),
+            "--pki".into(),
+            s(&o.dir.join("pki")),
+            "--data-dir".into(),
+            s(&o.data_dir),
+            "--workers".into(),
+            o.workers.to_string(),
+            "--seed".into(),
+            o.seed.to_string(),
+            "--partition".into(),
+            o.partition.clone(),
+            "--byzantine".into(),
+            o.byzantine.to_string(),
+            "--attack".into(),
+            o.attack.clone(),
+            "--dropout".into(),
+            o.dropout.to_string(),
+        ];
+        if let Some(b) = &self.addr_b {
+            args.extend(["--server-b".into(), b.clone()]);
+        }
+        args.extend(o.extra_worker.iter().cloned());
+        args.extend(extra.iter().cloned());
+        let n = self.procs.len();
+        let (p, _) = spawn(
+            "worker",
+            &bins.join("worker"),
+            &args,
+            &o.dir.join(format!("worker-{n}.log")),
+            false,
+        )?;
+        self.procs.push(p);
+        Ok(())
+    }
+
+    /// The next JSON line server A prints (a round result or the final line),
+    /// or an error if A exits or `timeout` passes.
+    pub fn next_event(&mut self, timeout: Duration) -> Result<serde_json::Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self
+                .lines
+                .recv_timeout(left.min(Duration::from_millis(500)))
+            {
+                Ok(line) => {
+                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                        return Ok(v);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    bail!(
+                        "server A exited; see {}",
+                        self.dir.join("server-a.log").display()
+                    )
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            for p in &mut self.procs {
+                if p.name != "server-a" {
+                    if let Ok(Some(status)) = p.child.try_wait() {
+                        if !status.success() {
+                            bail!(
+                                "{} exited with {status}; see its log in {}",
+                                p.name,
+                                self.dir.display()
+                            );
+                        }
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                bail!("no output from server A within {timeout:?}");
+            }
+        }
+    }
+
+    /// Stops every process.
+    pub fn shutdown(&mut self) {
+        for p in &mut self.procs {
+            let _ = p.child.kill();
+            let _ = p.child.wait();
+        }
+        self.procs.clear();
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

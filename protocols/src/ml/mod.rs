@@ -1,0 +1,48 @@
+//! Machine-learning substrate for the federated-learning protocols: an IDX (MNIST)
+//! reader, datasets and their partitioning among workers, and two small models
+//! (logistic regression and a one-hidden-layer ReLU MLP) trained with minibatch SGD
+//! over a single flat `Vec<f32>` of parameters.
+//!
+//! Typical use (FedAvg with clipping):
+//!
+//! ```no_run
+//! use protocols::ml::{self, ModelKind, Partition, TrainConfig};
+//! use rand::SeedableRng;
+//! # fn main() -> Result<(), ml::MlError> {
+//! let (train, test) = ml::load_mnist(std::path::Path::new("data"))?;
+//! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+//! let indices: Vec<usize> = (100..train.len()).collect(); // 0..100: proxy set
+//! let parts = Partition::Iid.split(&indices, &train.y, 20, &mut rng)?;
+//! let kind = ModelKind::default();
+//! let mut global = ml::init_params(kind, &mut rng);
+//! let mut sum = vec![0.0f32; global.len()];
+//! for part in &parts {
+//!     let local = ml::train_local(kind, &global, &train.subset(part),
+//!                                 &TrainConfig::default(), &mut rng)?;
+//!     let mut delta: Vec<f32> = local.iter().zip(&global).map(|(l, g)| l - g).collect();
+//!     ml::clip_l2(&mut delta, ml::DEFAULT_CLIP);
+//!     sum.iter_mut().zip(&delta).for_each(|(s, d)| *s += d);
+//! }
+//! global.iter_mut().zip(&sum).for_each(|(g, s)| *g += s / parts.len() as f32);
+//! println!("{:?}", ml::evaluate(kind, &global, &test)?);
+//! # Ok(()) }
+//! ```
+
+pub mod data;
+mod error;
+pub mod idx;
+pub mod model;
+
+#[cfg(test)]
+mod fedavg_sim;
+
+pub use data::{
+    Dataset, MIN_EXAMPLES_PER_WORKER, MNIST_IMAGES_FILE, MNIST_LABELS_FILE, Partition, load_mnist,
+    load_mnist_files, partition_dirichlet, partition_iid,
+};
+pub use error::MlError;
+pub use idx::{Images, parse_images, parse_labels};
+pub use model::{
+    DEFAULT_CLIP, DEFAULT_HIDDEN, Eval, INPUT_DIM, ModelKind, NUM_CLASSES, TrainConfig, clip_l2,
+    evaluate, gradient, init_params, l2_norm, train_local,
+};

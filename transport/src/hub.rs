@@ -1,0 +1,221 @@
+//! The server side shared by server A and server B: accept authenticated
+//! connections, map each to a peer identity, and turn every connection's one
+//! bidirectional frame stream into events on a single channel, so that the
+//! server's state machine runs in one task with no locks.
+//!
+//! Each connection gets its own task (handshake, stream accept, reads) and its
+//! own writer task fed by a bounded queue; a peer that does not drain its
+//! queue is disconnected instead of stalling the server.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use crate::config::TransportConfig;
+use crate::endpoint::accept_connection;
+use crate::error::TransportError;
+use crate::frame::{Counters, FrameReader, FrameWriter, PREFIX_LEN, accept_bi};
+use crate::pki::Fingerprint;
+
+/// Frames queued towards one peer before it is considered stuck.
+pub const OUTBOX_FRAMES: usize = 256;
+
+/// A handle to send frames to one connected peer.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    tx: mpsc::Sender<Vec<u8>>,
+    conn: quinn::Connection,
+}
+
+impl Outbox {
+    /// Queues a frame; a full queue closes the connection (the peer is stuck).
+    /// Returns false if the peer is gone.
+    pub fn send(&self, frame: Vec<u8>) -> bool {
+        match self.tx.try_send(frame) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                warn!("peer is not reading its frames: disconnecting it");
+                self.conn
+                    .close(quinn::VarInt::from_u32(0x20), b"send queue overflow");
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Closes the connection with a reason.
+    pub fn close(&self, reason: &str) {
+        self.conn
+            .close(quinn::VarInt::from_u32(0), reason.as_bytes());
+    }
+}
+
+/// What happened on a peer's connection.
+#[derive(Debug)]
+pub enum PeerEvent {
+    /// The peer opened its stream; frames for it go to this outbox.
+    Connected(Outbox),
+    /// A frame arrived (`wire_bytes` includes the length prefix).
+    Frame {
+        /// Payload.
+        payload: Vec<u8>,
+        /// Bytes on the wire.
+        wire_bytes: usize,
+    },
+    /// The connection or stream ended (with the error, if any).
+    Closed(Option<TransportError>),
+}
+
+/// An event from peer `peer` on connection number `conn_id`.
+#[derive(Debug)]
+pub struct Inbound<P> {
+    /// The authenticated peer.
+    pub peer: P,
+    /// Distinguishes two connections of the same peer.
+    pub conn_id: u64,
+    /// The event.
+    pub event: PeerEvent,
+}
+
+/// Accepts connections on `endpoint` until it is closed. `identify` maps an
+/// authenticated certificate to a peer (certificates were already checked
+/// against the allow list in the handshake; `None` closes the connection).
+pub async fn serve<P, F>(
+    endpoint: quinn::Endpoint,
+    identify: F,
+    cfg: TransportConfig,
+    counters: Counters,
+    events: mpsc::Sender<Inbound<P>>,
+) where
+    P: Clone + Debug + Send + Sync + 'static,
+    F: Fn(&Fingerprint) -> Option<P> + Send + Sync + 'static,
+{
+    let identify = Arc::new(identify);
+    let mut next_id = 0u64;
+    while let Some(incoming) = endpoint.accept().await {
+        next_id += 1;
+        let conn_id = next_id;
+        let identify = Arc::clone(&identify);
+        let cfg = cfg.clone();
+        let counters = counters.clone();
+        let events = events.clone();
+        tokio::spawn(async move {
+            let (conn, fp) = match accept_connection(incoming, &cfg).await {
+                Ok(c) => c,
+                Err(e) => {
+                    warn!(error = %e, "connection refused");
+                    return;
+                }
+            };
+            let Some(peer) = identify(&fp) else {
+                warn!(%fp, "certificate not mapped to a peer: closing");
+                conn.close(quinn::VarInt::from_u32(0x21), b"unknown peer");
+                return;
+            };
+            debug!(?peer, conn_id, "peer connected");
+            run_peer(conn, peer, conn_id, cfg, counters, events).await;
+        });
+    }
+}
+
+async fn run_peer<P: Clone + Debug + Send + Sync + 'static>(
+    conn: quinn::Connection,
+    peer: P,
+    conn_id: u64,
+    cfg: TransportConfig,
+    counters: Counters,
+    events: mpsc::Sender<Inbound<P>>,
+) {
+    // The client opens the stream and speaks first; wait as long as the
+    // connection lives (keep-alives and the idle timeout bound it).
+    let (writer, reader) = match accept_bi(&conn, &cfg, &counters).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return,
+        Err(e) => {
+            info!(?peer, error = %e, "peer left before opening its stream");
+            return;
+        }
+    };
+    attach(conn, writer, reader, peer, conn_id, events).await;
+}
+
+/// Runs one peer's frame stream: reports `Connected` with an [`Outbox`],
+/// then every frame, then `Closed`. Used by the accept side ([`serve`]) and by
+/// clients (server A's link to B, workers) alike.
+pub async fn attach<P: Clone + Debug + Send + Sync + 'static>(
+    conn: quinn::Connection,
+    writer: FrameWriter,
+    mut reader: FrameReader,
+    peer: P,
+    conn_id: u64,
+    events: mpsc::Sender<Inbound<P>>,
+) {
+    let send = |event| {
+        let events = events.clone();
+        let peer = peer.clone();
+        async move {
+            events
+                .send(Inbound {
+                    peer,
+                    conn_id,
+                    event,
+                })
+                .await
+                .is_ok()
+        }
+    };
+    let (tx, rx) = mpsc::channel(OUTBOX_FRAMES);
+    tokio::spawn(write_loop(writer, rx));
+    if !send(PeerEvent::Connected(Outbox {
+        tx,
+        conn: conn.clone(),
+    }))
+    .await
+    {
+        return;
+    }
+    loop {
+        match reader.recv_with_timeout(None).await {
+            Ok(Some(payload)) => {
+                let wire_bytes = payload.len() + PREFIX_LEN;
+                if !send(PeerEvent::Frame {
+                    payload,
+                    wire_bytes,
+                })
+                .await
+                {
+                    return;
+                }
+            }
+            Ok(None) => {
+                send(PeerEvent::Closed(None)).await;
+                return;
+            }
+            Err(e) => {
+                // A framing error (oversized or truncated frame) leaves the
+                // stream unusable: drop this peer's connection, keep serving others.
+                conn.close(quinn::VarInt::from_u32(0x22), b"framing error");
+                send(PeerEvent::Closed(Some(e))).await;
+                return;
+            }
+        }
+    }
+}
+
+async fn write_loop(mut writer: FrameWriter, mut rx: mpsc::Receiver<Vec<u8>>) {
+    while let Some(frame) = rx.recv().await {
+        if let Err(e) = writer.send(&frame).await {
+            debug!(error = %e, "write to peer failed");
+            return;
+        }
+    }
+    let _ = writer.finish();
+}
+
+/// Waits up to `grace` for queued frames to reach peers before shutdown.
+pub async fn drain(endpoint: &quinn::Endpoint, grace: Duration) {
+    let _ = tokio::time::timeout(grace, endpoint.wait_idle()).await;
+}
