@@ -193,7 +193,7 @@ impl RingShareB {
         dim: usize,
         params: FixedParams,
     ) -> Result<RingShareB, ShareError> {
-        if b_bytes.len() != dim * RING_SHARE_BYTES || b_bytes.len() % RING_SHARE_BYTES != 0 {
+        if dim.checked_mul(RING_SHARE_BYTES) != Some(b_bytes.len()) {
             return Err(ShareError::WrongLength {
                 got: b_bytes.len() / RING_SHARE_BYTES,
                 expected: dim,
@@ -231,7 +231,7 @@ pub fn encode_field_bytes(v: &[Fp]) -> Vec<u8> {
 
 /// Parses exactly `len` canonical field elements.
 pub fn decode_field_bytes(bytes: &[u8], len: usize) -> Result<Vec<Fp>, ShareError> {
-    if bytes.len() != len * FIELD_BYTES || bytes.len() % FIELD_BYTES != 0 {
+    if len.checked_mul(FIELD_BYTES) != Some(bytes.len()) {
         return Err(ShareError::WrongLength {
             got: bytes.len() / FIELD_BYTES,
             expected: len,

@@ -360,7 +360,7 @@ fn check_bytes(
     per: usize,
     limits: &Limits,
 ) -> Result<(), WireError> {
-    if bytes.len() % per != 0 {
+    if !bytes.len().is_multiple_of(per) {
         return Err(WireError::Malformed {
             kind: "vector",
             detail: format!(
@@ -522,7 +522,7 @@ pub fn f32s_to_bytes(v: &[f32]) -> Vec<u8> {
 
 /// Parses little-endian f32s; every value must be finite.
 pub fn bytes_to_f32s(b: &[u8]) -> Result<Vec<f32>, WireError> {
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return Err(WireError::Malformed {
             kind: "f32 vector",
             detail: format!("length {} is not a multiple of 4", b.len()),

@@ -225,7 +225,7 @@ impl Shell {
         &mut self,
         mut rx: mpsc::Receiver<Inbound<Peer>>,
         args: &Args,
-        model: &mut Vec<f32>,
+        model: &mut [f32],
     ) -> Result<()> {
         let secure = args.aggregation.is_secure();
         let start_by = TokioInstant::now() + Duration::from_secs_f64(args.start_timeout);
@@ -270,13 +270,13 @@ impl Shell {
                     self.on_event(ev)?;
                 }
                 _ = tokio::time::sleep_until(wake) => {
-                    if let (Some(round), Some(d)) = (self.leader.open_round(), self.deadline) {
-                        if TokioInstant::now() >= d {
-                            // Give B a second deadline to answer the close.
-                            self.deadline = Some(TokioInstant::now() + self.round_seconds_timeout);
-                            let acts = self.leader.on_deadline(round);
-                            self.perform(acts);
-                        }
+                    if let (Some(round), Some(d)) = (self.leader.open_round(), self.deadline)
+                        && TokioInstant::now() >= d
+                    {
+                        // Give B a second deadline to answer the close.
+                        self.deadline = Some(TokioInstant::now() + self.round_seconds_timeout);
+                        let acts = self.leader.on_deadline(round);
+                        self.perform(acts);
                     }
                 }
             }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+pub mod client;
 pub mod plot;
 
 /// What to run.
@@ -49,6 +50,8 @@ pub struct ClusterOptions {
     pub data_dir: PathBuf,
     /// Whether to start the worker process.
     pub start_workers: bool,
+    /// Server A starts the first round once this many workers joined (default: `workers`).
+    pub start_after: Option<usize>,
 }
 
 impl ClusterOptions {
@@ -70,6 +73,7 @@ impl ClusterOptions {
             extra_worker: Vec::new(),
             data_dir: default_data_dir(),
             start_workers: true,
+            start_after: None,
         }
     }
 
@@ -192,10 +196,10 @@ fn spawn(
 fn wait_ready(file: &Path, procs: &mut [Proc], timeout: Duration) -> Result<String> {
     let start = Instant::now();
     loop {
-        if let Ok(s) = std::fs::read_to_string(file) {
-            if !s.is_empty() {
-                return Ok(s);
-            }
+        if let Ok(s) = std::fs::read_to_string(file)
+            && !s.is_empty()
+        {
+            return Ok(s);
         }
         for p in procs.iter_mut() {
             if let Ok(Some(status)) = p.child.try_wait() {
@@ -267,7 +271,7 @@ impl Cluster {
             "--seed".into(),
             o.seed.to_string(),
             "--workers".into(),
-            o.workers.to_string(),
+            o.start_after.unwrap_or(o.workers).to_string(),
         ];
         if let Some(b) = &addr_b {
             args.extend(["--peer-b".into(), b.clone()]);
@@ -370,16 +374,15 @@ impl Cluster {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
             for p in &mut self.procs {
-                if p.name != "server-a" {
-                    if let Ok(Some(status)) = p.child.try_wait() {
-                        if !status.success() {
-                            bail!(
-                                "{} exited with {status}; see its log in {}",
-                                p.name,
-                                self.dir.display()
-                            );
-                        }
-                    }
+                if p.name != "server-a"
+                    && let Ok(Some(status)) = p.child.try_wait()
+                    && !status.success()
+                {
+                    bail!(
+                        "{} exited with {status}; see its log in {}",
+                        p.name,
+                        self.dir.display()
+                    );
                 }
             }
             if Instant::now() >= deadline {

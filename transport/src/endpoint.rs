@@ -14,6 +14,7 @@ fn rustls_client_config(
     identity: &Identity,
     verifier: PinnedServerVerifier,
     cfg: &TransportConfig,
+    loopback: bool,
 ) -> Result<quinn::ClientConfig> {
     let mut tls = rustls::ClientConfig::builder_with_provider(crypto_provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
@@ -29,27 +30,32 @@ fn rustls_client_config(
     let quic = QuicClientConfig::try_from(Arc::new(tls))
         .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
     let mut client = quinn::ClientConfig::new(Arc::new(quic));
-    client.transport_config(cfg.quinn_transport()?);
+    client.transport_config(cfg.quinn_transport_for(loopback)?);
     Ok(client)
 }
 
 /// Client configuration that presents `identity` and accepts only the server
 /// certificate `pinned` (the server name is ignored). For
-/// `quinn::Endpoint::connect_with`; [`connect`] does not need it.
+/// `quinn::Endpoint::connect_with`; [`connect`] / [`connect_as`] build it for
+/// you. `loopback` selects [`TransportConfig::loopback_mtu`].
 pub fn client_config(
     identity: &Identity,
     pinned: Fingerprint,
     cfg: &TransportConfig,
+    loopback: bool,
 ) -> Result<quinn::ClientConfig> {
-    rustls_client_config(identity, PinnedServerVerifier::new(pinned), cfg)
+    rustls_client_config(identity, PinnedServerVerifier::new(pinned), cfg, loopback)
 }
 
 /// Server configuration: presents `identity`, requires a client certificate
 /// whose fingerprint is in `allowed_clients`, TLS 1.3 only, ALPN `tandem/1`.
+/// `loopback` selects [`TransportConfig::loopback_mtu`] for what the server
+/// sends.
 pub fn server_config(
     identity: &Identity,
     allowed_clients: impl IntoIterator<Item = Fingerprint>,
     cfg: &TransportConfig,
+    loopback: bool,
 ) -> Result<quinn::ServerConfig> {
     let verifier = Arc::new(AllowListClientVerifier::new(allowed_clients));
     let mut tls = rustls::ServerConfig::builder_with_provider(crypto_provider())
@@ -63,7 +69,7 @@ pub fn server_config(
     let quic = QuicServerConfig::try_from(Arc::new(tls))
         .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
     let mut server = quinn::ServerConfig::with_crypto(Arc::new(quic));
-    server.transport_config(cfg.quinn_transport()?);
+    server.transport_config(cfg.quinn_transport_for(loopback)?);
     Ok(server)
 }
 
@@ -72,20 +78,26 @@ pub fn server_config(
 fn default_client_config(
     identity: &Identity,
     cfg: &TransportConfig,
+    loopback: bool,
 ) -> Result<quinn::ClientConfig> {
-    rustls_client_config(identity, PinnedServerVerifier::from_server_name(), cfg)
+    rustls_client_config(
+        identity,
+        PinnedServerVerifier::from_server_name(),
+        cfg,
+        loopback,
+    )
 }
 
 /// Bind a UDP socket and build an endpoint whose advertised maximum UDP
-/// payload allows MTU discovery up to `cfg.mtu_upper_bound` (quinn's default
-/// of 1472 would cap every path at Ethernet size, even loopback).
+/// payload allows the configured MTUs (quinn's default of 1472 would cap
+/// every path at Ethernet size, even loopback).
 fn bind_endpoint(
     bind: SocketAddr,
     server: Option<quinn::ServerConfig>,
     cfg: &TransportConfig,
 ) -> Result<quinn::Endpoint> {
     let mut endpoint_cfg = quinn::EndpointConfig::default();
-    let max_payload = cfg.mtu_upper_bound.max(cfg.initial_mtu).clamp(1200, 65527);
+    let max_payload = cfg.max_udp_payload();
     endpoint_cfg
         .max_udp_payload_size(max_payload)
         .map_err(|e| TransportError::QuicConfig(format!("max_udp_payload_size: {e}")))?;
@@ -135,14 +147,16 @@ pub fn server_endpoint(
     allowed_clients: Vec<Fingerprint>,
     cfg: &TransportConfig,
 ) -> Result<quinn::Endpoint> {
-    let server = server_config(identity, allowed_clients, cfg)?;
+    let loopback = bind.ip().is_loopback();
+    let server = server_config(identity, allowed_clients, cfg, loopback)?;
     let mut endpoint = bind_endpoint(bind, Some(server), cfg)?;
-    endpoint.set_default_client_config(default_client_config(identity, cfg)?);
+    endpoint.set_default_client_config(default_client_config(identity, cfg, loopback)?);
     Ok(endpoint)
 }
 
 /// A client endpoint bound to `0.0.0.0:0` (IPv4: loopback and remote IPv4
-/// servers). Use [`client_endpoint_for`] for IPv6 targets.
+/// servers; non-loopback MTU settings). Prefer [`client_endpoint_for`], which
+/// also handles IPv6 targets and uses the loopback MTU on loopback.
 ///
 /// Must be called inside a tokio runtime.
 pub fn client_endpoint(identity: &Identity, cfg: &TransportConfig) -> Result<quinn::Endpoint> {
@@ -177,7 +191,11 @@ pub fn client_endpoint_at(
     cfg: &TransportConfig,
 ) -> Result<quinn::Endpoint> {
     let mut endpoint = bind_endpoint(bind, None, cfg)?;
-    endpoint.set_default_client_config(default_client_config(identity, cfg)?);
+    endpoint.set_default_client_config(default_client_config(
+        identity,
+        cfg,
+        bind.ip().is_loopback(),
+    )?);
     Ok(endpoint)
 }
 
@@ -201,6 +219,31 @@ pub async fn connect(
 ) -> Result<quinn::Connection> {
     let name = crate::tls::pin_server_name(&pinned_server_cert);
     let connecting = endpoint.connect(addr, &name)?;
+    finish_connect(connecting, addr, pinned_server_cert, cfg).await
+}
+
+/// Like [`connect`], but presents `identity` instead of the endpoint's own,
+/// so one endpoint (one UDP socket) can carry many identities — e.g. a
+/// process hosting many simulated workers. Uses
+/// [`TransportConfig::loopback_mtu`] when `addr` is a loopback address.
+pub async fn connect_as(
+    endpoint: &quinn::Endpoint,
+    identity: &Identity,
+    addr: SocketAddr,
+    pinned_server_cert: Fingerprint,
+    cfg: &TransportConfig,
+) -> Result<quinn::Connection> {
+    let config = client_config(identity, pinned_server_cert, cfg, addr.ip().is_loopback())?;
+    let connecting = endpoint.connect_with(config, addr, "tandem")?;
+    finish_connect(connecting, addr, pinned_server_cert, cfg).await
+}
+
+async fn finish_connect(
+    connecting: quinn::Connecting,
+    addr: SocketAddr,
+    pinned_server_cert: Fingerprint,
+    cfg: &TransportConfig,
+) -> Result<quinn::Connection> {
     let conn = match tokio::time::timeout(cfg.handshake_timeout, connecting).await {
         Err(_) => {
             return Err(TransportError::Timeout {

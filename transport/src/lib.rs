@@ -34,7 +34,7 @@ pub mod tls;
 pub use config::TransportConfig;
 pub use endpoint::{
     accept_connection, client_config, client_endpoint, client_endpoint_at, client_endpoint_for,
-    connect, peer_fingerprint, server_config, server_endpoint,
+    connect, connect_as, peer_fingerprint, server_config, server_endpoint,
 };
 pub use error::{Result, TransportError};
 pub use frame::{

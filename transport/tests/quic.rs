@@ -33,6 +33,12 @@ async fn exchange_frames_both_ways_with_correct_pins() {
     let counters = Counters::new(ByteCounter::new(), ByteCounter::new());
     let (mut w, mut r) = open_bi(&conn, &cfg, &counters).await.unwrap();
     let big = pattern(20 << 20, 7);
+    // Waiting without a first-byte timeout (idle is legitimate).
+    w.send(b"idle ok").await.unwrap();
+    assert_eq!(
+        r.recv_with_timeout(None).await.unwrap().unwrap(),
+        b"idle ok"
+    );
     let frames: [&[u8]; 3] = [b"hello", b"", &big];
     for f in frames {
         w.send(f).await.unwrap();
@@ -47,7 +53,7 @@ async fn exchange_frames_both_ways_with_correct_pins() {
     w.finish().unwrap();
     assert_eq!(r.recv().await.unwrap(), None, "clean end of stream");
 
-    let expected = (4 * 4 + 5 + big.len() + 5) as u64;
+    let expected = (5 * 4 + 7 + 5 + big.len() + 5) as u64;
     assert_eq!(counters.sent.as_ref().unwrap().get(), expected);
     assert_eq!(counters.received.as_ref().unwrap().get(), expected);
     assert!(matches!(server.next_event().await, Event::StreamDone));
@@ -333,43 +339,83 @@ async fn server_a_connects_to_server_b_from_its_server_endpoint() {
     w.finish_and_wait().await.unwrap();
 }
 
+/// One endpoint carrying several identities (`connect_as`), and the loopback
+/// MTU taking effect on loopback.
+#[tokio::test]
+async fn connect_as_shares_one_endpoint_and_uses_loopback_mtu() {
+    let cfg = TransportConfig::default();
+    let server_id = Identity::generate("server-a").unwrap();
+    let w0 = Identity::generate("worker-0").unwrap();
+    let w1 = Identity::generate("worker-1").unwrap();
+    let mut server = echo_server(&server_id, vec![w0.fingerprint(), w1.fingerprint()], &cfg);
+    // The endpoint's own identity is not enrolled; connect_as presents others.
+    let host = Identity::generate("worker-host").unwrap();
+    let ep = client_endpoint_for(&host, server.addr, &cfg).unwrap();
+    let mut seen = Vec::new();
+    for w in [&w0, &w1] {
+        let conn = transport::connect_as(&ep, w, server.addr, server.fingerprint, &cfg)
+            .await
+            .unwrap();
+        assert_eq!(conn.stats().path.current_mtu, 4000);
+        let (mut tx, mut rx) = open_bi(&conn, &cfg, &Counters::none()).await.unwrap();
+        tx.send(b"x").await.unwrap();
+        assert_eq!(rx.recv().await.unwrap().unwrap(), b"x");
+        seen.push(
+            match server.wait_for(|e| matches!(e, Event::Connected(_))).await {
+                Event::Connected(fp) => fp,
+                _ => unreachable!(),
+            },
+        );
+    }
+    assert_eq!(seen, vec![w0.fingerprint(), w1.fingerprint()]);
+    // Wrong pin through connect_as fails as well.
+    let err = transport::connect_as(&ep, &w0, server.addr, w1.fingerprint(), &cfg)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransportError::Handshake { .. }), "{err:?}");
+    // Non-loopback settings when the loopback MTU is disabled.
+    let plain = TransportConfig {
+        loopback_mtu: None,
+        ..TransportConfig::default()
+    };
+    let ep2 = client_endpoint_for(&w0, server.addr, &plain).unwrap();
+    let conn = connect(&ep2, server.addr, server.fingerprint, &plain)
+        .await
+        .unwrap();
+    assert!(conn.stats().path.current_mtu <= 1452);
+}
+
 /// `cargo test -p transport --release -- --ignored --nocapture throughput`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "throughput measurement; run explicitly"]
 async fn throughput_100mb_one_stream() {
     const TOTAL: usize = 100 << 20;
     const FRAME: usize = 4 << 20;
-    // (name, initial_mtu, mtu_upper_bound, socket_buffer)
-    let variants: &[(&str, u16, u16, usize)] = &[
+    // (name, loopback_mtu, socket_buffer)
+    let variants: &[(&str, Option<u16>, usize)] = &[
         (
-            "1400 + discovery to 1452, 4 MiB sockbuf",
-            1400,
-            1452,
-            4 << 20,
+            "defaults (loopback MTU 4000, 1 MiB sockbuf)",
+            Some(4000),
+            1 << 20,
         ),
-        ("1400 + discovery to 1452, OS sockbuf", 1400, 1452, 0),
-        ("4000 fixed, 4 MiB sockbuf", 4000, 4000, 4 << 20),
-        ("4000 fixed, OS sockbuf", 4000, 4000, 0),
-        (
-            "1400 + discovery to 9000, 4 MiB sockbuf",
-            1400,
-            9000,
-            4 << 20,
-        ),
-        ("9000 fixed, 4 MiB sockbuf", 9000, 9000, 4 << 20),
-        ("16384 fixed, 4 MiB sockbuf", 16384, 16384, 4 << 20),
+        ("no loopback MTU (1400 -> 1452)", None, 1 << 20),
+        ("loopback MTU 4000, OS sockbuf", Some(4000), 0),
+        ("loopback MTU 4000, 4 MiB sockbuf", Some(4000), 4 << 20),
     ];
     let only = std::env::var("TANDEM_TP_ONLY").ok();
-    for &(name, initial, upper, sockbuf) in variants {
+    let reps: usize = std::env::var("TANDEM_TP_REPS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    for &(name, loopback_mtu, socket_buffer) in variants {
         if only.as_deref().is_some_and(|o| !name.contains(o)) {
             continue;
         }
-        for _rep in 0..3 {
+        for _ in 0..reps {
             let cfg = TransportConfig {
                 max_frame: FRAME,
-                initial_mtu: initial,
-                mtu_upper_bound: upper,
-                socket_buffer: sockbuf,
+                loopback_mtu,
+                socket_buffer,
                 ..TransportConfig::default()
             };
             let (mbps, mtu) = run_throughput(&cfg, TOTAL, FRAME).await;
@@ -437,4 +483,66 @@ async fn run_throughput(cfg: &TransportConfig, total: usize, frame: usize) -> (f
     conn.close(0u32.into(), b"");
     ep.wait_idle().await;
     (total as f64 / 1e6 / secs, mtu)
+}
+
+/// Same as the throughput test but with raw quinn streams (no framing), to
+/// see what the frame layer costs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "throughput measurement; run explicitly"]
+async fn throughput_raw_quinn_baseline() {
+    const TOTAL: usize = 100 << 20;
+    for loopback_mtu in [None, Some(4000u16)] {
+        for _ in 0..3 {
+            let cfg = TransportConfig {
+                loopback_mtu,
+                ..TransportConfig::default()
+            };
+            let server_id = Identity::generate("server-a").unwrap();
+            let worker = Identity::generate("worker-0").unwrap();
+            let endpoint = server_endpoint(
+                "127.0.0.1:0".parse().unwrap(),
+                &server_id,
+                vec![worker.fingerprint()],
+                &cfg,
+            )
+            .unwrap();
+            let addr = endpoint.local_addr().unwrap();
+            let scfg = cfg.clone();
+            let server = tokio::spawn(async move {
+                let incoming = endpoint.accept().await.unwrap();
+                let (conn, _) = transport::accept_connection(incoming, &scfg).await.unwrap();
+                let (mut s, mut r) = conn.accept_bi().await.unwrap();
+                let mut got = 0usize;
+                while let Some(c) = r.read_chunk(usize::MAX, true).await.unwrap() {
+                    got += c.bytes.len();
+                }
+                s.write_all(&(got as u64).to_be_bytes()).await.unwrap();
+                s.finish().unwrap();
+                let _ = s.stopped().await;
+                conn
+            });
+            let ep = client_endpoint_for(&worker, addr, &cfg).unwrap();
+            let conn = connect(&ep, addr, server_id.fingerprint(), &cfg)
+                .await
+                .unwrap();
+            let chunk = pattern(1 << 20, 1);
+            let (mut s, mut r) = conn.open_bi().await.unwrap();
+            let start = Instant::now();
+            for _ in 0..(TOTAL >> 20) {
+                s.write_all(&chunk).await.unwrap();
+            }
+            s.finish().unwrap();
+            let mut reply = [0u8; 8];
+            r.read_exact(&mut reply).await.unwrap();
+            let secs = start.elapsed().as_secs_f64();
+            assert_eq!(u64::from_be_bytes(reply), TOTAL as u64);
+            println!(
+                "raw quinn, loopback_mtu {loopback_mtu:?}: {:8.0} MB/s",
+                TOTAL as f64 / 1e6 / secs
+            );
+            let _ = server.await;
+            conn.close(0u32.into(), b"");
+            ep.wait_idle().await;
+        }
+    }
 }

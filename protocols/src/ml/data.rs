@@ -254,13 +254,10 @@ pub fn partition_dirichlet<R: Rng + ?Sized>(
     }
 
     let min_size = MIN_EXAMPLES_PER_WORKER.min(indices.len() / workers);
-    loop {
-        let (Some(small), Some(large)) = (
-            (0..workers).min_by_key(|&w| parts[w].len()),
-            (0..workers).rev().max_by_key(|&w| parts[w].len()),
-        ) else {
-            break;
-        };
+    while let (Some(small), Some(large)) = (
+        (0..workers).min_by_key(|&w| parts[w].len()),
+        (0..workers).rev().max_by_key(|&w| parts[w].len()),
+    ) {
         // Since n >= workers * min_size, the largest part exceeds min_size whenever
         // some part is below it, so this terminates.
         if parts[small].len() >= min_size || parts[large].len() <= min_size {

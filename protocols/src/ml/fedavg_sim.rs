@@ -156,7 +156,7 @@ fn simulate(
 }
 
 #[test]
-#[ignore = "slow (≈15 s in release); run with --release --ignored --nocapture"]
+#[ignore = "slow (≈10 s in release); run with --release --ignored --nocapture"]
 fn fedavg_reaches_accuracy() {
     let cfg = TrainConfig::default();
     let mlp = ModelKind::default();

@@ -273,7 +273,7 @@ fn wrong_dimension_is_rejected() {
     let (sim, o) = attacked(|sim, s| {
         let mut short = s.clone();
         short.dim = 39;
-        let sub = prepare(&short, 1, 4, &vec![0.1; 39]).unwrap();
+        let sub = prepare(&short, 1, 4, &[0.1; 39]).unwrap();
         sim.worker_to_a(4, sub.to_a);
         sim.worker_to_b(4, sub.to_b.unwrap());
     });
@@ -288,7 +288,7 @@ fn wrong_dimension_is_rejected() {
 #[test]
 fn out_of_ring_share_is_rejected() {
     let (sim, o) = attacked(|sim, s| {
-        let sub = prepare(s, 1, 4, &vec![0.1; 40]).unwrap();
+        let sub = prepare(s, 1, 4, &[0.1; 40]).unwrap();
         let Some(WorkerToB::Upload {
             round,
             worker,
@@ -336,7 +336,7 @@ fn duplicate_submission_keeps_the_first() {
 fn identity_mismatch_is_rejected() {
     let (sim, o) = attacked(|sim, s| {
         // Authenticated as worker 4, claims to be worker 0.
-        let sub = prepare(s, 1, 0, &vec![0.3; 40]).unwrap();
+        let sub = prepare(s, 1, 0, &[0.3; 40]).unwrap();
         sim.worker_to_a(4, sub.to_a);
         sim.worker_to_b(4, sub.to_b.unwrap());
     });
@@ -381,7 +381,7 @@ fn replay_from_earlier_round_is_rejected() {
 fn missing_half_is_not_counted() {
     // A worker that uploads only to B (or only to A) never enters the sum.
     let (_, o) = attacked(|sim, s| {
-        let sub = prepare(s, 1, 4, &vec![0.9; 40]).unwrap();
+        let sub = prepare(s, 1, 4, &[0.9; 40]).unwrap();
         sim.worker_to_b(4, sub.to_b.unwrap());
     });
     assert!(!o.accepted.contains(&4));

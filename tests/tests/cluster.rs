@@ -1,0 +1,220 @@
+//! End-to-end tests over real processes on loopback: server A, server B and
+//! the worker host are separate OS processes talking QUIC.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use mpc_core::wire::{self, AToWorker, BToWorker, WorkerToA};
+use tandem_harness::client::{Link, ScriptedWorker, WAIT};
+use tandem_harness::{Cluster, ClusterOptions};
+
+const EVENT_WAIT: Duration = Duration::from_secs(180);
+
+#[test]
+fn demo_runs_three_rounds_and_writes_summary() {
+    let out = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_demo"))
+        .args(["--rounds", "3", "--workers", "8", "--out"])
+        .arg(out.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("summary.json")).unwrap())
+            .unwrap();
+    let rounds = summary["rounds"].as_array().unwrap();
+    assert_eq!(rounds.len(), 3);
+    let acc: Vec<f64> = rounds
+        .iter()
+        .map(|r| r["test_accuracy"].as_f64().unwrap())
+        .collect();
+    assert!(acc[2] > acc[0], "accuracy did not rise: {acc:?}");
+    assert!(acc[2] > 0.5, "accuracy too low: {acc:?}");
+    for r in rounds {
+        assert_eq!(r["accepted"], 8);
+        assert_eq!(r["rejected"], 0);
+        assert!(r["bytes_worker_to_servers"].as_u64().unwrap() > 0);
+        assert!(r["bytes_between_servers"].as_u64().unwrap() > 0);
+        assert!(r["seconds"].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(summary["final_test_accuracy"].as_f64().unwrap(), acc[2]);
+    assert!(out.path().join("accuracy.svg").exists());
+}
+
+fn run_rounds(o: &ClusterOptions) -> Vec<serde_json::Value> {
+    let mut c = Cluster::launch(o).unwrap();
+    let mut rounds = Vec::new();
+    loop {
+        let ev = c.next_event(EVENT_WAIT).unwrap();
+        if ev.get("done").is_some() {
+            break;
+        }
+        rounds.push(ev);
+    }
+    rounds
+}
+
+#[test]
+fn secure_and_plain_fedavg_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = ClusterOptions::new(dir.path().join("secure"));
+    o.workers = 8;
+    o.rounds = 4;
+    let secure = run_rounds(&o);
+    o.dir = dir.path().join("plain");
+    o.aggregation = "plain-fedavg".into();
+    let plain = run_rounds(&o);
+    for (s, p) in secure.iter().zip(&plain) {
+        let (sa, pa) = (
+            s["test_accuracy"].as_f64().unwrap(),
+            p["test_accuracy"].as_f64().unwrap(),
+        );
+        assert!((sa - pa).abs() <= 0.005, "secure {sa} vs plain {pa}");
+        // Plain rules never touch server B.
+        assert_eq!(p["bytes_between_servers"], 0);
+    }
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.trim().parse().unwrap()
+}
+
+/// Runs one secure round with honest workers 0–2 (worker process) and the
+/// scripted worker 3 submitting `u`; `attack` may add misbehaving workers
+/// (ids ≥ 4) and returns how many of them say Hello.
+fn one_round<F, Fut>(dir: &std::path::Path, extra_hellos: usize, attack: F) -> serde_json::Value
+where
+    F: FnOnce(std::path::PathBuf, SocketAddr, SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut o = ClusterOptions::new(dir);
+    o.workers = 12; // enrolled identities; the data is split 12 ways in every run
+    o.rounds = 1;
+    o.start_workers = false;
+    o.start_after = Some(4 + extra_hellos);
+    o.extra_a = vec![
+        "--round-timeout".into(),
+        "8".into(),
+    ];
+    let mut c = Cluster::launch(&o).unwrap();
+    c.start_workers(&o, &["--ids".into(), "0-2".into()]).unwrap();
+    let (a, b) = (addr(&c.addr_a), addr(c.addr_b.as_deref().unwrap()));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let pki = dir.join("pki");
+    rt.block_on(async {
+        let mut w3 = ScriptedWorker::connect(&pki, 3, a, Some(b)).await.unwrap();
+        w3.hello().await.unwrap();
+        let attackers = tokio::spawn(attack(pki.clone(), a, b));
+        let (round, model) = w3.announcement().await.unwrap();
+        let u: Vec<f32> = (0..model.len()).map(|k| ((k % 7) as f32 - 3.0) * 1e-3).collect();
+        let (ra, rb) = w3.submit(round, &u).await.unwrap();
+        assert!(matches!(ra, AToWorker::Ack { .. }), "{ra:?}");
+        assert!(matches!(rb, Some(BToWorker::Ack { .. })), "{rb:?}");
+        if extra_hellos > 0 {
+            // Duplicate: a second, different submission in the same round.
+            let big: Vec<f32> = u.iter().map(|x| x * 10.0).collect();
+            let (ra, rb) = w3.submit(round, &big).await.unwrap();
+            assert!(matches!(&ra, AToWorker::Reject { reason, .. } if reason.contains("duplicate")), "{ra:?}");
+            assert!(matches!(&rb, Some(BToWorker::Reject { reason, .. }) if reason.contains("duplicate")), "{rb:?}");
+        }
+        attackers.await.unwrap();
+    });
+    let ev = c.next_event(EVENT_WAIT).unwrap();
+    c.shutdown();
+    ev
+}
+
+async fn expect_reject_a(link: &mut Link, needle: &str) {
+    match link.recv::<AToWorker>(WAIT).await.unwrap() {
+        AToWorker::Reject { reason, .. } => assert!(reason.contains(needle), "A said: {reason}"),
+        other => panic!("expected a rejection containing `{needle}`, got {other:?}"),
+    }
+}
+
+async fn expect_reject_b(link: &mut Link, needle: &str) {
+    match link.recv::<BToWorker>(WAIT).await.unwrap() {
+        BToWorker::Reject { reason, .. } => assert!(reason.contains(needle), "B said: {reason}"),
+        other => panic!("expected a rejection containing `{needle}`, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_input_is_rejected_and_the_round_is_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = if std::env::var("KEEP").is_ok() { Box::leak(Box::new(dir)).path().to_path_buf() } else { dir.path().to_path_buf() };
+    let baseline = one_round(&dir.join("baseline"), 0, |_, _, _| async {});
+    assert_eq!(baseline["accepted"], 4);
+
+    let attacked = one_round(&dir.join("attacked"), 5, |pki, a, b| async move {
+        let mut ws = Vec::new();
+        for id in 4..9 {
+            let mut w = ScriptedWorker::connect(&pki, id, a, Some(b)).await.unwrap();
+            w.hello().await.unwrap();
+            ws.push(w);
+        }
+        let mut round = 0;
+        for w in &mut ws {
+            round = w.announcement().await.unwrap().0;
+        }
+        let session = ws[0].session.clone().unwrap();
+        let dim = session.dim as usize;
+
+        // 4: malformed frames.
+        let w = &mut ws[0];
+        w.a.send_raw(&[0, 1, 0xff, 0xff, 0xff, 0xff, 0xff]).await.unwrap();
+        expect_reject_a(&mut w.a, "undecodable frame").await;
+        w.b.as_mut().unwrap().send_raw(&[0, 1, 7]).await.unwrap();
+        expect_reject_b(w.b.as_mut().unwrap(), "undecodable frame").await;
+
+        // 5: wrong protocol version.
+        let w = &mut ws[1];
+        let mut frame = wire::encode(&WorkerToA::Hello { worker: 5 }).unwrap();
+        frame[0..2].copy_from_slice(&2u16.to_be_bytes());
+        w.a.send_raw(&frame).await.unwrap();
+        expect_reject_a(&mut w.a, "protocol version 2 is not supported").await;
+
+        // 6: wrong dimension.
+        let w = &mut ws[2];
+        let mut short = session.clone();
+        short.dim -= 1;
+        let sub = protocols::round::worker::prepare(&short, round, 6, &vec![0.001; dim - 1]).unwrap();
+        let (_, rb) = w.send_pair(&sub.to_a, sub.to_b.as_ref()).await.unwrap();
+        assert!(matches!(&rb, Some(BToWorker::Reject { reason, .. }) if reason.contains("entries, expected")), "{rb:?}");
+
+        // 7: enrolled as 7, claims to be worker 0.
+        let w = &mut ws[3];
+        let sub = protocols::round::worker::prepare(&session, round, 0, &vec![0.001; dim]).unwrap();
+        let (ra, rb) = w.send_pair(&sub.to_a, sub.to_b.as_ref()).await.unwrap();
+        assert!(matches!(&ra, AToWorker::Reject { reason, .. } if reason.contains("enrolled as 7")), "{ra:?}");
+        assert!(matches!(&rb, Some(BToWorker::Reject { reason, .. }) if reason.contains("enrolled as 7")), "{rb:?}");
+
+        // 8: a frame far over the size limit: B drops this connection only.
+        let w = ws.pop().unwrap();
+        let b_link = w.b.unwrap();
+        let b_conn = b_link.conn.clone();
+        let mut raw = b_link.writer.into_inner();
+        raw.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
+        raw.write_all(&[0u8; 1024]).await.unwrap();
+        let closed = tokio::time::timeout(Duration::from_secs(20), b_conn.closed()).await;
+        assert!(closed.is_ok(), "B kept a connection that sent an oversized frame");
+
+        // An identity that is not enrolled cannot even open a stream.
+        let intruder = transport::Identity::generate("intruder").unwrap();
+        let pin = transport::Pki::new(&pki).server_a_fingerprint().unwrap();
+        let refused = async {
+            let mut l = Link::open(&intruder, a, pin).await?;
+            l.send(&WorkerToA::Hello { worker: 1 }).await?;
+            l.recv::<AToWorker>(Duration::from_secs(5)).await
+        };
+        assert!(refused.await.is_err(), "an unenrolled certificate was served");
+        // Keep the misbehaving connections open until the round is over.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        drop(ws);
+    });
+    assert_eq!(attacked["accepted"], 4, "{attacked}");
+    assert!(attacked["rejected"].as_u64().unwrap() >= 2, "{attacked}");
+    assert_eq!(attacked["test_loss"], baseline["test_loss"], "the round result changed");
+    assert_eq!(attacked["test_accuracy"], baseline["test_accuracy"]);
+}
