@@ -28,7 +28,7 @@ impl Link {
         pin: transport::Fingerprint,
     ) -> Result<Link> {
         let cfg = TransportConfig::default();
-        let endpoint = transport::client_endpoint(identity, &cfg)?;
+        let endpoint = transport::client_endpoint_for(identity, addr, &cfg)?;
         let conn = transport::connect(&endpoint, addr, pin, &cfg).await?;
         let (writer, reader) = transport::open_bi(&conn, &cfg, &Counters::none()).await?;
         Ok(Link {

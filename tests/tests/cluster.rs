@@ -94,12 +94,10 @@ where
     o.rounds = 1;
     o.start_workers = false;
     o.start_after = Some(4 + extra_hellos);
-    o.extra_a = vec![
-        "--round-timeout".into(),
-        "8".into(),
-    ];
+    o.extra_a = vec!["--round-timeout".into(), "8".into()];
     let mut c = Cluster::launch(&o).unwrap();
-    c.start_workers(&o, &["--ids".into(), "0-2".into()]).unwrap();
+    c.start_workers(&o, &["--ids".into(), "0-2".into()])
+        .unwrap();
     let (a, b) = (addr(&c.addr_a), addr(c.addr_b.as_deref().unwrap()));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let pki = dir.join("pki");
@@ -143,7 +141,11 @@ async fn expect_reject_b(link: &mut Link, needle: &str) {
 #[test]
 fn bad_input_is_rejected_and_the_round_is_unchanged() {
     let dir = tempfile::tempdir().unwrap();
-    let dir = if std::env::var("KEEP").is_ok() { Box::leak(Box::new(dir)).path().to_path_buf() } else { dir.path().to_path_buf() };
+    let dir = if std::env::var("KEEP").is_ok() {
+        Box::leak(Box::new(dir)).path().to_path_buf()
+    } else {
+        dir.path().to_path_buf()
+    };
     let baseline = one_round(&dir.join("baseline"), 0, |_, _, _| async {});
     assert_eq!(baseline["accepted"], 4);
 
@@ -163,7 +165,9 @@ fn bad_input_is_rejected_and_the_round_is_unchanged() {
 
         // 4: malformed frames.
         let w = &mut ws[0];
-        w.a.send_raw(&[0, 1, 0xff, 0xff, 0xff, 0xff, 0xff]).await.unwrap();
+        w.a.send_raw(&[0, 1, 0xff, 0xff, 0xff, 0xff, 0xff])
+            .await
+            .unwrap();
         expect_reject_a(&mut w.a, "undecodable frame").await;
         w.b.as_mut().unwrap().send_raw(&[0, 1, 7]).await.unwrap();
         expect_reject_b(w.b.as_mut().unwrap(), "undecodable frame").await;
@@ -179,16 +183,26 @@ fn bad_input_is_rejected_and_the_round_is_unchanged() {
         let w = &mut ws[2];
         let mut short = session.clone();
         short.dim -= 1;
-        let sub = protocols::round::worker::prepare(&short, round, 6, &vec![0.001; dim - 1]).unwrap();
+        let sub =
+            protocols::round::worker::prepare(&short, round, 6, &vec![0.001; dim - 1]).unwrap();
         let (_, rb) = w.send_pair(&sub.to_a, sub.to_b.as_ref()).await.unwrap();
-        assert!(matches!(&rb, Some(BToWorker::Reject { reason, .. }) if reason.contains("entries, expected")), "{rb:?}");
+        assert!(
+            matches!(&rb, Some(BToWorker::Reject { reason, .. }) if reason.contains("entries, expected")),
+            "{rb:?}"
+        );
 
         // 7: enrolled as 7, claims to be worker 0.
         let w = &mut ws[3];
         let sub = protocols::round::worker::prepare(&session, round, 0, &vec![0.001; dim]).unwrap();
         let (ra, rb) = w.send_pair(&sub.to_a, sub.to_b.as_ref()).await.unwrap();
-        assert!(matches!(&ra, AToWorker::Reject { reason, .. } if reason.contains("enrolled as 7")), "{ra:?}");
-        assert!(matches!(&rb, Some(BToWorker::Reject { reason, .. }) if reason.contains("enrolled as 7")), "{rb:?}");
+        assert!(
+            matches!(&ra, AToWorker::Reject { reason, .. } if reason.contains("enrolled as 7")),
+            "{ra:?}"
+        );
+        assert!(
+            matches!(&rb, Some(BToWorker::Reject { reason, .. }) if reason.contains("enrolled as 7")),
+            "{rb:?}"
+        );
 
         // 8: a frame far over the size limit: B drops this connection only.
         let w = ws.pop().unwrap();
@@ -198,7 +212,10 @@ fn bad_input_is_rejected_and_the_round_is_unchanged() {
         raw.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
         raw.write_all(&[0u8; 1024]).await.unwrap();
         let closed = tokio::time::timeout(Duration::from_secs(20), b_conn.closed()).await;
-        assert!(closed.is_ok(), "B kept a connection that sent an oversized frame");
+        assert!(
+            closed.is_ok(),
+            "B kept a connection that sent an oversized frame"
+        );
 
         // An identity that is not enrolled cannot even open a stream.
         let intruder = transport::Identity::generate("intruder").unwrap();
@@ -208,13 +225,19 @@ fn bad_input_is_rejected_and_the_round_is_unchanged() {
             l.send(&WorkerToA::Hello { worker: 1 }).await?;
             l.recv::<AToWorker>(Duration::from_secs(5)).await
         };
-        assert!(refused.await.is_err(), "an unenrolled certificate was served");
+        assert!(
+            refused.await.is_err(),
+            "an unenrolled certificate was served"
+        );
         // Keep the misbehaving connections open until the round is over.
         tokio::time::sleep(Duration::from_secs(1)).await;
         drop(ws);
     });
     assert_eq!(attacked["accepted"], 4, "{attacked}");
     assert!(attacked["rejected"].as_u64().unwrap() >= 2, "{attacked}");
-    assert_eq!(attacked["test_loss"], baseline["test_loss"], "the round result changed");
+    assert_eq!(
+        attacked["test_loss"], baseline["test_loss"],
+        "the round result changed"
+    );
     assert_eq!(attacked["test_accuracy"], baseline["test_accuracy"]);
 }

@@ -21,6 +21,9 @@
 //!   `conn.close(..)` and `endpoint.wait_idle().await`.
 //! * A client whose certificate is not allowed usually sees `connect` succeed
 //!   and its first stream operation fail with [`TransportError::PeerClosed`].
+//! * Use [`client_endpoint_for`] (or [`connect_as`] to a loopback address) to
+//!   get the loopback MTU (4000); a process hosting many simulated workers
+//!   should share one endpoint and call [`connect_as`] per worker identity.
 
 pub mod config;
 pub mod endpoint;

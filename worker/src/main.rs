@@ -203,10 +203,22 @@ async fn main() -> Result<()> {
         attack = %args.attack,
         "starting simulated workers"
     );
+    // One UDP socket for all simulated workers; each connection presents its
+    // own worker certificate.
+    let first = ids.first().copied().context("no worker ids to host")?;
+    let endpoint = transport::client_endpoint_for(
+        &shared
+            .pki
+            .load_worker(first)
+            .context("loading a worker identity")?,
+        args.server_a,
+        &shared.cfg,
+    )?;
     let mut tasks = tokio::task::JoinSet::new();
     for id in ids {
         let shared = Arc::clone(&shared);
-        tasks.spawn(async move { (id, run_worker(id, shared).await) });
+        let endpoint = endpoint.clone();
+        tasks.spawn(async move { (id, run_worker(id, shared, endpoint).await) });
     }
     let stdin_gone = async {
         if args.exit_on_stdin_close {
@@ -240,6 +252,7 @@ async fn main() -> Result<()> {
         _ = transport::node::shutdown_signal() => {}
         _ = stdin_gone => {}
     }
+    let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
     if failures > 0 {
         bail!("{failures} workers stopped with errors");
     }
@@ -254,11 +267,12 @@ struct Link {
 
 async fn link(
     endpoint: &transport::quinn::Endpoint,
+    identity: &transport::Identity,
     addr: SocketAddr,
     pin: transport::Fingerprint,
     cfg: &TransportConfig,
 ) -> Result<Link> {
-    let conn = transport::connect(endpoint, addr, pin, cfg)
+    let conn = transport::connect_as(endpoint, identity, addr, pin, cfg)
         .await
         .with_context(|| format!("connecting to {addr}"))?;
     let (writer, reader) = transport::open_bi(&conn, cfg, &Counters::none()).await?;
@@ -285,13 +299,13 @@ async fn recv<M: wire::WireMessage>(
     }
 }
 
-async fn run_worker(id: u32, s: Arc<Shared>) -> Result<()> {
+async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoint) -> Result<()> {
     let identity = s
         .pki
         .load_worker(id)
         .context("loading the worker identity")?;
-    let endpoint = transport::client_endpoint(&identity, &s.cfg)?;
-    let mut a = link(&endpoint, s.server_a, s.pki.server_a_fingerprint()?, &s.cfg).await?;
+    let pin_a = s.pki.server_a_fingerprint()?;
+    let mut a = link(&endpoint, &identity, s.server_a, pin_a, &s.cfg).await?;
     send(&mut a.writer, &WorkerToA::Hello { worker: id }).await?;
     let session: SessionInfo = match recv(&mut a.reader, &s.limits, Some(s.cfg.io_timeout)).await? {
         Some(AToWorker::Welcome { session }) => session,
@@ -307,7 +321,14 @@ async fn run_worker(id: u32, s: Arc<Shared>) -> Result<()> {
             .server_b
             .context("the session is secure but --server-b was not given")?;
         // B's certificate comes from enrolment, never from A.
-        let mut l = link(&endpoint, addr, s.pki.server_b_fingerprint()?, &s.cfg).await?;
+        let mut l = link(
+            &endpoint,
+            &identity,
+            addr,
+            s.pki.server_b_fingerprint()?,
+            &s.cfg,
+        )
+        .await?;
         send(&mut l.writer, &WorkerToB::Hello { worker: id }).await?;
         match recv(&mut l.reader, &s.limits, Some(s.cfg.io_timeout)).await? {
             Some(BToWorker::Welcome) => {}
@@ -384,7 +405,6 @@ async fn run_worker(id: u32, s: Arc<Shared>) -> Result<()> {
     if let Some(b) = b.take() {
         b.conn.close(transport::quinn::VarInt::from_u32(0), b"done");
     }
-    endpoint.wait_idle().await;
     Ok(())
 }
 

@@ -13,6 +13,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
+use crate::fedavg::{clip_to_norm, l2_norm};
 
 const WORKERS: usize = 20;
 const ROUNDS: usize = 20;
@@ -102,10 +103,11 @@ fn simulate(
             let mut wrng = ChaCha8Rng::seed_from_u64(round_seed ^ w as u64);
             let new = train_local(kind, &global, data, cfg, &mut wrng).unwrap();
             let mut delta: Vec<f32> = new.iter().zip(&global).map(|(n, g)| n - g).collect();
-            norms.push(match agg {
-                Agg::FedAvg => clip_l2(&mut delta, clip),
-                Agg::FlTrust => clip_l2(&mut delta, 1.0), // normalise to unit norm
-            });
+            norms.push(l2_norm(&delta));
+            match agg {
+                Agg::FedAvg => clip_to_norm(&mut delta, clip),
+                Agg::FlTrust => clip_to_norm(&mut delta, 1.0), // normalise to unit norm
+            }
             deltas.push(delta);
         }
         let mut cos: Vec<f32> = deltas.iter().map(|d| cosine(d, &reference)).collect();

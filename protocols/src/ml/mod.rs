@@ -20,7 +20,7 @@
 //!     let local = ml::train_local(kind, &global, &train.subset(part),
 //!                                 &TrainConfig::default(), &mut rng)?;
 //!     let mut delta: Vec<f32> = local.iter().zip(&global).map(|(l, g)| l - g).collect();
-//!     ml::clip_l2(&mut delta, ml::DEFAULT_CLIP);
+//!     protocols::fedavg::clip_to_norm(&mut delta, ml::DEFAULT_CLIP);
 //!     sum.iter_mut().zip(&delta).for_each(|(s, d)| *s += d);
 //! }
 //! global.iter_mut().zip(&sum).for_each(|(g, s)| *g += s / parts.len() as f32);
@@ -43,6 +43,6 @@ pub use data::{
 pub use error::MlError;
 pub use idx::{Images, parse_images, parse_labels};
 pub use model::{
-    DEFAULT_CLIP, DEFAULT_HIDDEN, Eval, INPUT_DIM, ModelKind, NUM_CLASSES, TrainConfig, clip_l2,
-    evaluate, gradient, init_params, l2_norm, train_local,
+    DEFAULT_CLIP, DEFAULT_HIDDEN, Eval, INPUT_DIM, ModelKind, NUM_CLASSES, TrainConfig, evaluate,
+    gradient, init_params, train_local,
 };

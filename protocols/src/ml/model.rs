@@ -310,25 +310,6 @@ pub fn evaluate(kind: ModelKind, params: &[f32], data: &Dataset) -> Result<Eval,
     })
 }
 
-/// Euclidean norm (accumulated in `f64`).
-pub fn l2_norm(v: &[f32]) -> f32 {
-    v.iter()
-        .map(|&x| f64::from(x) * f64::from(x))
-        .sum::<f64>()
-        .sqrt() as f32
-}
-
-/// Scale `v` down so that `‖v‖₂ <= bound` (no-op if already within it); returns the
-/// norm before clipping.
-pub fn clip_l2(v: &mut [f32], bound: f32) -> f32 {
-    let norm = l2_norm(v);
-    if norm > bound {
-        let f = bound / norm;
-        v.iter_mut().for_each(|x| *x *= f);
-    }
-    norm
-}
-
 fn check_data(data: &Dataset) -> Result<(), MlError> {
     if data.x.ncols() != INPUT_DIM {
         return Err(MlError::FeatureDim {
@@ -681,10 +662,9 @@ mod tests {
     #[test]
     fn clip_and_norm() {
         let mut v = vec![3.0f32, 4.0];
-        assert_eq!(l2_norm(&v), 5.0);
-        assert_eq!(clip_l2(&mut v, 10.0), 5.0);
+        assert_eq!(crate::fedavg::l2_norm(&v), 5.0);
         assert_eq!(v, vec![3.0, 4.0]);
-        assert_eq!(clip_l2(&mut v, 1.0), 5.0);
-        assert!((l2_norm(&v) - 1.0).abs() < 1e-6);
+        crate::fedavg::clip_to_norm(&mut v, 1.0);
+        assert!((crate::fedavg::l2_norm(&v) - 1.0).abs() < 1e-5);
     }
 }
