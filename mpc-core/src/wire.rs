@@ -219,8 +219,8 @@ pub enum AToWorker {
     Finished,
 }
 
-/// Worker → server B.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Worker → server B. `Debug` shows sizes, never share bytes.
+#[derive(Clone, Serialize, Deserialize)]
 pub enum WorkerToB {
     /// First message on the connection.
     Hello {
@@ -240,6 +240,26 @@ pub enum WorkerToB {
         #[serde(with = "serde_bytes")]
         kappa_b: Vec<u8>,
     },
+}
+
+impl core::fmt::Debug for WorkerToB {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            WorkerToB::Hello { worker } => f.debug_struct("Hello").field("worker", worker).finish(),
+            WorkerToB::Upload {
+                round,
+                worker,
+                b,
+                kappa_b,
+            } => f
+                .debug_struct("Upload")
+                .field("round", round)
+                .field("worker", worker)
+                .field("b_bytes", &b.len())
+                .field("kappa_b_bytes", &kappa_b.len())
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 /// Server B → worker.
@@ -288,8 +308,8 @@ pub enum AToB {
     },
 }
 
-/// Server B → server A.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Server B → server A. `Debug` never shows B's share of a sum.
+#[derive(Clone, Serialize, Deserialize)]
 pub enum BToA {
     /// Reply to `Hello`: B is ready; the last round B revealed (0 if none).
     Ready {
@@ -336,6 +356,52 @@ pub enum BToA {
         /// Reason.
         reason: String,
     },
+}
+
+impl core::fmt::Debug for BToA {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BToA::Ready { last_revealed } => f
+                .debug_struct("Ready")
+                .field("last_revealed", last_revealed)
+                .finish(),
+            BToA::RoundOpened { round } => {
+                f.debug_struct("RoundOpened").field("round", round).finish()
+            }
+            BToA::Accepted { round, worker } => f
+                .debug_struct("Accepted")
+                .field("round", round)
+                .field("worker", worker)
+                .finish(),
+            BToA::Rejected {
+                round,
+                worker,
+                reason,
+            } => f
+                .debug_struct("Rejected")
+                .field("round", round)
+                .field("worker", worker)
+                .field("reason", reason)
+                .finish(),
+            BToA::RoundSum {
+                round,
+                workers,
+                sum,
+                bytes_from_workers,
+            } => f
+                .debug_struct("RoundSum")
+                .field("round", round)
+                .field("workers", &workers.len())
+                .field("sum_bytes", &sum.len())
+                .field("bytes_from_workers", bytes_from_workers)
+                .finish_non_exhaustive(),
+            BToA::Refused { round, reason } => f
+                .debug_struct("Refused")
+                .field("round", round)
+                .field("reason", reason)
+                .finish(),
+        }
+    }
 }
 
 /// A message family with its own decoding checks.
@@ -468,6 +534,32 @@ fn config() -> bincode::config::Configuration {
     bincode::config::standard()
 }
 
+/// Bodies up to this size decode with the small allocation cap.
+const SMALL_BODY: usize = 8 << 10;
+
+/// bincode with a cap on what it may reserve for one message.
+///
+/// bincode allocates a string or byte vector at its *declared* length before
+/// reading it, so without a cap a 20-byte frame declaring a 2^62-byte string
+/// aborts the process (found by `fuzz/` target `wire_decode`). The cap is
+/// compared with bincode's claims, which count each decoded value at its
+/// in-memory size (a one-byte varint `u64` claims 8), so an honest body
+/// claims at most 8× its length: small frames (all control messages) get an
+/// 8× cap, frames up to [`DEFAULT_MAX_FRAME`] a fixed 2 × 64 MiB.
+fn decode_body<M: DeserializeOwned>(
+    body: &[u8],
+) -> Result<(M, usize), bincode::error::DecodeError> {
+    if body.len() <= SMALL_BODY {
+        bincode::serde::decode_from_slice(body, config().with_limit::<{ 8 * SMALL_BODY }>())
+    } else if body.len() <= DEFAULT_MAX_FRAME {
+        bincode::serde::decode_from_slice(body, config().with_limit::<{ 2 * DEFAULT_MAX_FRAME }>())
+    } else {
+        // Only reachable with `Limits::max_frame` above the default; frames
+        // never exceed 4 GiB (u32 length prefix).
+        bincode::serde::decode_from_slice(body, config().with_limit::<{ u32::MAX as usize }>())
+    }
+}
+
 /// Encodes `msg` with the version header.
 pub fn encode<M: WireMessage>(msg: &M) -> Result<Vec<u8>, WireError> {
     let mut out = PROTOCOL_VERSION.to_be_bytes().to_vec();
@@ -496,11 +588,10 @@ pub fn decode<M: WireMessage>(frame: &[u8], limits: &Limits) -> Result<M, WireEr
             expected: PROTOCOL_VERSION,
         });
     }
-    let (msg, used): (M, usize) =
-        bincode::serde::decode_from_slice(body, config()).map_err(|e| WireError::Malformed {
-            kind: M::KIND,
-            detail: e.to_string(),
-        })?;
+    let (msg, used): (M, usize) = decode_body(body).map_err(|e| WireError::Malformed {
+        kind: M::KIND,
+        detail: e.to_string(),
+    })?;
     if used != body.len() {
         return Err(WireError::Trailing {
             kind: M::KIND,
@@ -629,6 +720,38 @@ mod tests {
             decode::<WorkerToB>(&encode(&ragged).unwrap(), &small),
             Err(WireError::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn declared_lengths_do_not_allocate() {
+        // BToA::Rejected whose reason declares 2^62 bytes (varint 0xfd + u64).
+        let mut frame = PROTOCOL_VERSION.to_be_bytes().to_vec();
+        frame.extend_from_slice(&[3, 1, 1, 0xfd]);
+        frame.extend_from_slice(&(1u64 << 62).to_le_bytes());
+        assert!(matches!(
+            decode::<BToA>(&frame, &Limits::default()),
+            Err(WireError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn debug_never_shows_share_bytes() {
+        let up = WorkerToB::Upload {
+            round: 1,
+            worker: 2,
+            b: vec![0xab; 6],
+            kappa_b: vec![0xcd; 16],
+        };
+        let s = format!("{up:?}");
+        assert!(s.contains("b_bytes: 6") && !s.contains("171"), "{s}");
+        let sum = BToA::RoundSum {
+            round: 1,
+            workers: vec![1, 2, 3],
+            sum: vec![0xef; 8],
+            bytes_from_workers: 9,
+        };
+        let s = format!("{sum:?}");
+        assert!(s.contains("sum_bytes: 8") && !s.contains("239"), "{s}");
     }
 
     #[test]

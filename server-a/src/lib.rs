@@ -1,0 +1,461 @@
+//! Server A (leader): a thin async shell around `protocols::round::leader`.
+//!
+//! A holds the model and the test split, connects to B (pinned certificate),
+//! accepts enrolled workers, runs the rounds, applies each round's mean update,
+//! evaluates, and prints one JSON object per round on stdout (logs go to stderr).
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use mpc_core::fixed::FixedParams;
+use mpc_core::wire::{self, AToB, AToWorker, Aggregation, BToA, Limits, SessionInfo, WorkerToA};
+use protocols::ml::data::load_mnist;
+use protocols::ml::model::{DEFAULT_CLIP, ModelKind, evaluate, init_params};
+use protocols::round::leader::{Leader, LeaderAction, RoundOutcome};
+use rand::SeedableRng;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio::time::Instant as TokioInstant;
+use tracing::{error, info, warn};
+use transport::hub::{Inbound, Outbox, PeerEvent};
+use transport::{ByteCounter, Counters, Pki, TransportConfig};
+
+/// Server A: leader of the two-server aggregation.
+#[derive(Debug, Parser)]
+#[command(name = "server-a", version)]
+pub struct Args {
+    /// Address to listen on for workers (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:4433")]
+    listen: SocketAddr,
+    /// Server B's address (needed by secure aggregation rules).
+    #[arg(long)]
+    peer_b: Option<SocketAddr>,
+    /// Enrolment directory (server-a.crt/.key, server-b.crt, enrolled.json).
+    #[arg(long, default_value = "pki")]
+    pki: PathBuf,
+    /// Directory holding the MNIST files.
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    /// Number of rounds.
+    #[arg(long, default_value_t = 20)]
+    rounds: u64,
+    /// Model: logreg, mlp or mlp:HIDDEN.
+    #[arg(long, default_value = "mlp")]
+    model: ModelKind,
+    /// Aggregation rule.
+    #[arg(long, default_value = "secure-fedavg")]
+    aggregation: Aggregation,
+    /// L2 clipping bound C for updates.
+    #[arg(long, default_value_t = DEFAULT_CLIP)]
+    clip: f32,
+    /// Plain rules only: do not clip updates.
+    #[arg(long)]
+    no_clip: bool,
+    /// Seed for the initial model (never for secrets).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Start the first round once this many workers have joined.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Seconds to wait for workers before starting anyway (with at least one).
+    #[arg(long, default_value_t = 60.0)]
+    start_timeout: f64,
+    /// Seconds a round may take before it is closed with the updates that arrived.
+    #[arg(long, default_value_t = 60.0)]
+    round_timeout: f64,
+    /// Ring width ℓ of the shares.
+    #[arg(long, default_value_t = 18)]
+    ring_bits: u32,
+    /// Fractional bits f of the fixed-point encoding.
+    #[arg(long, default_value_t = 16)]
+    frac_bits: u32,
+    /// Write the bound address to this file once listening.
+    #[arg(long)]
+    ready_file: Option<PathBuf>,
+    /// Exit when standard input closes (used by launchers).
+    #[arg(long)]
+    exit_on_stdin_close: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Peer {
+    ServerB,
+    Worker(u32),
+}
+
+/// Runs the process until it finishes or is told to stop.
+pub async fn run(args: Args) -> Result<()> {
+    let (train, test) = load_mnist(&args.data_dir)
+        .with_context(|| format!("loading MNIST from {}", args.data_dir.display()))?;
+    drop(train);
+    let fixed = FixedParams::new(args.ring_bits, args.frac_bits)?;
+    let clip = if args.no_clip {
+        if args.aggregation.is_secure() {
+            bail!("--no-clip is only available with plain aggregation rules");
+        }
+        0.0
+    } else {
+        args.clip
+    };
+    if !(clip.is_finite() && clip >= 0.0) {
+        bail!("--clip must be a non-negative number");
+    }
+    let kind = args.model;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+    let mut model = init_params(kind, &mut rng);
+    let session = SessionInfo {
+        model: kind.to_string(),
+        dim: u32::try_from(model.len()).context("model too large")?,
+        fixed,
+        aggregation: args.aggregation,
+        clip,
+    };
+    let pki = Pki::new(&args.pki);
+    let identity = pki.load_server_a().context("loading server A's identity")?;
+    let enrolled = pki.load_enrolled().context("loading enrolled workers")?;
+    let cfg = TransportConfig::default();
+    let limits = Limits {
+        max_frame: cfg.max_frame,
+        max_dim: wire::DEFAULT_MAX_DIM.max(model.len()),
+    };
+    let endpoint =
+        transport::server_endpoint(args.listen, &identity, enrolled.fingerprints(), &cfg)
+            .context("starting the QUIC endpoint")?;
+    let (tx, rx) = mpsc::channel(1024);
+
+    // Link to B first: workers are only useful once B is there.
+    let between = (ByteCounter::new(), ByteCounter::new());
+    if args.aggregation.is_secure() {
+        let addr = args
+            .peer_b
+            .context("--peer-b is required for secure aggregation")?;
+        let b_fp = pki
+            .server_b_fingerprint()
+            .context("loading server B's certificate")?;
+        let conn = transport::connect(&endpoint, addr, b_fp, &cfg)
+            .await
+            .with_context(|| format!("connecting to server B at {addr}"))?;
+        let counters = Counters::new(between.0.clone(), between.1.clone());
+        let (writer, reader) = transport::open_bi(&conn, &cfg, &counters).await?;
+        tokio::spawn(transport::hub::attach(
+            conn,
+            writer,
+            reader,
+            Peer::ServerB,
+            0,
+            tx.clone(),
+        ));
+        info!(%addr, "connected to server B");
+    }
+
+    let addr = endpoint.local_addr()?;
+    if let Some(f) = &args.ready_file {
+        transport::node::write_ready_file(f, addr)?;
+    }
+    info!(%addr, dim = model.len(), aggregation = %args.aggregation, "server A listening");
+    let identify = move |fp: &transport::Fingerprint| enrolled.worker_id(fp).map(Peer::Worker);
+    tokio::spawn(transport::hub::serve(
+        endpoint.clone(),
+        identify,
+        cfg,
+        Counters::none(),
+        tx,
+    ));
+
+    let mut shell = Shell {
+        leader: Leader::new(session.clone()),
+        kind,
+        test,
+        limits,
+        b: None,
+        b_ready: None,
+        workers: HashMap::new(),
+        welcomed: BTreeSet::new(),
+        between,
+        round_started: None,
+        deadline: None,
+        round_seconds_timeout: Duration::from_secs_f64(args.round_timeout),
+        finished: Vec::new(),
+    };
+    let stdin_gone = async {
+        if args.exit_on_stdin_close {
+            transport::node::stdin_closed().await
+        } else {
+            std::future::pending().await
+        }
+    };
+    let result = tokio::select! {
+        r = shell.run(rx, &args, &mut model) => r,
+        _ = transport::node::shutdown_signal() => Ok(()),
+        _ = stdin_gone => Ok(()),
+    };
+    for (_, o) in shell.workers.values() {
+        o.close("training finished");
+    }
+    endpoint.close(transport::quinn::VarInt::from_u32(0), b"server A done");
+    transport::hub::drain(&endpoint, Duration::from_secs(1)).await;
+    result
+}
+
+struct Shell {
+    leader: Leader,
+    kind: ModelKind,
+    test: protocols::ml::data::Dataset,
+    limits: Limits,
+    b: Option<Outbox>,
+    /// `Some(last_revealed)` once B answered Hello.
+    b_ready: Option<u64>,
+    workers: HashMap<u32, (u64, Outbox)>,
+    welcomed: BTreeSet<u32>,
+    between: (ByteCounter, ByteCounter),
+    round_started: Option<Instant>,
+    deadline: Option<TokioInstant>,
+    round_seconds_timeout: Duration,
+    finished: Vec<RoundOutcome>,
+}
+
+impl Shell {
+    async fn run(
+        &mut self,
+        mut rx: mpsc::Receiver<Inbound<Peer>>,
+        args: &Args,
+        model: &mut [f32],
+    ) -> Result<()> {
+        let secure = args.aggregation.is_secure();
+        let start_by = TokioInstant::now() + Duration::from_secs_f64(args.start_timeout);
+        let mut next_round = 0u64;
+        let mut rounds_done = 0u64;
+        let mut results = Vec::new();
+        let initial = evaluate(self.kind, model, &self.test)?;
+        info!(accuracy = initial.accuracy, "initial model evaluated");
+        loop {
+            // Start a round when idle and enough workers (and B) are ready.
+            let idle = self.leader.open_round().is_none();
+            let b_ok = !secure || self.b_ready.is_some();
+            if idle && rounds_done >= args.rounds {
+                break;
+            }
+            let enough = self.welcomed.len() >= args.workers
+                || (TokioInstant::now() >= start_by && !self.welcomed.is_empty());
+            if idle && b_ok && enough {
+                if next_round == 0 {
+                    next_round = self.b_ready.unwrap_or(0) + 1;
+                }
+                let round = next_round;
+                next_round += 1;
+                self.between.0.take();
+                self.between.1.take();
+                self.round_started = Some(Instant::now());
+                self.deadline = Some(TokioInstant::now() + self.round_seconds_timeout);
+                info!(round, workers = self.welcomed.len(), "starting round");
+                let acts = self.leader.start_round(round, model, self.welcomed.len());
+                self.perform(acts);
+                continue;
+            }
+            if idle && TokioInstant::now() >= start_by && self.welcomed.is_empty() {
+                bail!("no worker joined within {} s", args.start_timeout);
+            }
+            let wake = self
+                .deadline
+                .unwrap_or(start_by.max(TokioInstant::now() + Duration::from_millis(200)));
+            tokio::select! {
+                ev = rx.recv() => {
+                    let Some(ev) = ev else { bail!("event channel closed") };
+                    self.on_event(ev)?;
+                }
+                _ = tokio::time::sleep_until(wake) => {
+                    if let (Some(round), Some(d)) = (self.leader.open_round(), self.deadline)
+                        && TokioInstant::now() >= d
+                    {
+                        // Give B a second deadline to answer the close.
+                        self.deadline = Some(TokioInstant::now() + self.round_seconds_timeout);
+                        let acts = self.leader.on_deadline(round);
+                        self.perform(acts);
+                    }
+                }
+            }
+            for outcome in std::mem::take(&mut self.finished) {
+                rounds_done += 1;
+                self.deadline = None;
+                let line = self.complete(outcome, model)?;
+                results.push(line);
+            }
+        }
+        self.broadcast(&AToWorker::Finished);
+        let final_acc = results
+            .last()
+            .and_then(|l: &serde_json::Value| l["test_accuracy"].as_f64())
+            .unwrap_or(initial.accuracy);
+        println!(
+            "{}",
+            json!({"done": true, "rounds": rounds_done, "final_test_accuracy": final_acc})
+        );
+        // Let the Finished frames reach the workers.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Ok(())
+    }
+
+    fn complete(&mut self, o: RoundOutcome, model: &mut [f32]) -> Result<serde_json::Value> {
+        if let Some(update) = &o.mean_update {
+            for (w, u) in model.iter_mut().zip(update) {
+                *w += *u;
+            }
+        }
+        let seconds = self
+            .round_started
+            .take()
+            .map(|t| t.elapsed().as_secs_f64())
+            .unwrap_or(0.0);
+        let eval = evaluate(self.kind, model, &self.test)?;
+        let between = self.between.0.take() + self.between.1.take();
+        let line = json!({
+            "round": o.round,
+            "test_accuracy": eval.accuracy,
+            "test_loss": eval.loss,
+            "accepted": o.accepted.len(),
+            "rejected": o.rejected.len(),
+            "updated": o.mean_update.is_some(),
+            "note": o.note,
+            "seconds": seconds,
+            "bytes_worker_to_servers": o.bytes_from_workers_a + o.bytes_from_workers_b,
+            "bytes_between_servers": between,
+        });
+        for (w, reason) in &o.rejected {
+            warn!(round = o.round, worker = w, %reason, "worker rejected this round");
+        }
+        info!(
+            round = o.round,
+            accuracy = eval.accuracy,
+            accepted = o.accepted.len(),
+            rejected = o.rejected.len(),
+            seconds,
+            "round complete"
+        );
+        println!("{line}");
+        Ok(line)
+    }
+
+    fn on_event(&mut self, ev: Inbound<Peer>) -> Result<()> {
+        let Inbound {
+            peer,
+            conn_id,
+            event,
+        } = ev;
+        match (peer, event) {
+            (Peer::ServerB, PeerEvent::Connected(outbox)) => {
+                let hello = AToB::Hello {
+                    session: self.leader.session().clone(),
+                };
+                if let Ok(f) = wire::encode(&hello) {
+                    outbox.send(f);
+                }
+                self.b = Some(outbox);
+            }
+            (Peer::ServerB, PeerEvent::Closed(e)) => {
+                bail!(
+                    "lost the connection to server B{}",
+                    e.map(|e| format!(": {e}")).unwrap_or_default()
+                );
+            }
+            (Peer::ServerB, PeerEvent::Frame { payload, .. }) => {
+                match wire::decode::<BToA>(&payload, &self.limits) {
+                    Ok(BToA::Ready { last_revealed }) => {
+                        info!(last_revealed, "server B is ready");
+                        self.b_ready = Some(last_revealed);
+                    }
+                    Ok(msg) => {
+                        let acts = self.leader.on_b(msg);
+                        self.perform(acts);
+                    }
+                    Err(e) => error!(error = %e, "undecodable message from server B"),
+                }
+            }
+            (Peer::Worker(id), PeerEvent::Connected(outbox)) => {
+                if let Some((_, old)) = self.workers.insert(id, (conn_id, outbox)) {
+                    old.close("replaced by a newer connection");
+                }
+            }
+            (Peer::Worker(id), PeerEvent::Closed(e)) => {
+                if self.workers.get(&id).is_some_and(|(c, _)| *c == conn_id) {
+                    self.workers.remove(&id);
+                    self.welcomed.remove(&id);
+                }
+                match e {
+                    Some(transport::TransportError::PeerClosed(reason)) => {
+                        info!(worker = id, %reason, "worker closed its connection")
+                    }
+                    Some(e) => warn!(worker = id, error = %e, "worker connection failed"),
+                    None => info!(worker = id, "worker disconnected"),
+                }
+            }
+            (
+                Peer::Worker(id),
+                PeerEvent::Frame {
+                    payload,
+                    wire_bytes,
+                },
+            ) => {
+                let acts = match wire::decode::<WorkerToA>(&payload, &self.limits) {
+                    Ok(msg) => {
+                        let hello = matches!(msg, WorkerToA::Hello { worker } if worker == id);
+                        let acts = self.leader.on_worker(id, msg, wire_bytes);
+                        if hello {
+                            self.welcomed.insert(id);
+                        }
+                        acts
+                    }
+                    Err(e) => {
+                        warn!(worker = id, error = %e, "rejecting undecodable frame");
+                        vec![LeaderAction::ToWorker {
+                            worker: id,
+                            msg: AToWorker::Reject {
+                                round: 0,
+                                reason: format!("undecodable frame: {e}"),
+                            },
+                        }]
+                    }
+                };
+                self.perform(acts);
+            }
+        }
+        Ok(())
+    }
+
+    fn perform(&mut self, acts: Vec<LeaderAction>) {
+        for a in acts {
+            match a {
+                LeaderAction::ToWorker { worker, msg } => self.to_worker(worker, &msg),
+                LeaderAction::Broadcast(msg) => self.broadcast(&msg),
+                LeaderAction::ToB(msg) => match (&self.b, wire::encode(&msg)) {
+                    (Some(b), Ok(f)) => {
+                        b.send(f);
+                    }
+                    _ => error!("cannot send to server B"),
+                },
+                LeaderAction::Complete(o) => self.finished.push(o),
+            }
+        }
+    }
+
+    fn to_worker(&self, worker: u32, msg: &AToWorker) {
+        if let (Some((_, o)), Ok(f)) = (self.workers.get(&worker), wire::encode(msg)) {
+            o.send(f);
+        }
+    }
+
+    fn broadcast(&self, msg: &AToWorker) {
+        let Ok(f) = wire::encode(msg) else {
+            error!("encoding a broadcast failed");
+            return;
+        };
+        for id in &self.welcomed {
+            if let Some((_, o)) = self.workers.get(id) {
+                o.send(f.clone());
+            }
+        }
+    }
+}

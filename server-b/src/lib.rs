@@ -1,0 +1,256 @@
+//! Server B (helper): a thin async shell around `protocols::round::helper`.
+//!
+//! It accepts QUIC connections from server A (pinned certificate) and from
+//! enrolled workers, decodes their frames, feeds the helper state machine and
+//! carries out its actions. The only state kept on disk is the last revealed
+//! round id, written durably before B's share of that round leaves the process.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use mpc_core::wire::{self, AToB, BToWorker, Limits, WorkerToB};
+use protocols::round::helper::{Helper, HelperAction, HelperConfig};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+use transport::hub::{Inbound, Outbox, PeerEvent};
+use transport::{Pki, TransportConfig};
+
+/// Server B: helper of the two-server aggregation.
+#[derive(Debug, Parser)]
+#[command(name = "server-b", version)]
+pub struct Args {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:4434")]
+    listen: SocketAddr,
+    /// Enrolment directory (server-b.crt/.key, server-a.crt, enrolled.json).
+    #[arg(long, default_value = "pki")]
+    pki: PathBuf,
+    /// Directory for B's durable state (the last revealed round id).
+    #[arg(long, default_value = "b-state")]
+    state_dir: PathBuf,
+    /// Minimum number of workers in a revealed sum.
+    #[arg(long, default_value_t = 3)]
+    k_min: usize,
+    /// Write the bound address to this file once listening.
+    #[arg(long)]
+    ready_file: Option<PathBuf>,
+    /// Exit when standard input closes (used by launchers).
+    #[arg(long)]
+    exit_on_stdin_close: bool,
+    /// Largest model dimension accepted.
+    #[arg(long, default_value_t = wire::DEFAULT_MAX_DIM)]
+    max_dim: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Peer {
+    ServerA,
+    Worker(u32),
+}
+
+fn state_file(dir: &Path) -> PathBuf {
+    dir.join("last-revealed-round")
+}
+
+fn load_last_revealed(dir: &Path) -> Result<u64> {
+    let path = state_file(dir);
+    match std::fs::read_to_string(&path) {
+        Ok(s) => s
+            .trim()
+            .parse()
+            .with_context(|| format!("corrupt state file {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Durably records `round` as revealed (write, fsync, rename, fsync dir).
+fn persist_reveal(dir: &Path, round: u64) -> Result<()> {
+    use std::io::Write;
+    let path = state_file(dir);
+    let tmp = path.with_extension("tmp");
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(round.to_string().as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Runs the process until it finishes or is told to stop.
+pub async fn run(args: Args) -> Result<()> {
+    std::fs::create_dir_all(&args.state_dir)
+        .with_context(|| format!("creating state dir {}", args.state_dir.display()))?;
+    let last_revealed = load_last_revealed(&args.state_dir)?;
+    let pki = Pki::new(&args.pki);
+    let identity = pki.load_server_b().context("loading server B's identity")?;
+    let a_fp = pki
+        .server_a_fingerprint()
+        .context("loading server A's certificate")?;
+    let enrolled = pki.load_enrolled().context("loading enrolled workers")?;
+    let cfg = TransportConfig::default();
+    let limits = Limits {
+        max_frame: cfg.max_frame,
+        max_dim: args.max_dim,
+    };
+    let mut allowed = enrolled.fingerprints();
+    allowed.push(a_fp);
+    let endpoint = transport::server_endpoint(args.listen, &identity, allowed, &cfg)
+        .context("starting the QUIC endpoint")?;
+    let addr = endpoint.local_addr()?;
+    if let Some(f) = &args.ready_file {
+        transport::node::write_ready_file(f, addr)?;
+    }
+    info!(%addr, workers = enrolled.len(), last_revealed, "server B listening");
+
+    let (tx, rx) = mpsc::channel(1024);
+    let identify = move |fp: &transport::Fingerprint| {
+        if *fp == a_fp {
+            Some(Peer::ServerA)
+        } else {
+            enrolled.worker_id(fp).map(Peer::Worker)
+        }
+    };
+    tokio::spawn(transport::hub::serve(
+        endpoint.clone(),
+        identify,
+        cfg,
+        transport::Counters::none(),
+        tx,
+    ));
+    let helper = Helper::new(
+        HelperConfig {
+            k_min: args.k_min,
+            ..HelperConfig::default()
+        },
+        last_revealed,
+    );
+    let mut shell = Shell {
+        helper,
+        peers: HashMap::new(),
+        limits,
+        state_dir: args.state_dir.clone(),
+    };
+    let stdin_gone = async {
+        if args.exit_on_stdin_close {
+            transport::node::stdin_closed().await
+        } else {
+            std::future::pending().await
+        }
+    };
+    tokio::select! {
+        r = shell.run(rx) => r?,
+        _ = transport::node::shutdown_signal() => {}
+        _ = stdin_gone => {}
+    }
+    endpoint.close(quinn_code(0), b"server B shutting down");
+    transport::hub::drain(&endpoint, std::time::Duration::from_secs(1)).await;
+    Ok(())
+}
+
+fn quinn_code(c: u32) -> transport::quinn::VarInt {
+    transport::quinn::VarInt::from_u32(c)
+}
+
+struct Shell {
+    helper: Helper,
+    peers: HashMap<Peer, (u64, Outbox)>,
+    limits: Limits,
+    state_dir: PathBuf,
+}
+
+impl Shell {
+    async fn run(&mut self, mut rx: mpsc::Receiver<Inbound<Peer>>) -> Result<()> {
+        while let Some(Inbound {
+            peer,
+            conn_id,
+            event,
+        }) = rx.recv().await
+        {
+            match event {
+                PeerEvent::Connected(outbox) => {
+                    info!(?peer, "peer connected");
+                    if let Some((_, old)) = self.peers.insert(peer, (conn_id, outbox)) {
+                        old.close("replaced by a newer connection");
+                    }
+                }
+                PeerEvent::Closed(err) => {
+                    if self.peers.get(&peer).is_some_and(|(id, _)| *id == conn_id) {
+                        self.peers.remove(&peer);
+                    }
+                    match err {
+                        Some(transport::TransportError::PeerClosed(reason)) => {
+                            info!(?peer, %reason, "peer closed its connection")
+                        }
+                        Some(e) => warn!(?peer, error = %e, "peer connection failed"),
+                        None => info!(?peer, "peer disconnected"),
+                    }
+                }
+                PeerEvent::Frame {
+                    payload,
+                    wire_bytes,
+                } => {
+                    let actions = match peer {
+                        Peer::ServerA => match wire::decode::<AToB>(&payload, &self.limits) {
+                            Ok(msg) => self.helper.on_a(msg),
+                            Err(e) => {
+                                error!(error = %e, "undecodable message from server A");
+                                continue;
+                            }
+                        },
+                        Peer::Worker(id) => match wire::decode::<WorkerToB>(&payload, &self.limits)
+                        {
+                            Ok(msg) => self.helper.on_worker(id, msg, wire_bytes),
+                            Err(e) => {
+                                warn!(worker = id, error = %e, "rejecting undecodable frame");
+                                vec![HelperAction::ToWorker {
+                                    worker: id,
+                                    msg: BToWorker::Reject {
+                                        round: 0,
+                                        reason: format!("undecodable frame: {e}"),
+                                    },
+                                }]
+                            }
+                        },
+                    };
+                    self.perform(actions)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn perform(&mut self, actions: Vec<HelperAction>) -> Result<()> {
+        for action in actions {
+            match action {
+                HelperAction::PersistReveal { round } => {
+                    // Fail closed: if the reveal cannot be recorded, stop before sending it.
+                    persist_reveal(&self.state_dir, round)
+                        .context("recording the reveal durably failed; refusing to continue")?;
+                }
+                HelperAction::ToA(msg) => self.send(Peer::ServerA, &msg),
+                HelperAction::ToWorker { worker, msg } => self.send(Peer::Worker(worker), &msg),
+            }
+        }
+        Ok(())
+    }
+
+    fn send<M: wire::WireMessage>(&self, peer: Peer, msg: &M) {
+        let Some((_, outbox)) = self.peers.get(&peer) else {
+            warn!(?peer, "peer not connected: message dropped");
+            return;
+        };
+        match wire::encode(msg) {
+            Ok(frame) => {
+                outbox.send(frame);
+            }
+            Err(e) => error!(?peer, error = %e, "encoding failed"),
+        }
+    }
+}

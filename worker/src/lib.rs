@@ -1,0 +1,415 @@
+//! Worker process: hosts N simulated workers, each with its own enrolled
+//! identity and its own QUIC connections to server A and server B.
+//!
+//! Per round a worker trains the announced model on its local partition
+//! (minibatch SGD), takes the delta, optionally applies an attack, and hands
+//! it to `protocols::round::worker::prepare`, which clips, encodes and shares
+//! it. `--seed` drives partitioning, training and attacks only; every secret
+//! (share seeds) comes from the OS CSPRNG inside `prepare`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use mpc_core::wire::{self, AToWorker, BToWorker, Limits, SessionInfo, WorkerToA, WorkerToB};
+use protocols::ml::data::{Dataset, Partition, load_mnist};
+use protocols::ml::model::{ModelKind, TrainConfig, train_local};
+use protocols::round::worker::prepare;
+use rand::{RngExt, SeedableRng};
+use tokio::sync::Semaphore;
+use tracing::{info, warn};
+use transport::{Counters, FrameReader, FrameWriter, Pki, TransportConfig};
+
+/// Number of training examples reserved for server A's proxy (root) set.
+pub const PROXY_EXAMPLES: usize = 100;
+
+/// Hosts simulated workers that train on MNIST and submit shared updates.
+#[derive(Debug, Parser)]
+#[command(name = "worker", version)]
+pub struct Args {
+    /// Server A's address.
+    #[arg(long)]
+    server_a: SocketAddr,
+    /// Server B's address (needed by secure aggregation rules).
+    #[arg(long)]
+    server_b: Option<SocketAddr>,
+    /// Enrolment directory (workers/worker-ID.crt/.key, server certificates).
+    #[arg(long, default_value = "pki")]
+    pki: PathBuf,
+    /// Directory holding the MNIST files.
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    /// Total number of workers in the federation (the data is split this many ways).
+    #[arg(long, default_value_t = 20)]
+    workers: usize,
+    /// Host only these worker ids (e.g. `0-9` or `3`); default: all.
+    #[arg(long)]
+    ids: Option<String>,
+    /// How training data is spread: iid or dirichlet:ALPHA.
+    #[arg(long, default_value = "iid")]
+    partition: Partition,
+    /// Seed for partitioning, training and attacks (never for secrets).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Number of Byzantine workers (the highest ids).
+    #[arg(long, default_value_t = 0)]
+    byzantine: usize,
+    /// Attack of the Byzantine workers: none, sign-flip, scale:K.
+    #[arg(long, default_value = "none")]
+    attack: String,
+    /// Probability that a worker sits out a round.
+    #[arg(long, default_value_t = 0.0)]
+    dropout: f64,
+    /// Local epochs per round.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Local learning rate.
+    #[arg(long)]
+    lr: Option<f32>,
+    /// Local minibatch size.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Concurrent local trainings (default: number of CPUs).
+    #[arg(long)]
+    parallel: Option<usize>,
+    /// Exit when standard input closes (used by launchers).
+    #[arg(long)]
+    exit_on_stdin_close: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Attack {
+    None,
+    SignFlip,
+    Scale(f32),
+}
+
+fn parse_attack(s: &str) -> Result<Attack> {
+    Ok(match s {
+        "none" => Attack::None,
+        "sign-flip" => Attack::SignFlip,
+        other => match other.strip_prefix("scale:") {
+            Some(k) => Attack::Scale(k.parse().context("scale:K needs a number")?),
+            None => bail!("unknown attack `{other}` (available: none, sign-flip, scale:K)"),
+        },
+    })
+}
+
+fn parse_ids(spec: Option<&str>, total: usize) -> Result<Vec<u32>> {
+    let total = u32::try_from(total).context("too many workers")?;
+    let Some(spec) = spec else {
+        return Ok((0..total).collect());
+    };
+    let mut out = Vec::new();
+    for part in spec.split(',') {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a.trim().parse::<u32>()?, b.trim().parse::<u32>()?),
+            None => {
+                let v = part.trim().parse::<u32>()?;
+                (v, v)
+            }
+        };
+        if lo > hi || hi >= total {
+            bail!("worker ids {part} are outside 0..{total}");
+        }
+        out.extend(lo..=hi);
+    }
+    Ok(out)
+}
+
+struct Shared {
+    train: Dataset,
+    parts: Vec<Vec<usize>>,
+    pki: Pki,
+    cfg: TransportConfig,
+    limits: Limits,
+    server_a: SocketAddr,
+    server_b: Option<SocketAddr>,
+    byzantine_from: u32,
+    attack: Attack,
+    dropout: f64,
+    seed: u64,
+    train_cfg: TrainConfig,
+    cpu: Semaphore,
+}
+
+/// Runs the process until it finishes or is told to stop.
+pub async fn run(args: Args) -> Result<()> {
+    let attack = parse_attack(&args.attack)?;
+    if args.workers == 0 {
+        bail!("--workers must be at least 1");
+    }
+    if args.byzantine > args.workers {
+        bail!("--byzantine exceeds --workers");
+    }
+    if !(0.0..=1.0).contains(&args.dropout) {
+        bail!("--dropout must be in [0, 1]");
+    }
+    let ids = parse_ids(args.ids.as_deref(), args.workers)?;
+    let (train, _test) = load_mnist(&args.data_dir)
+        .with_context(|| format!("loading MNIST from {}", args.data_dir.display()))?;
+    if train.len() <= PROXY_EXAMPLES {
+        bail!("training split too small");
+    }
+    // The first PROXY_EXAMPLES training examples are server A's root set; workers
+    // never see them.
+    let indices: Vec<usize> = (PROXY_EXAMPLES..train.len()).collect();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+    let parts = args
+        .partition
+        .split(&indices, &train.y, args.workers, &mut rng)
+        .context("partitioning the training data")?;
+    let mut train_cfg = TrainConfig::default();
+    if let Some(e) = args.epochs {
+        train_cfg.epochs = e;
+    }
+    if let Some(lr) = args.lr {
+        train_cfg.lr = lr;
+    }
+    if let Some(b) = args.batch_size {
+        train_cfg.batch_size = b;
+    }
+    let parallel = args
+        .parallel
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let cfg = TransportConfig::default();
+    let shared = Arc::new(Shared {
+        train,
+        parts,
+        pki: Pki::new(&args.pki),
+        limits: Limits {
+            max_frame: cfg.max_frame,
+            max_dim: wire::DEFAULT_MAX_DIM,
+        },
+        cfg,
+        server_a: args.server_a,
+        server_b: args.server_b,
+        byzantine_from: u32::try_from(args.workers - args.byzantine)?,
+        attack,
+        dropout: args.dropout,
+        seed: args.seed,
+        train_cfg,
+        cpu: Semaphore::new(parallel.max(1)),
+    });
+    info!(
+        workers = ids.len(),
+        partition = %args.partition,
+        byzantine = args.byzantine,
+        attack = %args.attack,
+        "starting simulated workers"
+    );
+    // One UDP socket for all simulated workers; each connection presents its
+    // own worker certificate.
+    let first = ids.first().copied().context("no worker ids to host")?;
+    let endpoint = transport::client_endpoint_for(
+        &shared
+            .pki
+            .load_worker(first)
+            .context("loading a worker identity")?,
+        args.server_a,
+        &shared.cfg,
+    )?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for id in ids {
+        let shared = Arc::clone(&shared);
+        let endpoint = endpoint.clone();
+        tasks.spawn(async move { (id, run_worker(id, shared, endpoint).await) });
+    }
+    let stdin_gone = async {
+        if args.exit_on_stdin_close {
+            transport::node::stdin_closed().await
+        } else {
+            std::future::pending().await
+        }
+    };
+    let mut failures = 0;
+    let all = async {
+        while let Some(res) = tasks.join_next().await {
+            match res {
+                Ok((_, Ok(()))) => {}
+                Ok((id, Err(e))) => {
+                    failures += 1;
+                    warn!(
+                        worker = id,
+                        error = format!("{e:#}"),
+                        "worker stopped with an error"
+                    );
+                }
+                Err(e) => {
+                    failures += 1;
+                    warn!(error = %e, "worker task failed");
+                }
+            }
+        }
+    };
+    tokio::select! {
+        _ = all => {}
+        _ = transport::node::shutdown_signal() => {}
+        _ = stdin_gone => {}
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
+    if failures > 0 {
+        bail!("{failures} workers stopped with errors");
+    }
+    Ok(())
+}
+
+struct Link {
+    conn: transport::quinn::Connection,
+    writer: FrameWriter,
+    reader: FrameReader,
+}
+
+async fn link(
+    endpoint: &transport::quinn::Endpoint,
+    identity: &transport::Identity,
+    addr: SocketAddr,
+    pin: transport::Fingerprint,
+    cfg: &TransportConfig,
+) -> Result<Link> {
+    let conn = transport::connect_as(endpoint, identity, addr, pin, cfg)
+        .await
+        .with_context(|| format!("connecting to {addr}"))?;
+    let (writer, reader) = transport::open_bi(&conn, cfg, &Counters::none()).await?;
+    Ok(Link {
+        conn,
+        writer,
+        reader,
+    })
+}
+
+async fn send<M: wire::WireMessage>(w: &mut FrameWriter, msg: &M) -> Result<()> {
+    w.send(&wire::encode(msg)?).await?;
+    Ok(())
+}
+
+async fn recv<M: wire::WireMessage>(
+    r: &mut FrameReader,
+    limits: &Limits,
+    wait: Option<Duration>,
+) -> Result<Option<M>> {
+    match r.recv_with_timeout(wait).await? {
+        Some(f) => Ok(Some(wire::decode(&f, limits)?)),
+        None => Ok(None),
+    }
+}
+
+async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoint) -> Result<()> {
+    let identity = s
+        .pki
+        .load_worker(id)
+        .context("loading the worker identity")?;
+    let pin_a = s.pki.server_a_fingerprint()?;
+    let mut a = link(&endpoint, &identity, s.server_a, pin_a, &s.cfg).await?;
+    send(&mut a.writer, &WorkerToA::Hello { worker: id }).await?;
+    let session: SessionInfo = match recv(&mut a.reader, &s.limits, Some(s.cfg.io_timeout)).await? {
+        Some(AToWorker::Welcome { session }) => session,
+        Some(AToWorker::Reject { reason, .. }) => bail!("server A refused us: {reason}"),
+        other => bail!("unexpected first message from server A: {other:?}"),
+    };
+    let kind: ModelKind = session
+        .model
+        .parse()
+        .map_err(|e| anyhow::anyhow!("server A announced an unknown model: {e}"))?;
+    let mut b = if session.aggregation.is_secure() {
+        let addr = s
+            .server_b
+            .context("the session is secure but --server-b was not given")?;
+        // B's certificate comes from enrolment, never from A.
+        let mut l = link(
+            &endpoint,
+            &identity,
+            addr,
+            s.pki.server_b_fingerprint()?,
+            &s.cfg,
+        )
+        .await?;
+        send(&mut l.writer, &WorkerToB::Hello { worker: id }).await?;
+        match recv(&mut l.reader, &s.limits, Some(s.cfg.io_timeout)).await? {
+            Some(BToWorker::Welcome) => {}
+            other => bail!("unexpected first message from server B: {other:?}"),
+        }
+        Some(l)
+    } else {
+        None
+    };
+    let data = Arc::new(
+        s.train
+            .try_subset(s.parts.get(id as usize).map(Vec::as_slice).unwrap_or(&[]))?,
+    );
+    let byzantine = id >= s.byzantine_from;
+    loop {
+        let msg = recv::<AToWorker>(&mut a.reader, &s.limits, None).await?;
+        let (round, model) = match msg {
+            Some(AToWorker::Announce { round, model }) => (round, wire::bytes_to_f32s(&model)?),
+            Some(AToWorker::Finished) | None => break,
+            Some(AToWorker::Reject { round, reason }) => {
+                warn!(worker = id, round, %reason, "server A rejected our message");
+                continue;
+            }
+            Some(other) => {
+                warn!(worker = id, ?other, "unexpected message from server A");
+                continue;
+            }
+        };
+        // Per-round, per-worker randomness for training, dropout and attacks.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(
+            s.seed ^ (u64::from(id) << 32) ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+        if s.dropout > 0.0 && rng.random_bool(s.dropout) {
+            info!(worker = id, round, "sitting this round out (dropout)");
+            continue;
+        }
+        let delta = {
+            let _permit = s.cpu.acquire().await?;
+            let data = Arc::clone(&data);
+            let cfg = s.train_cfg.clone();
+            let model2 = model.clone();
+            let local = tokio::task::spawn_blocking(move || {
+                train_local(kind, &model2, &data, &cfg, &mut rng)
+            })
+            .await??;
+            let mut delta: Vec<f32> = local.iter().zip(&model).map(|(l, g)| l - g).collect();
+            if byzantine {
+                apply_attack(s.attack, &mut delta);
+            }
+            delta
+        };
+        let sub = prepare(&session, round, id, &delta)?;
+        send(&mut a.writer, &sub.to_a).await?;
+        if let (Some(b), Some(to_b)) = (b.as_mut(), sub.to_b.as_ref()) {
+            send(&mut b.writer, to_b).await?;
+            match recv::<BToWorker>(&mut b.reader, &s.limits, Some(s.cfg.io_timeout)).await? {
+                Some(BToWorker::Ack { .. }) => {}
+                Some(BToWorker::Reject { reason, .. }) => {
+                    warn!(worker = id, round, %reason, "server B rejected our upload")
+                }
+                other => warn!(worker = id, ?other, "unexpected reply from server B"),
+            }
+        }
+        match recv::<AToWorker>(&mut a.reader, &s.limits, Some(s.cfg.io_timeout)).await? {
+            Some(AToWorker::Ack { .. }) => {}
+            Some(AToWorker::Reject { reason, .. }) => {
+                warn!(worker = id, round, %reason, "server A rejected our submission")
+            }
+            Some(AToWorker::Finished) | None => break,
+            other => warn!(worker = id, ?other, "unexpected reply from server A"),
+        }
+    }
+    a.conn.close(transport::quinn::VarInt::from_u32(0), b"done");
+    if let Some(b) = b.take() {
+        b.conn.close(transport::quinn::VarInt::from_u32(0), b"done");
+    }
+    Ok(())
+}
+
+fn apply_attack(attack: Attack, delta: &mut [f32]) {
+    match attack {
+        Attack::None => {}
+        Attack::SignFlip => delta.iter_mut().for_each(|d| *d = -*d),
+        Attack::Scale(k) => delta.iter_mut().for_each(|d| *d *= k),
+    }
+}
