@@ -238,22 +238,29 @@ pub async fn connect_as(
     finish_connect(connecting, addr, pinned_server_cert, cfg).await
 }
 
+/// Completes a QUIC + TLS handshake within `cfg.handshake_timeout`.
+async fn handshake(
+    connecting: quinn::Connecting,
+    addr: SocketAddr,
+    cfg: &TransportConfig,
+) -> Result<quinn::Connection> {
+    match tokio::time::timeout(cfg.handshake_timeout, connecting).await {
+        Err(_) => Err(TransportError::Timeout {
+            what: "QUIC handshake",
+            after: cfg.handshake_timeout,
+        }),
+        Ok(Err(source)) => Err(TransportError::Handshake { addr, source }),
+        Ok(Ok(conn)) => Ok(conn),
+    }
+}
+
 async fn finish_connect(
     connecting: quinn::Connecting,
     addr: SocketAddr,
     pinned_server_cert: Fingerprint,
     cfg: &TransportConfig,
 ) -> Result<quinn::Connection> {
-    let conn = match tokio::time::timeout(cfg.handshake_timeout, connecting).await {
-        Err(_) => {
-            return Err(TransportError::Timeout {
-                what: "QUIC handshake",
-                after: cfg.handshake_timeout,
-            });
-        }
-        Ok(Err(source)) => return Err(TransportError::Handshake { addr, source }),
-        Ok(Ok(conn)) => conn,
-    };
+    let conn = handshake(connecting, addr, cfg).await?;
     // Belt and braces: the verifier already enforced the pin.
     let got = peer_fingerprint(&conn);
     if got != Some(pinned_server_cert) {
@@ -281,16 +288,7 @@ pub async fn accept_connection(
     let connecting = incoming
         .accept()
         .map_err(|source| TransportError::Handshake { addr, source })?;
-    let conn = match tokio::time::timeout(cfg.handshake_timeout, connecting).await {
-        Err(_) => {
-            return Err(TransportError::Timeout {
-                what: "QUIC handshake",
-                after: cfg.handshake_timeout,
-            });
-        }
-        Ok(Err(source)) => return Err(TransportError::Handshake { addr, source }),
-        Ok(Ok(conn)) => conn,
-    };
+    let conn = handshake(connecting, addr, cfg).await?;
     let fp = peer_fingerprint(&conn).ok_or(TransportError::NoPeerCertificate)?;
     Ok((conn, fp))
 }
