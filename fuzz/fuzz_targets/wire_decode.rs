@@ -1,0 +1,79 @@
+//! Every wire message family through `mpc_core::wire::decode`.
+//!
+//! The input is a whole frame body (version header included). For each family
+//! and for two decoder limits (the defaults and tiny ones) the decoder must
+//! return `Ok` or `Err`, never panic or allocate without bound. A successful
+//! decode must re-encode to a frame that decodes again and re-encodes to the
+//! same bytes (round-trip stability), is no longer than the input (bincode's
+//! encoding is minimal, so re-encoding can only drop redundancy), and the bulk
+//! byte fields are then run through their parsers.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mpc_core::share::{FIELD_BYTES, decode_field_bytes};
+use mpc_core::wire::{
+    self, AToB, AToWorker, BToA, BToWorker, Limits, SubmitA, WireMessage, WorkerToA, WorkerToB,
+    bytes_to_f32s, f32s_to_bytes,
+};
+
+const TINY: Limits = Limits {
+    max_frame: 256,
+    max_dim: 4,
+};
+
+/// Decode, and on success check that encode ∘ decode is stable.
+fn check<M: WireMessage>(data: &[u8], limits: &Limits) -> Option<M> {
+    let msg: M = wire::decode(data, limits).ok()?;
+    let once = wire::encode(&msg).expect("a decoded message re-encodes");
+    assert!(
+        once.len() <= data.len(),
+        "{}: re-encoding grew the frame from {} to {} bytes",
+        M::KIND,
+        data.len(),
+        once.len()
+    );
+    let again: M = wire::decode(&once, limits).expect("a re-encoded message decodes");
+    let twice = wire::encode(&again).expect("a decoded message re-encodes");
+    assert_eq!(once, twice, "{}: encode/decode is not stable", M::KIND);
+    Some(msg)
+}
+
+/// The parsers that take over the byte fields after the codec.
+fn check_f32s(bytes: &[u8]) {
+    if let Ok(v) = bytes_to_f32s(bytes) {
+        assert_eq!(f32s_to_bytes(&v), bytes);
+    }
+}
+
+fn check_fields(bytes: &[u8]) {
+    if let Ok(v) = decode_field_bytes(bytes, bytes.len() / FIELD_BYTES) {
+        assert_eq!(mpc_core::share::encode_field_bytes(&v), bytes);
+    }
+}
+
+fn run(data: &[u8], limits: &Limits) {
+    if let Some(WorkerToA::Submit {
+        payload: SubmitA::Plain(update),
+        ..
+    }) = check::<WorkerToA>(data, limits)
+    {
+        check_f32s(&update);
+    }
+    if let Some(AToWorker::Announce { model, .. }) = check::<AToWorker>(data, limits) {
+        check_f32s(&model);
+    }
+    if let Some(WorkerToB::Upload { kappa_b, .. }) = check::<WorkerToB>(data, limits) {
+        // The ring shares are parsed by the `ring_shares` target.
+        check_fields(&kappa_b);
+    }
+    let _ = check::<BToWorker>(data, limits);
+    let _ = check::<AToB>(data, limits);
+    if let Some(BToA::RoundSum { sum, .. }) = check::<BToA>(data, limits) {
+        check_fields(&sum);
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    run(data, &Limits::default());
+    run(data, &TINY);
+});
