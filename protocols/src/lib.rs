@@ -4,4 +4,5 @@
 
 pub mod fedavg;
 pub mod ml;
+pub mod mpc;
 pub mod round;
