@@ -117,7 +117,7 @@ pub async fn run(args: Args) -> Result<()> {
     let pki = Pki::new(&args.pki);
     let identity = pki.load_server_a().context("loading server A's identity")?;
     let enrolled = pki.load_enrolled().context("loading enrolled workers")?;
-    let cfg = TransportConfig::default();
+    let cfg = TransportConfig::protocol();
     let limits = Limits {
         max_frame: cfg.max_frame,
         max_dim: wire::DEFAULT_MAX_DIM.max(model.len()),
@@ -125,7 +125,9 @@ pub async fn run(args: Args) -> Result<()> {
     let endpoint =
         transport::server_endpoint(args.listen, &identity, enrolled.fingerprints(), &cfg)
             .context("starting the QUIC endpoint")?;
-    let (tx, rx) = mpsc::channel(1024);
+    // Small and bounded: readers wait (and QUIC flow control pushes back) while
+    // the state machine is busy, instead of frames piling up in memory.
+    let (tx, rx) = mpsc::channel(64);
 
     // Link to B first: workers are only useful once B is there.
     let between = (ByteCounter::new(), ByteCounter::new());
@@ -252,7 +254,7 @@ impl Shell {
                 self.round_started = Some(Instant::now());
                 self.deadline = Some(TokioInstant::now() + self.round_seconds_timeout);
                 info!(round, workers = self.welcomed.len(), "starting round");
-                let acts = self.leader.start_round(round, model, self.welcomed.len());
+                let acts = self.leader.start_round(round, model, self.welcomed.clone());
                 self.perform(acts);
                 continue;
             }

@@ -4,7 +4,8 @@
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
     transport::node::init_logging("info");
-    server_a::run(server_a::Args::parse()).await
+    let result = server_a::run(server_a::Args::parse()).await;
+    transport::node::exit_with(result.map_err(|e| format!("{e:#}")))
 }

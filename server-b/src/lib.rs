@@ -31,9 +31,10 @@ pub struct Args {
     /// Directory for B's durable state (the last revealed round id).
     #[arg(long, default_value = "b-state")]
     state_dir: PathBuf,
-    /// Minimum number of workers in a revealed sum.
-    #[arg(long, default_value_t = 3)]
-    k_min: usize,
+    /// Minimum number of workers in a revealed sum (at least 2: a sum of one
+    /// update is that update).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(2..))]
+    k_min: u64,
     /// Write the bound address to this file once listening.
     #[arg(long)]
     ready_file: Option<PathBuf>,
@@ -62,7 +63,13 @@ fn load_last_revealed(dir: &Path) -> Result<u64> {
             .trim()
             .parse()
             .with_context(|| format!("corrupt state file {}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            warn!(
+                path = %path.display(),
+                "no reveal record: starting as if no round was ever revealed (first run, or a new state directory)"
+            );
+            Ok(0)
+        }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
 }
@@ -77,9 +84,9 @@ fn persist_reveal(dir: &Path, round: u64) -> Result<()> {
     f.write_all(round.to_string().as_bytes())?;
     f.sync_all()?;
     std::fs::rename(&tmp, &path)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing {}", dir.display()))?;
     Ok(())
 }
 
@@ -94,7 +101,7 @@ pub async fn run(args: Args) -> Result<()> {
         .server_a_fingerprint()
         .context("loading server A's certificate")?;
     let enrolled = pki.load_enrolled().context("loading enrolled workers")?;
-    let cfg = TransportConfig::default();
+    let cfg = TransportConfig::protocol();
     let limits = Limits {
         max_frame: cfg.max_frame,
         max_dim: args.max_dim,
@@ -109,7 +116,9 @@ pub async fn run(args: Args) -> Result<()> {
     }
     info!(%addr, workers = enrolled.len(), last_revealed, "server B listening");
 
-    let (tx, rx) = mpsc::channel(1024);
+    // Small and bounded: readers wait (and QUIC flow control pushes back) while
+    // the state machine is busy, instead of frames piling up in memory.
+    let (tx, rx) = mpsc::channel(64);
     let identify = move |fp: &transport::Fingerprint| {
         if *fp == a_fp {
             Some(Peer::ServerA)
@@ -126,7 +135,7 @@ pub async fn run(args: Args) -> Result<()> {
     ));
     let helper = Helper::new(
         HelperConfig {
-            k_min: args.k_min,
+            k_min: usize::try_from(args.k_min)?,
             ..HelperConfig::default()
         },
         last_revealed,

@@ -4,7 +4,8 @@
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
     transport::node::init_logging("info");
-    server_b::run(server_b::Args::parse()).await
+    let result = server_b::run(server_b::Args::parse()).await;
+    transport::node::exit_with(result.map_err(|e| format!("{e:#}")))
 }

@@ -27,7 +27,7 @@ impl Link {
         addr: SocketAddr,
         pin: transport::Fingerprint,
     ) -> Result<Link> {
-        let cfg = TransportConfig::default();
+        let cfg = TransportConfig::protocol();
         let endpoint = transport::client_endpoint_for(identity, addr, &cfg)?;
         let conn = transport::connect(&endpoint, addr, pin, &cfg).await?;
         let (writer, reader) = transport::open_bi(&conn, &cfg, &Counters::none()).await?;

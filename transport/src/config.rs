@@ -76,6 +76,19 @@ impl Default for TransportConfig {
 }
 
 impl TransportConfig {
+    /// The configuration the tandem processes use: the defaults, except that a
+    /// peer may open exactly one bidirectional stream and no unidirectional
+    /// ones (the protocol uses one stream per connection), so a peer cannot
+    /// park data in streams nobody reads.
+    pub fn protocol() -> Self {
+        TransportConfig {
+            max_concurrent_bidi_streams: 1,
+            max_concurrent_uni_streams: 0,
+            receive_window: 32 << 20,
+            ..TransportConfig::default()
+        }
+    }
+
     /// The quinn transport configuration for a non-loopback path.
     pub fn quinn_transport(&self) -> Result<Arc<quinn::TransportConfig>> {
         self.quinn_transport_for(false)

@@ -7,8 +7,10 @@
 //! own writer task fed by a bounded queue; a peer that does not drain its
 //! queue is disconnected instead of stalling the server.
 
+use std::collections::HashMap;
 use std::fmt::Debug;
-use std::sync::Arc;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -20,8 +22,10 @@ use crate::error::TransportError;
 use crate::frame::{Counters, FrameReader, FrameWriter, PREFIX_LEN, accept_bi};
 use crate::pki::Fingerprint;
 
-/// Frames queued towards one peer before it is considered stuck.
-pub const OUTBOX_FRAMES: usize = 256;
+/// Frames queued towards one peer before it is considered stuck. Servers send
+/// at most a few frames per worker and round, so this is never reached by a
+/// peer that reads.
+pub const OUTBOX_FRAMES: usize = 4096;
 
 /// A handle to send frames to one connected peer.
 #[derive(Clone, Debug)]
@@ -80,9 +84,16 @@ pub struct Inbound<P> {
     pub event: PeerEvent,
 }
 
+/// Live connections by peer: at most one per identity.
+type Registry<P> = Arc<Mutex<HashMap<P, (u64, quinn::Connection)>>>;
+
 /// Accepts connections on `endpoint` until it is closed. `identify` maps an
 /// authenticated certificate to a peer (certificates were already checked
 /// against the allow list in the handshake; `None` closes the connection).
+///
+/// Each identity holds at most one connection: a new one closes the old one,
+/// so one certificate cannot pile up connections (and their buffers). A peer
+/// must open its stream within the handshake timeout.
 pub async fn serve<P, F>(
     endpoint: quinn::Endpoint,
     identify: F,
@@ -90,10 +101,11 @@ pub async fn serve<P, F>(
     counters: Counters,
     events: mpsc::Sender<Inbound<P>>,
 ) where
-    P: Clone + Debug + Send + Sync + 'static,
+    P: Clone + Debug + Eq + Hash + Send + Sync + 'static,
     F: Fn(&Fingerprint) -> Option<P> + Send + Sync + 'static,
 {
     let identify = Arc::new(identify);
+    let registry: Registry<P> = Arc::new(Mutex::new(HashMap::new()));
     let mut next_id = 0u64;
     while let Some(incoming) = endpoint.accept().await {
         next_id += 1;
@@ -102,6 +114,7 @@ pub async fn serve<P, F>(
         let cfg = cfg.clone();
         let counters = counters.clone();
         let events = events.clone();
+        let registry = Arc::clone(&registry);
         tokio::spawn(async move {
             let (conn, fp) = match accept_connection(incoming, &cfg).await {
                 Ok(c) => c,
@@ -116,7 +129,23 @@ pub async fn serve<P, F>(
                 return;
             };
             debug!(?peer, conn_id, "peer connected");
-            run_peer(conn, peer, conn_id, cfg, counters, events).await;
+            let old = match registry.lock() {
+                Ok(mut live) => live.insert(peer.clone(), (conn_id, conn.clone())),
+                Err(_) => None,
+            };
+            if let Some((_, old)) = old {
+                info!(?peer, "a newer connection replaces this peer's old one");
+                old.close(
+                    quinn::VarInt::from_u32(0x23),
+                    b"replaced by a newer connection",
+                );
+            }
+            run_peer(conn, peer.clone(), conn_id, cfg, counters, events).await;
+            if let Ok(mut live) = registry.lock()
+                && live.get(&peer).is_some_and(|(id, _)| *id == conn_id)
+            {
+                live.remove(&peer);
+            }
         });
     }
 }
@@ -129,13 +158,18 @@ async fn run_peer<P: Clone + Debug + Send + Sync + 'static>(
     counters: Counters,
     events: mpsc::Sender<Inbound<P>>,
 ) {
-    // The client opens the stream and speaks first; wait as long as the
-    // connection lives (keep-alives and the idle timeout bound it).
-    let (writer, reader) = match accept_bi(&conn, &cfg, &counters).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return,
-        Err(e) => {
+    // The client opens the stream and speaks first, right after the handshake.
+    let first = tokio::time::timeout(cfg.handshake_timeout, accept_bi(&conn, &cfg, &counters));
+    let (writer, reader) = match first.await {
+        Ok(Ok(Some(s))) => s,
+        Ok(Ok(None)) => return,
+        Ok(Err(e)) => {
             info!(?peer, error = %e, "peer left before opening its stream");
+            return;
+        }
+        Err(_) => {
+            warn!(?peer, "peer did not open its stream in time: closing");
+            conn.close(quinn::VarInt::from_u32(0x24), b"no stream opened");
             return;
         }
     };

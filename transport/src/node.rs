@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use tokio::io::AsyncReadExt;
 use tracing::info;
 
 /// Logs to stderr; `RUST_LOG` overrides the default `info` level.
@@ -28,17 +27,40 @@ pub fn write_ready_file(path: &Path, addr: SocketAddr) -> std::io::Result<()> {
 }
 
 /// Resolves when standard input reaches end of file: a launcher that holds
-/// our stdin open dies → we exit too (no orphaned servers).
+/// our stdin open dies → we exit too (no orphaned servers). The blocking read
+/// runs on its own OS thread, so it never holds up the runtime's shutdown.
 pub async fn stdin_closed() {
-    let mut stdin = tokio::io::stdin();
-    let mut buf = [0u8; 256];
-    loop {
-        match stdin.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("stdin-watch".into())
+        .spawn(move || {
+            let mut buf = [0u8; 256];
+            let mut stdin = std::io::stdin();
+            loop {
+                match std::io::Read::read(&mut stdin, &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+            let _ = tx.send(());
+        });
+    if spawned.is_err() {
+        return std::future::pending().await;
+    }
+    let _ = rx.await;
+    info!("standard input closed: shutting down");
+}
+
+/// Runs a process body and exits: errors are printed and give exit code 1,
+/// without waiting for blocked background work to finish.
+pub fn exit_with(result: Result<(), impl std::fmt::Display>) -> ! {
+    match result {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1)
         }
     }
-    info!("standard input closed: shutting down");
 }
 
 /// Resolves on Ctrl-C / SIGTERM.

@@ -175,7 +175,7 @@ pub async fn run(args: Args) -> Result<()> {
     let parallel = args
         .parallel
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let cfg = TransportConfig::default();
+    let cfg = TransportConfig::protocol();
     let shared = Arc::new(Shared {
         train,
         parts,

@@ -4,7 +4,8 @@
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
     transport::node::init_logging("info");
-    worker::run(worker::Args::parse()).await
+    let result = worker::run(worker::Args::parse()).await;
+    transport::node::exit_with(result.map_err(|e| format!("{e:#}")))
 }

@@ -226,13 +226,19 @@ impl Helper {
 
     /// Handles a decoded message from the authenticated worker `from`;
     /// `wire_bytes` is its size on the wire (for accounting).
+    ///
+    /// B gives A exactly one verdict (`Accepted` or `Rejected`) per worker and
+    /// round, for the worker's first upload in the open round. Messages that
+    /// cannot be that upload — a claimed id that is not the sender's, another
+    /// round, a later duplicate — are refused to the sender only and change
+    /// nothing, so a worker cannot make B contradict itself towards A.
     pub fn on_worker(&mut self, from: u32, msg: WorkerToB, wire_bytes: usize) -> Vec<HelperAction> {
         match msg {
             WorkerToB::Hello { worker } if worker == from => vec![HelperAction::ToWorker {
                 worker: from,
                 msg: BToWorker::Welcome,
             }],
-            WorkerToB::Hello { worker } => self.reject_worker(
+            WorkerToB::Hello { worker } => refuse(
                 from,
                 0,
                 format!("claims worker id {worker} but its certificate is enrolled as {from}"),
@@ -244,14 +250,16 @@ impl Helper {
                 kappa_b,
             } => {
                 if worker != from {
-                    return self.reject_worker(
+                    return refuse(
                         from,
                         round,
-                        format!("upload claims worker id {worker} but its certificate is enrolled as {from}"),
+                        format!(
+                            "upload claims worker id {worker} but its certificate is enrolled as {from}"
+                        ),
                     );
                 }
                 let Some(session) = self.session.clone() else {
-                    return self.reject_worker(from, round, "no session is running".into());
+                    return refuse(from, round, "no session is running".into());
                 };
                 let max_pending = self.cfg.max_pending;
                 let open = self.open_round();
@@ -262,21 +270,17 @@ impl Helper {
                         }
                         None => format!("round {round} is not open (no round is open)"),
                     };
-                    return self.reject_worker(from, round, reason);
+                    return refuse(from, round, reason);
                 };
-                r.bytes_from_workers += wire_bytes as u64;
                 if !r.seen.insert(from) {
                     // The first submission stands; A is not told, so nothing changes.
-                    let reason = "duplicate submission in this round (the first one stands)";
-                    warn!(worker = from, round, reason, "rejecting worker message");
-                    return vec![HelperAction::ToWorker {
-                        worker: from,
-                        msg: BToWorker::Reject {
-                            round,
-                            reason: reason.into(),
-                        },
-                    }];
+                    return refuse(
+                        from,
+                        round,
+                        "duplicate submission in this round (the first one stands)".into(),
+                    );
                 }
+                r.bytes_from_workers += wire_bytes as u64;
                 let share = match RingShareB::from_wire(
                     &b,
                     &kappa_b,
@@ -284,42 +288,53 @@ impl Helper {
                     session.fixed,
                 ) {
                     Ok(s) => s,
-                    Err(e) => {
-                        return self.reject_worker(from, round, format!("invalid shares: {e}"));
-                    }
+                    Err(e) => return verdict_reject(r, from, format!("invalid shares: {e}")),
                 };
-                let mut out = vec![HelperAction::ToWorker {
-                    worker: from,
-                    msg: BToWorker::Ack { round },
-                }];
                 if r.seeds.remove(&from) {
+                    let mut out = vec![HelperAction::ToWorker {
+                        worker: from,
+                        msg: BToWorker::Ack { round },
+                    }];
                     out.extend(Self::include(r, &session, from, &share));
+                    out
                 } else if r.pending.len() >= max_pending {
-                    return self.reject_worker(from, round, "too many uploads waiting".into());
+                    verdict_reject(r, from, "too many uploads waiting for server A".into())
                 } else {
                     r.pending.insert(from, share);
+                    vec![HelperAction::ToWorker {
+                        worker: from,
+                        msg: BToWorker::Ack { round },
+                    }]
                 }
-                out
             }
         }
     }
+}
 
-    fn reject_worker(&mut self, worker: u32, round: u64, reason: String) -> Vec<HelperAction> {
-        warn!(worker, round, %reason, "rejecting worker message");
-        let mut out = vec![HelperAction::ToWorker {
+/// Refuses a message to its sender only; no state changes and A is not told.
+fn refuse(worker: u32, round: u64, reason: String) -> Vec<HelperAction> {
+    warn!(worker, round, %reason, "refusing worker message");
+    vec![HelperAction::ToWorker {
+        worker,
+        msg: BToWorker::Reject { round, reason },
+    }]
+}
+
+/// B's one verdict on `worker`'s first upload in round `r`: rejected.
+fn verdict_reject(r: &HelperRound, worker: u32, reason: String) -> Vec<HelperAction> {
+    warn!(worker, round = r.id, %reason, "rejecting worker upload");
+    vec![
+        HelperAction::ToWorker {
             worker,
             msg: BToWorker::Reject {
-                round,
+                round: r.id,
                 reason: reason.clone(),
             },
-        }];
-        if self.current(round).is_some() {
-            out.push(HelperAction::ToA(BToA::Rejected {
-                round,
-                worker,
-                reason,
-            }));
-        }
-        out
-    }
+        },
+        HelperAction::ToA(BToA::Rejected {
+            round: r.id,
+            worker,
+            reason,
+        }),
+    ]
 }

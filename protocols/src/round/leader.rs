@@ -61,7 +61,8 @@ pub struct RoundOutcome {
 #[derive(Debug)]
 struct LeaderRound {
     id: u64,
-    expected: usize,
+    /// The workers the round was announced to; nobody else may submit.
+    expected: BTreeSet<u32>,
     announce: Option<Vec<u8>>,
     seen: BTreeSet<u32>,
     seeds: BTreeMap<u32, Seed>,
@@ -99,8 +100,14 @@ impl Leader {
         self.round.as_ref().map(|r| r.id)
     }
 
-    /// Starts round `round` for `expected` workers with the current `model`.
-    pub fn start_round(&mut self, round: u64, model: &[f32], expected: usize) -> Vec<LeaderAction> {
+    /// Starts round `round` for the workers in `expected` (the ones the
+    /// announcement goes to) with the current `model`.
+    pub fn start_round(
+        &mut self,
+        round: u64,
+        model: &[f32],
+        expected: BTreeSet<u32>,
+    ) -> Vec<LeaderAction> {
         let dim = self.session.dim as usize;
         let secure = self.session.aggregation.is_secure();
         let announce = mpc_core::wire::f32s_to_bytes(model);
@@ -142,7 +149,7 @@ impl Leader {
         info!(
             round,
             included = r.included.len(),
-            expected = r.expected,
+            expected = r.expected.len(),
             "round deadline reached"
         );
         if self.session.aggregation.is_secure() {
@@ -212,6 +219,13 @@ impl Leader {
                 },
             );
         };
+        if !r.expected.contains(&from) {
+            return reject(
+                from,
+                round,
+                format!("worker {from} is not a participant of round {round}"),
+            );
+        }
         r.bytes_a += wire_bytes as u64;
         if !r.seen.insert(from) {
             return reject(
@@ -307,6 +321,13 @@ impl Leader {
                     warn!(round, worker, "B accepted a worker outside the open round");
                     return Vec::new();
                 };
+                if r.rejected.contains_key(&worker) || r.included.contains(&worker) {
+                    warn!(
+                        round,
+                        worker, "B sent a second verdict for a worker: ignored"
+                    );
+                    return Vec::new();
+                }
                 let Some(seed) = r.seeds.remove(&worker) else {
                     warn!(round, worker, "B accepted a worker A holds no seed for");
                     return Vec::new();
@@ -320,15 +341,27 @@ impl Leader {
                 worker,
                 reason,
             } => {
-                if self.round.as_ref().is_some_and(|r| r.id == round) {
-                    warn!(round, worker, %reason, "server B rejected a worker's upload");
-                    if let Some(r) = self.round.as_mut() {
-                        r.rejected.insert(worker, format!("at server B: {reason}"));
-                        r.seeds.remove(&worker);
-                    }
-                    return self.maybe_close();
+                let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
+                    return Vec::new();
+                };
+                if r.included.contains(&worker) || r.rejected.contains_key(&worker) {
+                    warn!(
+                        round,
+                        worker, "B sent a second verdict for a worker: ignored"
+                    );
+                    return Vec::new();
                 }
-                Vec::new()
+                if !r.expected.contains(&worker) {
+                    warn!(
+                        round,
+                        worker, "B rejected a worker outside the round: ignored"
+                    );
+                    return Vec::new();
+                }
+                warn!(round, worker, %reason, "server B rejected a worker's upload");
+                r.rejected.insert(worker, format!("at server B: {reason}"));
+                r.seeds.remove(&worker);
+                self.maybe_close()
             }
             BToA::RoundSum {
                 round,
@@ -394,8 +427,13 @@ impl Leader {
         let Some(r) = self.round.as_mut() else {
             return Vec::new();
         };
-        let done = r.included.len() + r.rejected.len();
-        if r.closing || done < r.expected {
+        // Every announced worker has exactly one outcome (the sets are disjoint
+        // and only hold announced workers).
+        let done = r
+            .expected
+            .iter()
+            .all(|w| r.included.contains(w) || r.rejected.contains_key(w));
+        if r.closing || !done {
             return Vec::new();
         }
         if secure {

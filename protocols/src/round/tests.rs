@@ -127,7 +127,9 @@ impl Sim {
     }
 
     fn start(&mut self, round: u64, dim: usize, expected: usize) {
-        let acts = self.leader.start_round(round, &vec![0.0; dim], expected);
+        let acts = self
+            .leader
+            .start_round(round, &vec![0.0; dim], (0..expected as u32).collect());
         self.run_leader(acts);
         assert_eq!(
             self.announced,
@@ -440,4 +442,71 @@ fn plain_rejects_over_norm_and_wrong_payload() {
     let o = sim.outcome.take().unwrap();
     assert_eq!(o.accepted, vec![2]);
     assert_eq!(o.rejected.len(), 2);
+}
+
+// The next three tests come from a cold security review: each was an attack
+// that worked before B gave A exactly one verdict per worker and A tracked the
+// set (not the number) of announced workers.
+
+/// An upload naming another worker's id (refused to the sender only).
+fn forged_claim(s: &SessionInfo, round: u64, claimed: u32) -> WorkerToB {
+    prepare(s, round, claimed, &vec![0.0; s.dim as usize])
+        .unwrap()
+        .to_b
+        .unwrap()
+}
+
+#[test]
+fn a_forged_claim_cannot_void_the_round() {
+    // W sends its seed to A, then an upload claiming another id (which used to
+    // make B report W rejected), then its real upload.
+    let dim = 16;
+    let s = session(dim, Aggregation::SecureFedAvg, 1.0);
+    let mut sim = Sim::new(s.clone(), 3);
+    sim.start(1, dim, 4);
+    let w = 3u32;
+    let sub = prepare(&s, 1, w, &[0.01; 16]).unwrap();
+    sim.worker_to_a(w, sub.to_a);
+    sim.worker_to_b(w, forged_claim(&s, 1, w + 1));
+    assert!(b_rejected(&sim, w, "enrolled as 3"));
+    sim.worker_to_b(w, sub.to_b.unwrap());
+    for i in 0..3 {
+        sim.submit(1, i, &[0.1; 16], &s);
+    }
+    let o = sim.outcome.take().expect("all four workers are in");
+    assert!(o.mean_update.is_some(), "round voided: {:?}", o.note);
+    assert_eq!(o.accepted, vec![0, 1, 2, 3]);
+}
+
+#[test]
+fn a_worker_cannot_be_counted_twice() {
+    let dim = 16;
+    let s = session(dim, Aggregation::SecureFedAvg, 1.0);
+    let mut sim = Sim::new(s.clone(), 3);
+    sim.start(1, dim, 5);
+    let w = 4u32;
+    sim.submit(1, w, &[0.01; 16], &s);
+    sim.worker_to_b(w, forged_claim(&s, 1, 0));
+    for i in 0..4 {
+        sim.submit(1, i, &[0.1; 16], &s);
+    }
+    let o = sim.outcome.take().expect("round finished");
+    assert_eq!(o.accepted, vec![0, 1, 2, 3, 4], "{o:?}");
+    assert!(o.rejected.is_empty(), "{o:?}");
+}
+
+#[test]
+fn an_unannounced_worker_cannot_take_a_slot() {
+    // Workers 0..3 were announced; enrolled worker 9 was not.
+    let dim = 16;
+    let s = session(dim, Aggregation::SecureFedAvg, 1.0);
+    let mut sim = Sim::new(s.clone(), 3);
+    sim.start(1, dim, 3);
+    sim.submit(1, 9, &[0.0; 16], &s);
+    assert!(a_rejected(&sim, 9, "not a participant of round 1"));
+    for i in 0..3 {
+        sim.submit(1, i, &[0.1; 16], &s);
+    }
+    let o = sim.outcome.take().expect("round finished");
+    assert_eq!(o.accepted, vec![0, 1, 2]);
 }
