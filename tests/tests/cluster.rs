@@ -234,7 +234,9 @@ fn bad_input_is_rejected_and_the_round_is_unchanged() {
         drop(ws);
     });
     assert_eq!(attacked["accepted"], 4, "{attacked}");
-    assert!(attacked["rejected"].as_u64().unwrap() >= 2, "{attacked}");
+    // Worker 6's wrong-dimension upload is B's one verdict on it; the other
+    // bad messages cannot be a submission and are refused to the sender only.
+    assert_eq!(attacked["rejected"], 1, "{attacked}");
     assert_eq!(
         attacked["test_loss"], baseline["test_loss"],
         "the round result changed"
