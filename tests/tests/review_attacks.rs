@@ -147,7 +147,10 @@ fn one_worker_cannot_make_server_b_buffer_unread_data() {
             let conn = transport::connect(&ep, b, pin, &cfg).await.unwrap();
             // No credit for unidirectional streams: opening one never completes.
             let uni = tokio::time::timeout(Duration::from_secs(1), conn.open_uni()).await;
-            assert!(!matches!(uni, Ok(Ok(_))), "server B granted a unidirectional stream");
+            assert!(
+                !matches!(uni, Ok(Ok(_))),
+                "server B granted a unidirectional stream"
+            );
             conns.push((ep, conn));
         }
         // Connections that never open their stream are closed after the
@@ -161,7 +164,10 @@ fn one_worker_cannot_make_server_b_buffer_unread_data() {
     });
     drop(c);
     eprintln!("server B RSS grew by {grown} MiB; {alive}/{CONNS} attacker connections alive");
-    assert_eq!(alive, 0, "server B kept connections that never opened a stream");
+    assert_eq!(
+        alive, 0,
+        "server B kept connections that never opened a stream"
+    );
     assert!(grown < 64, "server B grew by {grown} MiB");
 }
 
