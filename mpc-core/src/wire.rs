@@ -281,8 +281,8 @@ pub enum BToWorker {
     },
 }
 
-/// Server A → server B.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Server A → server B. `Debug` never shows engine payloads.
+#[derive(Clone, Serialize, Deserialize)]
 pub enum AToB {
     /// Session start.
     Hello {
@@ -306,6 +306,30 @@ pub enum AToB {
         /// Round id.
         round: u64,
     },
+    /// A message of the 2PC engine (`protocols::mpc::engine`), encoded and
+    /// validated by the engine; here only its length is bounded (≤ max frame).
+    Engine(#[serde(with = "serde_bytes")] Vec<u8>),
+}
+
+impl core::fmt::Debug for AToB {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            AToB::Hello { session } => f.debug_struct("Hello").field("session", session).finish(),
+            AToB::OpenRound { round } => f.debug_struct("OpenRound").field("round", round).finish(),
+            AToB::HaveSeed { round, worker } => f
+                .debug_struct("HaveSeed")
+                .field("round", round)
+                .field("worker", worker)
+                .finish(),
+            AToB::CloseRound { round } => {
+                f.debug_struct("CloseRound").field("round", round).finish()
+            }
+            AToB::Engine(bytes) => f
+                .debug_struct("Engine")
+                .field("bytes", &bytes.len())
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 /// Server B → server A. `Debug` never shows B's share of a sum.
@@ -356,6 +380,9 @@ pub enum BToA {
         /// Reason.
         reason: String,
     },
+    /// A message of the 2PC engine (`protocols::mpc::engine`), encoded and
+    /// validated by the engine; here only its length is bounded (≤ max frame).
+    Engine(#[serde(with = "serde_bytes")] Vec<u8>),
 }
 
 impl core::fmt::Debug for BToA {
@@ -400,6 +427,10 @@ impl core::fmt::Debug for BToA {
                 .field("round", round)
                 .field("reason", reason)
                 .finish(),
+            BToA::Engine(bytes) => f
+                .debug_struct("Engine")
+                .field("bytes", &bytes.len())
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -512,6 +543,7 @@ impl WireMessage for AToB {
         match self {
             AToB::Hello { session } => check_session(session, limits),
             AToB::OpenRound { .. } | AToB::HaveSeed { .. } | AToB::CloseRound { .. } => Ok(()),
+            AToB::Engine(bytes) => check_len("engine", bytes.len(), limits.max_frame),
         }
     }
 }
@@ -526,6 +558,7 @@ impl WireMessage for BToA {
                 check_len("workers", workers.len(), MAX_WORKERS)?;
                 check_bytes("sum", sum, FIELD_BYTES, limits)
             }
+            BToA::Engine(bytes) => check_len("engine", bytes.len(), limits.max_frame),
         }
     }
 }

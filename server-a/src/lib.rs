@@ -3,6 +3,11 @@
 //! A holds the model and the test split, connects to B (pinned certificate),
 //! accepts enrolled workers, runs the rounds, applies each round's mean update,
 //! evaluates, and prints one JSON object per round on stdout (logs go to stderr).
+//!
+//! With `--engine-selftest K`, A first runs the 2PC engine
+//! (`protocols::mpc::engine`) with B over the same connection — fresh base
+//! OTs, IKNP, triples, K DReLUs and K multiplications on random shared
+//! inputs, opened and checked — and prints one `{"engine": …}` JSON line.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -15,6 +20,8 @@ use mpc_core::fixed::FixedParams;
 use mpc_core::wire::{self, AToB, AToWorker, Aggregation, BToA, Limits, SessionInfo, WorkerToA};
 use protocols::ml::data::load_mnist;
 use protocols::ml::model::{DEFAULT_CLIP, ModelKind, evaluate, init_params};
+use protocols::mpc::corr::Party;
+use protocols::mpc::engine::{Engine, EngineConfig, EngineOutput, EngineStats, SelfTestReport};
 use protocols::round::leader::{Leader, LeaderAction, RoundOutcome};
 use rand::SeedableRng;
 use serde_json::json;
@@ -79,6 +86,12 @@ pub struct Args {
     /// Exit when standard input closes (used by launchers).
     #[arg(long)]
     exit_on_stdin_close: bool,
+    /// After B is ready, run the 2PC engine self-test with B: K DReLUs and K
+    /// multiplications on random shared inputs, all preprocessing (base OTs,
+    /// IKNP, triples) inside the timing; prints one `{"engine": …}` JSON line,
+    /// then continues (rounds start after it).
+    #[arg(long, value_name = "K")]
+    engine_selftest: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -103,6 +116,9 @@ pub async fn run(args: Args) -> Result<()> {
     };
     if !(clip.is_finite() && clip >= 0.0) {
         bail!("--clip must be a non-negative number");
+    }
+    if args.engine_selftest.is_some() && !args.aggregation.is_secure() {
+        bail!("--engine-selftest needs server B (a secure aggregation rule)");
     }
     let kind = args.model;
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
@@ -182,6 +198,10 @@ pub async fn run(args: Args) -> Result<()> {
         deadline: None,
         round_seconds_timeout: Duration::from_secs_f64(args.round_timeout),
         finished: Vec::new(),
+        selftest: args
+            .engine_selftest
+            .map_or(SelfTest::Off, SelfTest::Pending),
+        engine: None,
     };
     let stdin_gone = async {
         if args.exit_on_stdin_close {
@@ -218,6 +238,70 @@ struct Shell {
     deadline: Option<TokioInstant>,
     round_seconds_timeout: Duration,
     finished: Vec<RoundOutcome>,
+    selftest: SelfTest,
+    /// The 2PC engine with B (never persisted; a restart runs fresh base OTs).
+    engine: Option<Engine>,
+}
+
+/// Progress of `--engine-selftest`.
+enum SelfTest {
+    Off,
+    /// Starts once B is ready.
+    Pending(usize),
+    Running {
+        started: Instant,
+        deadline: TokioInstant,
+        /// Seconds until A had its outputs (before the opening).
+        computed: Option<f64>,
+    },
+    Done,
+}
+
+impl SelfTest {
+    fn busy(&self) -> bool {
+        matches!(self, SelfTest::Pending(_) | SelfTest::Running { .. })
+    }
+}
+
+fn send_to_b(b: &Option<Outbox>, msg: &AToB) {
+    match (b, wire::encode(msg)) {
+        (Some(b), Ok(f)) => {
+            b.send(f);
+        }
+        _ => error!("cannot send to server B"),
+    }
+}
+
+/// The `{"engine": …}` line of `--engine-selftest`.
+fn selftest_json(
+    report: &SelfTestReport,
+    stats: &EngineStats,
+    seconds: f64,
+    with_check: f64,
+) -> serde_json::Value {
+    let bytes = |t: protocols::mpc::arith::Traffic| t.total_bytes();
+    json!({"engine": {
+        "ops": report.ops,
+        "seconds": seconds,
+        "seconds_with_check": with_check,
+        "bytes_per_drelu": stats.bytes_per_drelu(),
+        "bytes_per_mult": stats.bytes_per_mult(),
+        "cot_per_s": stats.ots_extended() as f64 / seconds.max(1e-9),
+        "ots": stats.ots_extended(),
+        "bytes_total": stats.total().total_bytes(),
+        "messages_total": stats.total().messages_sent + stats.total().messages_received,
+        "bytes": {
+            "base_ot": bytes(stats.base_ot),
+            "iknp": bytes(stats.iknp),
+            "triples": bytes(stats.triples),
+            "mult": bytes(stats.mult),
+            "drelu": bytes(stats.drelu),
+            "control": bytes(stats.control),
+        },
+        "correct": report.correct(),
+        "drelu_wrong": report.drelu_wrong,
+        "mult_wrong": report.mult_wrong,
+    }})
 }
 
 impl Shell {
@@ -237,9 +321,14 @@ impl Shell {
         loop {
             // Start a round when idle and enough workers (and B) are ready.
             let idle = self.leader.open_round().is_none();
-            let b_ok = !secure || self.b_ready.is_some();
-            if idle && rounds_done >= args.rounds {
+            let b_ok = !secure || (self.b_ready.is_some() && !self.selftest.busy());
+            if idle && rounds_done >= args.rounds && !self.selftest.busy() {
                 break;
+            }
+            if let SelfTest::Running { deadline, .. } = self.selftest
+                && TokioInstant::now() >= deadline
+            {
+                bail!("the engine self-test did not finish within 60 s");
             }
             let enough = self.welcomed.len() >= args.workers
                 || (TokioInstant::now() >= start_by && !self.welcomed.is_empty());
@@ -261,9 +350,12 @@ impl Shell {
             if idle && TokioInstant::now() >= start_by && self.welcomed.is_empty() {
                 bail!("no worker joined within {} s", args.start_timeout);
             }
-            let wake = self
+            let mut wake = self
                 .deadline
                 .unwrap_or(start_by.max(TokioInstant::now() + Duration::from_millis(200)));
+            if let SelfTest::Running { deadline, .. } = self.selftest {
+                wake = wake.min(deadline);
+            }
             tokio::select! {
                 ev = rx.recv() => {
                     let Some(ev) = ev else { bail!("event channel closed") };
@@ -368,7 +460,11 @@ impl Shell {
                     Ok(BToA::Ready { last_revealed }) => {
                         info!(last_revealed, "server B is ready");
                         self.b_ready = Some(last_revealed);
+                        if let SelfTest::Pending(k) = self.selftest {
+                            self.start_selftest(k)?;
+                        }
                     }
+                    Ok(BToA::Engine(frame)) => self.on_engine(&frame)?,
                     Ok(msg) => {
                         let acts = self.leader.on_b(msg);
                         self.perform(acts);
@@ -427,17 +523,86 @@ impl Shell {
         Ok(())
     }
 
+    /// Starts the engine self-test (the clock starts before the engine exists).
+    fn start_selftest(&mut self, k: usize) -> Result<()> {
+        let started = Instant::now();
+        let mut engine = Engine::new(Party::A, EngineConfig::default(), &mpc_core::Seed::random());
+        engine.submit_selftest(k).context("engine self-test")?;
+        let msgs = engine.start().context("starting the engine")?;
+        self.engine = Some(engine);
+        for m in msgs {
+            self.to_b(&AToB::Engine(m.encode()));
+        }
+        self.selftest = SelfTest::Running {
+            started,
+            deadline: TokioInstant::now() + Duration::from_secs(60),
+            computed: None,
+        };
+        info!(ops = k, "engine self-test started");
+        Ok(())
+    }
+
+    /// Hands an engine frame from B to the engine, sends its answers, and
+    /// reports the self-test.
+    fn on_engine(&mut self, frame: &[u8]) -> Result<()> {
+        let Some(engine) = self.engine.as_mut() else {
+            warn!("engine frame from server B, but no engine runs: ignored");
+            return Ok(());
+        };
+        // Each answer goes out as soon as it is final, while the engine goes on.
+        let b = &self.b;
+        let result = engine.on_frame_with(frame, &mut |f| send_to_b(b, &AToB::Engine(f)));
+        let mut outputs = Vec::new();
+        while let Some(out) = engine.poll_output() {
+            outputs.push(out);
+        }
+        let stats = *engine.stats();
+        if let Err(e) = result {
+            bail!("the 2PC engine failed: {e}");
+        }
+        for out in outputs {
+            let SelfTest::Running {
+                started, computed, ..
+            } = &mut self.selftest
+            else {
+                continue;
+            };
+            match out {
+                EngineOutput::SelfTestComputed { .. } => {
+                    *computed = Some(started.elapsed().as_secs_f64());
+                }
+                EngineOutput::SelfTest { report, .. } => {
+                    let with_check = started.elapsed().as_secs_f64();
+                    let seconds = computed.unwrap_or(with_check);
+                    println!("{}", selftest_json(&report, &stats, seconds, with_check));
+                    info!(
+                        ops = report.ops,
+                        seconds,
+                        correct = report.correct(),
+                        "engine self-test done"
+                    );
+                    self.selftest = SelfTest::Done;
+                    self.engine = None;
+                    if !report.correct() {
+                        bail!("the engine self-test opened wrong results: {report:?}");
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn to_b(&self, msg: &AToB) {
+        send_to_b(&self.b, msg);
+    }
+
     fn perform(&mut self, acts: Vec<LeaderAction>) {
         for a in acts {
             match a {
                 LeaderAction::ToWorker { worker, msg } => self.to_worker(worker, &msg),
                 LeaderAction::Broadcast(msg) => self.broadcast(&msg),
-                LeaderAction::ToB(msg) => match (&self.b, wire::encode(&msg)) {
-                    (Some(b), Ok(f)) => {
-                        b.send(f);
-                    }
-                    _ => error!("cannot send to server B"),
-                },
+                LeaderAction::ToB(msg) => self.to_b(&msg),
                 LeaderAction::Complete(o) => self.finished.push(o),
             }
         }

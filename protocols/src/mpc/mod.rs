@@ -7,3 +7,4 @@
 pub mod arith;
 pub mod compare;
 pub mod corr;
+pub mod engine;

@@ -107,6 +107,8 @@ impl Helper {
             AToB::OpenRound { round } => self.open(round),
             AToB::HaveSeed { round, worker } => self.have_seed(round, worker),
             AToB::CloseRound { round } => self.close(round),
+            // Routed to the 2PC engine by the shell; never part of a round.
+            AToB::Engine(_) => Vec::new(),
         }
     }
 

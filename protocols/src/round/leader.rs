@@ -304,7 +304,8 @@ impl Leader {
     /// Handles a message from server B.
     pub fn on_b(&mut self, msg: BToA) -> Vec<LeaderAction> {
         match msg {
-            BToA::Ready { .. } => Vec::new(),
+            // `Engine` is routed to the 2PC engine by the shell; never part of a round.
+            BToA::Ready { .. } | BToA::Engine(_) => Vec::new(),
             BToA::RoundOpened { round } => match self.round.as_mut().filter(|r| r.id == round) {
                 Some(r) => match r.announce.take() {
                     Some(model) => vec![LeaderAction::Broadcast(AToWorker::Announce {

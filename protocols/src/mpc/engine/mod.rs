@@ -1,0 +1,1520 @@
+//! The dealer-free 2PC engine between server A and server B: one sans-io
+//! state machine, the same code for both parties (parameterised by
+//! [`Party`]), that makes every correlation it uses itself and runs batched
+//! jobs on shared values.
+//!
+//! # What it composes
+//!
+//! 1. **Base OTs in both directions** (Chou–Orlandi, 128 each): each party is
+//!    the IKNP *receiver* of one direction ("A receives" / "B receives") and
+//!    opens it with [`EngineMsg::BaseOtSender`]; the other party, the IKNP
+//!    sender of that direction, answers with [`EngineMsg::BaseOtReceiver`].
+//!    Both parties speak first at the same time, so the two setups overlap:
+//!    one round trip in all. Base OTs run once per engine; an engine is never
+//!    persisted (a restarted server builds a fresh one and runs fresh base
+//!    OTs; nothing about OT keys or unused correlations is ever written out).
+//! 2. **IKNP random-OT batches, produced ahead of need.** The receiver of a
+//!    direction extends as soon as its setup is done, for the whole demand of
+//!    the queued protocol instances (the protocols' `rot_demand`, looked ahead
+//!    up to [`EngineConfig::lookahead_ots`]), rounded up to a multiple of 128
+//!    (IKNP pads to that anyway), in batches of [`EngineConfig::extend_chunk`]
+//!    (the peer accepts at most [`EngineConfig::max_extend`] per batch). Every
+//!    batch is one [`EngineMsg::Extend`]; the sender of that direction appends
+//!    the same OTs, in the same order, to its pool.
+//! 3. **Jobs**: [`Engine::submit_drelu`] (XOR shares of `[v ≥ 0]` for
+//!    field-shared `v ∈ [−2^B, 2^B)`, `B = 40` by default) and
+//!    [`Engine::submit_mult`] (additive shares of `x·y`, via Beaver triples
+//!    made from Gilboa OLEs ahead of the multiplication), and
+//!    [`Engine::submit_selftest`] (random inputs, opened and checked at the end).
+//!
+//! # Ordering: why both pools stay aligned
+//!
+//! Both parties must submit the same jobs in the same order (a self-test
+//! counts as submitted on the peer when its [`EngineMsg::SelfTest`] arrives).
+//! Each party announces every job it queues ([`EngineMsg::Job`]: kind and
+//! size at its instance number), so jobs that differ between the two sides
+//! end in [`EngineError::JobMismatch`] instead of a wait for OTs that never come.
+//! Jobs get protocol *instance* numbers in submission order. Instances that
+//! consume OTs (triple generation, DReLU) start strictly in instance order,
+//! each taking the front of both OT pools, so index `i` of a pool on one side
+//! meets index `i` on the other (IKNP batch numbers already force extension
+//! batches into the same order). A multiplication consumes no OTs and starts
+//! as soon as its own triples are ready. A message for an instance that has
+//! not started here yet is buffered (at most [`MAX_EARLY`] messages).
+//!
+//! # Driving it (sans-io)
+//!
+//! ```text
+//! let mut e = Engine::new(party, EngineConfig::default(), &seed);
+//! e.submit_…(…)?;                       // any time; then take_outgoing()
+//! for m in e.start()? { send(m.encode()) }
+//! loop {
+//!     let bytes = recv();
+//!     // decode + handle; every answer is handed to the closure as soon as it
+//!     // is final (each IKNP batch before the next is computed), so the peer
+//!     // works on it while this side goes on; on a local error the last one
+//!     // is an Abort for the peer. `on_frame` collects them into a `Reply`.
+//!     let r = e.on_frame_with(&bytes, &mut |frame| send(frame));
+//!     if let Err(err) = r { … }
+//!     while let Some(out) = e.poll_output() { … }
+//! }
+//! ```
+//!
+//! Every error poisons the engine (later calls return [`EngineError::Failed`]);
+//! a local error produces an [`EngineMsg::Abort`] so the peer fails fast
+//! instead of waiting. Nothing panics on peer data.
+//!
+//! # What each party sees (semi-honest)
+//!
+//! Exactly the union of the transcripts of the sub-protocols (base OT, IKNP,
+//! triples, multiplication, DReLU — see their module docs for why each is
+//! simulatable), run on independent correlations: every OT is used by one
+//! instance only (pools are split, never copied), so the simulators compose.
+//! The engine's own additions are public: instance numbers, batch sizes, and
+//! the self-test's opening, which only ever carries the self-test's random
+//! inputs and outputs.
+//!
+//! # Self-test without a dealer
+//!
+//! The initiator sends `SelfTest { ops, seed }`. Each party then builds its
+//! own shares locally: for DReLU, `v_P = u_P ± r_i` with a private bounded
+//! `u_P ∈ [−2^39, 2^39)` (every 8th value in `[−4, 4)`, to test around 0)
+//! and a public mask `r_i` from `seed` (A adds it, B subtracts it), so the
+//! shares are uniform-looking field elements that wrap mod p about half the
+//! time while `v = u_A + u_B` stays inside the DReLU bound; for the
+//! multiplications, uniformly random shares of uniformly random x, y. After
+//! both jobs, each party sends its input and output shares
+//! ([`EngineMsg::Open`]) and checks every DReLU bit against `[v ≥ 0]` and
+//! every product against `x·y`.
+//!
+//! # Counters
+//!
+//! [`EngineStats`] counts bytes and messages per protocol (encoded engine
+//! messages, 5-byte header included), OTs extended per direction and OTs
+//! consumed per protocol. [`EngineStats::bytes_per_drelu`] is the DReLU
+//! messages plus the DReLU's share of the IKNP traffic (its OTs times the
+//! measured IKNP bytes per OT), per value.
+
+mod msg;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use core::fmt;
+
+use mpc_core::field::Fp;
+use mpc_core::ot::{IknpError, IknpReceiver, IknpReceiverSetup, IknpSender, SessionId};
+use mpc_core::prg::Seed;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha12Rng;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use zeroize::Zeroize;
+
+pub use msg::{
+    EngineCodecError, EngineMsg, HEADER_LEN, JobKind, MAX_ABORT_REASON, MAX_MSG_BYTES, OpenMsg,
+    Protocol, SelfTestMsg,
+};
+
+use crate::mpc::arith::mult::{Mult, MultError};
+use crate::mpc::arith::triples::{OTS_PER_TRIPLE, TripleError, TripleGen};
+use crate::mpc::arith::{Traffic, random_fp};
+use crate::mpc::compare::drelu::{Drelu, DreluError, DreluParams};
+use crate::mpc::compare::{PingPong, RotDemand, RotShapeError, Rots};
+use crate::mpc::corr::{Party, Triple};
+
+/// Most peer messages buffered for instances that have not started here yet.
+pub const MAX_EARLY: usize = 256;
+/// Most bytes (encoded) buffered for instances that have not started here yet.
+pub const MAX_EARLY_BYTES: usize = 2 * MAX_MSG_BYTES;
+
+const SID_A_RECEIVES: &[u8] = b"tandem/engine/v1/iknp/a-receives";
+const SID_B_RECEIVES: &[u8] = b"tandem/engine/v1/iknp/b-receives";
+const SELFTEST_LABEL: &[u8] = b"tandem/engine/v1/self-test-masks";
+
+/// Engine limits and protocol parameters. Both parties must use the same
+/// `drelu` parameters; the limits are local.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// DReLU parameters (bound 2^40, 5-bit digits by default).
+    pub drelu: DreluParams,
+    /// Largest job (values per DReLU job, products per multiplication job).
+    /// The default, 2^16, keeps every message of a job (the largest is the
+    /// triple message, 512 B per product) well inside one transport frame.
+    pub max_job: usize,
+    /// OTs per direction produced ahead of the next instance's need.
+    pub lookahead_ots: usize,
+    /// Largest IKNP batch in one message (also the limit on the peer's batches).
+    pub max_extend: usize,
+    /// OTs per extension message this party produces: small batches let the
+    /// peer absorb one while the next is computed.
+    pub extend_chunk: usize,
+    /// Largest pool of unused OTs per direction accepted from the peer.
+    pub max_pool: usize,
+    /// Extra triples generated per multiplication job (a triple is dropped
+    /// with probability ≈ 2^-31; leftovers are discarded).
+    pub triple_margin: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            drelu: DreluParams::default(),
+            max_job: 1 << 16,
+            lookahead_ots: 1 << 22,
+            max_extend: 1 << 20,
+            extend_chunk: 1 << 14,
+            max_pool: 1 << 24,
+            triple_margin: 4,
+        }
+    }
+}
+
+/// A submitted job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JobId(pub u32);
+
+/// Outcome of a self-test, after opening.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SelfTestReport {
+    /// DReLUs and multiplications run (each).
+    pub ops: usize,
+    /// DReLU outputs that differ from the plaintext.
+    pub drelu_wrong: usize,
+    /// Products that differ from the plaintext.
+    pub mult_wrong: usize,
+}
+
+impl SelfTestReport {
+    /// Every output matched the plaintext.
+    pub fn correct(&self) -> bool {
+        self.drelu_wrong == 0 && self.mult_wrong == 0
+    }
+}
+
+/// A finished job or self-test event. `Debug` never shows shares.
+pub enum EngineOutput {
+    /// This party's XOR shares of `[v ≥ 0]`.
+    Drelu {
+        /// The job.
+        job: JobId,
+        /// XOR shares, one per value.
+        shares: Vec<bool>,
+    },
+    /// This party's additive shares of the products.
+    Mult {
+        /// The job.
+        job: JobId,
+        /// Shares of `x_j · y_j`.
+        shares: Vec<Fp>,
+    },
+    /// The self-test's DReLUs and multiplications finished here (opening follows).
+    SelfTestComputed {
+        /// The self-test job.
+        job: JobId,
+        /// Operations of each kind.
+        ops: usize,
+    },
+    /// The self-test's results were opened and checked.
+    SelfTest {
+        /// The self-test job.
+        job: JobId,
+        /// Result of the check.
+        report: SelfTestReport,
+    },
+}
+
+impl fmt::Debug for EngineOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineOutput::Drelu { job, shares } => f
+                .debug_struct("Drelu")
+                .field("job", job)
+                .field("len", &shares.len())
+                .finish_non_exhaustive(),
+            EngineOutput::Mult { job, shares } => f
+                .debug_struct("Mult")
+                .field("job", job)
+                .field("len", &shares.len())
+                .finish_non_exhaustive(),
+            EngineOutput::SelfTestComputed { job, ops } => f
+                .debug_struct("SelfTestComputed")
+                .field("job", job)
+                .field("ops", ops)
+                .finish(),
+            EngineOutput::SelfTest { job, report } => f
+                .debug_struct("SelfTest")
+                .field("job", job)
+                .field("report", report)
+                .finish(),
+        }
+    }
+}
+
+/// Engine errors: kinds, counts and indices only, never values.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum EngineError {
+    /// A peer message does not decode.
+    #[error("engine: {0}")]
+    Codec(#[from] EngineCodecError),
+    /// Base OT or IKNP failed.
+    #[error("engine: {0}")]
+    Ot(#[from] IknpError),
+    /// Triple generation failed.
+    #[error("engine: {0}")]
+    Triples(#[from] TripleError),
+    /// A multiplication failed.
+    #[error("engine: {0}")]
+    Mult(#[from] MultError),
+    /// A DReLU failed.
+    #[error("engine: {0}")]
+    Drelu(#[from] DreluError),
+    /// An OT pool split failed (a local bug; never peer data alone).
+    #[error("engine: {0}")]
+    Rots(#[from] RotShapeError),
+    /// A message that cannot come at this point of the session.
+    #[error("engine: unexpected {got} message: {why}")]
+    Unexpected {
+        /// Message kind.
+        got: &'static str,
+        /// Why it cannot come now.
+        why: &'static str,
+    },
+    /// A message for an instance of another protocol.
+    #[error("engine: instance {instance} runs {expected}, got a {got} message")]
+    WrongProtocol {
+        /// The instance.
+        instance: u32,
+        /// Protocol of the instance.
+        expected: &'static str,
+        /// Kind of the message.
+        got: &'static str,
+    },
+    /// A message for an instance that already finished.
+    #[error("engine: message for instance {instance}, which has finished")]
+    FinishedInstance {
+        /// The instance.
+        instance: u32,
+    },
+    /// Too many messages for instances that have not started here.
+    #[error(
+        "engine: more than {MAX_EARLY} messages or {MAX_EARLY_BYTES} bytes wait for instances that have not started"
+    )]
+    TooManyEarly,
+    /// An extension batch above the limits.
+    #[error("engine: IKNP batch of {count} OTs (pool {pool}) exceeds the limits")]
+    ExtendLimit {
+        /// OTs in the batch.
+        count: usize,
+        /// OTs already in the pool.
+        pool: usize,
+    },
+    /// Too few triples survived generation (probability ≈ n · 2^-31 per missing triple).
+    #[error("engine: triple generation produced {got} triples, {need} needed")]
+    TriplesShort {
+        /// Triples produced.
+        got: usize,
+        /// Triples needed.
+        need: usize,
+    },
+    /// An invalid job submission (local).
+    #[error("engine: invalid job: {0}")]
+    Job(&'static str),
+    /// The two parties queued different jobs at the same position.
+    #[error(
+        "engine: the job at instance {instance} is {ours:?} × {ours_n} here but {theirs:?} × {theirs_n} at the peer"
+    )]
+    JobMismatch {
+        /// First instance of the job.
+        instance: u32,
+        /// This party's job kind.
+        ours: JobKind,
+        /// This party's job size.
+        ours_n: usize,
+        /// The peer's job kind.
+        theirs: JobKind,
+        /// The peer's job size.
+        theirs_n: usize,
+    },
+    /// The peer's self-test opening has the wrong size.
+    #[error("engine: self-test opening has {got} values, expected {expected}")]
+    OpenCount {
+        /// Expected per section.
+        expected: usize,
+        /// Received.
+        got: usize,
+    },
+    /// The peer reported a failure.
+    #[error("engine: the peer aborted: {0}")]
+    PeerAborted(String),
+    /// The engine failed earlier.
+    #[error("engine: failed earlier; start a new engine")]
+    Failed,
+}
+
+/// Bytes and messages of one party, per protocol.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Base OTs (IKNP setup), both directions.
+    pub base_ot: Traffic,
+    /// IKNP extension batches, both directions.
+    pub iknp: Traffic,
+    /// Triple generation.
+    pub triples: Traffic,
+    /// Multiplications.
+    pub mult: Traffic,
+    /// DReLUs.
+    pub drelu: Traffic,
+    /// Self-test control and opening, aborts.
+    pub control: Traffic,
+    /// OTs extended with this party as the IKNP receiver.
+    pub ots_as_receiver: u64,
+    /// OTs extended with this party as the IKNP sender.
+    pub ots_as_sender: u64,
+    /// OTs (both directions) consumed by DReLU instances.
+    pub drelu_rots: u64,
+    /// OTs (both directions) consumed by triple generation.
+    pub triple_rots: u64,
+    /// DReLU values computed.
+    pub drelu_ops: u64,
+    /// Products computed.
+    pub mult_ops: u64,
+    /// Triples generated (after rejections, including unused margin).
+    pub triples_made: u64,
+}
+
+impl EngineStats {
+    fn entry(&mut self, p: Protocol) -> &mut Traffic {
+        match p {
+            Protocol::BaseOt => &mut self.base_ot,
+            Protocol::Iknp => &mut self.iknp,
+            Protocol::Triples => &mut self.triples,
+            Protocol::Mult => &mut self.mult,
+            Protocol::Drelu => &mut self.drelu,
+            Protocol::Control => &mut self.control,
+        }
+    }
+
+    /// All traffic.
+    pub fn total(&self) -> Traffic {
+        let mut t = Traffic::default();
+        for x in [
+            self.base_ot,
+            self.iknp,
+            self.triples,
+            self.mult,
+            self.drelu,
+            self.control,
+        ] {
+            t += x;
+        }
+        t
+    }
+
+    /// OTs extended in both directions.
+    pub fn ots_extended(&self) -> u64 {
+        self.ots_as_receiver + self.ots_as_sender
+    }
+
+    /// Measured IKNP bytes per extended OT (both directions).
+    pub fn iknp_bytes_per_ot(&self) -> f64 {
+        match self.ots_extended() {
+            0 => 0.0,
+            n => self.iknp.total_bytes() as f64 / n as f64,
+        }
+    }
+
+    /// Bytes exchanged per DReLU: its messages plus its OTs' share of the
+    /// IKNP traffic (base-OT setup not included: it is shared by every job).
+    pub fn bytes_per_drelu(&self) -> Option<f64> {
+        (self.drelu_ops > 0).then(|| {
+            (self.drelu.total_bytes() as f64 + self.drelu_rots as f64 * self.iknp_bytes_per_ot())
+                / self.drelu_ops as f64
+        })
+    }
+
+    /// Bytes exchanged per multiplication: its messages, the triple
+    /// messages, and the triples' OTs' share of the IKNP traffic.
+    pub fn bytes_per_mult(&self) -> Option<f64> {
+        (self.mult_ops > 0).then(|| {
+            (self.mult.total_bytes() as f64
+                + self.triples.total_bytes() as f64
+                + self.triple_rots as f64 * self.iknp_bytes_per_ot())
+                / self.mult_ops as f64
+        })
+    }
+}
+
+/// What the shell sends after a frame, and the error (if any) that ended the engine.
+#[derive(Debug, Default)]
+pub struct Reply {
+    /// Encoded engine messages for the peer, in order.
+    pub send: Vec<Vec<u8>>,
+    /// Set when the engine failed on this frame (it is then poisoned).
+    pub error: Option<EngineError>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Owner {
+    User,
+    SelfTest,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    New,
+    Running,
+    Failed,
+}
+
+/// An OT-consuming instance waiting for its OTs.
+struct Waiting {
+    instance: u32,
+    job: JobId,
+    owner: Owner,
+    demand: RotDemand,
+    kind: WaitKind,
+}
+
+enum WaitKind {
+    Drelu {
+        shares: Vec<Fp>,
+    },
+    Triples {
+        n: usize,
+        need: usize,
+        mult_instance: u32,
+        xs: Vec<Fp>,
+        ys: Vec<Fp>,
+    },
+}
+
+enum Active {
+    Drelu {
+        job: JobId,
+        owner: Owner,
+        proto: Box<Drelu>,
+    },
+    Triples {
+        job: JobId,
+        owner: Owner,
+        triple_gen: Box<TripleGen>,
+        need: usize,
+        mult_instance: u32,
+        xs: Vec<Fp>,
+        ys: Vec<Fp>,
+    },
+    Mult {
+        job: JobId,
+        owner: Owner,
+        proto: Box<Mult>,
+    },
+}
+
+impl Active {
+    fn protocol(&self) -> &'static str {
+        match self {
+            Active::Drelu { .. } => "DReLU",
+            Active::Triples { .. } => "triples",
+            Active::Mult { .. } => "mult",
+        }
+    }
+}
+
+enum JobResult {
+    Drelu(Vec<bool>),
+    Mult(Vec<Fp>),
+}
+
+struct SelfTest {
+    job: JobId,
+    ops: usize,
+    drelu_job: JobId,
+    mult_job: JobId,
+    open_instance: u32,
+    drelu_in: Vec<Fp>,
+    xs: Vec<Fp>,
+    ys: Vec<Fp>,
+    drelu_out: Option<Vec<bool>>,
+    mult_out: Option<Vec<Fp>>,
+    sent_open: bool,
+    peer_open: Option<OpenMsg>,
+    done: bool,
+}
+
+/// The engine: one party's side. `Debug` shows progress, never shares or keys.
+pub struct Engine {
+    party: Party,
+    config: EngineConfig,
+    rng: ChaCha12Rng,
+    phase: Phase,
+    /// This party's receiving direction, before the peer's base-OT answer.
+    setup: Option<IknpReceiverSetup>,
+    /// This party's receiving direction, ready to extend.
+    receiver: Option<IknpReceiver>,
+    /// The peer's receiving direction (this party holds Δ).
+    sender: Option<IknpSender>,
+    /// Unused OTs: `sent` from the peer's direction, `received` from ours.
+    pool: Rots,
+    waiting: VecDeque<Waiting>,
+    active: BTreeMap<u32, Active>,
+    /// Mult instances whose triples are still being generated.
+    pending_mults: BTreeSet<u32>,
+    finished: BTreeSet<u32>,
+    early: BTreeMap<u32, Vec<EngineMsg>>,
+    early_len: usize,
+    early_bytes: usize,
+    /// Jobs queued here that the peer has not announced yet.
+    own_jobs: BTreeMap<u32, (JobKind, usize)>,
+    /// Jobs the peer announced that are not queued here yet.
+    peer_jobs: BTreeMap<u32, (JobKind, usize)>,
+    next_instance: u32,
+    next_job: u32,
+    selftest: Option<SelfTest>,
+    outbox: Vec<EngineMsg>,
+    outputs: VecDeque<EngineOutput>,
+    stats: EngineStats,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("party", &self.party)
+            .field("phase", &self.phase)
+            .field("waiting", &self.waiting.len())
+            .field("active", &self.active.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.pool.sent.zeroize();
+        self.pool.received.zeroize();
+    }
+}
+
+/// Where streamed messages go (`None`: they stay in the outbox).
+type Sink<'a> = Option<&'a mut dyn FnMut(Vec<EngineMsg>)>;
+
+fn sid(receiver: Party) -> SessionId {
+    SessionId::from_label(match receiver {
+        Party::A => SID_A_RECEIVES,
+        Party::B => SID_B_RECEIVES,
+    })
+}
+
+impl Engine {
+    /// A new engine for `party`; all its randomness comes from `seed`
+    /// (use [`Seed::random`] outside tests).
+    pub fn new(party: Party, config: EngineConfig, seed: &Seed) -> Engine {
+        Engine {
+            party,
+            config,
+            rng: ChaCha12Rng::from_seed(seed.0),
+            phase: Phase::New,
+            setup: None,
+            receiver: None,
+            sender: None,
+            pool: Rots::default(),
+            waiting: VecDeque::new(),
+            active: BTreeMap::new(),
+            pending_mults: BTreeSet::new(),
+            finished: BTreeSet::new(),
+            early: BTreeMap::new(),
+            early_len: 0,
+            early_bytes: 0,
+            own_jobs: BTreeMap::new(),
+            peer_jobs: BTreeMap::new(),
+            next_instance: 1,
+            next_job: 0,
+            selftest: None,
+            outbox: Vec::new(),
+            outputs: VecDeque::new(),
+            stats: EngineStats::default(),
+        }
+    }
+
+    /// Which server this engine runs for.
+    pub fn party(&self) -> Party {
+        self.party
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+
+    /// Whether the engine failed (every later call errors).
+    pub fn is_failed(&self) -> bool {
+        self.phase == Phase::Failed
+    }
+
+    /// Whether no job is queued or running.
+    pub fn is_idle(&self) -> bool {
+        self.waiting.is_empty()
+            && self.active.is_empty()
+            && self.pending_mults.is_empty()
+            && self.selftest.as_ref().is_none_or(|s| s.done)
+    }
+
+    /// Unused OTs in the pools: `(as sender, as receiver)`.
+    pub fn pooled_ots(&self) -> (usize, usize) {
+        (self.pool.sent.m0.len(), self.pool.received.mc.len())
+    }
+
+    /// Opens this party's receiving direction (base OTs for IKNP). Returns
+    /// every message queued so far. Called at most once; [`Engine::on_frame`]
+    /// calls it when needed.
+    pub fn start(&mut self) -> Result<Vec<EngineMsg>, EngineError> {
+        match self.phase {
+            Phase::New => {}
+            Phase::Running => {
+                return Err(EngineError::Unexpected {
+                    got: "start",
+                    why: "the engine has already started",
+                });
+            }
+            Phase::Failed => return Err(EngineError::Failed),
+        }
+        let r = self.start_inner();
+        self.guard(r)?;
+        Ok(self.take_outgoing())
+    }
+
+    fn start_inner(&mut self) -> Result<(), EngineError> {
+        self.phase = Phase::Running;
+        let (setup, m1) = IknpReceiver::setup(&mut self.rng, sid(self.party))?;
+        self.setup = Some(setup);
+        self.send(EngineMsg::BaseOtSender(m1));
+        Ok(())
+    }
+
+    /// Messages produced since the last call (by submissions, for instance).
+    pub fn take_outgoing(&mut self) -> Vec<EngineMsg> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// The next finished job or self-test event.
+    pub fn poll_output(&mut self) -> Option<EngineOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// Poisons the engine on an error. Unless the error is the peer's abort
+    /// (or the engine had failed already), the outbox then holds exactly one
+    /// [`EngineMsg::Abort`] for the peer, so it fails fast instead of waiting.
+    fn guard<T>(&mut self, r: Result<T, EngineError>) -> Result<T, EngineError> {
+        if let Err(e) = &r {
+            let tell_peer = self.phase != Phase::Failed
+                && !matches!(e, EngineError::PeerAborted(_) | EngineError::Failed);
+            self.phase = Phase::Failed;
+            self.outbox.clear();
+            self.waiting.clear();
+            self.active.clear();
+            self.early.clear();
+            self.early_len = 0;
+            self.early_bytes = 0;
+            if tell_peer {
+                self.send(EngineMsg::abort(&e.to_string()));
+            }
+        }
+        r
+    }
+
+    fn check_live(&self) -> Result<(), EngineError> {
+        if self.phase == Phase::Failed {
+            return Err(EngineError::Failed);
+        }
+        Ok(())
+    }
+
+    fn alloc_instance(&mut self) -> u32 {
+        let i = self.next_instance;
+        self.next_instance = self.next_instance.wrapping_add(1).max(1);
+        i
+    }
+
+    fn alloc_job(&mut self) -> JobId {
+        let j = JobId(self.next_job);
+        self.next_job = self.next_job.wrapping_add(1);
+        j
+    }
+
+    fn check_job_size(&self, n: usize) -> Result<(), EngineError> {
+        if n == 0 {
+            return Err(EngineError::Job("a job needs at least one value"));
+        }
+        if n > self.config.max_job {
+            return Err(EngineError::Job("job larger than EngineConfig::max_job"));
+        }
+        Ok(())
+    }
+
+    /// Queues a DReLU batch on this party's additive shares. The peer must
+    /// submit the same job at the same position. Call [`Engine::take_outgoing`] after.
+    pub fn submit_drelu(&mut self, shares: Vec<Fp>) -> Result<JobId, EngineError> {
+        self.check_live()?;
+        self.check_job_size(shares.len())?;
+        let r = self.queue_drelu(Owner::User, shares);
+        let job = self.guard(r)?;
+        let r = self.pump(&mut None);
+        self.guard(r)?;
+        Ok(job)
+    }
+
+    /// Queues a batch of products `x_j · y_j` of shared values (this party's
+    /// shares). The peer must submit the same job at the same position.
+    /// Call [`Engine::take_outgoing`] after.
+    pub fn submit_mult(&mut self, xs: Vec<Fp>, ys: Vec<Fp>) -> Result<JobId, EngineError> {
+        self.check_live()?;
+        self.check_job_size(xs.len())?;
+        if ys.len() != xs.len() {
+            return Err(EngineError::Job("x and y shares differ in length"));
+        }
+        let r = self.queue_mult(Owner::User, xs, ys);
+        let job = self.guard(r)?;
+        let r = self.pump(&mut None);
+        self.guard(r)?;
+        Ok(job)
+    }
+
+    /// Starts a self-test of `ops` DReLUs and `ops` multiplications on
+    /// random shared inputs, opened and checked at the end (see the module
+    /// docs); the peer joins when the request reaches it. Call
+    /// [`Engine::take_outgoing`] (or [`Engine::start`]) after.
+    pub fn submit_selftest(&mut self, ops: usize) -> Result<JobId, EngineError> {
+        self.check_live()?;
+        self.check_job_size(ops)?;
+        if self.selftest.is_some() {
+            return Err(EngineError::Job("one self-test per engine"));
+        }
+        let ops32 = u32::try_from(ops).map_err(|_| EngineError::Job("too many operations"))?;
+        let mut seed = [0u8; 32];
+        self.rng.fill_bytes(&mut seed);
+        self.send(EngineMsg::SelfTest(SelfTestMsg { ops: ops32, seed }));
+        let r = self.queue_selftest(ops, &seed);
+        let job = self.guard(r)?;
+        let r = self.pump(&mut None);
+        self.guard(r)?;
+        Ok(job)
+    }
+
+    /// Tells the peer about a queued job and checks it against the peer's
+    /// announcement for the same instance, if that came first.
+    fn announce(&mut self, instance: u32, kind: JobKind, n: usize) -> Result<(), EngineError> {
+        let n32 = u32::try_from(n).map_err(|_| EngineError::Job("job too large"))?;
+        self.send(EngineMsg::Job {
+            instance,
+            kind,
+            n: n32,
+        });
+        match self.peer_jobs.remove(&instance) {
+            Some(theirs) => check_jobs(instance, (kind, n), theirs),
+            None => {
+                self.own_jobs.insert(instance, (kind, n));
+                Ok(())
+            }
+        }
+    }
+
+    fn on_job(&mut self, instance: u32, kind: JobKind, n: usize) -> Result<(), EngineError> {
+        if let Some(ours) = self.own_jobs.remove(&instance) {
+            return check_jobs(instance, ours, (kind, n));
+        }
+        if instance < self.next_instance || self.peer_jobs.contains_key(&instance) {
+            return Err(EngineError::Unexpected {
+                got: "job",
+                why: "its instance is not the start of a job queued here",
+            });
+        }
+        if self.peer_jobs.len() >= MAX_EARLY {
+            return Err(EngineError::TooManyEarly);
+        }
+        self.peer_jobs.insert(instance, (kind, n));
+        Ok(())
+    }
+
+    fn queue_drelu(&mut self, owner: Owner, shares: Vec<Fp>) -> Result<JobId, EngineError> {
+        let demand = self.config.drelu.rot_demand(shares.len())?;
+        let job = self.alloc_job();
+        let instance = self.alloc_instance();
+        self.announce(instance, JobKind::Drelu, shares.len())?;
+        self.waiting.push_back(Waiting {
+            instance,
+            job,
+            owner,
+            demand,
+            kind: WaitKind::Drelu { shares },
+        });
+        Ok(job)
+    }
+
+    fn queue_mult(&mut self, owner: Owner, xs: Vec<Fp>, ys: Vec<Fp>) -> Result<JobId, EngineError> {
+        let need = xs.len();
+        let n = need + self.config.triple_margin;
+        let per_dir = n * OTS_PER_TRIPLE;
+        let job = self.alloc_job();
+        let instance = self.alloc_instance();
+        let mult_instance = self.alloc_instance();
+        self.announce(instance, JobKind::Mult, need)?;
+        self.pending_mults.insert(mult_instance);
+        self.waiting.push_back(Waiting {
+            instance,
+            job,
+            owner,
+            demand: RotDemand {
+                a_receives: per_dir,
+                b_receives: per_dir,
+            },
+            kind: WaitKind::Triples {
+                n,
+                need,
+                mult_instance,
+                xs,
+                ys,
+            },
+        });
+        Ok(job)
+    }
+
+    fn queue_selftest(&mut self, ops: usize, seed: &[u8; 32]) -> Result<JobId, EngineError> {
+        let job = self.alloc_job();
+        let (drelu_in, xs, ys) = selftest_inputs(self.party, ops, seed, &mut self.rng);
+        // DReLU first: its OTs come first, so its five sequential messages
+        // overlap with the extension and generation of the triples.
+        let drelu_job = self.queue_drelu(Owner::SelfTest, drelu_in.clone())?;
+        let mult_job = self.queue_mult(Owner::SelfTest, xs.clone(), ys.clone())?;
+        let open_instance = self.alloc_instance();
+        self.selftest = Some(SelfTest {
+            job,
+            ops,
+            drelu_job,
+            mult_job,
+            open_instance,
+            drelu_in,
+            xs,
+            ys,
+            drelu_out: None,
+            mult_out: None,
+            sent_open: false,
+            peer_open: None,
+            done: false,
+        });
+        Ok(job)
+    }
+
+    /// Decodes a peer frame and handles it; see [`Reply`]. Starts the engine
+    /// first if it has not started (the responder's case).
+    pub fn on_frame(&mut self, bytes: &[u8]) -> Reply {
+        let mut send = Vec::new();
+        let error = self.on_frame_with(bytes, &mut |f| send.push(f)).err();
+        Reply { send, error }
+    }
+
+    /// As [`Engine::on_frame`], but hands each encoded message to `emit` as
+    /// soon as it is final — the answer to the frame before any follow-up
+    /// work, each IKNP batch before the next is computed — so the shell can
+    /// put it on the wire while the engine keeps computing (the peer works
+    /// on it in parallel). On an error, the last message emitted is the
+    /// [`EngineMsg::Abort`] for the peer (unless the peer aborted).
+    pub fn on_frame_with(
+        &mut self,
+        bytes: &[u8],
+        emit: &mut dyn FnMut(Vec<u8>),
+    ) -> Result<(), EngineError> {
+        let mut encode = |msgs: Vec<EngineMsg>| {
+            for m in &msgs {
+                emit(m.encode());
+            }
+        };
+        let mut sink: Sink<'_> = Some(&mut encode);
+        let r = self.frame_inner(bytes, &mut sink);
+        self.flush(&mut sink);
+        r
+    }
+
+    fn frame_inner(&mut self, bytes: &[u8], sink: &mut Sink<'_>) -> Result<(), EngineError> {
+        self.check_live()?;
+        let msg = EngineMsg::decode(bytes).map_err(EngineError::from);
+        let msg = self.guard(msg)?;
+        if self.phase == Phase::New {
+            let r = self.start_inner();
+            self.guard(r)?;
+            self.flush(sink);
+        }
+        self.stats.entry(msg.protocol()).received(msg.encoded_len());
+        let r = self.handle_inner(msg);
+        self.guard(r)?;
+        self.flush(sink);
+        let r = self.pump(sink);
+        self.guard(r)
+    }
+
+    /// Hands the queued messages to the sink (if any).
+    fn flush(&mut self, sink: &mut Sink<'_>) {
+        if let Some(f) = sink.as_mut()
+            && !self.outbox.is_empty()
+        {
+            f(std::mem::take(&mut self.outbox));
+        }
+    }
+
+    /// [`EngineMsg::decode`] then [`Engine::handle`].
+    pub fn handle_bytes(&mut self, bytes: &[u8]) -> Result<Vec<EngineMsg>, EngineError> {
+        self.check_live()?;
+        let msg = EngineMsg::decode(bytes).map_err(EngineError::from);
+        let msg = self.guard(msg)?;
+        self.handle(msg)
+    }
+
+    /// Handles one peer message; returns the messages for the peer.
+    pub fn handle(&mut self, msg: EngineMsg) -> Result<Vec<EngineMsg>, EngineError> {
+        match self.phase {
+            Phase::Running => {}
+            Phase::Failed => return Err(EngineError::Failed),
+            Phase::New => {
+                let r = self.start_inner();
+                self.guard(r)?;
+            }
+        }
+        self.stats.entry(msg.protocol()).received(msg.encoded_len());
+        let r = self.handle_inner(msg).and_then(|()| self.pump(&mut None));
+        self.guard(r)?;
+        Ok(self.take_outgoing())
+    }
+
+    fn send(&mut self, msg: EngineMsg) {
+        self.stats.entry(msg.protocol()).sent(msg.encoded_len());
+        self.outbox.push(msg);
+    }
+
+    fn handle_inner(&mut self, msg: EngineMsg) -> Result<(), EngineError> {
+        let kind = msg.kind();
+        match msg {
+            EngineMsg::BaseOtSender(m) => {
+                if self.sender.is_some() {
+                    return Err(EngineError::Unexpected {
+                        got: kind,
+                        why: "the peer's direction is already set up",
+                    });
+                }
+                let (sender, reply) =
+                    IknpSender::setup(&mut self.rng, sid(self.party.other()), &m)?;
+                self.sender = Some(sender);
+                self.send(EngineMsg::BaseOtReceiver(reply));
+            }
+            EngineMsg::BaseOtReceiver(m) => {
+                let Some(setup) = self.setup.take() else {
+                    return Err(EngineError::Unexpected {
+                        got: kind,
+                        why: "this party's direction is not waiting for base OTs",
+                    });
+                };
+                self.receiver = Some(setup.finish(&m)?);
+            }
+            EngineMsg::Extend(m) => {
+                let Some(sender) = self.sender.as_mut() else {
+                    return Err(EngineError::Unexpected {
+                        got: kind,
+                        why: "the peer's direction is not set up",
+                    });
+                };
+                let count = m.count();
+                let pool = self.pool.sent.m0.len();
+                if count > self.config.max_extend
+                    || pool.saturating_add(count) > self.config.max_pool
+                {
+                    return Err(EngineError::ExtendLimit { count, pool });
+                }
+                let out = sender.receive_rot(&m, count)?;
+                self.pool.sent.m0.extend_from_slice(&out.m0);
+                self.pool.sent.m1.extend_from_slice(&out.m1);
+                let mut out = out;
+                out.zeroize();
+                self.stats.ots_as_sender += count as u64;
+            }
+            EngineMsg::SelfTest(m) => {
+                if self.selftest.is_some() {
+                    return Err(EngineError::Unexpected {
+                        got: kind,
+                        why: "a self-test already ran on this engine",
+                    });
+                }
+                let ops = m.ops as usize;
+                self.check_job_size(ops)?;
+                self.queue_selftest(ops, &m.seed)?;
+            }
+            EngineMsg::Abort(reason) => return Err(EngineError::PeerAborted(reason)),
+            EngineMsg::Job { instance, kind, n } => self.on_job(instance, kind, n as usize)?,
+            EngineMsg::Open { instance, msg } => self.on_open(instance, msg)?,
+            m @ (EngineMsg::Triples { .. } | EngineMsg::Mult { .. } | EngineMsg::Drelu { .. }) => {
+                self.route(m)?
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers an instance message, or buffers it until the instance starts.
+    fn route(&mut self, msg: EngineMsg) -> Result<(), EngineError> {
+        let instance = msg.instance();
+        if self.active.contains_key(&instance) {
+            return self.deliver(instance, msg);
+        }
+        if self.finished.contains(&instance) {
+            return Err(EngineError::FinishedInstance { instance });
+        }
+        let bytes = msg.encoded_len();
+        if self.early_len >= MAX_EARLY || self.early_bytes.saturating_add(bytes) > MAX_EARLY_BYTES {
+            return Err(EngineError::TooManyEarly);
+        }
+        self.early_len += 1;
+        self.early_bytes += bytes;
+        self.early.entry(instance).or_default().push(msg);
+        Ok(())
+    }
+
+    fn drain_early(&mut self, instance: u32) -> Result<(), EngineError> {
+        if let Some(msgs) = self.early.remove(&instance) {
+            self.early_len = self.early_len.saturating_sub(msgs.len());
+            let bytes: usize = msgs.iter().map(EngineMsg::encoded_len).sum();
+            self.early_bytes = self.early_bytes.saturating_sub(bytes);
+            for m in msgs {
+                if !self.active.contains_key(&instance) {
+                    return Err(EngineError::FinishedInstance { instance });
+                }
+                self.deliver(instance, m)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn deliver(&mut self, instance: u32, msg: EngineMsg) -> Result<(), EngineError> {
+        let Some(active) = self.active.remove(&instance) else {
+            return Err(EngineError::FinishedInstance { instance });
+        };
+        let expected = active.protocol();
+        match (active, msg) {
+            (
+                Active::Drelu {
+                    job,
+                    owner,
+                    mut proto,
+                },
+                EngineMsg::Drelu { msg, .. },
+            ) => {
+                if let Some(reply) = proto.receive(msg, &mut self.rng)? {
+                    self.send(EngineMsg::Drelu {
+                        instance,
+                        msg: reply,
+                    });
+                }
+                self.after_drelu(instance, job, owner, proto)?;
+            }
+            (
+                Active::Triples {
+                    job,
+                    owner,
+                    triple_gen,
+                    need,
+                    mult_instance,
+                    xs,
+                    ys,
+                },
+                EngineMsg::Triples { msg, .. },
+            ) => {
+                let done = triple_gen.finish(&msg)?;
+                let mut triples = done.output;
+                self.stats.triples_made += triples.len() as u64;
+                self.finished.insert(instance);
+                if triples.len() < need {
+                    return Err(EngineError::TriplesShort {
+                        got: triples.len(),
+                        need,
+                    });
+                }
+                triples.truncate(need);
+                self.start_mult(job, owner, mult_instance, &xs, &ys, triples)?;
+            }
+            (Active::Mult { job, owner, proto }, EngineMsg::Mult { msg, .. }) => {
+                let done = proto.finish(&msg)?;
+                self.finished.insert(instance);
+                self.stats.mult_ops += done.output.len() as u64;
+                self.job_done(owner, job, JobResult::Mult(done.output))?;
+            }
+            (_, msg) => {
+                return Err(EngineError::WrongProtocol {
+                    instance,
+                    expected,
+                    got: msg.kind(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn after_drelu(
+        &mut self,
+        instance: u32,
+        job: JobId,
+        owner: Owner,
+        proto: Box<Drelu>,
+    ) -> Result<(), EngineError> {
+        if proto.is_done() {
+            let done = proto.finish()?;
+            self.finished.insert(instance);
+            self.stats.drelu_ops += done.output.len() as u64;
+            self.job_done(owner, job, JobResult::Drelu(done.output))
+        } else {
+            self.active
+                .insert(instance, Active::Drelu { job, owner, proto });
+            Ok(())
+        }
+    }
+
+    fn start_mult(
+        &mut self,
+        job: JobId,
+        owner: Owner,
+        instance: u32,
+        xs: &[Fp],
+        ys: &[Fp],
+        triples: Vec<Triple>,
+    ) -> Result<(), EngineError> {
+        let (proto, msg) = Mult::start(self.party, xs, ys, triples)?;
+        self.pending_mults.remove(&instance);
+        self.send(EngineMsg::Mult { instance, msg });
+        self.active.insert(
+            instance,
+            Active::Mult {
+                job,
+                owner,
+                proto: Box::new(proto),
+            },
+        );
+        self.drain_early(instance)
+    }
+
+    /// Extends this party's receiving direction for the queued demand, then
+    /// starts every instance whose OTs are in both pools, in order.
+    fn pump(&mut self, sink: &mut Sink<'_>) -> Result<(), EngineError> {
+        if self.phase != Phase::Running {
+            return Ok(());
+        }
+        loop {
+            self.top_up(sink)?;
+            if !self.start_ready()? {
+                return Ok(());
+            }
+        }
+    }
+
+    fn top_up(&mut self, sink: &mut Sink<'_>) -> Result<(), EngineError> {
+        let party = self.party;
+        if self.receiver.is_none() {
+            return Ok(());
+        }
+        let mut need = 0usize;
+        for (k, w) in self.waiting.iter().enumerate() {
+            let (_, r) = w.demand.for_party(party);
+            if k > 0 && need.saturating_add(r) > self.config.lookahead_ots {
+                break;
+            }
+            need = need.saturating_add(r);
+        }
+        let have = self.pool.received.mc.len();
+        if need <= have {
+            return Ok(());
+        }
+        let mut deficit = (need - have).next_multiple_of(128);
+        let step = self
+            .config
+            .extend_chunk
+            .min(self.config.max_extend)
+            .max(128)
+            / 128
+            * 128;
+        while deficit > 0 {
+            let count = deficit.min(step);
+            let Some(receiver) = self.receiver.as_mut() else {
+                return Ok(());
+            };
+            let (out, msg) = receiver.extend_rot(&mut self.rng, count)?;
+            let mut out = out;
+            self.pool.received.choices.extend_from_slice(&out.choices);
+            self.pool.received.mc.extend_from_slice(&out.mc);
+            out.zeroize();
+            self.stats.ots_as_receiver += count as u64;
+            self.stats.iknp.sent(HEADER_LEN + msg.encoded_len());
+            self.outbox.push(EngineMsg::Extend(msg));
+            self.flush(sink);
+            deficit -= count;
+        }
+        Ok(())
+    }
+
+    fn start_ready(&mut self) -> Result<bool, EngineError> {
+        let mut started = false;
+        while let Some(front) = self.waiting.front() {
+            let (s, r) = front.demand.for_party(self.party);
+            if self.pool.sent.m0.len() < s || self.pool.received.mc.len() < r {
+                break;
+            }
+            let Some(w) = self.waiting.pop_front() else {
+                break;
+            };
+            let rots = self.pool.take_front(self.party, w.demand)?;
+            self.start_instance(w, rots)?;
+            started = true;
+        }
+        Ok(started)
+    }
+
+    fn start_instance(&mut self, w: Waiting, rots: Rots) -> Result<(), EngineError> {
+        let Waiting {
+            instance,
+            job,
+            owner,
+            demand,
+            kind,
+        } = w;
+        match kind {
+            WaitKind::Drelu { shares } => {
+                self.stats.drelu_rots += demand.total() as u64;
+                let mut proto =
+                    Box::new(Drelu::new(self.party, &self.config.drelu, &shares, rots)?);
+                if let Some(m) = proto.start(&mut self.rng)? {
+                    self.send(EngineMsg::Drelu { instance, msg: m });
+                }
+                self.after_drelu(instance, job, owner, proto)?;
+            }
+            WaitKind::Triples {
+                n,
+                need,
+                mult_instance,
+                xs,
+                ys,
+            } => {
+                self.stats.triple_rots += demand.total() as u64;
+                let Rots { sent, received } = rots;
+                let (triple_gen, msg) = TripleGen::start(n, sent, received, &mut self.rng)?;
+                self.send(EngineMsg::Triples { instance, msg });
+                self.active.insert(
+                    instance,
+                    Active::Triples {
+                        job,
+                        owner,
+                        triple_gen: Box::new(triple_gen),
+                        need,
+                        mult_instance,
+                        xs,
+                        ys,
+                    },
+                );
+            }
+        }
+        self.drain_early(instance)
+    }
+
+    fn job_done(&mut self, owner: Owner, job: JobId, result: JobResult) -> Result<(), EngineError> {
+        match owner {
+            Owner::User => {
+                self.outputs.push_back(match result {
+                    JobResult::Drelu(shares) => EngineOutput::Drelu { job, shares },
+                    JobResult::Mult(shares) => EngineOutput::Mult { job, shares },
+                });
+                Ok(())
+            }
+            Owner::SelfTest => {
+                let Some(st) = self.selftest.as_mut() else {
+                    return Err(EngineError::Unexpected {
+                        got: "self-test result",
+                        why: "no self-test is running",
+                    });
+                };
+                match result {
+                    JobResult::Drelu(out) if job == st.drelu_job => st.drelu_out = Some(out),
+                    JobResult::Mult(out) if job == st.mult_job => st.mult_out = Some(out),
+                    _ => {
+                        return Err(EngineError::Unexpected {
+                            got: "self-test result",
+                            why: "it belongs to no self-test job",
+                        });
+                    }
+                }
+                self.selftest_progress()
+            }
+        }
+    }
+
+    fn on_open(&mut self, instance: u32, msg: OpenMsg) -> Result<(), EngineError> {
+        let Some(st) = self.selftest.as_mut() else {
+            return Err(EngineError::Unexpected {
+                got: "open",
+                why: "no self-test is running",
+            });
+        };
+        if instance != st.open_instance || st.peer_open.is_some() || st.done {
+            return Err(EngineError::Unexpected {
+                got: "open",
+                why: "not this self-test's opening, or a second one",
+            });
+        }
+        for len in [
+            msg.drelu_in.len(),
+            msg.drelu_out.len(),
+            msg.mult_x.len(),
+            msg.mult_y.len(),
+            msg.mult_z.len(),
+        ] {
+            if len != st.ops {
+                return Err(EngineError::OpenCount {
+                    expected: st.ops,
+                    got: len,
+                });
+            }
+        }
+        st.peer_open = Some(msg);
+        self.selftest_progress()
+    }
+
+    fn selftest_progress(&mut self) -> Result<(), EngineError> {
+        let Some(st) = self.selftest.as_mut() else {
+            return Ok(());
+        };
+        let (Some(dout), Some(mout)) = (st.drelu_out.as_ref(), st.mult_out.as_ref()) else {
+            return Ok(());
+        };
+        if st.done {
+            return Ok(());
+        }
+        let open = (!st.sent_open).then(|| OpenMsg {
+            drelu_in: st.drelu_in.clone(),
+            drelu_out: dout.clone(),
+            mult_x: st.xs.clone(),
+            mult_y: st.ys.clone(),
+            mult_z: mout.clone(),
+        });
+        let report = st.peer_open.as_ref().map(|peer| {
+            let mut report = SelfTestReport {
+                ops: st.ops,
+                drelu_wrong: 0,
+                mult_wrong: 0,
+            };
+            let drelu = st
+                .drelu_in
+                .iter()
+                .zip(dout)
+                .zip(&peer.drelu_in)
+                .zip(&peer.drelu_out);
+            for (((&v0, &b0), &v1), &b1) in drelu {
+                if (b0 ^ b1) != ((v0 + v1).to_centered() >= 0) {
+                    report.drelu_wrong += 1;
+                }
+            }
+            let own = st.xs.iter().zip(&st.ys).zip(mout);
+            let theirs = peer.mult_x.iter().zip(&peer.mult_y).zip(&peer.mult_z);
+            for (((&x0, &y0), &z0), ((&x1, &y1), &z1)) in own.zip(theirs) {
+                if (x0 + x1) * (y0 + y1) != z0 + z1 {
+                    report.mult_wrong += 1;
+                }
+            }
+            report
+        });
+        let (job, ops, instance) = (st.job, st.ops, st.open_instance);
+        if open.is_some() {
+            st.sent_open = true;
+        }
+        if report.is_some() {
+            st.done = true;
+        }
+        if let Some(msg) = open {
+            self.outputs
+                .push_back(EngineOutput::SelfTestComputed { job, ops });
+            self.send(EngineMsg::Open { instance, msg });
+        }
+        if let Some(report) = report {
+            self.outputs
+                .push_back(EngineOutput::SelfTest { job, report });
+        }
+        Ok(())
+    }
+}
+
+/// Runs two engines against each other in memory until no message is in
+/// flight, every message through its encoding (for benches and tests; the
+/// servers move the same bytes over QUIC). `to_b` / `to_a` are the messages
+/// already produced (e.g. by [`Engine::start`]). Returns the first error.
+pub fn run_local(
+    a: &mut Engine,
+    b: &mut Engine,
+    to_b: Vec<EngineMsg>,
+    to_a: Vec<EngineMsg>,
+) -> Result<(), EngineError> {
+    let mut to_b: VecDeque<Vec<u8>> = to_b.iter().map(EngineMsg::encode).collect();
+    let mut to_a: VecDeque<Vec<u8>> = to_a.iter().map(EngineMsg::encode).collect();
+    loop {
+        if let Some(f) = to_b.pop_front() {
+            let r = b.on_frame(&f);
+            to_a.extend(r.send);
+            if let Some(e) = r.error {
+                return Err(e);
+            }
+        } else if let Some(f) = to_a.pop_front() {
+            let r = a.on_frame(&f);
+            to_b.extend(r.send);
+            if let Some(e) = r.error {
+                return Err(e);
+            }
+        } else {
+            return Ok(());
+        }
+    }
+}
+
+fn check_jobs(
+    instance: u32,
+    ours: (JobKind, usize),
+    theirs: (JobKind, usize),
+) -> Result<(), EngineError> {
+    if ours == theirs {
+        return Ok(());
+    }
+    Err(EngineError::JobMismatch {
+        instance,
+        ours: ours.0,
+        ours_n: ours.1,
+        theirs: theirs.0,
+        theirs_n: theirs.1,
+    })
+}
+
+/// This party's self-test inputs: DReLU shares (bounded values, see the
+/// module docs) and multiplication shares `(xs, ys)`.
+fn selftest_inputs(
+    party: Party,
+    ops: usize,
+    seed: &[u8; 32],
+    rng: &mut ChaCha12Rng,
+) -> (Vec<Fp>, Vec<Fp>, Vec<Fp>) {
+    let mut h = Sha256::new();
+    h.update(SELFTEST_LABEL);
+    h.update(seed);
+    let mut masks = ChaCha12Rng::from_seed(h.finalize().into());
+    let half = |i: usize| -> u64 { if i.is_multiple_of(8) { 4 } else { 1 << 39 } };
+    let drelu = (0..ops)
+        .map(|i| {
+            let r = random_fp(&mut masks);
+            let h = half(i);
+            let u = Fp::from_i64((rng.next_u64() % (2 * h)) as i64 - h as i64);
+            match party {
+                Party::A => u + r,
+                Party::B => u - r,
+            }
+        })
+        .collect();
+    let xs = (0..ops).map(|_| random_fp(rng)).collect();
+    let ys = (0..ops).map(|_| random_fp(rng)).collect();
+    (drelu, xs, ys)
+}

@@ -1,0 +1,90 @@
+//! The dealer-free 2PC engine between real server processes over QUIC:
+//! `bench engine` end to end, and the self-test followed by a normal round.
+//! No timing assertions: the numbers are only checked to be present and positive.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+use tandem_harness::{Cluster, ClusterOptions};
+
+fn positive(v: &Value, key: &str) -> f64 {
+    let x = v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("`{key}` missing in {v}"));
+    assert!(x > 0.0 && x.is_finite(), "`{key}` = {x} in {v}");
+    x
+}
+
+#[test]
+fn bench_engine_runs_between_two_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["engine", "--ops", "200", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "bench failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout.lines().last().expect("no output");
+    let v: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(v["correct"], true, "{v}");
+    assert_eq!(v["ops"], 200);
+    for key in [
+        "seconds",
+        "wall_s",
+        "bytes_per_drelu",
+        "bytes_per_mult",
+        "cot_per_s",
+        "bytes_total",
+        "ots",
+    ] {
+        positive(&v, key);
+    }
+    // Every protocol of the engine exchanged something.
+    for p in ["base_ot", "iknp", "triples", "mult", "drelu", "control"] {
+        assert!(v["bytes"][p].as_u64().unwrap() > 0, "{p}: {v}");
+    }
+    // Wall time includes process start, so it is at least the engine's time.
+    assert!(v["wall_s"].as_f64().unwrap() >= v["seconds"].as_f64().unwrap());
+    // B checked the opened results too.
+    let b_log = std::fs::read_to_string(dir.path().join("run-0/server-b.log")).unwrap();
+    assert!(
+        b_log.contains("engine self-test checked") && b_log.contains("correct=true"),
+        "{b_log}"
+    );
+}
+
+#[test]
+fn bench_round_is_not_implemented_yet() {
+    let out = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["round", "--dim", "10", "--workers", "2"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
+}
+
+#[test]
+fn selftest_then_a_normal_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = ClusterOptions::new(dir.path());
+    o.workers = 3;
+    o.rounds = 1;
+    o.model = "logreg".into();
+    o.extra_a = vec!["--engine-selftest".into(), "64".into()];
+    let mut cluster = Cluster::launch(&o).unwrap();
+    let first = cluster.next_event(Duration::from_secs(180)).unwrap();
+    assert_eq!(first["engine"]["correct"], true, "{first}");
+    assert_eq!(first["engine"]["ops"], 64);
+    let round = cluster.next_event(Duration::from_secs(180)).unwrap();
+    assert_eq!(round["round"], 1, "{round}");
+    assert_eq!(round["accepted"], 3, "{round}");
+    let done = cluster.next_event(Duration::from_secs(60)).unwrap();
+    assert_eq!(done["done"], true, "{done}");
+}
