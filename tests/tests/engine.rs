@@ -52,12 +52,6 @@ fn bench_engine_runs_between_two_processes() {
     }
     // Wall time includes process start, so it is at least the engine's time.
     assert!(v["wall_s"].as_f64().unwrap() >= v["seconds"].as_f64().unwrap());
-    // B checked the opened results too.
-    let b_log = std::fs::read_to_string(dir.path().join("run-0/server-b.log")).unwrap();
-    assert!(
-        b_log.contains("engine self-test checked") && b_log.contains("correct=true"),
-        "{b_log}"
-    );
 }
 
 #[test]
