@@ -558,7 +558,8 @@ impl Shell {
         }
         let stats = *engine.stats();
         if let Err(e) = result {
-            bail!("the 2PC engine failed: {e}");
+            // Debug formatting escapes control characters in a peer's abort reason.
+            bail!("the 2PC engine failed: {:?}", e.to_string());
         }
         for out in outputs {
             let SelfTest::Running {

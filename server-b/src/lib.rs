@@ -291,7 +291,8 @@ impl Shell {
             }
         }
         if let Err(e) = result {
-            warn!(error = %e, "2PC engine failed; the next session starts a new one");
+            // Debug formatting escapes control characters in a peer's abort reason.
+            warn!(error = ?e.to_string(), "2PC engine failed; the next session starts a new one");
         }
         for r in reports {
             info!(
