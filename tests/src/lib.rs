@@ -110,7 +110,18 @@ pub fn bin_dir() -> Result<PathBuf> {
             let mut cmd = Command::new(cargo);
             cmd.args(["build", "--quiet", "--manifest-path"])
                 .arg(&manifest)
-                .args(["-p", "server-a", "-p", "server-b", "-p", "worker"]);
+                // Listing tandem-tests too keeps cargo's feature resolution identical
+                // to `cargo run --bin demo`, so the libraries are reused, not rebuilt.
+                .args([
+                    "-p",
+                    "tandem-tests",
+                    "-p",
+                    "server-a",
+                    "-p",
+                    "server-b",
+                    "-p",
+                    "worker",
+                ]);
             if release {
                 cmd.arg("--release");
             }
