@@ -72,6 +72,8 @@ struct LeaderRound {
     plain_sum: Vec<f64>,
     closing: bool,
     bytes_a: u64,
+    /// Bytes B received from workers, as B reports it with its sum.
+    bytes_b: u64,
 }
 
 /// Server A's state.
@@ -127,6 +129,7 @@ impl Leader {
             plain_sum: if secure { Vec::new() } else { vec![0.0; dim] },
             closing: false,
             bytes_a: 0,
+            bytes_b: 0,
         });
         if secure {
             if let Some(r) = self.round.as_mut() {
@@ -416,11 +419,10 @@ impl Leader {
             Ok(_) => return self.finish(None, Some("no worker in the sum".into())),
             Err(e) => return self.finish(None, Some(format!("reconstruction failed: {e}"))),
         };
-        let mut out = self.finish(Some(mean), None);
-        if let Some(LeaderAction::Complete(o)) = out.last_mut() {
-            o.bytes_from_workers_b = bytes_b;
+        if let Some(r) = self.round.as_mut() {
+            r.bytes_b = bytes_b;
         }
-        out
+        self.finish(Some(mean), None)
     }
 
     fn maybe_close(&mut self) -> Vec<LeaderAction> {
@@ -472,7 +474,7 @@ impl Leader {
             rejected: r.rejected,
             note,
             bytes_from_workers_a: r.bytes_a,
-            bytes_from_workers_b: 0,
+            bytes_from_workers_b: r.bytes_b,
         };
         vec![LeaderAction::Complete(outcome)]
     }
