@@ -197,6 +197,48 @@ impl Sum for Fp {
     }
 }
 
+/// A generator of the multiplicative group F_p^* (order p − 1 = 2^32·3·5·17·257·65537).
+pub const GENERATOR: Fp = Fp(7);
+/// The largest k with 2^k | p − 1.
+pub const TWO_ADICITY: u32 = 32;
+/// A primitive 2^32-th root of unity, `7^((p−1)/2^32)`.
+const ROOT_2_32: Fp = Fp(0x1856_29dc_da58_878c);
+
+/// A primitive `2^log_n`-th root of unity (`None` if `log_n > 32`).
+///
+/// The roots are compatible: `root_of_unity(k + 1)^2 == root_of_unity(k)`.
+pub fn root_of_unity(log_n: u32) -> Option<Fp> {
+    if log_n > TWO_ADICITY {
+        return None;
+    }
+    let mut w = ROOT_2_32;
+    for _ in log_n..TWO_ADICITY {
+        w *= w;
+    }
+    Some(w)
+}
+
+/// Inverts every element of `v` in place with one field inversion
+/// (Montgomery's trick). Returns `false` and leaves `v` unchanged if any
+/// element is zero.
+pub fn batch_inverse(v: &mut [Fp]) -> bool {
+    let mut prefix = Vec::with_capacity(v.len());
+    let mut acc = Fp::ONE;
+    for &x in v.iter() {
+        prefix.push(acc);
+        acc *= x;
+    }
+    let Some(mut inv) = acc.inverse() else {
+        return false;
+    };
+    for (x, pre) in v.iter_mut().zip(prefix).rev() {
+        let orig = *x;
+        *x = inv * pre;
+        inv *= orig;
+    }
+    true
+}
+
 /// `acc[i] += x[i]` over equal-length slices.
 ///
 /// # Panics
@@ -258,6 +300,37 @@ mod tests {
                 Some(inv) => prop_assert_eq!(a * inv, Fp::ONE),
             }
         }
+    }
+
+    #[test]
+    fn roots_of_unity_have_exact_order() {
+        for k in 0..=TWO_ADICITY {
+            let w = root_of_unity(k).unwrap();
+            assert_eq!(w.pow(1u64 << k), Fp::ONE);
+            if k > 0 {
+                assert_ne!(w.pow(1u64 << (k - 1)), Fp::ONE);
+                assert_eq!(w * w, root_of_unity(k - 1).unwrap());
+            }
+        }
+        assert!(root_of_unity(33).is_none());
+        assert_eq!(GENERATOR.pow((MODULUS - 1) >> 32), ROOT_2_32);
+        for f in [2u64, 3, 5, 17, 257, 65537] {
+            assert_ne!(GENERATOR.pow((MODULUS - 1) / f), Fp::ONE);
+        }
+    }
+
+    #[test]
+    fn batch_inverse_matches_single() {
+        let mut v: Vec<Fp> = (1..50u64).map(|i| Fp(i * 0x1234_5678_9abc + 7)).collect();
+        let orig = v.clone();
+        assert!(batch_inverse(&mut v));
+        for (a, b) in v.iter().zip(&orig) {
+            assert_eq!(*a * *b, Fp::ONE);
+        }
+        let mut z = vec![Fp(3), Fp::ZERO, Fp(5)];
+        assert!(!batch_inverse(&mut z));
+        assert_eq!(z, vec![Fp(3), Fp::ZERO, Fp(5)]);
+        assert!(batch_inverse(&mut []));
     }
 
     #[test]

@@ -68,6 +68,12 @@ pub enum Purpose {
     CarryShareA,
     /// Server A's share of a generic field-shared vector.
     FieldShareA,
+    /// FLP joint randomness, first draw (bit checks).
+    FlpJointRand1,
+    /// FLP joint randomness, second, independent draw (bit checks).
+    FlpJointRand2,
+    /// FLP query point, drawn by both servers together.
+    FlpQueryPoint,
 }
 
 impl Purpose {
@@ -76,6 +82,9 @@ impl Purpose {
             Purpose::RingMaskA => b"ring-mask-a",
             Purpose::CarryShareA => b"carry-share-a",
             Purpose::FieldShareA => b"field-share-a",
+            Purpose::FlpJointRand1 => b"flp-joint-rand-1",
+            Purpose::FlpJointRand2 => b"flp-joint-rand-2",
+            Purpose::FlpQueryPoint => b"flp-query-point",
         }
     }
 }
