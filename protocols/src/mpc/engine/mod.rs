@@ -117,11 +117,15 @@ pub use msg::{
     Protocol, SelfTestMsg,
 };
 
+use crate::mpc::arith::coin::{CoinError, CoinRevealed, CoinToss};
 use crate::mpc::arith::mult::{Mult, MultError};
 use crate::mpc::arith::triples::{OTS_PER_TRIPLE, TripleError, TripleGen};
 use crate::mpc::arith::{Traffic, random_fp};
-use crate::mpc::compare::drelu::{Drelu, DreluError, DreluParams};
-use crate::mpc::compare::{PingPong, RotDemand, RotShapeError, Rots};
+use crate::mpc::compare::count::{Count, CountError, CountInput, CountParams};
+use crate::mpc::compare::drelu::{Drelu, DreluError, DreluParams, Threshold};
+use crate::mpc::compare::mux::{Mux, MuxError, MuxMode, MuxParams};
+use crate::mpc::compare::relu::{Relu, ReluError, ReluOutput, ReluParams};
+use crate::mpc::compare::{PingPong, Relation, RotDemand, RotShapeError, Rots};
 use crate::mpc::corr::{Party, Triple};
 
 /// Most peer messages buffered for instances that have not started here yet.
@@ -132,6 +136,9 @@ pub const MAX_EARLY_BYTES: usize = 2 * MAX_MSG_BYTES;
 const SID_A_RECEIVES: &[u8] = b"tandem/engine/v1/iknp/a-receives";
 const SID_B_RECEIVES: &[u8] = b"tandem/engine/v1/iknp/b-receives";
 const SELFTEST_LABEL: &[u8] = b"tandem/engine/v1/self-test-masks";
+const COIN_LABEL: &[u8] = b"tandem/engine/v1/coin/";
+/// Digit width of the secure count's comparison (part of the protocol settings).
+pub const COUNT_DIGIT_BITS: u32 = 4;
 
 /// Engine limits and protocol parameters. Both parties must use the same
 /// `drelu` parameters; the limits are local.
@@ -209,6 +216,36 @@ pub enum EngineOutput {
         /// Shares of `x_j · y_j`.
         shares: Vec<Fp>,
     },
+    /// This party's shares of a gated-value (ReLU) batch.
+    Relu {
+        /// The job.
+        job: JobId,
+        /// Additive shares of `b_j · v_j`, `b_j = [v_j ⋈ T]`.
+        gated: Vec<Fp>,
+        /// XOR shares of the gate bits `b_j`.
+        bits: Vec<bool>,
+    },
+    /// This party's additive shares of XOR-shared bits.
+    B2a {
+        /// The job.
+        job: JobId,
+        /// Additive shares (0/1 in F), one per bit.
+        shares: Vec<Fp>,
+    },
+    /// The public result of a secure count (the same at both parties).
+    Count {
+        /// The job.
+        job: JobId,
+        /// `[Σ b_i ≥ k]`.
+        at_least_k: bool,
+    },
+    /// A joint coin (the same at both parties).
+    Coin {
+        /// The job.
+        job: JobId,
+        /// 32 uniformly random bytes both parties contributed to.
+        coin: [u8; 32],
+    },
     /// The self-test's DReLUs and multiplications finished here (opening follows).
     SelfTestComputed {
         /// The self-test job.
@@ -237,6 +274,25 @@ impl fmt::Debug for EngineOutput {
                 .debug_struct("Mult")
                 .field("job", job)
                 .field("len", &shares.len())
+                .finish_non_exhaustive(),
+            EngineOutput::Relu { job, gated, .. } => f
+                .debug_struct("Relu")
+                .field("job", job)
+                .field("len", &gated.len())
+                .finish_non_exhaustive(),
+            EngineOutput::B2a { job, shares } => f
+                .debug_struct("B2a")
+                .field("job", job)
+                .field("len", &shares.len())
+                .finish_non_exhaustive(),
+            EngineOutput::Count { job, at_least_k } => f
+                .debug_struct("Count")
+                .field("job", job)
+                .field("at_least_k", at_least_k)
+                .finish(),
+            EngineOutput::Coin { job, .. } => f
+                .debug_struct("Coin")
+                .field("job", job)
                 .finish_non_exhaustive(),
             EngineOutput::SelfTestComputed { job, ops } => f
                 .debug_struct("SelfTestComputed")
@@ -270,6 +326,18 @@ pub enum EngineError {
     /// A DReLU failed.
     #[error("engine: {0}")]
     Drelu(#[from] DreluError),
+    /// A ReLU failed.
+    #[error("engine: {0}")]
+    Relu(#[from] ReluError),
+    /// A B2A failed.
+    #[error("engine: {0}")]
+    B2a(#[from] MuxError),
+    /// A secure count failed.
+    #[error("engine: {0}")]
+    Count(#[from] CountError),
+    /// A coin toss failed.
+    #[error("engine: {0}")]
+    Coin(#[from] CoinError),
     /// An OT pool split failed (a local bug; never peer data alone).
     #[error("engine: {0}")]
     Rots(#[from] RotShapeError),
@@ -321,6 +389,9 @@ pub enum EngineError {
     /// An invalid job submission (local).
     #[error("engine: invalid job: {0}")]
     Job(&'static str),
+    /// The peer announced a job this engine would refuse.
+    #[error("engine: the peer announced an invalid job: {0}")]
+    PeerJob(&'static str),
     /// The two parties queued different jobs at the same position.
     #[error(
         "engine: the job at instance {instance} is {ours:?} × {ours_n} here but {theirs:?} × {theirs_n} at the peer"
@@ -366,6 +437,14 @@ pub struct EngineStats {
     pub mult: Traffic,
     /// DReLUs.
     pub drelu: Traffic,
+    /// ReLUs (gated values).
+    pub relu: Traffic,
+    /// B2A conversions.
+    pub b2a: Traffic,
+    /// Secure counts.
+    pub count: Traffic,
+    /// Coin tosses.
+    pub coin: Traffic,
     /// Self-test control and opening, aborts.
     pub control: Traffic,
     /// OTs extended with this party as the IKNP receiver.
@@ -376,6 +455,20 @@ pub struct EngineStats {
     pub drelu_rots: u64,
     /// OTs (both directions) consumed by triple generation.
     pub triple_rots: u64,
+    /// OTs (both directions) consumed by ReLU instances.
+    pub relu_rots: u64,
+    /// OTs (both directions) consumed by B2A instances.
+    pub b2a_rots: u64,
+    /// OTs (both directions) consumed by secure counts.
+    pub count_rots: u64,
+    /// ReLU values computed.
+    pub relu_ops: u64,
+    /// Bits converted by B2A.
+    pub b2a_ops: u64,
+    /// Secure counts run.
+    pub count_ops: u64,
+    /// Coins tossed.
+    pub coins: u64,
     /// DReLU values computed.
     pub drelu_ops: u64,
     /// Products computed.
@@ -392,6 +485,10 @@ impl EngineStats {
             Protocol::Triples => &mut self.triples,
             Protocol::Mult => &mut self.mult,
             Protocol::Drelu => &mut self.drelu,
+            Protocol::Relu => &mut self.relu,
+            Protocol::B2a => &mut self.b2a,
+            Protocol::Count => &mut self.count,
+            Protocol::Coin => &mut self.coin,
             Protocol::Control => &mut self.control,
         }
     }
@@ -405,6 +502,10 @@ impl EngineStats {
             self.triples,
             self.mult,
             self.drelu,
+            self.relu,
+            self.b2a,
+            self.count,
+            self.coin,
             self.control,
         ] {
             t += x;
@@ -431,6 +532,15 @@ impl EngineStats {
         (self.drelu_ops > 0).then(|| {
             (self.drelu.total_bytes() as f64 + self.drelu_rots as f64 * self.iknp_bytes_per_ot())
                 / self.drelu_ops as f64
+        })
+    }
+
+    /// Bytes exchanged per ReLU value: its messages plus its OTs' share of
+    /// the IKNP traffic.
+    pub fn bytes_per_relu(&self) -> Option<f64> {
+        (self.relu_ops > 0).then(|| {
+            (self.relu.total_bytes() as f64 + self.relu_rots as f64 * self.iknp_bytes_per_ot())
+                / self.relu_ops as f64
         })
     }
 
@@ -481,6 +591,17 @@ enum WaitKind {
     Drelu {
         shares: Vec<Fp>,
     },
+    Relu {
+        shares: Vec<Fp>,
+        threshold: Threshold,
+    },
+    B2a {
+        bits: Vec<bool>,
+    },
+    Count {
+        bits: Vec<bool>,
+        k: u64,
+    },
     Triples {
         n: usize,
         need: usize,
@@ -510,6 +631,29 @@ enum Active {
         owner: Owner,
         proto: Box<Mult>,
     },
+    Relu {
+        job: JobId,
+        proto: Box<Relu>,
+    },
+    B2a {
+        job: JobId,
+        proto: Box<Mux>,
+    },
+    Count {
+        job: JobId,
+        proto: Box<Count>,
+    },
+    Coin {
+        job: JobId,
+        state: CoinState,
+    },
+}
+
+enum CoinState {
+    /// Commitment sent, waiting for the peer's.
+    Committed(Box<CoinToss>),
+    /// Opening sent, waiting for the peer's.
+    Revealed(Box<CoinRevealed>),
 }
 
 impl Active {
@@ -518,6 +662,10 @@ impl Active {
             Active::Drelu { .. } => "DReLU",
             Active::Triples { .. } => "triples",
             Active::Mult { .. } => "mult",
+            Active::Relu { .. } => "ReLU",
+            Active::B2a { .. } => "B2A",
+            Active::Count { .. } => "count",
+            Active::Coin { .. } => "coin",
         }
     }
 }
@@ -525,6 +673,10 @@ impl Active {
 enum JobResult {
     Drelu(Vec<bool>),
     Mult(Vec<Fp>),
+    Relu(ReluOutput),
+    B2a(Vec<Fp>),
+    Count(bool),
+    Coin([u8; 32]),
 }
 
 struct SelfTest {
@@ -780,6 +932,246 @@ impl Engine {
         Ok(job)
     }
 
+    /// Queues a batch of gated values: for this party's additive shares of
+    /// `v_j` (with `v_j − T` inside the DReLU bound `[−2^B, 2^B)`), additive
+    /// shares of `b_j·v_j` and XOR shares of `b_j = [v_j ⋈ T]`
+    /// ([`EngineOutput::Relu`]). `Threshold { value: 0, relation: Gt }` gives
+    /// `ReLU(v)` and the "positive" bits a count takes. The peer must submit
+    /// the same job (same threshold) at the same position.
+    pub fn submit_relu(
+        &mut self,
+        values: Vec<Fp>,
+        threshold: Threshold,
+    ) -> Result<JobId, EngineError> {
+        self.check_live()?;
+        let kind = JobKind::Relu { threshold };
+        let demand = self.job_demand(kind, values.len())?;
+        let r = self.queue_waiting(
+            kind,
+            values.len(),
+            demand,
+            WaitKind::Relu {
+                shares: values,
+                threshold,
+            },
+        );
+        self.after_submit(r)
+    }
+
+    /// Queues a conversion of XOR-shared bits into additive shares in F
+    /// ([`EngineOutput::B2a`]). The peer must submit the same job at the same position.
+    pub fn submit_b2a(&mut self, bits: Vec<bool>) -> Result<JobId, EngineError> {
+        self.check_live()?;
+        let demand = self.job_demand(JobKind::B2a, bits.len())?;
+        let n = bits.len();
+        let r = self.queue_waiting(JobKind::B2a, n, demand, WaitKind::B2a { bits });
+        self.after_submit(r)
+    }
+
+    /// Queues a secure count: both parties learn only `[Σ b_i ≥ k]` for
+    /// XOR-shared bits `b_i` ([`EngineOutput::Count`]). The peer must submit
+    /// the same job (same k) at the same position.
+    pub fn submit_count(&mut self, bits: Vec<bool>, k: u64) -> Result<JobId, EngineError> {
+        self.check_live()?;
+        let kind = JobKind::Count { k };
+        let demand = self.job_demand(kind, bits.len())?;
+        let n = bits.len();
+        let r = self.queue_waiting(kind, n, demand, WaitKind::Count { bits, k });
+        self.after_submit(r)
+    }
+
+    /// Tosses a joint coin (commit, then reveal; each party's contribution
+    /// comes from its own CSPRNG): both parties get the same 32 bytes
+    /// ([`EngineOutput::Coin`]). Consumes no OTs, so it runs as soon as both
+    /// sides have submitted it. The peer must submit it at the same position.
+    pub fn submit_coin(&mut self) -> Result<JobId, EngineError> {
+        self.check_live()?;
+        let r = self.queue_coin();
+        self.after_submit(r)
+    }
+
+    fn after_submit(&mut self, r: Result<JobId, EngineError>) -> Result<JobId, EngineError> {
+        let job = self.guard(r)?;
+        let r = self.pump(&mut None);
+        self.guard(r)?;
+        Ok(job)
+    }
+
+    /// Validates a job (ours or the peer's announcement) and returns the OTs
+    /// it consumes. Errors here are local refusals (they do not poison).
+    fn job_demand(&self, kind: JobKind, n: usize) -> Result<RotDemand, EngineError> {
+        self.check_job_size(n)?;
+        Ok(match kind {
+            JobKind::Drelu => self.config.drelu.rot_demand(n)?,
+            JobKind::Mult => {
+                let per_dir = (n + self.config.triple_margin) * OTS_PER_TRIPLE;
+                RotDemand {
+                    a_receives: per_dir,
+                    b_receives: per_dir,
+                }
+            }
+            JobKind::Relu { threshold } => {
+                if threshold.value == i64::MAX
+                    && matches!(threshold.relation, Relation::Gt | Relation::Le)
+                {
+                    return Err(EngineError::Job("threshold overflows i64"));
+                }
+                ReluParams {
+                    drelu: self.config.drelu,
+                    threshold,
+                }
+                .rot_demand(n)?
+            }
+            JobKind::B2a => b2a_params().rot_demand(n),
+            JobKind::Count { k } => count_params(n, k)
+                .rot_demand(true)
+                .map_err(|_| EngineError::Job("count: n or k exceeds the comparison's bound"))?,
+            JobKind::Coin => {
+                if n != 1 {
+                    return Err(EngineError::Job("a coin job tosses one coin"));
+                }
+                RotDemand::default()
+            }
+        })
+    }
+
+    fn queue_waiting(
+        &mut self,
+        kind: JobKind,
+        n: usize,
+        demand: RotDemand,
+        wait: WaitKind,
+    ) -> Result<JobId, EngineError> {
+        let job = self.alloc_job();
+        let instance = self.alloc_instance();
+        self.announce(instance, kind, n)?;
+        self.waiting.push_back(Waiting {
+            instance,
+            job,
+            owner: Owner::User,
+            demand,
+            kind: wait,
+        });
+        Ok(job)
+    }
+
+    fn queue_coin(&mut self) -> Result<JobId, EngineError> {
+        let job = self.alloc_job();
+        let instance = self.alloc_instance();
+        self.announce(instance, JobKind::Coin, 1)?;
+        let mut label = COIN_LABEL.to_vec();
+        label.extend_from_slice(&instance.to_le_bytes());
+        let (toss, msg) = CoinToss::start(self.party, &label, &mut self.rng)?;
+        self.send(EngineMsg::CoinCommit { instance, msg });
+        self.active.insert(
+            instance,
+            Active::Coin {
+                job,
+                state: CoinState::Committed(Box::new(toss)),
+            },
+        );
+        self.drain_early(instance)?;
+        Ok(job)
+    }
+
+    /// Runs one step of a ping-pong instance (`msg = None`: its start) and
+    /// sends the answer; returns the output when it is done, or puts the
+    /// instance back.
+    fn advance<P: PingPong>(
+        &mut self,
+        instance: u32,
+        job: JobId,
+        mut proto: Box<P>,
+        msg: Option<P::Msg>,
+        wrap: fn(u32, P::Msg) -> EngineMsg,
+        store: fn(JobId, Box<P>) -> Active,
+    ) -> Result<Option<P::Output>, EngineError>
+    where
+        EngineError: From<P::Error>,
+    {
+        let reply = match msg {
+            None => proto.start(&mut self.rng)?,
+            Some(m) => proto.receive(m, &mut self.rng)?,
+        };
+        if let Some(r) = reply {
+            self.send(wrap(instance, r));
+        }
+        if proto.is_done() {
+            let done = (*proto).finish()?;
+            self.finished.insert(instance);
+            Ok(Some(done.output))
+        } else {
+            self.active.insert(instance, store(job, proto));
+            Ok(None)
+        }
+    }
+
+    fn step_relu(
+        &mut self,
+        instance: u32,
+        job: JobId,
+        proto: Box<Relu>,
+        msg: Option<crate::mpc::compare::relu::ReluMsg>,
+    ) -> Result<(), EngineError> {
+        let out = self.advance(
+            instance,
+            job,
+            proto,
+            msg,
+            |instance, msg| EngineMsg::Relu { instance, msg },
+            |job, proto| Active::Relu { job, proto },
+        )?;
+        if let Some(out) = out {
+            self.stats.relu_ops += out.values.len() as u64;
+            self.job_done(Owner::User, job, JobResult::Relu(out))?;
+        }
+        Ok(())
+    }
+
+    fn step_b2a(
+        &mut self,
+        instance: u32,
+        job: JobId,
+        proto: Box<Mux>,
+        msg: Option<crate::mpc::compare::mux::MuxMsg>,
+    ) -> Result<(), EngineError> {
+        let out = self.advance(
+            instance,
+            job,
+            proto,
+            msg,
+            |instance, msg| EngineMsg::B2a { instance, msg },
+            |job, proto| Active::B2a { job, proto },
+        )?;
+        if let Some(out) = out {
+            self.stats.b2a_ops += out.len() as u64;
+            self.job_done(Owner::User, job, JobResult::B2a(out))?;
+        }
+        Ok(())
+    }
+
+    fn step_count(
+        &mut self,
+        instance: u32,
+        job: JobId,
+        proto: Box<Count>,
+        msg: Option<crate::mpc::compare::count::CountMsg>,
+    ) -> Result<(), EngineError> {
+        let out = self.advance(
+            instance,
+            job,
+            proto,
+            msg,
+            |instance, msg| EngineMsg::Count { instance, msg },
+            |job, proto| Active::Count { job, proto },
+        )?;
+        if let Some(out) = out {
+            self.stats.count_ops += 1;
+            self.job_done(Owner::User, job, JobResult::Count(out))?;
+        }
+        Ok(())
+    }
+
     /// Starts a self-test of `ops` DReLUs and `ops` multiplications on
     /// random shared inputs, opened and checked at the end (see the module
     /// docs); the peer joins when the request reaches it. Call
@@ -820,6 +1212,12 @@ impl Engine {
     }
 
     fn on_job(&mut self, instance: u32, kind: JobKind, n: usize) -> Result<(), EngineError> {
+        if let Err(e) = self.job_demand(kind, n) {
+            return Err(match e {
+                EngineError::Job(why) => EngineError::PeerJob(why),
+                e => e,
+            });
+        }
         if let Some(ours) = self.own_jobs.remove(&instance) {
             return check_jobs(instance, ours, (kind, n));
         }
@@ -1049,9 +1447,14 @@ impl Engine {
             EngineMsg::Abort(reason) => return Err(EngineError::PeerAborted(reason)),
             EngineMsg::Job { instance, kind, n } => self.on_job(instance, kind, n as usize)?,
             EngineMsg::Open { instance, msg } => self.on_open(instance, msg)?,
-            m @ (EngineMsg::Triples { .. } | EngineMsg::Mult { .. } | EngineMsg::Drelu { .. }) => {
-                self.route(m)?
-            }
+            m @ (EngineMsg::Triples { .. }
+            | EngineMsg::Mult { .. }
+            | EngineMsg::Drelu { .. }
+            | EngineMsg::Relu { .. }
+            | EngineMsg::B2a { .. }
+            | EngineMsg::Count { .. }
+            | EngineMsg::CoinCommit { .. }
+            | EngineMsg::CoinReveal { .. }) => self.route(m)?,
         }
         Ok(())
     }
@@ -1136,6 +1539,48 @@ impl Engine {
                 }
                 triples.truncate(need);
                 self.start_mult(job, owner, mult_instance, &xs, &ys, triples)?;
+            }
+            (Active::Relu { job, proto }, EngineMsg::Relu { msg, .. }) => {
+                self.step_relu(instance, job, proto, Some(msg))?;
+            }
+            (Active::B2a { job, proto }, EngineMsg::B2a { msg, .. }) => {
+                self.step_b2a(instance, job, proto, Some(msg))?;
+            }
+            (Active::Count { job, proto }, EngineMsg::Count { msg, .. }) => {
+                self.step_count(instance, job, proto, Some(msg))?;
+            }
+            (
+                Active::Coin {
+                    job,
+                    state: CoinState::Committed(toss),
+                },
+                EngineMsg::CoinCommit { msg, .. },
+            ) => {
+                let (revealed, reveal) = toss.reveal(&msg);
+                self.send(EngineMsg::CoinReveal {
+                    instance,
+                    msg: reveal,
+                });
+                self.active.insert(
+                    instance,
+                    Active::Coin {
+                        job,
+                        state: CoinState::Revealed(Box::new(revealed)),
+                    },
+                );
+            }
+            (
+                Active::Coin {
+                    job,
+                    state: CoinState::Revealed(revealed),
+                },
+                EngineMsg::CoinReveal { msg, .. },
+            ) => {
+                let done = revealed.finish(&msg)?;
+                self.finished.insert(instance);
+                self.stats.coins += 1;
+                let coin = done.output.0;
+                self.job_done(Owner::User, job, JobResult::Coin(coin))?;
             }
             (Active::Mult { job, owner, proto }, EngineMsg::Mult { msg, .. }) => {
                 let done = proto.finish(&msg)?;
@@ -1289,6 +1734,31 @@ impl Engine {
                 }
                 self.after_drelu(instance, job, owner, proto)?;
             }
+            WaitKind::Relu { shares, threshold } => {
+                self.stats.relu_rots += demand.total() as u64;
+                let params = ReluParams {
+                    drelu: self.config.drelu,
+                    threshold,
+                };
+                let proto = Box::new(Relu::new(self.party, &params, shares, rots)?);
+                self.step_relu(instance, job, proto, None)?;
+            }
+            WaitKind::B2a { bits } => {
+                self.stats.b2a_rots += demand.total() as u64;
+                let proto = Box::new(Mux::new(self.party, b2a_params(), bits, Vec::new(), rots)?);
+                self.step_b2a(instance, job, proto, None)?;
+            }
+            WaitKind::Count { bits, k } => {
+                self.stats.count_rots += demand.total() as u64;
+                let params = count_params(bits.len(), k);
+                let proto = Box::new(Count::new(
+                    self.party,
+                    &params,
+                    CountInput::Xor(bits),
+                    rots,
+                )?);
+                self.step_count(instance, job, proto, None)?;
+            }
             WaitKind::Triples {
                 n,
                 need,
@@ -1323,6 +1793,14 @@ impl Engine {
                 self.outputs.push_back(match result {
                     JobResult::Drelu(shares) => EngineOutput::Drelu { job, shares },
                     JobResult::Mult(shares) => EngineOutput::Mult { job, shares },
+                    JobResult::Relu(out) => EngineOutput::Relu {
+                        job,
+                        gated: out.values,
+                        bits: out.bits,
+                    },
+                    JobResult::B2a(shares) => EngineOutput::B2a { job, shares },
+                    JobResult::Count(at_least_k) => EngineOutput::Count { job, at_least_k },
+                    JobResult::Coin(coin) => EngineOutput::Coin { job, coin },
                 });
                 Ok(())
             }
@@ -1470,6 +1948,22 @@ pub fn run_local(
         } else {
             return Ok(());
         }
+    }
+}
+
+/// B2A jobs: the bit × value protocol in B2A mode, A speaks first.
+fn b2a_params() -> MuxParams {
+    MuxParams {
+        mode: MuxMode::B2a,
+        first: Party::A,
+    }
+}
+
+fn count_params(n: usize, k: u64) -> CountParams {
+    CountParams {
+        k,
+        n,
+        digit_bits: COUNT_DIGIT_BITS,
     }
 }
 

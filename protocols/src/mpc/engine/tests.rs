@@ -566,3 +566,526 @@ fn answers_stream_before_follow_up_work() {
     let report = selftest_report(&outputs(&mut a));
     assert!(report.correct());
 }
+
+// ---- ReLU, B2A, count and coin jobs ----
+
+/// Additive shares of `v` with a uniformly random mask.
+fn share(v: i64, r: &mut ChaCha12Rng) -> (Fp, Fp) {
+    let m = rand_fp(r);
+    (Fp::from_i64(v) + m, -m)
+}
+
+fn share_all(vs: &[i64], r: &mut ChaCha12Rng) -> (Vec<Fp>, Vec<Fp>) {
+    vs.iter().map(|&v| share(v, r)).unzip()
+}
+
+/// XOR shares of `bits`.
+fn share_bits(bits: &[bool], r: &mut ChaCha12Rng) -> (Vec<bool>, Vec<bool>) {
+    bits.iter()
+        .map(|&b| {
+            let m = r.next_u32() & 1 == 1;
+            (b ^ m, m)
+        })
+        .unzip()
+}
+
+const MAX40: i64 = (1 << 40) - 1;
+
+/// Bounded values for the gate `v ⋈ t`: the edge cases, then uniform values
+/// with `v − t` (and `v − t − 1`) inside `[−2^40, 2^40)`.
+fn gate_values(t: i64, n: usize, r: &mut ChaCha12Rng) -> Vec<i64> {
+    let lo = (-MAX40).max(-MAX40 + t + 1);
+    let hi = MAX40.min(MAX40 + t - 1);
+    let mut vs: Vec<i64> = [
+        0,
+        1,
+        -1,
+        t,
+        t - 1,
+        t + 1,
+        lo,
+        hi,
+        lo + 1,
+        hi - 1,
+        -MAX40,
+        MAX40,
+    ]
+    .into_iter()
+    .filter(|v| (lo..=hi).contains(v))
+    .collect();
+    let span = (hi - lo + 1) as u64;
+    while vs.len() < n {
+        vs.push(lo + (r.next_u64() % span) as i64);
+    }
+    vs
+}
+
+/// Outputs sorted by job id.
+fn by_job(mut outs: Vec<EngineOutput>) -> Vec<EngineOutput> {
+    outs.sort_by_key(|o| match o {
+        EngineOutput::Drelu { job, .. }
+        | EngineOutput::Mult { job, .. }
+        | EngineOutput::Relu { job, .. }
+        | EngineOutput::B2a { job, .. }
+        | EngineOutput::Count { job, .. }
+        | EngineOutput::Coin { job, .. }
+        | EngineOutput::SelfTest { job, .. }
+        | EngineOutput::SelfTestComputed { job, .. } => job.0,
+    });
+    outs
+}
+
+fn single(outs: Vec<EngineOutput>) -> EngineOutput {
+    assert_eq!(outs.len(), 1, "{outs:?}");
+    outs.into_iter().next().unwrap()
+}
+
+#[test]
+fn relu_jobs_equal_plaintext_for_every_relation() {
+    let mut r = ChaCha12Rng::seed_from_u64(31);
+    let mut p = Pair::new(31);
+    p.start_both();
+    assert!(p.run().is_none());
+    let gates = [
+        (0, Relation::Gt, 10_000),
+        (0, Relation::Ge, 3000),
+        (1000, Relation::Lt, 2000),
+        (-1000, Relation::Le, 2000),
+        (12345, Relation::Gt, 2000),
+    ];
+    let mut total = 0;
+    for (t, relation, n) in gates {
+        let threshold = Threshold { value: t, relation };
+        let vs = gate_values(t, n, &mut r);
+        let (va, vb) = share_all(&vs, &mut r);
+        let ja = p.a.submit_relu(va, threshold).unwrap();
+        let jb = p.b.submit_relu(vb, threshold).unwrap();
+        assert_eq!(ja, jb);
+        p.outgoing();
+        assert!(p.run().is_none());
+        let (oa, ob) = (single(outputs(&mut p.a)), single(outputs(&mut p.b)));
+        let (
+            EngineOutput::Relu {
+                job: j1,
+                gated: ga,
+                bits: ba,
+            },
+            EngineOutput::Relu {
+                job: j2,
+                gated: gb,
+                bits: bb,
+            },
+        ) = (oa, ob)
+        else {
+            panic!("not ReLU outputs");
+        };
+        assert_eq!((j1, j2), (ja, ja));
+        assert_eq!((ga.len(), ba.len()), (vs.len(), vs.len()));
+        for (i, &v) in vs.iter().enumerate() {
+            let b = relation.holds(v, t);
+            assert_eq!(ba[i] ^ bb[i], b, "bit of {v} {relation:?} {t}");
+            let want = if b { Fp::from_i64(v) } else { Fp::ZERO };
+            assert!(ga[i] + gb[i] == want, "gated {v} {relation:?} {t}");
+        }
+        total += vs.len();
+    }
+    assert!(total >= 10_000);
+    let s = p.a.stats();
+    assert_eq!(s.relu_ops, total as u64);
+    assert!(s.relu_rots > 0 && s.bytes_per_relu().unwrap() > 0.0);
+    println!(
+        "engine ReLU: {:.0} B per value",
+        s.bytes_per_relu().unwrap()
+    );
+}
+
+#[test]
+fn b2a_and_count_jobs_equal_plaintext() {
+    let mut r = ChaCha12Rng::seed_from_u64(32);
+    let n = 10_000;
+    let mut bits: Vec<bool> = (0..n).map(|_| r.next_u32() % 3 == 0).collect();
+    bits[..4].copy_from_slice(&[false, true, false, true]);
+    let (ba, bb) = share_bits(&bits, &mut r);
+    let mut p = Pair::new(32);
+    p.a.submit_b2a(ba.clone()).unwrap();
+    p.b.submit_b2a(bb.clone()).unwrap();
+    p.start_both();
+    assert!(p.run().is_none());
+    match (single(outputs(&mut p.a)), single(outputs(&mut p.b))) {
+        (EngineOutput::B2a { shares: sa, .. }, EngineOutput::B2a { shares: sb, .. }) => {
+            assert_eq!(sa.len(), n);
+            for (i, &b) in bits.iter().enumerate() {
+                let want = if b { Fp::ONE } else { Fp::ZERO };
+                assert!(sa[i] + sb[i] == want, "bit {i}");
+            }
+        }
+        _ => panic!("not B2A outputs"),
+    }
+    // Counts around the true sum, and the extremes.
+    let sum = bits.iter().filter(|&&b| b).count() as u64;
+    let ks = [0, 1, sum - 1, sum, sum + 1, n as u64, n as u64 + 1, 1 << 40];
+    for &k in &ks {
+        p.a.submit_count(ba.clone(), k).unwrap();
+        p.b.submit_count(bb.clone(), k).unwrap();
+    }
+    // Small counts: one bit, all zero, all one.
+    let small: [(Vec<bool>, u64); 4] = [
+        (vec![true], 1),
+        (vec![false], 1),
+        (vec![false; 7], 0),
+        (vec![true; 7], 7),
+    ];
+    for (b, k) in &small {
+        let (x, y) = share_bits(b, &mut r);
+        p.a.submit_count(x, *k).unwrap();
+        p.b.submit_count(y, *k).unwrap();
+    }
+    p.outgoing();
+    assert!(p.run().is_none());
+    // Outputs come in completion order (small counts finish first).
+    let (oa, ob) = (by_job(outputs(&mut p.a)), by_job(outputs(&mut p.b)));
+    let want: Vec<bool> = ks
+        .iter()
+        .map(|&k| sum >= k)
+        .chain(
+            small
+                .iter()
+                .map(|(b, k)| b.iter().filter(|&&x| x).count() as u64 >= *k),
+        )
+        .collect();
+    assert_eq!(oa.len(), want.len());
+    for ((x, y), w) in oa.iter().zip(&ob).zip(&want) {
+        match (x, y) {
+            (
+                EngineOutput::Count { at_least_k: a, .. },
+                EngineOutput::Count { at_least_k: b, .. },
+            ) => {
+                assert_eq!(a, b);
+                assert_eq!(a, w, "count {x:?} want {w} (sum {sum}, ks {ks:?})");
+            }
+            _ => panic!("not count outputs: {x:?} {y:?}"),
+        }
+    }
+    assert_eq!(p.a.stats().count_ops, want.len() as u64);
+    assert_eq!(p.a.stats().b2a_ops, n as u64);
+}
+
+#[test]
+fn coins_agree_and_are_fresh() {
+    // A submits first: its commitments wait in B's buffer until B submits.
+    let mut p = Pair::new(33);
+    for _ in 0..3 {
+        p.a.submit_coin().unwrap();
+    }
+    p.start_both();
+    assert!(p.run().is_none());
+    assert!(outputs(&mut p.a).is_empty());
+    for _ in 0..3 {
+        p.b.submit_coin().unwrap();
+    }
+    p.outgoing();
+    assert!(p.run().is_none());
+    let coins = |outs: Vec<EngineOutput>| -> Vec<[u8; 32]> {
+        outs.into_iter()
+            .map(|o| match o {
+                EngineOutput::Coin { coin, .. } => coin,
+                o => panic!("not a coin: {o:?}"),
+            })
+            .collect()
+    };
+    let (ca, cb) = (coins(outputs(&mut p.a)), coins(outputs(&mut p.b)));
+    assert_eq!(ca.len(), 3);
+    assert_eq!(ca, cb);
+    assert!(ca[0] != ca[1] && ca[1] != ca[2] && ca[0] != ca[2]);
+    // Other engine seeds give other coins.
+    let mut q = Pair::new(34);
+    q.a.submit_coin().unwrap();
+    q.b.submit_coin().unwrap();
+    q.start_both();
+    assert!(q.run().is_none());
+    assert!(!ca.contains(&coins(outputs(&mut q.a))[0]));
+    assert_eq!(p.a.stats().coins, 3);
+    assert_eq!(p.a.stats().ots_extended(), 0);
+}
+
+/// One job of each kind, plaintext inputs for checking.
+enum Plain {
+    Drelu(Vec<i64>),
+    Mult(Vec<Fp>, Vec<Fp>),
+    Relu(Vec<i64>, Threshold),
+    B2a(Vec<bool>),
+    Count(Vec<bool>, u64),
+    Coin,
+}
+
+fn submit(
+    e: &mut Engine,
+    party: Party,
+    job: &Plain,
+    shares: &(Vec<Fp>, Vec<Fp>, Vec<bool>, Vec<bool>),
+) -> JobId {
+    let (fa, fb, ba, bb) = shares;
+    let (f, b) = match party {
+        Party::A => (fa.clone(), ba.clone()),
+        Party::B => (fb.clone(), bb.clone()),
+    };
+    match job {
+        Plain::Drelu(_) => e.submit_drelu(f).unwrap(),
+        Plain::Mult(xs, _) => {
+            let (x, y) = f.split_at(xs.len());
+            e.submit_mult(x.to_vec(), y.to_vec()).unwrap()
+        }
+        Plain::Relu(_, t) => e.submit_relu(f, *t).unwrap(),
+        Plain::B2a(_) => e.submit_b2a(b).unwrap(),
+        Plain::Count(_, k) => e.submit_count(b, *k).unwrap(),
+        Plain::Coin => e.submit_coin().unwrap(),
+    }
+}
+
+#[test]
+fn mixed_job_sequence_interleaved() {
+    let mut r = ChaCha12Rng::seed_from_u64(35);
+    let gt0 = Threshold {
+        value: 0,
+        relation: Relation::Gt,
+    };
+    let mut jobs = Vec::new();
+    for round in 0..3 {
+        let n = 200 + 50 * round;
+        let bits: Vec<bool> = (0..n).map(|_| r.next_u32() & 1 == 1).collect();
+        let sum = bits.iter().filter(|&&b| b).count() as u64;
+        let xs: Vec<Fp> = (0..n).map(|_| rand_fp(&mut r)).collect();
+        let ys: Vec<Fp> = (0..n).map(|_| rand_fp(&mut r)).collect();
+        jobs.push(Plain::Coin);
+        jobs.push(Plain::Relu(gate_values(0, n, &mut r), gt0));
+        jobs.push(Plain::Mult(xs, ys));
+        jobs.push(Plain::Count(bits.clone(), sum + round as u64 - 1));
+        jobs.push(Plain::Drelu(gate_values(0, n, &mut r)));
+        jobs.push(Plain::B2a(bits));
+        jobs.push(Plain::Coin);
+    }
+    let shares: Vec<_> = jobs
+        .iter()
+        .map(|j| match j {
+            Plain::Drelu(v) | Plain::Relu(v, _) => {
+                let (a, b) = share_all(v, &mut r);
+                (a, b, vec![], vec![])
+            }
+            Plain::Mult(xs, ys) => {
+                let (mut xa, mut xb): (Vec<Fp>, Vec<Fp>) = xs
+                    .iter()
+                    .map(|&x| {
+                        let m = rand_fp(&mut r);
+                        (x - m, m)
+                    })
+                    .unzip();
+                let (ya, yb): (Vec<Fp>, Vec<Fp>) = ys
+                    .iter()
+                    .map(|&y| {
+                        let m = rand_fp(&mut r);
+                        (m, y - m)
+                    })
+                    .unzip();
+                xa.extend(ya);
+                xb.extend(yb);
+                (xa, xb, vec![], vec![])
+            }
+            Plain::B2a(b) | Plain::Count(b, _) => {
+                let (x, y) = share_bits(b, &mut r);
+                (vec![], vec![], x, y)
+            }
+            Plain::Coin => Default::default(),
+        })
+        .collect();
+    let mut p = Pair::new(35);
+    // A submits everything up front; B submits in bursts while frames fly.
+    for (j, s) in jobs.iter().zip(&shares) {
+        submit(&mut p.a, Party::A, j, s);
+    }
+    p.start_both();
+    let mut next_b = 0;
+    while next_b < jobs.len() || !p.to_a.is_empty() || !p.to_b.is_empty() {
+        for _ in 0..3 {
+            if let Some((_, reply)) = p.step(&mut |_, _, f| f) {
+                assert!(reply.error.is_none(), "{:?}", reply.error);
+            }
+        }
+        for _ in 0..2 {
+            if next_b < jobs.len() {
+                submit(&mut p.b, Party::B, &jobs[next_b], &shares[next_b]);
+                next_b += 1;
+            }
+        }
+        p.outgoing();
+    }
+    assert!(p.a.is_idle() && p.b.is_idle());
+    // Outputs come in completion order; check them by job id.
+    let (oa, ob) = (by_job(outputs(&mut p.a)), by_job(outputs(&mut p.b)));
+    assert_eq!(oa.len(), jobs.len());
+    let mut coins = Vec::new();
+    for ((j, x), y) in jobs.iter().zip(&oa).zip(&ob) {
+        match (j, x, y) {
+            (
+                Plain::Drelu(v),
+                EngineOutput::Drelu { shares: a, .. },
+                EngineOutput::Drelu { shares: b, .. },
+            ) => {
+                for ((v, a), b) in v.iter().zip(a).zip(b) {
+                    assert_eq!(a ^ b, *v >= 0);
+                }
+            }
+            (
+                Plain::Mult(xs, ys),
+                EngineOutput::Mult { shares: a, .. },
+                EngineOutput::Mult { shares: b, .. },
+            ) => {
+                for (((x, y), a), b) in xs.iter().zip(ys).zip(a).zip(b) {
+                    assert!(*a + *b == *x * *y);
+                }
+            }
+            (
+                Plain::Relu(v, t),
+                EngineOutput::Relu {
+                    gated: ga,
+                    bits: ba,
+                    ..
+                },
+                EngineOutput::Relu {
+                    gated: gb,
+                    bits: bb,
+                    ..
+                },
+            ) => {
+                for (i, &v) in v.iter().enumerate() {
+                    let bit = t.relation.holds(v, t.value);
+                    assert_eq!(ba[i] ^ bb[i], bit);
+                    let want = if bit { Fp::from_i64(v) } else { Fp::ZERO };
+                    assert!(ga[i] + gb[i] == want);
+                }
+            }
+            (
+                Plain::B2a(bits),
+                EngineOutput::B2a { shares: a, .. },
+                EngineOutput::B2a { shares: b, .. },
+            ) => {
+                for ((bit, a), b) in bits.iter().zip(a).zip(b) {
+                    assert!(*a + *b == if *bit { Fp::ONE } else { Fp::ZERO });
+                }
+            }
+            (
+                Plain::Count(bits, k),
+                EngineOutput::Count { at_least_k: a, .. },
+                EngineOutput::Count { at_least_k: b, .. },
+            ) => {
+                let sum = bits.iter().filter(|&&b| b).count() as u64;
+                assert_eq!((*a, *b), (sum >= *k, sum >= *k));
+            }
+            (
+                Plain::Coin,
+                EngineOutput::Coin { coin: a, .. },
+                EngineOutput::Coin { coin: b, .. },
+            ) => {
+                assert_eq!(a, b);
+                assert!(!coins.contains(a));
+                coins.push(*a);
+            }
+            _ => panic!("job and outputs differ: {x:?} / {y:?}"),
+        }
+    }
+    assert_eq!(coins.len(), 6);
+}
+
+#[test]
+fn mismatched_job_parameters_fail_cleanly() {
+    fn t(value: i64, relation: Relation) -> Threshold {
+        Threshold { value, relation }
+    }
+    type Submit = Box<dyn Fn(&mut Engine)>;
+    let cases: [(Submit, Submit); 4] = [
+        (
+            Box::new(|e| drop(e.submit_relu(vec![Fp::ZERO; 4], t(0, Relation::Gt)))),
+            Box::new(|e| drop(e.submit_relu(vec![Fp::ZERO; 4], t(0, Relation::Ge)))),
+        ),
+        (
+            Box::new(|e| drop(e.submit_relu(vec![Fp::ZERO; 4], t(0, Relation::Gt)))),
+            Box::new(|e| drop(e.submit_relu(vec![Fp::ZERO; 4], t(1, Relation::Gt)))),
+        ),
+        (
+            Box::new(|e| drop(e.submit_count(vec![false; 4], 2))),
+            Box::new(|e| drop(e.submit_count(vec![false; 4], 3))),
+        ),
+        (
+            Box::new(|e| drop(e.submit_coin())),
+            Box::new(|e| drop(e.submit_b2a(vec![false]))),
+        ),
+    ];
+    for (fa, fb) in &cases {
+        let mut p = Pair::new(36);
+        fa(&mut p.a);
+        fb(&mut p.b);
+        p.start_both();
+        let (_, e) = p.run().expect("an error");
+        assert!(
+            matches!(e, EngineError::JobMismatch { instance: 1, .. }),
+            "{e}"
+        );
+        assert!(p.a.is_failed() && p.b.is_failed());
+    }
+}
+
+#[test]
+fn invalid_new_jobs_are_refused_without_poisoning() {
+    let mut e = Engine::new(Party::A, EngineConfig::default(), &seed(37));
+    let big = EngineConfig::default().max_job + 1;
+    assert!(matches!(
+        e.submit_relu(vec![], Threshold::DRELU),
+        Err(EngineError::Job(_))
+    ));
+    assert!(matches!(
+        e.submit_relu(
+            vec![Fp::ZERO],
+            Threshold {
+                value: i64::MAX,
+                relation: Relation::Gt
+            }
+        ),
+        Err(EngineError::Job(_))
+    ));
+    assert!(matches!(
+        e.submit_b2a(vec![false; big]),
+        Err(EngineError::Job(_))
+    ));
+    assert!(matches!(
+        e.submit_count(vec![], 1),
+        Err(EngineError::Job(_))
+    ));
+    assert!(matches!(
+        e.submit_count(vec![true], u64::MAX),
+        Err(EngineError::Job(_))
+    ));
+    assert!(!e.is_failed());
+}
+
+#[test]
+fn debug_of_new_outputs_has_no_shares() {
+    let mut p = Pair::new(38);
+    let secret = 987_654_321i64;
+    p.a.submit_relu(vec![Fp::from_i64(secret)], Threshold::DRELU)
+        .unwrap();
+    p.b.submit_relu(vec![Fp::ZERO], Threshold::DRELU).unwrap();
+    p.a.submit_b2a(vec![true]).unwrap();
+    p.b.submit_b2a(vec![false]).unwrap();
+    p.a.submit_coin().unwrap();
+    p.b.submit_coin().unwrap();
+    p.start_both();
+    assert!(p.run().is_none());
+    let out = outputs(&mut p.a);
+    assert_eq!(out.len(), 3);
+    let text = format!("{out:?} {:?}", p.a);
+    assert!(!text.contains("987654321"), "{text}");
+    for o in &out {
+        if let EngineOutput::Coin { coin, .. } = o {
+            assert!(!text.contains(&format!("{coin:?}")), "{text}");
+        }
+    }
+}
