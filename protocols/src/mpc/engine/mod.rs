@@ -113,8 +113,8 @@ use thiserror::Error;
 use zeroize::Zeroize;
 
 pub use msg::{
-    EngineCodecError, EngineMsg, HEADER_LEN, JobKind, MAX_ABORT_REASON, MAX_MSG_BYTES, OpenMsg,
-    Protocol, SelfTestMsg,
+    EngineCodecError, EngineMsg, HEADER_LEN, HelloMsg, JobKind, MAX_ABORT_REASON, MAX_MSG_BYTES,
+    OpenMsg, Protocol, SelfTestMsg,
 };
 
 use crate::mpc::arith::coin::{CoinError, CoinRevealed, CoinToss};
@@ -133,8 +133,8 @@ pub const MAX_EARLY: usize = 256;
 /// Most bytes (encoded) buffered for instances that have not started here yet.
 pub const MAX_EARLY_BYTES: usize = 2 * MAX_MSG_BYTES;
 
-const SID_A_RECEIVES: &[u8] = b"tandem/engine/v1/iknp/a-receives";
-const SID_B_RECEIVES: &[u8] = b"tandem/engine/v1/iknp/b-receives";
+const SID_LABEL: &[u8] = b"tandem/engine/v2/iknp/";
+const SETTINGS_LABEL: &[u8] = b"tandem/engine/v2/settings";
 const SELFTEST_LABEL: &[u8] = b"tandem/engine/v1/self-test-masks";
 const COIN_LABEL: &[u8] = b"tandem/engine/v1/coin/";
 /// Digit width of the secure count's comparison (part of the protocol settings).
@@ -416,6 +416,11 @@ pub enum EngineError {
         /// Received.
         got: usize,
     },
+    /// The peer runs other protocol settings (its hello's digest differs).
+    #[error(
+        "engine: the peer's protocol settings differ (DReLU bound/digit bits, triple margin, count digits); both servers need the same"
+    )]
+    Settings,
     /// The peer reported a failure.
     #[error("engine: the peer aborted: {0}")]
     PeerAborted(String),
@@ -701,6 +706,10 @@ pub struct Engine {
     config: EngineConfig,
     rng: ChaCha12Rng,
     phase: Phase,
+    /// This engine's fresh nonce (sent in its hello).
+    nonce: [u8; 32],
+    /// The peer's nonce, once its hello arrived.
+    peer_nonce: Option<[u8; 32]>,
     /// This party's receiving direction, before the peer's base-OT answer.
     setup: Option<IknpReceiverSetup>,
     /// This party's receiving direction, ready to extend.
@@ -751,11 +760,33 @@ impl Drop for Engine {
 /// Where streamed messages go (`None`: they stay in the outbox).
 type Sink<'a> = Option<&'a mut dyn FnMut(Vec<EngineMsg>)>;
 
-fn sid(receiver: Party) -> SessionId {
-    SessionId::from_label(match receiver {
-        Party::A => SID_A_RECEIVES,
-        Party::B => SID_B_RECEIVES,
-    })
+/// The IKNP session id of the direction in which `receiver` receives,
+/// bound to both engines' nonces (A's first).
+fn sid(receiver: Party, nonce_a: &[u8; 32], nonce_b: &[u8; 32]) -> SessionId {
+    let mut label = SID_LABEL.to_vec();
+    label.push(match receiver {
+        Party::A => b'A',
+        Party::B => b'B',
+    });
+    label.extend_from_slice(nonce_a);
+    label.extend_from_slice(nonce_b);
+    SessionId::from_label(&label)
+}
+
+/// SHA-256 of the protocol settings both parties must share.
+fn settings_digest(config: &EngineConfig) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(SETTINGS_LABEL);
+    for x in [
+        u64::from(config.drelu.bound_bits),
+        u64::from(config.drelu.digit_bits),
+        config.triple_margin as u64,
+        u64::from(COUNT_DIGIT_BITS),
+        OTS_PER_TRIPLE as u64,
+    ] {
+        h.update(x.to_le_bytes());
+    }
+    h.finalize().into()
 }
 
 impl Engine {
@@ -767,6 +798,8 @@ impl Engine {
             config,
             rng: ChaCha12Rng::from_seed(seed.0),
             phase: Phase::New,
+            nonce: [0; 32],
+            peer_nonce: None,
             setup: None,
             receiver: None,
             sender: None,
@@ -836,12 +869,40 @@ impl Engine {
         Ok(self.take_outgoing())
     }
 
+    /// Sends the hello (before anything queued by submissions); the base
+    /// OTs follow when the peer's hello has arrived.
     fn start_inner(&mut self) -> Result<(), EngineError> {
         self.phase = Phase::Running;
-        let (setup, m1) = IknpReceiver::setup(&mut self.rng, sid(self.party))?;
-        self.setup = Some(setup);
-        self.send(EngineMsg::BaseOtSender(m1));
+        self.rng.fill_bytes(&mut self.nonce);
+        let hello = EngineMsg::Hello(HelloMsg {
+            nonce: self.nonce,
+            settings: settings_digest(&self.config),
+        });
+        self.stats.entry(hello.protocol()).sent(hello.encoded_len());
+        self.outbox.insert(0, hello);
         Ok(())
+    }
+
+    /// The IKNP session id of the direction in which `receiver` receives.
+    fn session_id(&self, receiver: Party) -> Result<SessionId, EngineError> {
+        let Some(peer) = self.peer_nonce.as_ref() else {
+            return Err(EngineError::Unexpected {
+                got: "base OT",
+                why: "the peer's hello has not arrived",
+            });
+        };
+        Ok(match self.party {
+            Party::A => sid(receiver, &self.nonce, peer),
+            Party::B => sid(receiver, peer, &self.nonce),
+        })
+    }
+
+    #[cfg(test)]
+    fn session_ids(&self) -> Option<(SessionId, SessionId)> {
+        Some((
+            self.session_id(Party::A).ok()?,
+            self.session_id(Party::B).ok()?,
+        ))
     }
 
     /// Messages produced since the last call (by submissions, for instance).
@@ -1390,7 +1451,29 @@ impl Engine {
 
     fn handle_inner(&mut self, msg: EngineMsg) -> Result<(), EngineError> {
         let kind = msg.kind();
+        if self.peer_nonce.is_none() && !matches!(msg, EngineMsg::Hello(_) | EngineMsg::Abort(_)) {
+            return Err(EngineError::Unexpected {
+                got: kind,
+                why: "the peer's hello must come first",
+            });
+        }
         match msg {
+            EngineMsg::Hello(m) => {
+                if self.peer_nonce.is_some() {
+                    return Err(EngineError::Unexpected {
+                        got: kind,
+                        why: "the peer's hello already arrived",
+                    });
+                }
+                if m.settings != settings_digest(&self.config) {
+                    return Err(EngineError::Settings);
+                }
+                self.peer_nonce = Some(m.nonce);
+                let sid = self.session_id(self.party)?;
+                let (setup, m1) = IknpReceiver::setup(&mut self.rng, sid)?;
+                self.setup = Some(setup);
+                self.send(EngineMsg::BaseOtSender(m1));
+            }
             EngineMsg::BaseOtSender(m) => {
                 if self.sender.is_some() {
                     return Err(EngineError::Unexpected {
@@ -1398,8 +1481,8 @@ impl Engine {
                         why: "the peer's direction is already set up",
                     });
                 }
-                let (sender, reply) =
-                    IknpSender::setup(&mut self.rng, sid(self.party.other()), &m)?;
+                let sid = self.session_id(self.party.other())?;
+                let (sender, reply) = IknpSender::setup(&mut self.rng, sid, &m)?;
                 self.sender = Some(sender);
                 self.send(EngineMsg::BaseOtReceiver(reply));
             }

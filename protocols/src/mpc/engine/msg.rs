@@ -43,6 +43,9 @@ const TAG_EXTEND: u8 = 0x03;
 const TAG_SELFTEST: u8 = 0x04;
 const TAG_ABORT: u8 = 0x05;
 const TAG_JOB: u8 = 0x06;
+const TAG_HELLO: u8 = 0x07;
+/// Bytes of a hello payload: nonce and settings digest.
+const HELLO_LEN: usize = 64;
 const TAG_TRIPLES: u8 = 0x10;
 const TAG_MULT: u8 = 0x11;
 const TAG_DRELU: u8 = 0x12;
@@ -272,6 +275,23 @@ fn relation_from(code: u8) -> Result<Relation, EngineCodecError> {
     })
 }
 
+/// The first message of each engine: a fresh nonce (both parties' nonces
+/// key the IKNP session ids) and the SHA-256 digest of the protocol
+/// settings (a mismatch ends the session before any OT).
+#[derive(Clone, PartialEq, Eq)]
+pub struct HelloMsg {
+    /// This engine's fresh, public nonce.
+    pub nonce: [u8; 32],
+    /// SHA-256 of the protocol settings.
+    pub settings: [u8; 32],
+}
+
+impl fmt::Debug for HelloMsg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HelloMsg").finish_non_exhaustive()
+    }
+}
+
 /// Self-test request: run `ops` DReLUs and `ops` multiplications on random
 /// shared inputs. `seed` is public test data (both parties derive the
 /// public masks of the test inputs from it); it never keys anything secret.
@@ -447,6 +467,8 @@ impl<'a> Cursor<'a> {
 /// One engine message, typed and validated. `Debug` shows kinds and sizes only.
 #[derive(Clone)]
 pub enum EngineMsg {
+    /// The first message of each party: nonce and settings digest.
+    Hello(HelloMsg),
     /// IKNP setup, step 1: the sender of this message is the extension
     /// receiver of its direction and the base-OT sender (`A`).
     BaseOtSender(BaseOtSenderMsg),
@@ -556,6 +578,7 @@ impl EngineMsg {
     /// The one-byte tag.
     pub fn tag(&self) -> u8 {
         match self {
+            EngineMsg::Hello(_) => TAG_HELLO,
             EngineMsg::BaseOtSender(_) => TAG_BASE_SENDER,
             EngineMsg::BaseOtReceiver(_) => TAG_BASE_RECEIVER,
             EngineMsg::Extend(_) => TAG_EXTEND,
@@ -609,6 +632,7 @@ impl EngineMsg {
             EngineMsg::Count { .. } => Protocol::Count,
             EngineMsg::CoinCommit { .. } | EngineMsg::CoinReveal { .. } => Protocol::Coin,
             EngineMsg::SelfTest(_)
+            | EngineMsg::Hello(_)
             | EngineMsg::Abort(_)
             | EngineMsg::Job { .. }
             | EngineMsg::Open { .. } => Protocol::Control,
@@ -619,6 +643,7 @@ impl EngineMsg {
     pub fn encoded_len(&self) -> usize {
         HEADER_LEN
             + match self {
+                EngineMsg::Hello(_) => HELLO_LEN,
                 EngineMsg::BaseOtSender(m) => m.encoded_len(),
                 EngineMsg::BaseOtReceiver(m) => m.encoded_len(),
                 EngineMsg::Extend(m) => m.encoded_len(),
@@ -645,6 +670,10 @@ impl EngineMsg {
         out.push(self.tag());
         out.extend_from_slice(&self.instance().to_le_bytes());
         match self {
+            EngineMsg::Hello(m) => {
+                out.extend_from_slice(&m.nonce);
+                out.extend_from_slice(&m.settings);
+            }
             EngineMsg::BaseOtSender(m) => out.extend_from_slice(&m.to_bytes()),
             EngineMsg::BaseOtReceiver(m) => out.extend_from_slice(&m.to_bytes()),
             EngineMsg::Extend(m) => out.extend_from_slice(m.as_bytes()),
@@ -690,12 +719,29 @@ impl EngineMsg {
         let kind = kind_of(tag);
         let session_level = matches!(
             tag,
-            TAG_BASE_SENDER | TAG_BASE_RECEIVER | TAG_EXTEND | TAG_SELFTEST | TAG_ABORT
+            TAG_HELLO | TAG_BASE_SENDER | TAG_BASE_RECEIVER | TAG_EXTEND | TAG_SELFTEST | TAG_ABORT
         );
         if session_level != (instance == 0) && kind != UNKNOWN_KIND {
             return Err(EngineCodecError::Instance { kind, instance });
         }
         Ok(match tag {
+            TAG_HELLO => {
+                let Some((n, d)) = payload
+                    .split_at_checked(32)
+                    .filter(|_| payload.len() == HELLO_LEN)
+                else {
+                    return Err(EngineCodecError::Length {
+                        kind: HELLO_KIND,
+                        expected: HELLO_LEN,
+                        got: payload.len(),
+                    });
+                };
+                let mut nonce = [0u8; 32];
+                nonce.copy_from_slice(n);
+                let mut settings = [0u8; 32];
+                settings.copy_from_slice(d);
+                EngineMsg::Hello(HelloMsg { nonce, settings })
+            }
             TAG_BASE_SENDER => EngineMsg::BaseOtSender(BaseOtSenderMsg::from_bytes(payload)?),
             TAG_BASE_RECEIVER => EngineMsg::BaseOtReceiver(BaseOtReceiverMsg::from_bytes(payload)?),
             TAG_EXTEND => EngineMsg::Extend(ExtendMsg::from_slice(payload)?),
@@ -800,9 +846,11 @@ impl EngineMsg {
 
 const UNKNOWN_KIND: &str = "unknown";
 const JOB_KIND: &str = "job";
+const HELLO_KIND: &str = "hello";
 
 fn kind_of(tag: u8) -> &'static str {
     match tag {
+        TAG_HELLO => HELLO_KIND,
         TAG_BASE_SENDER => "base-OT sender",
         TAG_BASE_RECEIVER => "base-OT receiver",
         TAG_EXTEND => "IKNP extend",

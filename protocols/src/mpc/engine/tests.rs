@@ -456,7 +456,7 @@ fn instance_errors() {
 #[test]
 fn replayed_setup_and_extension_are_refused() {
     let frames = transcript(8);
-    for tag in [0x01u8, 0x02, 0x03] {
+    for tag in [0x07u8, 0x01, 0x02, 0x03] {
         let (k, (to, f)) = frames
             .iter()
             .enumerate()
@@ -526,7 +526,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
     #[test]
     fn decoder_never_panics(tag in prop_oneof![
-                                proptest::sample::select(vec![1u8, 2, 3, 4, 5, 6, 0x10, 0x11, 0x12, 0x13]),
+                                proptest::sample::select(vec![1u8, 2, 3, 4, 5, 6, 7, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18]),
                                 any::<u8>()],
                             instance in prop_oneof![Just(0u32), Just(1), any::<u32>()],
                             body in proptest::collection::vec(any::<u8>(), 0..96)) {
@@ -545,7 +545,7 @@ fn answers_stream_before_follow_up_work() {
     let mut b = Engine::new(Party::B, EngineConfig::default(), &seed(22));
     a.submit_selftest(1000).unwrap();
     let first = a.start().unwrap();
-    // The responder's opening goes out before it answers A's base OTs.
+    // The responder's hello goes out first, then (with A's nonce known) its base OTs.
     let mut tags = Vec::new();
     let mut to_a = Vec::new();
     for m in &first {
@@ -555,8 +555,7 @@ fn answers_stream_before_follow_up_work() {
         })
         .unwrap();
     }
-    assert_eq!(tags.first(), Some(&0x01), "{tags:?}");
-    assert!(tags.contains(&0x02), "{tags:?}");
+    assert_eq!(tags.get(..2), Some(&[0x07, 0x01][..]), "{tags:?}");
     // Finish in memory: A's IKNP batches come in chunks of `extend_chunk`.
     run_local(&mut a, &mut b, Vec::new(), to_a).unwrap();
     let chunk = EngineConfig::default().extend_chunk as u64;
@@ -1088,4 +1087,87 @@ fn debug_of_new_outputs_has_no_shares() {
             assert!(!text.contains(&format!("{coin:?}")), "{text}");
         }
     }
+}
+
+// ---- review fixes ----
+
+#[test]
+fn different_settings_fail_at_start() {
+    let other = [
+        EngineConfig {
+            drelu: DreluParams {
+                bound_bits: 40,
+                digit_bits: 4,
+            },
+            ..EngineConfig::default()
+        },
+        EngineConfig {
+            drelu: DreluParams {
+                bound_bits: 41,
+                digit_bits: 5,
+            },
+            ..EngineConfig::default()
+        },
+        EngineConfig {
+            triple_margin: 5,
+            ..EngineConfig::default()
+        },
+    ];
+    for cfg in other {
+        let mut p = Pair::new(40);
+        p.b = Engine::new(Party::B, cfg, &seed(41));
+        p.start_both();
+        let (_, e) = p.run().expect("a settings error");
+        assert_eq!(e, EngineError::Settings);
+        assert!(p.a.is_failed() && p.b.is_failed());
+        // Nothing but the hellos and an abort was exchanged: no base OT ran.
+        assert_eq!(p.a.stats().base_ot.messages_received, 0);
+        assert_eq!(p.b.stats().base_ot.messages_received, 0);
+    }
+    // Local limits are not protocol settings.
+    let mut p = Pair::new(40);
+    p.b = Engine::new(
+        Party::B,
+        EngineConfig {
+            max_job: 1000,
+            extend_chunk: 1 << 12,
+            ..EngineConfig::default()
+        },
+        &seed(41),
+    );
+    p.start_both();
+    assert!(p.run().is_none());
+}
+
+#[test]
+fn iknp_session_ids_bind_both_nonces() {
+    let ids = |sa: u64, sb: u64| {
+        let mut p = Pair::new(0);
+        p.a = Engine::new(Party::A, EngineConfig::default(), &seed(sa));
+        p.b = Engine::new(Party::B, EngineConfig::default(), &seed(sb));
+        p.start_both();
+        assert!(p.run().is_none());
+        let (a, b) = (p.a.session_ids().unwrap(), p.b.session_ids().unwrap());
+        assert_eq!(a, b, "both parties derive the same ids");
+        assert_ne!(a.0, a.1, "the two directions differ");
+        a
+    };
+    let base = ids(1, 2);
+    // A fresh nonce on either side gives fresh ids in both directions.
+    for other in [ids(3, 2), ids(1, 4)] {
+        assert_ne!(base.0, other.0);
+        assert_ne!(base.1, other.1);
+    }
+    // A message before the peer's hello is refused.
+    let mut b = Engine::new(Party::B, EngineConfig::default(), &seed(5));
+    let mut a = Engine::new(Party::A, EngineConfig::default(), &seed(6));
+    a.submit_drelu(vec![Fp::ZERO]).unwrap();
+    let msgs = a.start().unwrap();
+    let job = msgs.iter().find(|m| m.kind() == "job").unwrap();
+    let r = b.on_frame(&job.encode());
+    assert!(
+        matches!(r.error, Some(EngineError::Unexpected { .. })),
+        "{:?}",
+        r.error
+    );
 }
