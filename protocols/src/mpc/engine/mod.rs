@@ -157,7 +157,11 @@ pub struct EngineConfig {
     /// OTs per extension message this party produces: small batches let the
     /// peer absorb one while the next is computed.
     pub extend_chunk: usize,
-    /// Largest pool of unused OTs per direction accepted from the peer.
+    /// Largest pool of unused OTs per direction accepted from the peer, on
+    /// top of the per-extension rule (the peer may only extend up to the
+    /// announced demand of the instances that have not started here). The
+    /// default, 2^23 (256 MiB as IKNP sender), holds the largest job (a
+    /// multiplication of `max_job` products: ≈ 2^22 OTs per direction).
     pub max_pool: usize,
     /// Extra triples generated per multiplication job (a triple is dropped
     /// with probability ≈ 2^-31; leftovers are discarded).
@@ -169,10 +173,10 @@ impl Default for EngineConfig {
         EngineConfig {
             drelu: DreluParams::default(),
             max_job: 1 << 16,
-            lookahead_ots: 1 << 22,
+            lookahead_ots: 1 << 21,
             max_extend: 1 << 20,
             extend_chunk: 1 << 14,
-            max_pool: 1 << 24,
+            max_pool: 1 << 23,
             triple_margin: 4,
         }
     }
@@ -370,13 +374,18 @@ pub enum EngineError {
         "engine: more than {MAX_EARLY} messages or {MAX_EARLY_BYTES} bytes wait for instances that have not started"
     )]
     TooManyEarly,
-    /// An extension batch above the limits.
-    #[error("engine: IKNP batch of {count} OTs (pool {pool}) exceeds the limits")]
+    /// An extension batch above the limits: larger than `max_extend`, or
+    /// growing the pool beyond what the announced jobs need (or `max_pool`).
+    #[error(
+        "engine: the peer's IKNP batch of {count} OTs would grow the pool of {pool} beyond {allowed}, what the announced jobs that have not started need"
+    )]
     ExtendLimit {
         /// OTs in the batch.
         count: usize,
         /// OTs already in the pool.
         pool: usize,
+        /// Most OTs the pool may hold now.
+        allowed: usize,
     },
     /// Too few triples survived generation (probability ≈ n · 2^-31 per missing triple).
     #[error("engine: triple generation produced {got} triples, {need} needed")]
@@ -1243,10 +1252,17 @@ impl Engine {
         if self.selftest.is_some() {
             return Err(EngineError::Job("one self-test per engine"));
         }
+        if !self.is_idle() || !self.peer_jobs.is_empty() {
+            return Err(EngineError::Job("a self-test needs an idle engine"));
+        }
         let ops32 = u32::try_from(ops).map_err(|_| EngineError::Job("too many operations"))?;
         let mut seed = [0u8; 32];
         self.rng.fill_bytes(&mut seed);
-        self.send(EngineMsg::SelfTest(SelfTestMsg { ops: ops32, seed }));
+        self.send(EngineMsg::SelfTest(SelfTestMsg {
+            instance: self.next_instance,
+            ops: ops32,
+            seed,
+        }));
         let r = self.queue_selftest(ops, &seed);
         let job = self.guard(r)?;
         let r = self.pump(&mut None);
@@ -1496,19 +1512,25 @@ impl Engine {
                 self.receiver = Some(setup.finish(&m)?);
             }
             EngineMsg::Extend(m) => {
-                let Some(sender) = self.sender.as_mut() else {
+                if self.sender.is_none() {
                     return Err(EngineError::Unexpected {
                         got: kind,
                         why: "the peer's direction is not set up",
                     });
-                };
+                }
                 let count = m.count();
                 let pool = self.pool.sent.m0.len();
-                if count > self.config.max_extend
-                    || pool.saturating_add(count) > self.config.max_pool
-                {
-                    return Err(EngineError::ExtendLimit { count, pool });
+                let allowed = self.peer_extend_allowance().min(self.config.max_pool);
+                if count > self.config.max_extend || pool.saturating_add(count) > allowed {
+                    return Err(EngineError::ExtendLimit {
+                        count,
+                        pool,
+                        allowed,
+                    });
                 }
+                let Some(sender) = self.sender.as_mut() else {
+                    return Ok(());
+                };
                 let out = sender.receive_rot(&m, count)?;
                 self.pool.sent.m0.extend_from_slice(&out.m0);
                 self.pool.sent.m1.extend_from_slice(&out.m1);
@@ -1521,6 +1543,18 @@ impl Engine {
                     return Err(EngineError::Unexpected {
                         got: kind,
                         why: "a self-test already ran on this engine",
+                    });
+                }
+                if !self.is_idle() || !self.peer_jobs.is_empty() {
+                    return Err(EngineError::Unexpected {
+                        got: kind,
+                        why: "instances are open here (a self-test runs only on an idle engine)",
+                    });
+                }
+                if m.instance != self.next_instance {
+                    return Err(EngineError::Unexpected {
+                        got: kind,
+                        why: "its instance number is not the next one here",
                     });
                 }
                 let ops = m.ops as usize;
@@ -1540,6 +1574,27 @@ impl Engine {
             | EngineMsg::CoinReveal { .. }) => self.route(m)?,
         }
         Ok(())
+    }
+
+    /// Most OTs the pool of the peer's direction may hold: the demand, in
+    /// that direction, of every OT-consuming instance that has not started
+    /// here (queued here, or announced by the peer), plus 127 for the
+    /// peer's rounding to whole IKNP blocks. An honest peer extends only
+    /// for instances it announced and has not started, and every OT it
+    /// extended beyond those went to instances started here too, so its
+    /// extensions never exceed this (see the module docs).
+    fn peer_extend_allowance(&self) -> usize {
+        let party = self.party;
+        let queued = self.waiting.iter().map(|w| w.demand.for_party(party).0);
+        let announced = self.peer_jobs.values().map(|&(kind, n)| {
+            self.job_demand(kind, n)
+                .map(|d| d.for_party(party).0)
+                .unwrap_or_default()
+        });
+        queued
+            .chain(announced)
+            .fold(0usize, usize::saturating_add)
+            .saturating_add(127)
     }
 
     /// Delivers an instance message, or buffers it until the instance starts.

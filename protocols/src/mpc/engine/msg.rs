@@ -297,6 +297,9 @@ impl fmt::Debug for HelloMsg {
 /// public masks of the test inputs from it); it never keys anything secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SelfTestMsg {
+    /// The self-test's first protocol instance at the sender (the receiver
+    /// must be idle and at the same instance).
+    pub instance: u32,
     /// Operations of each kind.
     pub ops: u32,
     /// Public seed of the test inputs' masks.
@@ -306,6 +309,7 @@ pub struct SelfTestMsg {
 impl fmt::Debug for SelfTestMsg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SelfTestMsg")
+            .field("instance", &self.instance)
             .field("ops", &self.ops)
             .finish_non_exhaustive()
     }
@@ -615,6 +619,7 @@ impl EngineMsg {
             | EngineMsg::Count { instance, .. }
             | EngineMsg::CoinCommit { instance, .. }
             | EngineMsg::CoinReveal { instance, .. } => *instance,
+            EngineMsg::SelfTest(m) => m.instance,
             _ => 0,
         }
     }
@@ -719,7 +724,7 @@ impl EngineMsg {
         let kind = kind_of(tag);
         let session_level = matches!(
             tag,
-            TAG_HELLO | TAG_BASE_SENDER | TAG_BASE_RECEIVER | TAG_EXTEND | TAG_SELFTEST | TAG_ABORT
+            TAG_HELLO | TAG_BASE_SENDER | TAG_BASE_RECEIVER | TAG_EXTEND | TAG_ABORT
         );
         if session_level != (instance == 0) && kind != UNKNOWN_KIND {
             return Err(EngineCodecError::Instance { kind, instance });
@@ -764,7 +769,11 @@ impl EngineMsg {
                         kind: SELFTEST_KIND,
                     });
                 }
-                EngineMsg::SelfTest(SelfTestMsg { ops, seed })
+                EngineMsg::SelfTest(SelfTestMsg {
+                    instance,
+                    ops,
+                    seed,
+                })
             }
             TAG_ABORT => {
                 if payload.len() > MAX_ABORT_REASON {

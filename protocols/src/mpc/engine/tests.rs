@@ -496,7 +496,7 @@ fn engine_message_codec_round_trips() {
         Ok(EngineMsg::Abort(_))
     ));
     // A self-test of zero operations and an oversized frame.
-    let mut st = vec![0x04, 0, 0, 0, 0];
+    let mut st = vec![0x04, 1, 0, 0, 0];
     st.extend_from_slice(&[0u8; 36]);
     assert_eq!(
         EngineMsg::decode(&st).unwrap_err(),
@@ -1170,4 +1170,107 @@ fn iknp_session_ids_bind_both_nonces() {
         "{:?}",
         r.error
     );
+}
+
+#[test]
+fn extension_beyond_announced_demand_is_refused() {
+    let mut r = ChaCha12Rng::seed_from_u64(42);
+    let mut p = Pair::new(42);
+    p.start_both();
+    assert!(p.run().is_none());
+    // No job queued anywhere: even one IKNP block is refused.
+    let (_, msg) =
+        p.a.receiver
+            .as_mut()
+            .unwrap()
+            .extend_rot(&mut r, 128)
+            .unwrap();
+    let e = p.b.on_frame(&EngineMsg::Extend(msg).encode()).error;
+    assert_eq!(
+        e,
+        Some(EngineError::ExtendLimit {
+            count: 128,
+            pool: 0,
+            allowed: 127
+        })
+    );
+
+    // With a job announced by the peer: its demand (rounded to a block) is
+    // accepted, one more block is not.
+    let mut p = Pair::new(43);
+    p.start_both();
+    assert!(p.run().is_none());
+    p.a.submit_drelu(vec![Fp::ZERO; 100]).unwrap();
+    let need = p.a.waiting.front().unwrap().demand.a_receives;
+    p.outgoing();
+    p.to_a.clear();
+    assert!(p.run().is_none(), "A's job and its extensions are accepted");
+    assert_eq!(p.b.pooled_ots().0, need.next_multiple_of(128));
+    let (_, msg) =
+        p.a.receiver
+            .as_mut()
+            .unwrap()
+            .extend_rot(&mut r, 128)
+            .unwrap();
+    let e = p.b.on_frame(&EngineMsg::Extend(msg).encode()).error;
+    assert!(matches!(e, Some(EngineError::ExtendLimit { .. })), "{e:?}");
+    // The defaults stay below 2^24 per direction but hold the largest job.
+    let c = EngineConfig::default();
+    assert!(c.max_pool < 1 << 24 && c.lookahead_ots < 1 << 22);
+    assert!((c.max_job + c.triple_margin) * OTS_PER_TRIPLE + 127 <= c.max_pool);
+}
+
+#[test]
+fn peer_selftest_only_while_idle() {
+    let selftest = |instance: u32| {
+        EngineMsg::SelfTest(SelfTestMsg {
+            instance,
+            ops: 4,
+            seed: [7; 32],
+        })
+        .encode()
+    };
+    // B has a job queued: the peer's self-test is refused.
+    let mut p = Pair::new(44);
+    p.start_both();
+    assert!(p.run().is_none());
+    p.b.submit_drelu(vec![Fp::ZERO; 3]).unwrap();
+    let e = p.b.on_frame(&selftest(2)).error;
+    assert!(
+        matches!(
+            e,
+            Some(EngineError::Unexpected {
+                got: "self-test",
+                ..
+            })
+        ),
+        "{e:?}"
+    );
+    // B is idle but at another instance number: refused.
+    let mut p = Pair::new(45);
+    p.start_both();
+    assert!(p.run().is_none());
+    for bad in [2, 7] {
+        let mut q = Pair::new(45);
+        q.start_both();
+        assert!(q.run().is_none());
+        let e = q.b.on_frame(&selftest(bad)).error;
+        assert!(
+            matches!(
+                e,
+                Some(EngineError::Unexpected {
+                    got: "self-test",
+                    ..
+                })
+            ),
+            "{e:?}"
+        );
+    }
+    // Idle and at the announced instance: accepted.
+    assert!(p.b.on_frame(&selftest(1)).error.is_none());
+    // Locally, a self-test on a busy engine is refused without poisoning.
+    let mut e = Engine::new(Party::A, EngineConfig::default(), &seed(46));
+    e.submit_b2a(vec![true]).unwrap();
+    assert!(matches!(e.submit_selftest(4), Err(EngineError::Job(_))));
+    assert!(!e.is_failed());
 }
