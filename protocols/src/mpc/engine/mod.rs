@@ -761,9 +761,40 @@ impl fmt::Debug for Engine {
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        self.pool.sent.zeroize();
-        self.pool.received.zeroize();
+        // The pools wipe themselves (`Rots` zeroizes on drop); the queued
+        // jobs' shares are wiped here.
+        self.wipe_queued();
+        if let Some(st) = self.selftest.as_mut() {
+            wipe_fps(&mut st.drelu_in);
+            wipe_fps(&mut st.xs);
+            wipe_fps(&mut st.ys);
+        }
     }
+}
+
+/// Overwrites field elements (and the spare capacity) with zero before the
+/// buffer is freed. `Fp` is a shared type without `Zeroize`; the writes are
+/// kept alive with `black_box` (best effort, like `zeroize` itself).
+fn wipe_fps(v: &mut Vec<Fp>) {
+    v.iter_mut().for_each(|x| *x = Fp::ZERO);
+    v.spare_capacity_mut().iter_mut().for_each(|x| {
+        x.write(Fp::ZERO);
+    });
+    std::hint::black_box(v.as_slice());
+    v.clear();
+}
+
+/// Makes room for `additional` entries without a reallocation that would
+/// leave a copy of the pool in freed memory: a larger buffer is allocated,
+/// the entries are copied over, and the old buffer is wiped.
+fn reserve_zeroizing<T: Copy + Zeroize>(v: &mut Vec<T>, additional: usize) {
+    if v.capacity() - v.len() >= additional {
+        return;
+    }
+    let mut grown = Vec::with_capacity(v.len().saturating_add(additional));
+    grown.extend_from_slice(v);
+    v.zeroize();
+    *v = grown;
 }
 
 /// Where streamed messages go (`None`: they stay in the outbox).
@@ -933,6 +964,7 @@ impl Engine {
                 && !matches!(e, EngineError::PeerAborted(_) | EngineError::Failed);
             self.phase = Phase::Failed;
             self.outbox.clear();
+            self.wipe_queued();
             self.waiting.clear();
             self.active.clear();
             self.early.clear();
@@ -943,6 +975,20 @@ impl Engine {
             }
         }
         r
+    }
+
+    /// Wipes the shares of jobs that have not started.
+    fn wipe_queued(&mut self) {
+        for w in &mut self.waiting {
+            match &mut w.kind {
+                WaitKind::Drelu { shares } | WaitKind::Relu { shares, .. } => wipe_fps(shares),
+                WaitKind::B2a { bits } | WaitKind::Count { bits, .. } => bits.zeroize(),
+                WaitKind::Triples { xs, ys, .. } => {
+                    wipe_fps(xs);
+                    wipe_fps(ys);
+                }
+            }
+        }
     }
 
     fn check_live(&self) -> Result<(), EngineError> {
@@ -1532,6 +1578,10 @@ impl Engine {
                     return Ok(());
                 };
                 let out = sender.receive_rot(&m, count)?;
+                // Room for everything the announced jobs still need, at once.
+                let room = allowed.saturating_sub(pool).max(count);
+                reserve_zeroizing(&mut self.pool.sent.m0, room);
+                reserve_zeroizing(&mut self.pool.sent.m1, room);
                 self.pool.sent.m0.extend_from_slice(&out.m0);
                 self.pool.sent.m1.extend_from_slice(&out.m1);
                 let mut out = out;
@@ -1676,7 +1726,11 @@ impl Engine {
                     });
                 }
                 triples.truncate(need);
-                self.start_mult(job, owner, mult_instance, &xs, &ys, triples)?;
+                let (mut xs, mut ys) = (xs, ys);
+                let r = self.start_mult(job, owner, mult_instance, &xs, &ys, triples);
+                wipe_fps(&mut xs);
+                wipe_fps(&mut ys);
+                r?;
             }
             (Active::Relu { job, proto }, EngineMsg::Relu { msg, .. }) => {
                 self.step_relu(instance, job, proto, Some(msg))?;
@@ -1811,6 +1865,8 @@ impl Engine {
             return Ok(());
         }
         let mut deficit = (need - have).next_multiple_of(128);
+        reserve_zeroizing(&mut self.pool.received.choices, deficit);
+        reserve_zeroizing(&mut self.pool.received.mc, deficit);
         let step = self
             .config
             .extend_chunk
@@ -1865,8 +1921,10 @@ impl Engine {
         match kind {
             WaitKind::Drelu { shares } => {
                 self.stats.drelu_rots += demand.total() as u64;
-                let mut proto =
-                    Box::new(Drelu::new(self.party, &self.config.drelu, &shares, rots)?);
+                let mut shares = shares;
+                let proto = Drelu::new(self.party, &self.config.drelu, &shares, rots);
+                wipe_fps(&mut shares);
+                let mut proto = Box::new(proto?);
                 if let Some(m) = proto.start(&mut self.rng)? {
                     self.send(EngineMsg::Drelu { instance, msg: m });
                 }
@@ -1905,7 +1963,9 @@ impl Engine {
                 ys,
             } => {
                 self.stats.triple_rots += demand.total() as u64;
-                let Rots { sent, received } = rots;
+                let mut rots = rots;
+                let sent = std::mem::take(&mut rots.sent);
+                let received = std::mem::take(&mut rots.received);
                 let (triple_gen, msg) = TripleGen::start(n, sent, received, &mut self.rng)?;
                 self.send(EngineMsg::Triples { instance, msg });
                 self.active.insert(

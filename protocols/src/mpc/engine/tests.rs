@@ -1274,3 +1274,44 @@ fn peer_selftest_only_while_idle() {
     assert!(matches!(e.submit_selftest(4), Err(EngineError::Job(_))));
     assert!(!e.is_failed());
 }
+
+#[test]
+fn ot_pools_are_presized_so_they_never_reallocate() {
+    // Small extension batches: the job's OTs arrive in many messages.
+    let cfg = EngineConfig {
+        extend_chunk: 1 << 10,
+        ..EngineConfig::default()
+    };
+    let mut p = Pair::new(47);
+    p.a = Engine::new(Party::A, cfg, &seed(47));
+    p.b = Engine::new(Party::B, cfg, &seed(48));
+    p.start_both();
+    assert!(p.run().is_none());
+    p.a.submit_drelu(vec![Fp::ZERO; 500]).unwrap();
+    let need = p.a.waiting.front().unwrap().demand.a_receives;
+    assert!(need > 4 * cfg.extend_chunk);
+    // A's own pool holds the whole batch in one allocation.
+    assert!(p.a.pool.received.mc.capacity() >= need);
+    assert_eq!(p.a.pool.received.mc.len(), need.next_multiple_of(128));
+    p.outgoing();
+    p.to_a.clear();
+    // Deliver A's job and first extension batch to B.
+    while p.b.pool.sent.m0.is_empty() {
+        let f = p.to_b.pop_front().unwrap();
+        assert!(p.b.on_frame(&f).error.is_none());
+    }
+    assert!(p.b.pool.sent.m0.len() < need);
+    let ptr = p.b.pool.sent.m0.as_ptr();
+    assert!(
+        p.b.pool.sent.m0.capacity() >= need,
+        "sized for the announced demand"
+    );
+    while p.b.pool.sent.m0.len() < need {
+        let f = p.to_b.pop_front().unwrap();
+        assert!(p.b.on_frame(&f).error.is_none());
+        if p.b.pool.sent.m0.len() < need {
+            assert_eq!(p.b.pool.sent.m0.as_ptr(), ptr, "no reallocation");
+        }
+    }
+    assert!(p.run().is_none());
+}
