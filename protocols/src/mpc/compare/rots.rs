@@ -24,6 +24,7 @@ pub use mpc_core::ot::{Block, RotReceiverOutput, RotSenderOutput};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha12Rng;
 use thiserror::Error;
+use zeroize::Zeroize;
 
 use crate::mpc::corr::Party;
 
@@ -107,6 +108,15 @@ impl fmt::Debug for Rots {
     }
 }
 
+/// Every OT batch is wiped when dropped (by the instance that consumed it,
+/// or by the pool), so no used or unused OT outlives its owner in memory.
+impl Drop for Rots {
+    fn drop(&mut self) {
+        self.sent.zeroize();
+        self.received.zeroize();
+    }
+}
+
 impl Rots {
     /// `(sent, received)` counts, or an error if a pair of vectors is ragged.
     pub fn counts(&self) -> Result<(usize, usize), RotShapeError> {
@@ -165,9 +175,16 @@ impl Rots {
                 got: r,
             });
         }
-        fn front<T>(v: &mut Vec<T>, n: usize) -> Vec<T> {
-            let rest = v.split_off(n);
-            core::mem::replace(v, rest)
+        /// The first n entries in a fresh allocation; the rest shifts down in
+        /// place and the vacated tail is wiped (no stale copy is left in
+        /// spare capacity or in a freed buffer).
+        fn front<T: Copy + Zeroize>(v: &mut Vec<T>, n: usize) -> Vec<T> {
+            let out = v.get(..n).map(<[T]>::to_vec).unwrap_or_default();
+            v.copy_within(n.., 0);
+            let keep = v.len() - n;
+            v.iter_mut().skip(keep).for_each(Zeroize::zeroize);
+            v.truncate(keep);
+            out
         }
         Ok(Rots {
             sent: RotSenderOutput {

@@ -113,15 +113,19 @@ use thiserror::Error;
 use zeroize::Zeroize;
 
 pub use msg::{
-    EngineCodecError, EngineMsg, HEADER_LEN, JobKind, MAX_ABORT_REASON, MAX_MSG_BYTES, OpenMsg,
-    Protocol, SelfTestMsg,
+    EngineCodecError, EngineMsg, HEADER_LEN, HelloMsg, JobKind, MAX_ABORT_REASON, MAX_MSG_BYTES,
+    OpenMsg, Protocol, SelfTestMsg,
 };
 
+use crate::mpc::arith::coin::{CoinError, CoinRevealed, CoinToss};
 use crate::mpc::arith::mult::{Mult, MultError};
 use crate::mpc::arith::triples::{OTS_PER_TRIPLE, TripleError, TripleGen};
 use crate::mpc::arith::{Traffic, random_fp};
-use crate::mpc::compare::drelu::{Drelu, DreluError, DreluParams};
-use crate::mpc::compare::{PingPong, RotDemand, RotShapeError, Rots};
+use crate::mpc::compare::count::{Count, CountError, CountInput, CountParams};
+use crate::mpc::compare::drelu::{Drelu, DreluError, DreluParams, Threshold};
+use crate::mpc::compare::mux::{Mux, MuxError, MuxMode, MuxParams};
+use crate::mpc::compare::relu::{Relu, ReluError, ReluOutput, ReluParams};
+use crate::mpc::compare::{PingPong, Relation, RotDemand, RotShapeError, Rots};
 use crate::mpc::corr::{Party, Triple};
 
 /// Most peer messages buffered for instances that have not started here yet.
@@ -129,9 +133,12 @@ pub const MAX_EARLY: usize = 256;
 /// Most bytes (encoded) buffered for instances that have not started here yet.
 pub const MAX_EARLY_BYTES: usize = 2 * MAX_MSG_BYTES;
 
-const SID_A_RECEIVES: &[u8] = b"tandem/engine/v1/iknp/a-receives";
-const SID_B_RECEIVES: &[u8] = b"tandem/engine/v1/iknp/b-receives";
+const SID_LABEL: &[u8] = b"tandem/engine/v2/iknp/";
+const SETTINGS_LABEL: &[u8] = b"tandem/engine/v2/settings";
 const SELFTEST_LABEL: &[u8] = b"tandem/engine/v1/self-test-masks";
+const COIN_LABEL: &[u8] = b"tandem/engine/v1/coin/";
+/// Digit width of the secure count's comparison (part of the protocol settings).
+pub const COUNT_DIGIT_BITS: u32 = 4;
 
 /// Engine limits and protocol parameters. Both parties must use the same
 /// `drelu` parameters; the limits are local.
@@ -150,7 +157,11 @@ pub struct EngineConfig {
     /// OTs per extension message this party produces: small batches let the
     /// peer absorb one while the next is computed.
     pub extend_chunk: usize,
-    /// Largest pool of unused OTs per direction accepted from the peer.
+    /// Largest pool of unused OTs per direction accepted from the peer, on
+    /// top of the per-extension rule (the peer may only extend up to the
+    /// announced demand of the instances that have not started here). The
+    /// default, 2^23 (256 MiB as IKNP sender), holds the largest job (a
+    /// multiplication of `max_job` products: ≈ 2^22 OTs per direction).
     pub max_pool: usize,
     /// Extra triples generated per multiplication job (a triple is dropped
     /// with probability ≈ 2^-31; leftovers are discarded).
@@ -162,10 +173,10 @@ impl Default for EngineConfig {
         EngineConfig {
             drelu: DreluParams::default(),
             max_job: 1 << 16,
-            lookahead_ots: 1 << 22,
+            lookahead_ots: 1 << 21,
             max_extend: 1 << 20,
             extend_chunk: 1 << 14,
-            max_pool: 1 << 24,
+            max_pool: 1 << 23,
             triple_margin: 4,
         }
     }
@@ -209,6 +220,36 @@ pub enum EngineOutput {
         /// Shares of `x_j · y_j`.
         shares: Vec<Fp>,
     },
+    /// This party's shares of a gated-value (ReLU) batch.
+    Relu {
+        /// The job.
+        job: JobId,
+        /// Additive shares of `b_j · v_j`, `b_j = [v_j ⋈ T]`.
+        gated: Vec<Fp>,
+        /// XOR shares of the gate bits `b_j`.
+        bits: Vec<bool>,
+    },
+    /// This party's additive shares of XOR-shared bits.
+    B2a {
+        /// The job.
+        job: JobId,
+        /// Additive shares (0/1 in F), one per bit.
+        shares: Vec<Fp>,
+    },
+    /// The public result of a secure count (the same at both parties).
+    Count {
+        /// The job.
+        job: JobId,
+        /// `[Σ b_i ≥ k]`.
+        at_least_k: bool,
+    },
+    /// A joint coin (the same at both parties).
+    Coin {
+        /// The job.
+        job: JobId,
+        /// 32 uniformly random bytes both parties contributed to.
+        coin: [u8; 32],
+    },
     /// The self-test's DReLUs and multiplications finished here (opening follows).
     SelfTestComputed {
         /// The self-test job.
@@ -237,6 +278,25 @@ impl fmt::Debug for EngineOutput {
                 .debug_struct("Mult")
                 .field("job", job)
                 .field("len", &shares.len())
+                .finish_non_exhaustive(),
+            EngineOutput::Relu { job, gated, .. } => f
+                .debug_struct("Relu")
+                .field("job", job)
+                .field("len", &gated.len())
+                .finish_non_exhaustive(),
+            EngineOutput::B2a { job, shares } => f
+                .debug_struct("B2a")
+                .field("job", job)
+                .field("len", &shares.len())
+                .finish_non_exhaustive(),
+            EngineOutput::Count { job, at_least_k } => f
+                .debug_struct("Count")
+                .field("job", job)
+                .field("at_least_k", at_least_k)
+                .finish(),
+            EngineOutput::Coin { job, .. } => f
+                .debug_struct("Coin")
+                .field("job", job)
                 .finish_non_exhaustive(),
             EngineOutput::SelfTestComputed { job, ops } => f
                 .debug_struct("SelfTestComputed")
@@ -270,6 +330,18 @@ pub enum EngineError {
     /// A DReLU failed.
     #[error("engine: {0}")]
     Drelu(#[from] DreluError),
+    /// A ReLU failed.
+    #[error("engine: {0}")]
+    Relu(#[from] ReluError),
+    /// A B2A failed.
+    #[error("engine: {0}")]
+    B2a(#[from] MuxError),
+    /// A secure count failed.
+    #[error("engine: {0}")]
+    Count(#[from] CountError),
+    /// A coin toss failed.
+    #[error("engine: {0}")]
+    Coin(#[from] CoinError),
     /// An OT pool split failed (a local bug; never peer data alone).
     #[error("engine: {0}")]
     Rots(#[from] RotShapeError),
@@ -302,13 +374,18 @@ pub enum EngineError {
         "engine: more than {MAX_EARLY} messages or {MAX_EARLY_BYTES} bytes wait for instances that have not started"
     )]
     TooManyEarly,
-    /// An extension batch above the limits.
-    #[error("engine: IKNP batch of {count} OTs (pool {pool}) exceeds the limits")]
+    /// An extension batch above the limits: larger than `max_extend`, or
+    /// growing the pool beyond what the announced jobs need (or `max_pool`).
+    #[error(
+        "engine: the peer's IKNP batch of {count} OTs would grow the pool of {pool} beyond {allowed}, what the announced jobs that have not started need"
+    )]
     ExtendLimit {
         /// OTs in the batch.
         count: usize,
         /// OTs already in the pool.
         pool: usize,
+        /// Most OTs the pool may hold now.
+        allowed: usize,
     },
     /// Too few triples survived generation (probability ≈ n · 2^-31 per missing triple).
     #[error("engine: triple generation produced {got} triples, {need} needed")]
@@ -321,6 +398,9 @@ pub enum EngineError {
     /// An invalid job submission (local).
     #[error("engine: invalid job: {0}")]
     Job(&'static str),
+    /// The peer announced a job this engine would refuse.
+    #[error("engine: the peer announced an invalid job: {0}")]
+    PeerJob(&'static str),
     /// The two parties queued different jobs at the same position.
     #[error(
         "engine: the job at instance {instance} is {ours:?} × {ours_n} here but {theirs:?} × {theirs_n} at the peer"
@@ -345,6 +425,11 @@ pub enum EngineError {
         /// Received.
         got: usize,
     },
+    /// The peer runs other protocol settings (its hello's digest differs).
+    #[error(
+        "engine: the peer's protocol settings differ (DReLU bound/digit bits, triple margin, count digits); both servers need the same"
+    )]
+    Settings,
     /// The peer reported a failure.
     #[error("engine: the peer aborted: {0}")]
     PeerAborted(String),
@@ -366,6 +451,14 @@ pub struct EngineStats {
     pub mult: Traffic,
     /// DReLUs.
     pub drelu: Traffic,
+    /// ReLUs (gated values).
+    pub relu: Traffic,
+    /// B2A conversions.
+    pub b2a: Traffic,
+    /// Secure counts.
+    pub count: Traffic,
+    /// Coin tosses.
+    pub coin: Traffic,
     /// Self-test control and opening, aborts.
     pub control: Traffic,
     /// OTs extended with this party as the IKNP receiver.
@@ -376,6 +469,20 @@ pub struct EngineStats {
     pub drelu_rots: u64,
     /// OTs (both directions) consumed by triple generation.
     pub triple_rots: u64,
+    /// OTs (both directions) consumed by ReLU instances.
+    pub relu_rots: u64,
+    /// OTs (both directions) consumed by B2A instances.
+    pub b2a_rots: u64,
+    /// OTs (both directions) consumed by secure counts.
+    pub count_rots: u64,
+    /// ReLU values computed.
+    pub relu_ops: u64,
+    /// Bits converted by B2A.
+    pub b2a_ops: u64,
+    /// Secure counts run.
+    pub count_ops: u64,
+    /// Coins tossed.
+    pub coins: u64,
     /// DReLU values computed.
     pub drelu_ops: u64,
     /// Products computed.
@@ -392,6 +499,10 @@ impl EngineStats {
             Protocol::Triples => &mut self.triples,
             Protocol::Mult => &mut self.mult,
             Protocol::Drelu => &mut self.drelu,
+            Protocol::Relu => &mut self.relu,
+            Protocol::B2a => &mut self.b2a,
+            Protocol::Count => &mut self.count,
+            Protocol::Coin => &mut self.coin,
             Protocol::Control => &mut self.control,
         }
     }
@@ -405,6 +516,10 @@ impl EngineStats {
             self.triples,
             self.mult,
             self.drelu,
+            self.relu,
+            self.b2a,
+            self.count,
+            self.coin,
             self.control,
         ] {
             t += x;
@@ -431,6 +546,15 @@ impl EngineStats {
         (self.drelu_ops > 0).then(|| {
             (self.drelu.total_bytes() as f64 + self.drelu_rots as f64 * self.iknp_bytes_per_ot())
                 / self.drelu_ops as f64
+        })
+    }
+
+    /// Bytes exchanged per ReLU value: its messages plus its OTs' share of
+    /// the IKNP traffic.
+    pub fn bytes_per_relu(&self) -> Option<f64> {
+        (self.relu_ops > 0).then(|| {
+            (self.relu.total_bytes() as f64 + self.relu_rots as f64 * self.iknp_bytes_per_ot())
+                / self.relu_ops as f64
         })
     }
 
@@ -481,6 +605,17 @@ enum WaitKind {
     Drelu {
         shares: Vec<Fp>,
     },
+    Relu {
+        shares: Vec<Fp>,
+        threshold: Threshold,
+    },
+    B2a {
+        bits: Vec<bool>,
+    },
+    Count {
+        bits: Vec<bool>,
+        k: u64,
+    },
     Triples {
         n: usize,
         need: usize,
@@ -510,6 +645,29 @@ enum Active {
         owner: Owner,
         proto: Box<Mult>,
     },
+    Relu {
+        job: JobId,
+        proto: Box<Relu>,
+    },
+    B2a {
+        job: JobId,
+        proto: Box<Mux>,
+    },
+    Count {
+        job: JobId,
+        proto: Box<Count>,
+    },
+    Coin {
+        job: JobId,
+        state: CoinState,
+    },
+}
+
+enum CoinState {
+    /// Commitment sent, waiting for the peer's.
+    Committed(Box<CoinToss>),
+    /// Opening sent, waiting for the peer's.
+    Revealed(Box<CoinRevealed>),
 }
 
 impl Active {
@@ -518,6 +676,10 @@ impl Active {
             Active::Drelu { .. } => "DReLU",
             Active::Triples { .. } => "triples",
             Active::Mult { .. } => "mult",
+            Active::Relu { .. } => "ReLU",
+            Active::B2a { .. } => "B2A",
+            Active::Count { .. } => "count",
+            Active::Coin { .. } => "coin",
         }
     }
 }
@@ -525,6 +687,10 @@ impl Active {
 enum JobResult {
     Drelu(Vec<bool>),
     Mult(Vec<Fp>),
+    Relu(ReluOutput),
+    B2a(Vec<Fp>),
+    Count(bool),
+    Coin([u8; 32]),
 }
 
 struct SelfTest {
@@ -549,6 +715,10 @@ pub struct Engine {
     config: EngineConfig,
     rng: ChaCha12Rng,
     phase: Phase,
+    /// This engine's fresh nonce (sent in its hello).
+    nonce: [u8; 32],
+    /// The peer's nonce, once its hello arrived.
+    peer_nonce: Option<[u8; 32]>,
     /// This party's receiving direction, before the peer's base-OT answer.
     setup: Option<IknpReceiverSetup>,
     /// This party's receiving direction, ready to extend.
@@ -591,19 +761,72 @@ impl fmt::Debug for Engine {
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        self.pool.sent.zeroize();
-        self.pool.received.zeroize();
+        // The pools wipe themselves (`Rots` zeroizes on drop); the queued
+        // jobs' shares are wiped here.
+        self.wipe_queued();
+        if let Some(st) = self.selftest.as_mut() {
+            wipe_fps(&mut st.drelu_in);
+            wipe_fps(&mut st.xs);
+            wipe_fps(&mut st.ys);
+        }
     }
+}
+
+/// Overwrites field elements (and the spare capacity) with zero before the
+/// buffer is freed. `Fp` is a shared type without `Zeroize`; the writes are
+/// kept alive with `black_box` (best effort, like `zeroize` itself).
+fn wipe_fps(v: &mut Vec<Fp>) {
+    v.iter_mut().for_each(|x| *x = Fp::ZERO);
+    v.spare_capacity_mut().iter_mut().for_each(|x| {
+        x.write(Fp::ZERO);
+    });
+    std::hint::black_box(v.as_slice());
+    v.clear();
+}
+
+/// Makes room for `additional` entries without a reallocation that would
+/// leave a copy of the pool in freed memory: a larger buffer is allocated,
+/// the entries are copied over, and the old buffer is wiped.
+fn reserve_zeroizing<T: Copy + Zeroize>(v: &mut Vec<T>, additional: usize) {
+    if v.capacity() - v.len() >= additional {
+        return;
+    }
+    let mut grown = Vec::with_capacity(v.len().saturating_add(additional));
+    grown.extend_from_slice(v);
+    v.zeroize();
+    *v = grown;
 }
 
 /// Where streamed messages go (`None`: they stay in the outbox).
 type Sink<'a> = Option<&'a mut dyn FnMut(Vec<EngineMsg>)>;
 
-fn sid(receiver: Party) -> SessionId {
-    SessionId::from_label(match receiver {
-        Party::A => SID_A_RECEIVES,
-        Party::B => SID_B_RECEIVES,
-    })
+/// The IKNP session id of the direction in which `receiver` receives,
+/// bound to both engines' nonces (A's first).
+fn sid(receiver: Party, nonce_a: &[u8; 32], nonce_b: &[u8; 32]) -> SessionId {
+    let mut label = SID_LABEL.to_vec();
+    label.push(match receiver {
+        Party::A => b'A',
+        Party::B => b'B',
+    });
+    label.extend_from_slice(nonce_a);
+    label.extend_from_slice(nonce_b);
+    SessionId::from_label(&label)
+}
+
+/// SHA-256 of the protocol settings both parties must share.
+fn settings_digest(config: &EngineConfig) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(SETTINGS_LABEL);
+    for x in [
+        u64::from(config.drelu.bound_bits),
+        u64::from(config.drelu.digit_bits),
+        config.triple_margin as u64,
+        u64::from(COUNT_DIGIT_BITS),
+        OTS_PER_TRIPLE as u64,
+    ] {
+        h.update(x.to_le_bytes());
+    }
+    h.finalize().into()
 }
 
 impl Engine {
@@ -615,6 +838,8 @@ impl Engine {
             config,
             rng: ChaCha12Rng::from_seed(seed.0),
             phase: Phase::New,
+            nonce: [0; 32],
+            peer_nonce: None,
             setup: None,
             receiver: None,
             sender: None,
@@ -684,12 +909,40 @@ impl Engine {
         Ok(self.take_outgoing())
     }
 
+    /// Sends the hello (before anything queued by submissions); the base
+    /// OTs follow when the peer's hello has arrived.
     fn start_inner(&mut self) -> Result<(), EngineError> {
         self.phase = Phase::Running;
-        let (setup, m1) = IknpReceiver::setup(&mut self.rng, sid(self.party))?;
-        self.setup = Some(setup);
-        self.send(EngineMsg::BaseOtSender(m1));
+        self.rng.fill_bytes(&mut self.nonce);
+        let hello = EngineMsg::Hello(HelloMsg {
+            nonce: self.nonce,
+            settings: settings_digest(&self.config),
+        });
+        self.stats.entry(hello.protocol()).sent(hello.encoded_len());
+        self.outbox.insert(0, hello);
         Ok(())
+    }
+
+    /// The IKNP session id of the direction in which `receiver` receives.
+    fn session_id(&self, receiver: Party) -> Result<SessionId, EngineError> {
+        let Some(peer) = self.peer_nonce.as_ref() else {
+            return Err(EngineError::Unexpected {
+                got: "base OT",
+                why: "the peer's hello has not arrived",
+            });
+        };
+        Ok(match self.party {
+            Party::A => sid(receiver, &self.nonce, peer),
+            Party::B => sid(receiver, peer, &self.nonce),
+        })
+    }
+
+    #[cfg(test)]
+    fn session_ids(&self) -> Option<(SessionId, SessionId)> {
+        Some((
+            self.session_id(Party::A).ok()?,
+            self.session_id(Party::B).ok()?,
+        ))
     }
 
     /// Messages produced since the last call (by submissions, for instance).
@@ -711,6 +964,7 @@ impl Engine {
                 && !matches!(e, EngineError::PeerAborted(_) | EngineError::Failed);
             self.phase = Phase::Failed;
             self.outbox.clear();
+            self.wipe_queued();
             self.waiting.clear();
             self.active.clear();
             self.early.clear();
@@ -721,6 +975,20 @@ impl Engine {
             }
         }
         r
+    }
+
+    /// Wipes the shares of jobs that have not started.
+    fn wipe_queued(&mut self) {
+        for w in &mut self.waiting {
+            match &mut w.kind {
+                WaitKind::Drelu { shares } | WaitKind::Relu { shares, .. } => wipe_fps(shares),
+                WaitKind::B2a { bits } | WaitKind::Count { bits, .. } => bits.zeroize(),
+                WaitKind::Triples { xs, ys, .. } => {
+                    wipe_fps(xs);
+                    wipe_fps(ys);
+                }
+            }
+        }
     }
 
     fn check_live(&self) -> Result<(), EngineError> {
@@ -780,6 +1048,246 @@ impl Engine {
         Ok(job)
     }
 
+    /// Queues a batch of gated values: for this party's additive shares of
+    /// `v_j` (with `v_j − T` inside the DReLU bound `[−2^B, 2^B)`), additive
+    /// shares of `b_j·v_j` and XOR shares of `b_j = [v_j ⋈ T]`
+    /// ([`EngineOutput::Relu`]). `Threshold { value: 0, relation: Gt }` gives
+    /// `ReLU(v)` and the "positive" bits a count takes. The peer must submit
+    /// the same job (same threshold) at the same position.
+    pub fn submit_relu(
+        &mut self,
+        values: Vec<Fp>,
+        threshold: Threshold,
+    ) -> Result<JobId, EngineError> {
+        self.check_live()?;
+        let kind = JobKind::Relu { threshold };
+        let demand = self.job_demand(kind, values.len())?;
+        let r = self.queue_waiting(
+            kind,
+            values.len(),
+            demand,
+            WaitKind::Relu {
+                shares: values,
+                threshold,
+            },
+        );
+        self.after_submit(r)
+    }
+
+    /// Queues a conversion of XOR-shared bits into additive shares in F
+    /// ([`EngineOutput::B2a`]). The peer must submit the same job at the same position.
+    pub fn submit_b2a(&mut self, bits: Vec<bool>) -> Result<JobId, EngineError> {
+        self.check_live()?;
+        let demand = self.job_demand(JobKind::B2a, bits.len())?;
+        let n = bits.len();
+        let r = self.queue_waiting(JobKind::B2a, n, demand, WaitKind::B2a { bits });
+        self.after_submit(r)
+    }
+
+    /// Queues a secure count: both parties learn only `[Σ b_i ≥ k]` for
+    /// XOR-shared bits `b_i` ([`EngineOutput::Count`]). The peer must submit
+    /// the same job (same k) at the same position.
+    pub fn submit_count(&mut self, bits: Vec<bool>, k: u64) -> Result<JobId, EngineError> {
+        self.check_live()?;
+        let kind = JobKind::Count { k };
+        let demand = self.job_demand(kind, bits.len())?;
+        let n = bits.len();
+        let r = self.queue_waiting(kind, n, demand, WaitKind::Count { bits, k });
+        self.after_submit(r)
+    }
+
+    /// Tosses a joint coin (commit, then reveal; each party's contribution
+    /// comes from its own CSPRNG): both parties get the same 32 bytes
+    /// ([`EngineOutput::Coin`]). Consumes no OTs, so it runs as soon as both
+    /// sides have submitted it. The peer must submit it at the same position.
+    pub fn submit_coin(&mut self) -> Result<JobId, EngineError> {
+        self.check_live()?;
+        let r = self.queue_coin();
+        self.after_submit(r)
+    }
+
+    fn after_submit(&mut self, r: Result<JobId, EngineError>) -> Result<JobId, EngineError> {
+        let job = self.guard(r)?;
+        let r = self.pump(&mut None);
+        self.guard(r)?;
+        Ok(job)
+    }
+
+    /// Validates a job (ours or the peer's announcement) and returns the OTs
+    /// it consumes. Errors here are local refusals (they do not poison).
+    fn job_demand(&self, kind: JobKind, n: usize) -> Result<RotDemand, EngineError> {
+        self.check_job_size(n)?;
+        Ok(match kind {
+            JobKind::Drelu => self.config.drelu.rot_demand(n)?,
+            JobKind::Mult => {
+                let per_dir = (n + self.config.triple_margin) * OTS_PER_TRIPLE;
+                RotDemand {
+                    a_receives: per_dir,
+                    b_receives: per_dir,
+                }
+            }
+            JobKind::Relu { threshold } => {
+                if threshold.value == i64::MAX
+                    && matches!(threshold.relation, Relation::Gt | Relation::Le)
+                {
+                    return Err(EngineError::Job("threshold overflows i64"));
+                }
+                ReluParams {
+                    drelu: self.config.drelu,
+                    threshold,
+                }
+                .rot_demand(n)?
+            }
+            JobKind::B2a => b2a_params().rot_demand(n),
+            JobKind::Count { k } => count_params(n, k)
+                .rot_demand(true)
+                .map_err(|_| EngineError::Job("count: n or k exceeds the comparison's bound"))?,
+            JobKind::Coin => {
+                if n != 1 {
+                    return Err(EngineError::Job("a coin job tosses one coin"));
+                }
+                RotDemand::default()
+            }
+        })
+    }
+
+    fn queue_waiting(
+        &mut self,
+        kind: JobKind,
+        n: usize,
+        demand: RotDemand,
+        wait: WaitKind,
+    ) -> Result<JobId, EngineError> {
+        let job = self.alloc_job();
+        let instance = self.alloc_instance();
+        self.announce(instance, kind, n)?;
+        self.waiting.push_back(Waiting {
+            instance,
+            job,
+            owner: Owner::User,
+            demand,
+            kind: wait,
+        });
+        Ok(job)
+    }
+
+    fn queue_coin(&mut self) -> Result<JobId, EngineError> {
+        let job = self.alloc_job();
+        let instance = self.alloc_instance();
+        self.announce(instance, JobKind::Coin, 1)?;
+        let mut label = COIN_LABEL.to_vec();
+        label.extend_from_slice(&instance.to_le_bytes());
+        let (toss, msg) = CoinToss::start(self.party, &label, &mut self.rng)?;
+        self.send(EngineMsg::CoinCommit { instance, msg });
+        self.active.insert(
+            instance,
+            Active::Coin {
+                job,
+                state: CoinState::Committed(Box::new(toss)),
+            },
+        );
+        self.drain_early(instance)?;
+        Ok(job)
+    }
+
+    /// Runs one step of a ping-pong instance (`msg = None`: its start) and
+    /// sends the answer; returns the output when it is done, or puts the
+    /// instance back.
+    fn advance<P: PingPong>(
+        &mut self,
+        instance: u32,
+        job: JobId,
+        mut proto: Box<P>,
+        msg: Option<P::Msg>,
+        wrap: fn(u32, P::Msg) -> EngineMsg,
+        store: fn(JobId, Box<P>) -> Active,
+    ) -> Result<Option<P::Output>, EngineError>
+    where
+        EngineError: From<P::Error>,
+    {
+        let reply = match msg {
+            None => proto.start(&mut self.rng)?,
+            Some(m) => proto.receive(m, &mut self.rng)?,
+        };
+        if let Some(r) = reply {
+            self.send(wrap(instance, r));
+        }
+        if proto.is_done() {
+            let done = (*proto).finish()?;
+            self.finished.insert(instance);
+            Ok(Some(done.output))
+        } else {
+            self.active.insert(instance, store(job, proto));
+            Ok(None)
+        }
+    }
+
+    fn step_relu(
+        &mut self,
+        instance: u32,
+        job: JobId,
+        proto: Box<Relu>,
+        msg: Option<crate::mpc::compare::relu::ReluMsg>,
+    ) -> Result<(), EngineError> {
+        let out = self.advance(
+            instance,
+            job,
+            proto,
+            msg,
+            |instance, msg| EngineMsg::Relu { instance, msg },
+            |job, proto| Active::Relu { job, proto },
+        )?;
+        if let Some(out) = out {
+            self.stats.relu_ops += out.values.len() as u64;
+            self.job_done(Owner::User, job, JobResult::Relu(out))?;
+        }
+        Ok(())
+    }
+
+    fn step_b2a(
+        &mut self,
+        instance: u32,
+        job: JobId,
+        proto: Box<Mux>,
+        msg: Option<crate::mpc::compare::mux::MuxMsg>,
+    ) -> Result<(), EngineError> {
+        let out = self.advance(
+            instance,
+            job,
+            proto,
+            msg,
+            |instance, msg| EngineMsg::B2a { instance, msg },
+            |job, proto| Active::B2a { job, proto },
+        )?;
+        if let Some(out) = out {
+            self.stats.b2a_ops += out.len() as u64;
+            self.job_done(Owner::User, job, JobResult::B2a(out))?;
+        }
+        Ok(())
+    }
+
+    fn step_count(
+        &mut self,
+        instance: u32,
+        job: JobId,
+        proto: Box<Count>,
+        msg: Option<crate::mpc::compare::count::CountMsg>,
+    ) -> Result<(), EngineError> {
+        let out = self.advance(
+            instance,
+            job,
+            proto,
+            msg,
+            |instance, msg| EngineMsg::Count { instance, msg },
+            |job, proto| Active::Count { job, proto },
+        )?;
+        if let Some(out) = out {
+            self.stats.count_ops += 1;
+            self.job_done(Owner::User, job, JobResult::Count(out))?;
+        }
+        Ok(())
+    }
+
     /// Starts a self-test of `ops` DReLUs and `ops` multiplications on
     /// random shared inputs, opened and checked at the end (see the module
     /// docs); the peer joins when the request reaches it. Call
@@ -790,10 +1298,17 @@ impl Engine {
         if self.selftest.is_some() {
             return Err(EngineError::Job("one self-test per engine"));
         }
+        if !self.is_idle() || !self.peer_jobs.is_empty() {
+            return Err(EngineError::Job("a self-test needs an idle engine"));
+        }
         let ops32 = u32::try_from(ops).map_err(|_| EngineError::Job("too many operations"))?;
         let mut seed = [0u8; 32];
         self.rng.fill_bytes(&mut seed);
-        self.send(EngineMsg::SelfTest(SelfTestMsg { ops: ops32, seed }));
+        self.send(EngineMsg::SelfTest(SelfTestMsg {
+            instance: self.next_instance,
+            ops: ops32,
+            seed,
+        }));
         let r = self.queue_selftest(ops, &seed);
         let job = self.guard(r)?;
         let r = self.pump(&mut None);
@@ -820,6 +1335,12 @@ impl Engine {
     }
 
     fn on_job(&mut self, instance: u32, kind: JobKind, n: usize) -> Result<(), EngineError> {
+        if let Err(e) = self.job_demand(kind, n) {
+            return Err(match e {
+                EngineError::Job(why) => EngineError::PeerJob(why),
+                e => e,
+            });
+        }
         if let Some(ours) = self.own_jobs.remove(&instance) {
             return check_jobs(instance, ours, (kind, n));
         }
@@ -992,7 +1513,29 @@ impl Engine {
 
     fn handle_inner(&mut self, msg: EngineMsg) -> Result<(), EngineError> {
         let kind = msg.kind();
+        if self.peer_nonce.is_none() && !matches!(msg, EngineMsg::Hello(_) | EngineMsg::Abort(_)) {
+            return Err(EngineError::Unexpected {
+                got: kind,
+                why: "the peer's hello must come first",
+            });
+        }
         match msg {
+            EngineMsg::Hello(m) => {
+                if self.peer_nonce.is_some() {
+                    return Err(EngineError::Unexpected {
+                        got: kind,
+                        why: "the peer's hello already arrived",
+                    });
+                }
+                if m.settings != settings_digest(&self.config) {
+                    return Err(EngineError::Settings);
+                }
+                self.peer_nonce = Some(m.nonce);
+                let sid = self.session_id(self.party)?;
+                let (setup, m1) = IknpReceiver::setup(&mut self.rng, sid)?;
+                self.setup = Some(setup);
+                self.send(EngineMsg::BaseOtSender(m1));
+            }
             EngineMsg::BaseOtSender(m) => {
                 if self.sender.is_some() {
                     return Err(EngineError::Unexpected {
@@ -1000,8 +1543,8 @@ impl Engine {
                         why: "the peer's direction is already set up",
                     });
                 }
-                let (sender, reply) =
-                    IknpSender::setup(&mut self.rng, sid(self.party.other()), &m)?;
+                let sid = self.session_id(self.party.other())?;
+                let (sender, reply) = IknpSender::setup(&mut self.rng, sid, &m)?;
                 self.sender = Some(sender);
                 self.send(EngineMsg::BaseOtReceiver(reply));
             }
@@ -1015,20 +1558,30 @@ impl Engine {
                 self.receiver = Some(setup.finish(&m)?);
             }
             EngineMsg::Extend(m) => {
-                let Some(sender) = self.sender.as_mut() else {
+                if self.sender.is_none() {
                     return Err(EngineError::Unexpected {
                         got: kind,
                         why: "the peer's direction is not set up",
                     });
-                };
+                }
                 let count = m.count();
                 let pool = self.pool.sent.m0.len();
-                if count > self.config.max_extend
-                    || pool.saturating_add(count) > self.config.max_pool
-                {
-                    return Err(EngineError::ExtendLimit { count, pool });
+                let allowed = self.peer_extend_allowance().min(self.config.max_pool);
+                if count > self.config.max_extend || pool.saturating_add(count) > allowed {
+                    return Err(EngineError::ExtendLimit {
+                        count,
+                        pool,
+                        allowed,
+                    });
                 }
+                let Some(sender) = self.sender.as_mut() else {
+                    return Ok(());
+                };
                 let out = sender.receive_rot(&m, count)?;
+                // Room for everything the announced jobs still need, at once.
+                let room = allowed.saturating_sub(pool).max(count);
+                reserve_zeroizing(&mut self.pool.sent.m0, room);
+                reserve_zeroizing(&mut self.pool.sent.m1, room);
                 self.pool.sent.m0.extend_from_slice(&out.m0);
                 self.pool.sent.m1.extend_from_slice(&out.m1);
                 let mut out = out;
@@ -1042,6 +1595,18 @@ impl Engine {
                         why: "a self-test already ran on this engine",
                     });
                 }
+                if !self.is_idle() || !self.peer_jobs.is_empty() {
+                    return Err(EngineError::Unexpected {
+                        got: kind,
+                        why: "instances are open here (a self-test runs only on an idle engine)",
+                    });
+                }
+                if m.instance != self.next_instance {
+                    return Err(EngineError::Unexpected {
+                        got: kind,
+                        why: "its instance number is not the next one here",
+                    });
+                }
                 let ops = m.ops as usize;
                 self.check_job_size(ops)?;
                 self.queue_selftest(ops, &m.seed)?;
@@ -1049,11 +1614,37 @@ impl Engine {
             EngineMsg::Abort(reason) => return Err(EngineError::PeerAborted(reason)),
             EngineMsg::Job { instance, kind, n } => self.on_job(instance, kind, n as usize)?,
             EngineMsg::Open { instance, msg } => self.on_open(instance, msg)?,
-            m @ (EngineMsg::Triples { .. } | EngineMsg::Mult { .. } | EngineMsg::Drelu { .. }) => {
-                self.route(m)?
-            }
+            m @ (EngineMsg::Triples { .. }
+            | EngineMsg::Mult { .. }
+            | EngineMsg::Drelu { .. }
+            | EngineMsg::Relu { .. }
+            | EngineMsg::B2a { .. }
+            | EngineMsg::Count { .. }
+            | EngineMsg::CoinCommit { .. }
+            | EngineMsg::CoinReveal { .. }) => self.route(m)?,
         }
         Ok(())
+    }
+
+    /// Most OTs the pool of the peer's direction may hold: the demand, in
+    /// that direction, of every OT-consuming instance that has not started
+    /// here (queued here, or announced by the peer), plus 127 for the
+    /// peer's rounding to whole IKNP blocks. An honest peer extends only
+    /// for instances it announced and has not started, and every OT it
+    /// extended beyond those went to instances started here too, so its
+    /// extensions never exceed this (see the module docs).
+    fn peer_extend_allowance(&self) -> usize {
+        let party = self.party;
+        let queued = self.waiting.iter().map(|w| w.demand.for_party(party).0);
+        let announced = self.peer_jobs.values().map(|&(kind, n)| {
+            self.job_demand(kind, n)
+                .map(|d| d.for_party(party).0)
+                .unwrap_or_default()
+        });
+        queued
+            .chain(announced)
+            .fold(0usize, usize::saturating_add)
+            .saturating_add(127)
     }
 
     /// Delivers an instance message, or buffers it until the instance starts.
@@ -1135,7 +1726,53 @@ impl Engine {
                     });
                 }
                 triples.truncate(need);
-                self.start_mult(job, owner, mult_instance, &xs, &ys, triples)?;
+                let (mut xs, mut ys) = (xs, ys);
+                let r = self.start_mult(job, owner, mult_instance, &xs, &ys, triples);
+                wipe_fps(&mut xs);
+                wipe_fps(&mut ys);
+                r?;
+            }
+            (Active::Relu { job, proto }, EngineMsg::Relu { msg, .. }) => {
+                self.step_relu(instance, job, proto, Some(msg))?;
+            }
+            (Active::B2a { job, proto }, EngineMsg::B2a { msg, .. }) => {
+                self.step_b2a(instance, job, proto, Some(msg))?;
+            }
+            (Active::Count { job, proto }, EngineMsg::Count { msg, .. }) => {
+                self.step_count(instance, job, proto, Some(msg))?;
+            }
+            (
+                Active::Coin {
+                    job,
+                    state: CoinState::Committed(toss),
+                },
+                EngineMsg::CoinCommit { msg, .. },
+            ) => {
+                let (revealed, reveal) = toss.reveal(&msg);
+                self.send(EngineMsg::CoinReveal {
+                    instance,
+                    msg: reveal,
+                });
+                self.active.insert(
+                    instance,
+                    Active::Coin {
+                        job,
+                        state: CoinState::Revealed(Box::new(revealed)),
+                    },
+                );
+            }
+            (
+                Active::Coin {
+                    job,
+                    state: CoinState::Revealed(revealed),
+                },
+                EngineMsg::CoinReveal { msg, .. },
+            ) => {
+                let done = revealed.finish(&msg)?;
+                self.finished.insert(instance);
+                self.stats.coins += 1;
+                let coin = done.output.0;
+                self.job_done(Owner::User, job, JobResult::Coin(coin))?;
             }
             (Active::Mult { job, owner, proto }, EngineMsg::Mult { msg, .. }) => {
                 let done = proto.finish(&msg)?;
@@ -1228,6 +1865,8 @@ impl Engine {
             return Ok(());
         }
         let mut deficit = (need - have).next_multiple_of(128);
+        reserve_zeroizing(&mut self.pool.received.choices, deficit);
+        reserve_zeroizing(&mut self.pool.received.mc, deficit);
         let step = self
             .config
             .extend_chunk
@@ -1282,12 +1921,39 @@ impl Engine {
         match kind {
             WaitKind::Drelu { shares } => {
                 self.stats.drelu_rots += demand.total() as u64;
-                let mut proto =
-                    Box::new(Drelu::new(self.party, &self.config.drelu, &shares, rots)?);
+                let mut shares = shares;
+                let proto = Drelu::new(self.party, &self.config.drelu, &shares, rots);
+                wipe_fps(&mut shares);
+                let mut proto = Box::new(proto?);
                 if let Some(m) = proto.start(&mut self.rng)? {
                     self.send(EngineMsg::Drelu { instance, msg: m });
                 }
                 self.after_drelu(instance, job, owner, proto)?;
+            }
+            WaitKind::Relu { shares, threshold } => {
+                self.stats.relu_rots += demand.total() as u64;
+                let params = ReluParams {
+                    drelu: self.config.drelu,
+                    threshold,
+                };
+                let proto = Box::new(Relu::new(self.party, &params, shares, rots)?);
+                self.step_relu(instance, job, proto, None)?;
+            }
+            WaitKind::B2a { bits } => {
+                self.stats.b2a_rots += demand.total() as u64;
+                let proto = Box::new(Mux::new(self.party, b2a_params(), bits, Vec::new(), rots)?);
+                self.step_b2a(instance, job, proto, None)?;
+            }
+            WaitKind::Count { bits, k } => {
+                self.stats.count_rots += demand.total() as u64;
+                let params = count_params(bits.len(), k);
+                let proto = Box::new(Count::new(
+                    self.party,
+                    &params,
+                    CountInput::Xor(bits),
+                    rots,
+                )?);
+                self.step_count(instance, job, proto, None)?;
             }
             WaitKind::Triples {
                 n,
@@ -1297,7 +1963,9 @@ impl Engine {
                 ys,
             } => {
                 self.stats.triple_rots += demand.total() as u64;
-                let Rots { sent, received } = rots;
+                let mut rots = rots;
+                let sent = std::mem::take(&mut rots.sent);
+                let received = std::mem::take(&mut rots.received);
                 let (triple_gen, msg) = TripleGen::start(n, sent, received, &mut self.rng)?;
                 self.send(EngineMsg::Triples { instance, msg });
                 self.active.insert(
@@ -1323,6 +1991,14 @@ impl Engine {
                 self.outputs.push_back(match result {
                     JobResult::Drelu(shares) => EngineOutput::Drelu { job, shares },
                     JobResult::Mult(shares) => EngineOutput::Mult { job, shares },
+                    JobResult::Relu(out) => EngineOutput::Relu {
+                        job,
+                        gated: out.values,
+                        bits: out.bits,
+                    },
+                    JobResult::B2a(shares) => EngineOutput::B2a { job, shares },
+                    JobResult::Count(at_least_k) => EngineOutput::Count { job, at_least_k },
+                    JobResult::Coin(coin) => EngineOutput::Coin { job, coin },
                 });
                 Ok(())
             }
@@ -1470,6 +2146,22 @@ pub fn run_local(
         } else {
             return Ok(());
         }
+    }
+}
+
+/// B2A jobs: the bit × value protocol in B2A mode, A speaks first.
+fn b2a_params() -> MuxParams {
+    MuxParams {
+        mode: MuxMode::B2a,
+        first: Party::A,
+    }
+}
+
+fn count_params(n: usize, k: u64) -> CountParams {
+    CountParams {
+        k,
+        n,
+        digit_bits: COUNT_DIGIT_BITS,
     }
 }
 

@@ -18,10 +18,16 @@ use mpc_core::ot::{BaseOtError, ExtendMsg, IknpError};
 use thiserror::Error;
 
 use crate::mpc::arith::codec::{ArithMessage, CodecError as ArithCodecError};
+use crate::mpc::arith::coin::{CoinCommit, CoinReveal};
 use crate::mpc::arith::mult::MultMsg;
 use crate::mpc::arith::triples::TripleMsg;
+use crate::mpc::compare::Relation;
 use crate::mpc::compare::codec::{CodecError as CompareCodecError, Message};
+use crate::mpc::compare::count::CountMsg;
+use crate::mpc::compare::drelu::Threshold;
 use crate::mpc::compare::millionaire::CmpMsg;
+use crate::mpc::compare::mux::MuxMsg;
+use crate::mpc::compare::relu::ReluMsg;
 
 /// Bytes of the engine header: tag and instance.
 pub const HEADER_LEN: usize = 5;
@@ -37,10 +43,18 @@ const TAG_EXTEND: u8 = 0x03;
 const TAG_SELFTEST: u8 = 0x04;
 const TAG_ABORT: u8 = 0x05;
 const TAG_JOB: u8 = 0x06;
+const TAG_HELLO: u8 = 0x07;
+/// Bytes of a hello payload: nonce and settings digest.
+const HELLO_LEN: usize = 64;
 const TAG_TRIPLES: u8 = 0x10;
 const TAG_MULT: u8 = 0x11;
 const TAG_DRELU: u8 = 0x12;
 const TAG_OPEN: u8 = 0x13;
+const TAG_RELU: u8 = 0x14;
+const TAG_B2A: u8 = 0x15;
+const TAG_COUNT: u8 = 0x16;
+const TAG_COIN_COMMIT: u8 = 0x17;
+const TAG_COIN_REVEAL: u8 = 0x18;
 
 /// The sub-protocol a message belongs to, for the per-protocol counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,6 +69,14 @@ pub enum Protocol {
     Mult,
     /// DReLU (millionaires with a selector).
     Drelu,
+    /// ReLU / gated value (DReLU with a threshold, then bit × value).
+    Relu,
+    /// Bit-to-arithmetic conversion (bit × value in B2A mode).
+    B2a,
+    /// Secure count against a public k.
+    Count,
+    /// Joint coin toss (commit, then reveal).
+    Coin,
     /// Self-test control and opening, aborts.
     Control,
 }
@@ -129,6 +151,12 @@ pub enum EngineCodecError {
         /// Kind code received.
         code: u8,
     },
+    /// A job announcement with an unknown threshold relation.
+    #[error("engine job announcement has unknown relation {code}")]
+    Relation {
+        /// Relation code received.
+        code: u8,
+    },
     /// The base-OT payload does not decode.
     #[error("engine base-OT payload: {0}")]
     BaseOt(#[from] BaseOtError),
@@ -143,13 +171,28 @@ pub enum EngineCodecError {
     Compare(#[from] CompareCodecError),
 }
 
-/// The kind of a job, as announced to the peer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The kind of a job and its public parameters, as announced to the peer
+/// (both parties must queue the same kind, size and parameters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobKind {
     /// A DReLU batch.
     Drelu,
     /// A multiplication batch (with its triples).
     Mult,
+    /// A ReLU batch gated by `[v ⋈ threshold]`.
+    Relu {
+        /// The public gate.
+        threshold: Threshold,
+    },
+    /// A B2A batch (XOR-shared bits to additive shares).
+    B2a,
+    /// A secure count `[Σ b_i ≥ k]` over `n` XOR-shared bits.
+    Count {
+        /// The public threshold k.
+        k: u64,
+    },
+    /// One joint coin toss (`n` = 1).
+    Coin,
 }
 
 impl JobKind {
@@ -157,7 +200,95 @@ impl JobKind {
         match self {
             JobKind::Drelu => 1,
             JobKind::Mult => 2,
+            JobKind::Relu { .. } => 3,
+            JobKind::B2a => 4,
+            JobKind::Count { .. } => 5,
+            JobKind::Coin => 6,
         }
+    }
+
+    /// Bytes of the parameters after `code ‖ n`.
+    fn params_len(code: u8) -> Option<usize> {
+        match code {
+            1 | 2 | 4 | 6 => Some(0),
+            3 => Some(9),
+            5 => Some(8),
+            _ => None,
+        }
+    }
+
+    fn encode_params(self, out: &mut Vec<u8>) {
+        match self {
+            JobKind::Relu { threshold } => {
+                out.extend_from_slice(&threshold.value.to_le_bytes());
+                out.push(relation_code(threshold.relation));
+            }
+            JobKind::Count { k } => out.extend_from_slice(&k.to_le_bytes()),
+            JobKind::Drelu | JobKind::Mult | JobKind::B2a | JobKind::Coin => {}
+        }
+    }
+
+    fn decode(code: u8, p: &[u8]) -> Result<JobKind, EngineCodecError> {
+        let word = |p: &[u8]| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(p.get(..8).unwrap_or(&[0; 8]));
+            w
+        };
+        Ok(match code {
+            1 => JobKind::Drelu,
+            2 => JobKind::Mult,
+            3 => {
+                let rel = p.get(8).copied().unwrap_or(0xff);
+                JobKind::Relu {
+                    threshold: Threshold {
+                        value: i64::from_le_bytes(word(p)),
+                        relation: relation_from(rel)?,
+                    },
+                }
+            }
+            4 => JobKind::B2a,
+            5 => JobKind::Count {
+                k: u64::from_le_bytes(word(p)),
+            },
+            6 => JobKind::Coin,
+            code => return Err(EngineCodecError::JobKind { code }),
+        })
+    }
+}
+
+fn relation_code(r: Relation) -> u8 {
+    match r {
+        Relation::Lt => 0,
+        Relation::Le => 1,
+        Relation::Gt => 2,
+        Relation::Ge => 3,
+    }
+}
+
+fn relation_from(code: u8) -> Result<Relation, EngineCodecError> {
+    Ok(match code {
+        0 => Relation::Lt,
+        1 => Relation::Le,
+        2 => Relation::Gt,
+        3 => Relation::Ge,
+        code => return Err(EngineCodecError::Relation { code }),
+    })
+}
+
+/// The first message of each engine: a fresh nonce (both parties' nonces
+/// key the IKNP session ids) and the SHA-256 digest of the protocol
+/// settings (a mismatch ends the session before any OT).
+#[derive(Clone, PartialEq, Eq)]
+pub struct HelloMsg {
+    /// This engine's fresh, public nonce.
+    pub nonce: [u8; 32],
+    /// SHA-256 of the protocol settings.
+    pub settings: [u8; 32],
+}
+
+impl fmt::Debug for HelloMsg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HelloMsg").finish_non_exhaustive()
     }
 }
 
@@ -166,6 +297,9 @@ impl JobKind {
 /// public masks of the test inputs from it); it never keys anything secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SelfTestMsg {
+    /// The self-test's first protocol instance at the sender (the receiver
+    /// must be idle and at the same instance).
+    pub instance: u32,
     /// Operations of each kind.
     pub ops: u32,
     /// Public seed of the test inputs' masks.
@@ -175,6 +309,7 @@ pub struct SelfTestMsg {
 impl fmt::Debug for SelfTestMsg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SelfTestMsg")
+            .field("instance", &self.instance)
             .field("ops", &self.ops)
             .finish_non_exhaustive()
     }
@@ -336,6 +471,8 @@ impl<'a> Cursor<'a> {
 /// One engine message, typed and validated. `Debug` shows kinds and sizes only.
 #[derive(Clone)]
 pub enum EngineMsg {
+    /// The first message of each party: nonce and settings digest.
+    Hello(HelloMsg),
     /// IKNP setup, step 1: the sender of this message is the extension
     /// receiver of its direction and the base-OT sender (`A`).
     BaseOtSender(BaseOtSenderMsg),
@@ -354,7 +491,7 @@ pub enum EngineMsg {
         instance: u32,
         /// Kind of job.
         kind: JobKind,
-        /// Values (DReLU) or products (multiplication).
+        /// Values, products or bits (1 for a coin).
         n: u32,
     },
     /// Beaver triple generation of `instance`.
@@ -385,6 +522,41 @@ pub enum EngineMsg {
         /// Inner message.
         msg: OpenMsg,
     },
+    /// ReLU of `instance`.
+    Relu {
+        /// Protocol instance.
+        instance: u32,
+        /// Inner message.
+        msg: ReluMsg,
+    },
+    /// B2A of `instance`.
+    B2a {
+        /// Protocol instance.
+        instance: u32,
+        /// Inner message.
+        msg: MuxMsg,
+    },
+    /// Secure count of `instance`.
+    Count {
+        /// Protocol instance.
+        instance: u32,
+        /// Inner message.
+        msg: CountMsg,
+    },
+    /// Coin-toss commitment of `instance`.
+    CoinCommit {
+        /// Protocol instance.
+        instance: u32,
+        /// Inner message.
+        msg: CoinCommit,
+    },
+    /// Coin-toss opening of `instance`.
+    CoinReveal {
+        /// Protocol instance.
+        instance: u32,
+        /// Inner message.
+        msg: CoinReveal,
+    },
 }
 
 impl fmt::Debug for EngineMsg {
@@ -410,6 +582,7 @@ impl EngineMsg {
     /// The one-byte tag.
     pub fn tag(&self) -> u8 {
         match self {
+            EngineMsg::Hello(_) => TAG_HELLO,
             EngineMsg::BaseOtSender(_) => TAG_BASE_SENDER,
             EngineMsg::BaseOtReceiver(_) => TAG_BASE_RECEIVER,
             EngineMsg::Extend(_) => TAG_EXTEND,
@@ -420,6 +593,11 @@ impl EngineMsg {
             EngineMsg::Mult { .. } => TAG_MULT,
             EngineMsg::Drelu { .. } => TAG_DRELU,
             EngineMsg::Open { .. } => TAG_OPEN,
+            EngineMsg::Relu { .. } => TAG_RELU,
+            EngineMsg::B2a { .. } => TAG_B2A,
+            EngineMsg::Count { .. } => TAG_COUNT,
+            EngineMsg::CoinCommit { .. } => TAG_COIN_COMMIT,
+            EngineMsg::CoinReveal { .. } => TAG_COIN_REVEAL,
         }
     }
 
@@ -435,7 +613,13 @@ impl EngineMsg {
             | EngineMsg::Job { instance, .. }
             | EngineMsg::Mult { instance, .. }
             | EngineMsg::Drelu { instance, .. }
-            | EngineMsg::Open { instance, .. } => *instance,
+            | EngineMsg::Open { instance, .. }
+            | EngineMsg::Relu { instance, .. }
+            | EngineMsg::B2a { instance, .. }
+            | EngineMsg::Count { instance, .. }
+            | EngineMsg::CoinCommit { instance, .. }
+            | EngineMsg::CoinReveal { instance, .. } => *instance,
+            EngineMsg::SelfTest(m) => m.instance,
             _ => 0,
         }
     }
@@ -448,7 +632,12 @@ impl EngineMsg {
             EngineMsg::Triples { .. } => Protocol::Triples,
             EngineMsg::Mult { .. } => Protocol::Mult,
             EngineMsg::Drelu { .. } => Protocol::Drelu,
+            EngineMsg::Relu { .. } => Protocol::Relu,
+            EngineMsg::B2a { .. } => Protocol::B2a,
+            EngineMsg::Count { .. } => Protocol::Count,
+            EngineMsg::CoinCommit { .. } | EngineMsg::CoinReveal { .. } => Protocol::Coin,
             EngineMsg::SelfTest(_)
+            | EngineMsg::Hello(_)
             | EngineMsg::Abort(_)
             | EngineMsg::Job { .. }
             | EngineMsg::Open { .. } => Protocol::Control,
@@ -459,16 +648,24 @@ impl EngineMsg {
     pub fn encoded_len(&self) -> usize {
         HEADER_LEN
             + match self {
+                EngineMsg::Hello(_) => HELLO_LEN,
                 EngineMsg::BaseOtSender(m) => m.encoded_len(),
                 EngineMsg::BaseOtReceiver(m) => m.encoded_len(),
                 EngineMsg::Extend(m) => m.encoded_len(),
                 EngineMsg::SelfTest(_) => 36,
                 EngineMsg::Abort(r) => r.len(),
-                EngineMsg::Job { .. } => 5,
+                EngineMsg::Job { kind, .. } => {
+                    5 + JobKind::params_len(kind.code()).unwrap_or_default()
+                }
                 EngineMsg::Triples { msg, .. } => msg.encoded_len(),
                 EngineMsg::Mult { msg, .. } => ArithMessage::encoded_len(msg),
                 EngineMsg::Drelu { msg, .. } => Message::encoded_len(msg),
                 EngineMsg::Open { msg, .. } => msg.encoded_len(),
+                EngineMsg::Relu { msg, .. } => Message::encoded_len(msg),
+                EngineMsg::B2a { msg, .. } => Message::encoded_len(msg),
+                EngineMsg::Count { msg, .. } => Message::encoded_len(msg),
+                EngineMsg::CoinCommit { msg, .. } => ArithMessage::encoded_len(msg),
+                EngineMsg::CoinReveal { msg, .. } => ArithMessage::encoded_len(msg),
             }
     }
 
@@ -478,6 +675,10 @@ impl EngineMsg {
         out.push(self.tag());
         out.extend_from_slice(&self.instance().to_le_bytes());
         match self {
+            EngineMsg::Hello(m) => {
+                out.extend_from_slice(&m.nonce);
+                out.extend_from_slice(&m.settings);
+            }
             EngineMsg::BaseOtSender(m) => out.extend_from_slice(&m.to_bytes()),
             EngineMsg::BaseOtReceiver(m) => out.extend_from_slice(&m.to_bytes()),
             EngineMsg::Extend(m) => out.extend_from_slice(m.as_bytes()),
@@ -489,11 +690,17 @@ impl EngineMsg {
             EngineMsg::Job { kind, n, .. } => {
                 out.push(kind.code());
                 out.extend_from_slice(&n.to_le_bytes());
+                kind.encode_params(&mut out);
             }
             EngineMsg::Triples { msg, .. } => out.extend_from_slice(&msg.encode()),
             EngineMsg::Mult { msg, .. } => out.extend_from_slice(&ArithMessage::encode(msg)),
             EngineMsg::Drelu { msg, .. } => msg.encode_into(&mut out),
             EngineMsg::Open { msg, .. } => msg.encode_into(&mut out),
+            EngineMsg::Relu { msg, .. } => msg.encode_into(&mut out),
+            EngineMsg::B2a { msg, .. } => msg.encode_into(&mut out),
+            EngineMsg::Count { msg, .. } => msg.encode_into(&mut out),
+            EngineMsg::CoinCommit { msg, .. } => out.extend_from_slice(&msg.encode()),
+            EngineMsg::CoinReveal { msg, .. } => out.extend_from_slice(&msg.encode()),
         }
         out
     }
@@ -517,12 +724,29 @@ impl EngineMsg {
         let kind = kind_of(tag);
         let session_level = matches!(
             tag,
-            TAG_BASE_SENDER | TAG_BASE_RECEIVER | TAG_EXTEND | TAG_SELFTEST | TAG_ABORT
+            TAG_HELLO | TAG_BASE_SENDER | TAG_BASE_RECEIVER | TAG_EXTEND | TAG_ABORT
         );
         if session_level != (instance == 0) && kind != UNKNOWN_KIND {
             return Err(EngineCodecError::Instance { kind, instance });
         }
         Ok(match tag {
+            TAG_HELLO => {
+                let Some((n, d)) = payload
+                    .split_at_checked(32)
+                    .filter(|_| payload.len() == HELLO_LEN)
+                else {
+                    return Err(EngineCodecError::Length {
+                        kind: HELLO_KIND,
+                        expected: HELLO_LEN,
+                        got: payload.len(),
+                    });
+                };
+                let mut nonce = [0u8; 32];
+                nonce.copy_from_slice(n);
+                let mut settings = [0u8; 32];
+                settings.copy_from_slice(d);
+                EngineMsg::Hello(HelloMsg { nonce, settings })
+            }
             TAG_BASE_SENDER => EngineMsg::BaseOtSender(BaseOtSenderMsg::from_bytes(payload)?),
             TAG_BASE_RECEIVER => EngineMsg::BaseOtReceiver(BaseOtReceiverMsg::from_bytes(payload)?),
             TAG_EXTEND => EngineMsg::Extend(ExtendMsg::from_slice(payload)?),
@@ -545,7 +769,11 @@ impl EngineMsg {
                         kind: SELFTEST_KIND,
                     });
                 }
-                EngineMsg::SelfTest(SelfTestMsg { ops, seed })
+                EngineMsg::SelfTest(SelfTestMsg {
+                    instance,
+                    ops,
+                    seed,
+                })
             }
             TAG_ABORT => {
                 if payload.len() > MAX_ABORT_REASON {
@@ -555,22 +783,33 @@ impl EngineMsg {
                 EngineMsg::Abort(reason.to_string())
             }
             TAG_JOB => {
-                let [code, n0, n1, n2, n3] = payload else {
+                let Some(&code) = payload.first() else {
                     return Err(EngineCodecError::Length {
                         kind: JOB_KIND,
                         expected: 5,
-                        got: payload.len(),
+                        got: 0,
                     });
                 };
-                let kind = match code {
-                    1 => JobKind::Drelu,
-                    2 => JobKind::Mult,
-                    &code => return Err(EngineCodecError::JobKind { code }),
+                let Some(extra) = JobKind::params_len(code) else {
+                    return Err(EngineCodecError::JobKind { code });
                 };
-                let n = u32::from_le_bytes([*n0, *n1, *n2, *n3]);
+                let (head, params) = match payload.split_at_checked(5) {
+                    Some((h, p)) if p.len() == extra => (h, p),
+                    _ => {
+                        return Err(EngineCodecError::Length {
+                            kind: JOB_KIND,
+                            expected: 5 + extra,
+                            got: payload.len(),
+                        });
+                    }
+                };
+                let mut nb = [0u8; 4];
+                nb.copy_from_slice(head.get(1..5).unwrap_or(&[0; 4]));
+                let n = u32::from_le_bytes(nb);
                 if n == 0 {
                     return Err(EngineCodecError::ZeroOps { kind: JOB_KIND });
                 }
+                let kind = JobKind::decode(code, params)?;
                 EngineMsg::Job { instance, kind, n }
             }
             TAG_TRIPLES => EngineMsg::Triples {
@@ -589,6 +828,26 @@ impl EngineMsg {
                 instance,
                 msg: OpenMsg::decode(payload)?,
             },
+            TAG_RELU => EngineMsg::Relu {
+                instance,
+                msg: <ReluMsg as Message>::decode(payload)?,
+            },
+            TAG_B2A => EngineMsg::B2a {
+                instance,
+                msg: <MuxMsg as Message>::decode(payload)?,
+            },
+            TAG_COUNT => EngineMsg::Count {
+                instance,
+                msg: <CountMsg as Message>::decode(payload)?,
+            },
+            TAG_COIN_COMMIT => EngineMsg::CoinCommit {
+                instance,
+                msg: <CoinCommit as ArithMessage>::decode(payload)?,
+            },
+            TAG_COIN_REVEAL => EngineMsg::CoinReveal {
+                instance,
+                msg: <CoinReveal as ArithMessage>::decode(payload)?,
+            },
             tag => return Err(EngineCodecError::UnknownTag { tag }),
         })
     }
@@ -596,9 +855,11 @@ impl EngineMsg {
 
 const UNKNOWN_KIND: &str = "unknown";
 const JOB_KIND: &str = "job";
+const HELLO_KIND: &str = "hello";
 
 fn kind_of(tag: u8) -> &'static str {
     match tag {
+        TAG_HELLO => HELLO_KIND,
         TAG_BASE_SENDER => "base-OT sender",
         TAG_BASE_RECEIVER => "base-OT receiver",
         TAG_EXTEND => "IKNP extend",
@@ -609,6 +870,11 @@ fn kind_of(tag: u8) -> &'static str {
         TAG_MULT => "mult",
         TAG_DRELU => "DReLU",
         TAG_OPEN => OPEN_KIND,
+        TAG_RELU => "ReLU",
+        TAG_B2A => "B2A",
+        TAG_COUNT => "count",
+        TAG_COIN_COMMIT => "coin commit",
+        TAG_COIN_REVEAL => "coin reveal",
         _ => UNKNOWN_KIND,
     }
 }

@@ -47,6 +47,7 @@
 use mpc_core::field::{Fp, MODULUS};
 use rand::CryptoRng;
 use thiserror::Error;
+use zeroize::Zeroize;
 
 use super::codec::{self, ArithMessage, CodecError, FP_BYTES, Reader};
 use super::ole::{OTS_PER_PRODUCT, gilboa_receive, gilboa_send, pack_u64};
@@ -185,6 +186,13 @@ pub struct TripleGen {
     traffic: Traffic,
 }
 
+impl Drop for TripleGen {
+    fn drop(&mut self) {
+        self.mc.zeroize();
+        self.b.zeroize();
+    }
+}
+
 impl core::fmt::Debug for TripleGen {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("TripleGen")
@@ -200,8 +208,8 @@ impl TripleGen {
     /// returned message goes to the peer.
     pub fn start<R: CryptoRng + ?Sized>(
         n: usize,
-        sender_ots: RotSenderOutput,
-        receiver_ots: RotReceiverOutput,
+        mut sender_ots: RotSenderOutput,
+        mut receiver_ots: RotReceiverOutput,
         rng: &mut R,
     ) -> Result<(TripleGen, TripleMsg), TripleError> {
         if n > MAX_BATCH {
@@ -231,13 +239,18 @@ impl TripleGen {
             ..Traffic::default()
         };
         traffic.sent(msg.encoded_len());
+        // The consumed OTs are wiped here; the chosen blocks live on in the
+        // state (wiped when it is dropped).
+        let mc = core::mem::take(&mut receiver_ots.mc);
+        sender_ots.zeroize();
+        receiver_ots.zeroize();
         Ok((
             TripleGen {
                 a,
                 b,
                 rejected,
                 sender_shares,
-                mc: receiver_ots.mc,
+                mc,
                 traffic,
             },
             msg,
