@@ -420,7 +420,9 @@ impl ValidityCircuit {
 
     /// The proof for the full input `input` (worker side). Does not check that
     /// the input is valid: an invalid input yields a proof the servers reject.
-    /// The caller shares the proof additively between A and B.
+    /// The caller shares the proof additively between A and B. `rng` draws
+    /// the L wire blinds that make the opened f_i(t) uniform: it must be a
+    /// CSPRNG seeded from the OS (never from `--seed`).
     pub fn prove<R: CryptoRng + ?Sized>(
         &self,
         input: &[Fp],
