@@ -596,6 +596,30 @@ fn layout_is_consistent_and_minimal() {
 }
 
 #[test]
+fn extreme_parameters() {
+    let mut r = rng(15);
+    // Widest window: w = 62.
+    let (xs, kappa, n) = coords(3, &mut r);
+    let circuit = ValidityCircuit::new(FlpParams {
+        dim: 3,
+        n_lo: 0,
+        n_hi: N_HI_LIMIT - 1,
+    })
+    .unwrap();
+    let x = assemble(&xs, &kappa, &circuit.range_bits_for(n).unwrap());
+    assert_eq!(run(&circuit, &x, &mut r), Ok(()));
+    // Largest dimension: the layout stays small.
+    let c = ValidityCircuit::new(FlpParams {
+        dim: MAX_DIM,
+        n_lo: 0,
+        n_hi: N_HI_LIMIT - 1,
+    })
+    .unwrap();
+    assert!(c.calls() < c.n_dom());
+    assert!(c.proof_len() < 40_000, "{}", c.proof_len());
+}
+
+#[test]
 fn print_sizes() {
     for dim in [10_000usize, 270_000, 1_000_000] {
         let c = ValidityCircuit::new(FlpParams {
