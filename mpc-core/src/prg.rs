@@ -74,6 +74,18 @@ pub enum Purpose {
     FlpJointRand2,
     /// FLP query point, drawn by both servers together.
     FlpQueryPoint,
+    /// Server A's field shares of the range bits of the norm (robust rules).
+    RangeBitsA,
+    /// Server A's share of the validity proof (robust rules).
+    ProofShareA,
+    /// The mask M of the worker-dealt correlation W = s·X_A − M (A's, from the seed).
+    VoleMaskA,
+    /// The scalar s′ of the worker-dealt correlation Z = s′·X_B + R (A's).
+    VoleScalarA,
+    /// The mask R of the worker-dealt correlation Z = s′·X_B + R (A's).
+    VoleMaskR,
+    /// The servers' random linear-check vector ρ, expanded from their joint coin.
+    CheckVector,
 }
 
 impl Purpose {
@@ -85,6 +97,12 @@ impl Purpose {
             Purpose::FlpJointRand1 => b"flp-joint-rand-1",
             Purpose::FlpJointRand2 => b"flp-joint-rand-2",
             Purpose::FlpQueryPoint => b"flp-query-point",
+            Purpose::RangeBitsA => b"range-bits-a",
+            Purpose::ProofShareA => b"proof-share-a",
+            Purpose::VoleMaskA => b"vole-mask-m",
+            Purpose::VoleScalarA => b"vole-scalar-s-prime",
+            Purpose::VoleMaskR => b"vole-mask-r",
+            Purpose::CheckVector => b"check-vector-rho",
         }
     }
 }

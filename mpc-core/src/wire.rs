@@ -108,6 +108,12 @@ pub enum Aggregation {
     SecureFedAvg,
     /// Workers send (clipped) updates to A in the clear; B is not involved.
     PlainFedAvg,
+    /// FLTrust on secret shares: unit-norm updates proved valid, trust
+    /// ReLU(cos) against A's proxy update, trust-weighted average.
+    SecureFltrust,
+    /// Like `SecureFltrust`, but a secret keep-bit [cos ≥ τ] replaces the
+    /// weight: the kept updates are averaged with equal weight.
+    SecureFilter,
 }
 
 impl Aggregation {
@@ -116,12 +122,23 @@ impl Aggregation {
         match self {
             Aggregation::SecureFedAvg => "secure-fedavg",
             Aggregation::PlainFedAvg => "plain-fedavg",
+            Aggregation::SecureFltrust => "secure-fltrust",
+            Aggregation::SecureFilter => "secure-filter",
         }
     }
 
     /// Whether server B takes part.
     pub fn is_secure(self) -> bool {
-        matches!(self, Aggregation::SecureFedAvg)
+        matches!(
+            self,
+            Aggregation::SecureFedAvg | Aggregation::SecureFltrust | Aggregation::SecureFilter
+        )
+    }
+
+    /// Whether the rule is one of the robust secure rules (validity proof,
+    /// cosine trust, 2PC between the servers).
+    pub fn is_robust(self) -> bool {
+        matches!(self, Aggregation::SecureFltrust | Aggregation::SecureFilter)
     }
 }
 
@@ -131,8 +148,11 @@ impl core::str::FromStr for Aggregation {
         match s {
             "secure-fedavg" => Ok(Aggregation::SecureFedAvg),
             "plain-fedavg" => Ok(Aggregation::PlainFedAvg),
+            "secure-fltrust" => Ok(Aggregation::SecureFltrust),
+            "secure-filter" => Ok(Aggregation::SecureFilter),
             other => Err(format!(
-                "unknown aggregation `{other}` (available: secure-fedavg, plain-fedavg)"
+                "unknown aggregation `{other}` (available: secure-fltrust, secure-filter, \
+                 secure-fedavg, plain-fedavg)"
             )),
         }
     }
@@ -157,6 +177,8 @@ pub struct SessionInfo {
     pub aggregation: Aggregation,
     /// Clipping bound C on the L2 norm of an update; 0 disables clipping (plain only).
     pub clip: f32,
+    /// Robust rules: the public cosine threshold τ (`--cos-threshold`), if any.
+    pub cos_threshold: Option<f32>,
 }
 
 /// Worker → server A.
@@ -240,6 +262,35 @@ pub enum WorkerToB {
         #[serde(with = "serde_bytes")]
         kappa_b: Vec<u8>,
     },
+    /// B's half of a robust-rule submission (`protocols::robust::submit`).
+    Robust {
+        /// Round id.
+        round: u64,
+        /// Claimed worker id.
+        worker: u32,
+        /// Ring shares bₖ, 3 bytes each.
+        #[serde(with = "serde_bytes")]
+        b: Vec<u8>,
+        /// Carry shares κ_B, 8 bytes each.
+        #[serde(with = "serde_bytes")]
+        kappa_b: Vec<u8>,
+        /// Range-bit shares β_B, 8 bytes each.
+        #[serde(with = "serde_bytes")]
+        beta_b: Vec<u8>,
+        /// B's share of the validity proof, 8 bytes each.
+        #[serde(with = "serde_bytes")]
+        proof_b: Vec<u8>,
+        /// Dealt vector W = s·X_A − M, 8 bytes each.
+        #[serde(with = "serde_bytes")]
+        w: Vec<u8>,
+        /// Dealt vector Z = s′·X_B + R, 8 bytes each.
+        #[serde(with = "serde_bytes")]
+        z: Vec<u8>,
+        /// The scalar s (a field element).
+        s: u64,
+        /// The blind of B's commitment.
+        blind: [u8; 32],
+    },
 }
 
 impl core::fmt::Debug for WorkerToB {
@@ -257,6 +308,14 @@ impl core::fmt::Debug for WorkerToB {
                 .field("worker", worker)
                 .field("b_bytes", &b.len())
                 .field("kappa_b_bytes", &kappa_b.len())
+                .finish_non_exhaustive(),
+            WorkerToB::Robust {
+                round, worker, b, ..
+            } => f
+                .debug_struct("Robust")
+                .field("round", round)
+                .field("worker", worker)
+                .field("b_bytes", &b.len())
                 .finish_non_exhaustive(),
         }
     }
@@ -309,6 +368,69 @@ pub enum AToB {
     /// A message of the 2PC engine (`protocols::mpc::engine`), encoded and
     /// validated by the engine; here only its length is bounded (≤ max frame).
     Engine(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// Robust rules: round `round` opens with the reference direction
+    /// G = round(ĝ₀·2^f) (little-endian i32s), bit-identical at both servers.
+    OpenRobust {
+        /// Round id.
+        round: u64,
+        /// G, 4 bytes per coordinate.
+        #[serde(with = "serde_bytes")]
+        reference: Vec<u8>,
+    },
+    /// Robust rules: A holds `worker`'s seed; `commit` is c_A.
+    SeedCommit {
+        /// Round id.
+        round: u64,
+        /// Worker id.
+        worker: u32,
+        /// A's commitment to its half.
+        commit: [u8; 32],
+    },
+    /// Robust rules: the next batch of workers and A's verifier shares.
+    Batch {
+        /// Round id.
+        round: u64,
+        /// Batch number in the round.
+        batch: u32,
+        /// Workers, in batch order.
+        workers: Vec<u32>,
+        /// A's verifier shares, concatenated (8 bytes per element).
+        #[serde(with = "serde_bytes")]
+        verifiers: Vec<u8>,
+    },
+    /// Robust rules: A's shares of the linear-check differences.
+    Checks(Exchange),
+    /// Robust rules: A's cross-term scalars t_A − s′.
+    Cross(Exchange),
+    /// Robust rules: no more batches; A's share of the positive-trust count.
+    CloseRobust {
+        /// Round id.
+        round: u64,
+        /// A's share of Σ bᵢ (a field element).
+        positive: u64,
+    },
+}
+
+/// A batch-scoped vector of field elements exchanged between the servers.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Exchange {
+    /// Round id.
+    pub round: u64,
+    /// Batch number.
+    pub batch: u32,
+    /// Field elements, 8 bytes each.
+    #[serde(with = "serde_bytes")]
+    pub values: Vec<u8>,
+}
+
+impl core::fmt::Debug for Exchange {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Exchange")
+            .field("round", &self.round)
+            .field("batch", &self.batch)
+            .field("bytes", &self.values.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl core::fmt::Debug for AToB {
@@ -327,6 +449,34 @@ impl core::fmt::Debug for AToB {
             AToB::Engine(bytes) => f
                 .debug_struct("Engine")
                 .field("bytes", &bytes.len())
+                .finish_non_exhaustive(),
+            AToB::OpenRobust { round, reference } => f
+                .debug_struct("OpenRobust")
+                .field("round", round)
+                .field("reference_bytes", &reference.len())
+                .finish(),
+            AToB::SeedCommit { round, worker, .. } => f
+                .debug_struct("SeedCommit")
+                .field("round", round)
+                .field("worker", worker)
+                .finish_non_exhaustive(),
+            AToB::Batch {
+                round,
+                batch,
+                workers,
+                verifiers,
+            } => f
+                .debug_struct("Batch")
+                .field("round", round)
+                .field("batch", batch)
+                .field("workers", workers)
+                .field("verifier_bytes", &verifiers.len())
+                .finish(),
+            AToB::Checks(x) => f.debug_tuple("Checks").field(x).finish(),
+            AToB::Cross(x) => f.debug_tuple("Cross").field(x).finish(),
+            AToB::CloseRobust { round, .. } => f
+                .debug_struct("CloseRobust")
+                .field("round", round)
                 .finish_non_exhaustive(),
         }
     }
@@ -383,6 +533,39 @@ pub enum BToA {
     /// A message of the 2PC engine (`protocols::mpc::engine`), encoded and
     /// validated by the engine; here only its length is bounded (≤ max frame).
     Engine(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// Robust rules: `worker`'s upload parsed; c_B and B's verifier share.
+    UploadReady {
+        /// Round id.
+        round: u64,
+        /// Worker id.
+        worker: u32,
+        /// B's commitment to its half.
+        commit: [u8; 32],
+        /// B's verifier share (8 bytes per element).
+        #[serde(with = "serde_bytes")]
+        verifier: Vec<u8>,
+    },
+    /// Robust rules: B's shares of the linear-check differences.
+    Checks(Exchange),
+    /// Robust rules: B's cross-term scalars t_B − s.
+    Cross(Exchange),
+    /// Robust rules: the round's result. `sum` (B's share of Σ TSᵢ·Xᵢ) and
+    /// `weight` (of Σ TSᵢ) are present only if `positive` ≥ k_min.
+    RobustSum {
+        /// Round id.
+        round: u64,
+        /// Workers whose submission passed every check, ascending.
+        workers: Vec<u32>,
+        /// Number of workers with positive trust (opened).
+        positive: u64,
+        /// B's share of the weighted sum (empty: not revealed).
+        #[serde(with = "serde_bytes")]
+        sum: Vec<u8>,
+        /// B's share of Σ TSᵢ (a field element).
+        weight: u64,
+        /// Bytes B received from workers this round.
+        bytes_from_workers: u64,
+    },
 }
 
 impl core::fmt::Debug for BToA {
@@ -430,6 +613,28 @@ impl core::fmt::Debug for BToA {
             BToA::Engine(bytes) => f
                 .debug_struct("Engine")
                 .field("bytes", &bytes.len())
+                .finish_non_exhaustive(),
+            BToA::UploadReady { round, worker, .. } => f
+                .debug_struct("UploadReady")
+                .field("round", round)
+                .field("worker", worker)
+                .finish_non_exhaustive(),
+            BToA::Checks(x) => f.debug_tuple("Checks").field(x).finish(),
+            BToA::Cross(x) => f.debug_tuple("Cross").field(x).finish(),
+            BToA::RobustSum {
+                round,
+                workers,
+                positive,
+                sum,
+                bytes_from_workers,
+                ..
+            } => f
+                .debug_struct("RobustSum")
+                .field("round", round)
+                .field("workers", &workers.len())
+                .field("positive", positive)
+                .field("sum_bytes", &sum.len())
+                .field("bytes_from_workers", bytes_from_workers)
                 .finish_non_exhaustive(),
         }
     }
@@ -480,6 +685,14 @@ fn check_session(s: &SessionInfo, limits: &Limits) -> Result<(), WireError> {
         kind: "session",
         detail: e.to_string(),
     })?;
+    if s.cos_threshold
+        .is_some_and(|t| !t.is_finite() || !(-1.0..=1.0).contains(&t))
+    {
+        return Err(WireError::Malformed {
+            kind: "session",
+            detail: "cosine threshold must lie in [-1, 1]".into(),
+        });
+    }
     if !s.clip.is_finite() || s.clip < 0.0 {
         return Err(WireError::Malformed {
             kind: "session",
@@ -523,6 +736,22 @@ impl WireMessage for WorkerToB {
                 check_bytes("b", b, RING_SHARE_BYTES, limits)?;
                 check_bytes("kappa_b", kappa_b, FIELD_BYTES, limits)
             }
+            WorkerToB::Robust {
+                b,
+                kappa_b,
+                beta_b,
+                proof_b,
+                w,
+                z,
+                ..
+            } => {
+                check_bytes("b", b, RING_SHARE_BYTES, limits)?;
+                check_bytes("kappa_b", kappa_b, FIELD_BYTES, limits)?;
+                check_bytes("beta_b", beta_b, FIELD_BYTES, limits)?;
+                check_bytes("proof_b", proof_b, FIELD_BYTES, limits)?;
+                check_bytes("w", w, FIELD_BYTES, limits)?;
+                check_bytes("z", z, FIELD_BYTES, limits)
+            }
         }
     }
 }
@@ -544,6 +773,26 @@ impl WireMessage for AToB {
             AToB::Hello { session } => check_session(session, limits),
             AToB::OpenRound { .. } | AToB::HaveSeed { .. } | AToB::CloseRound { .. } => Ok(()),
             AToB::Engine(bytes) => check_len("engine", bytes.len(), limits.max_frame),
+            AToB::OpenRobust { reference, .. } => check_bytes("reference", reference, 4, limits),
+            AToB::SeedCommit { .. } | AToB::CloseRobust { .. } => Ok(()),
+            AToB::Batch {
+                workers, verifiers, ..
+            } => {
+                check_len("workers", workers.len(), MAX_WORKERS)?;
+                check_len("verifiers", verifiers.len(), limits.max_frame)?;
+                check_bytes(
+                    "verifiers",
+                    verifiers,
+                    FIELD_BYTES,
+                    &Limits {
+                        max_dim: usize::MAX,
+                        ..*limits
+                    },
+                )
+            }
+            AToB::Checks(x) | AToB::Cross(x) => {
+                check_bytes("values", &x.values, FIELD_BYTES, limits)
+            }
         }
     }
 }
@@ -559,6 +808,16 @@ impl WireMessage for BToA {
                 check_bytes("sum", sum, FIELD_BYTES, limits)
             }
             BToA::Engine(bytes) => check_len("engine", bytes.len(), limits.max_frame),
+            BToA::UploadReady { verifier, .. } => {
+                check_bytes("verifier", verifier, FIELD_BYTES, limits)
+            }
+            BToA::Checks(x) | BToA::Cross(x) => {
+                check_bytes("values", &x.values, FIELD_BYTES, limits)
+            }
+            BToA::RobustSum { workers, sum, .. } => {
+                check_len("workers", workers.len(), MAX_WORKERS)?;
+                check_bytes("sum", sum, FIELD_BYTES, limits)
+            }
         }
     }
 }

@@ -5,4 +5,5 @@
 pub mod fedavg;
 pub mod ml;
 pub mod mpc;
+pub mod robust;
 pub mod round;

@@ -74,6 +74,10 @@ pub struct Args {
     /// Seconds a round may take before it is closed with the updates that arrived.
     #[arg(long, default_value_t = 60.0)]
     round_timeout: f64,
+    /// Robust rules: public cosine threshold τ in [-1, 1] (secure-fltrust:
+    /// weight 0 below τ; secure-filter: keep updates with cos ≥ τ, default 0).
+    #[arg(long, value_name = "TAU")]
+    cos_threshold: Option<f32>,
     /// Ring width ℓ of the shares.
     #[arg(long, default_value_t = 18)]
     ring_bits: u32,
@@ -117,8 +121,12 @@ pub async fn run(args: Args) -> Result<()> {
     if !(clip.is_finite() && clip >= 0.0) {
         bail!("--clip must be a non-negative number");
     }
-    if args.engine_selftest.is_some() && !args.aggregation.is_secure() {
-        bail!("--engine-selftest needs server B (a secure aggregation rule)");
+    if args.engine_selftest.is_some()
+        && (!args.aggregation.is_secure() || args.aggregation.is_robust())
+    {
+        bail!(
+            "--engine-selftest runs with --aggregation secure-fedavg (robust rules use the engine themselves)"
+        );
     }
     let kind = args.model;
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
@@ -129,6 +137,7 @@ pub async fn run(args: Args) -> Result<()> {
         fixed,
         aggregation: args.aggregation,
         clip,
+        cos_threshold: args.cos_threshold,
     };
     let pki = Pki::new(&args.pki);
     let identity = pki.load_server_a().context("loading server A's identity")?;
@@ -343,7 +352,9 @@ impl Shell {
                 self.round_started = Some(Instant::now());
                 self.deadline = Some(TokioInstant::now() + self.round_seconds_timeout);
                 info!(round, workers = self.welcomed.len(), "starting round");
-                let acts = self.leader.start_round(round, model, self.welcomed.clone());
+                let acts = self
+                    .leader
+                    .start_round(round, model, self.welcomed.clone(), None);
                 self.perform(acts);
                 continue;
             }
@@ -412,6 +423,8 @@ impl Shell {
             "test_loss": eval.loss,
             "accepted": o.accepted.len(),
             "rejected": o.rejected.len(),
+            "rejected_reasons": o.rejected.iter().map(|(w, r)| (w.to_string(), serde_json::Value::String(r.clone()))).collect::<serde_json::Map<_, _>>(),
+            "zero_trust": o.zero_trust,
             "updated": o.mean_update.is_some(),
             "note": o.note,
             "seconds": seconds,
@@ -464,7 +477,10 @@ impl Shell {
                             self.start_selftest(k)?;
                         }
                     }
-                    Ok(BToA::Engine(frame)) => self.on_engine(&frame)?,
+                    // Robust sessions run the engine inside the leader's pipeline.
+                    Ok(BToA::Engine(frame)) if !self.leader.is_robust() => {
+                        self.on_engine(&frame)?
+                    }
                     Ok(msg) => {
                         let acts = self.leader.on_b(msg);
                         self.perform(acts);

@@ -221,7 +221,8 @@ impl Shell {
                 } => {
                     let actions = match peer {
                         Peer::ServerA => match wire::decode::<AToB>(&payload, &self.limits) {
-                            Ok(AToB::Engine(frame)) => {
+                            // Robust sessions run the engine inside the helper's pipeline.
+                            Ok(AToB::Engine(frame)) if !self.helper.is_robust() => {
                                 self.on_engine(&frame);
                                 continue;
                             }

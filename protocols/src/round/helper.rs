@@ -15,6 +15,8 @@ use mpc_core::share::{RingShareB, encode_field_bytes};
 use mpc_core::wire::{AToB, BToA, BToWorker, SessionInfo, WorkerToB};
 use tracing::{info, warn};
 
+use super::robust_b::RobustHelper;
+
 /// What the helper asks its shell to do, in order.
 #[derive(Debug)]
 pub enum HelperAction {
@@ -70,6 +72,7 @@ pub struct Helper {
     session: Option<SessionInfo>,
     last_revealed: u64,
     round: Option<HelperRound>,
+    robust: Option<RobustHelper>,
 }
 
 impl Helper {
@@ -80,6 +83,7 @@ impl Helper {
             session: None,
             last_revealed,
             round: None,
+            robust: None,
         }
     }
 
@@ -88,8 +92,17 @@ impl Helper {
         self.last_revealed
     }
 
+    /// Whether the session runs a robust rule (the 2PC engine then lives in
+    /// this state machine: engine frames go to it).
+    pub fn is_robust(&self) -> bool {
+        self.robust.is_some()
+    }
+
     /// The open round, if any.
     pub fn open_round(&self) -> Option<u64> {
+        if let Some(r) = &self.robust {
+            return r.open_round();
+        }
         self.round.as_ref().map(|r| r.id)
     }
 
@@ -98,18 +111,76 @@ impl Helper {
         match msg {
             AToB::Hello { session } => {
                 info!(dim = session.dim, aggregation = %session.aggregation, "session started by server A");
-                self.session = Some(session);
                 self.round = None;
-                vec![HelperAction::ToA(BToA::Ready {
+                let mut out = vec![HelperAction::ToA(BToA::Ready {
                     last_revealed: self.last_revealed,
-                })]
+                })];
+                self.robust = None;
+                if session.aggregation.is_robust() {
+                    let (r, first) = RobustHelper::new(self.cfg, &session);
+                    self.robust = Some(r);
+                    out.extend(first);
+                }
+                self.session = Some(session);
+                out
             }
+            AToB::OpenRobust { round, reference } => {
+                if let Err(reason) = self.check_open(round) {
+                    return Self::refuse(round, reason);
+                }
+                match self.robust.as_mut() {
+                    Some(r) => r.open(round, &reference),
+                    None => Self::refuse(round, "this session is not a robust rule".into()),
+                }
+            }
+            AToB::CloseRobust { round, positive } => {
+                if round <= self.last_revealed {
+                    return Self::refuse(round, format!("round {round} was already revealed"));
+                }
+                match self.robust.as_mut() {
+                    Some(r) if r.open_round() == Some(round) => {
+                        // From here the round is closed: it can never be revealed twice.
+                        self.last_revealed = round;
+                        r.close(round, positive)
+                    }
+                    _ => Self::refuse(round, format!("round {round} is not open")),
+                }
+            }
+            other if self.robust.is_some() => match self.robust.as_mut() {
+                Some(r) => r.on_a(other),
+                None => Vec::new(),
+            },
             AToB::OpenRound { round } => self.open(round),
             AToB::HaveSeed { round, worker } => self.have_seed(round, worker),
             AToB::CloseRound { round } => self.close(round),
             // Routed to the 2PC engine by the shell; never part of a round.
             AToB::Engine(_) => Vec::new(),
+            AToB::SeedCommit { round, .. }
+            | AToB::Batch { round, .. }
+            | AToB::Checks(mpc_core::wire::Exchange { round, .. })
+            | AToB::Cross(mpc_core::wire::Exchange { round, .. }) => {
+                Self::refuse(round, "robust-rule message in a non-robust session".into())
+            }
         }
+    }
+
+    /// Whether A may open `round` now; Err: why not.
+    fn check_open(&self, round: u64) -> Result<(), String> {
+        if self.session.is_none() {
+            return Err("no session: A must send Hello first".into());
+        }
+        if round <= self.last_revealed {
+            return Err(format!(
+                "round {round} is not after the last revealed round {}",
+                self.last_revealed
+            ));
+        }
+        if let Some(open) = self.open_round()
+            && round <= open
+        {
+            return Err(format!("round {round} is not after the open round {open}"));
+        }
+        Ok(())
     }
 
     fn refuse(round: u64, reason: String) -> Vec<HelperAction> {
@@ -245,6 +316,24 @@ impl Helper {
                 0,
                 format!("claims worker id {worker} but its certificate is enrolled as {from}"),
             ),
+            WorkerToB::Robust { round, worker, .. } if worker != from => refuse(
+                from,
+                round,
+                format!(
+                    "upload claims worker id {worker} but its certificate is enrolled as {from}"
+                ),
+            ),
+            upload @ WorkerToB::Robust { round, .. } => match self.robust.as_mut() {
+                Some(r) => r.on_upload(from, upload, wire_bytes),
+                None => refuse(
+                    from,
+                    round,
+                    "this session does not take robust uploads".into(),
+                ),
+            },
+            WorkerToB::Upload { round, .. } if self.robust.is_some() => {
+                refuse(from, round, "this session takes robust uploads only".into())
+            }
             WorkerToB::Upload {
                 round,
                 worker,

@@ -18,6 +18,8 @@ use mpc_core::share::{add_lifted_a, decode_field_bytes, reconstruct_real};
 use mpc_core::wire::{AToB, AToWorker, BToA, SessionInfo, SubmitA, WorkerToA, bytes_to_f32s};
 use tracing::{info, warn};
 
+use super::robust_a::RobustLeader;
+
 /// Relative slack on the clip bound for plaintext updates (float rounding).
 const CLIP_SLACK: f32 = 1e-3;
 
@@ -56,6 +58,9 @@ pub struct RoundOutcome {
     pub bytes_from_workers_a: u64,
     /// Bytes B received from workers in this round (as B reports it).
     pub bytes_from_workers_b: u64,
+    /// Robust rules: valid submissions that got zero trust (a count: the
+    /// servers learn how many workers have positive trust, never which).
+    pub zero_trust: usize,
 }
 
 #[derive(Debug)]
@@ -81,14 +86,20 @@ struct LeaderRound {
 pub struct Leader {
     session: SessionInfo,
     round: Option<LeaderRound>,
+    robust: Option<RobustLeader>,
 }
 
 impl Leader {
     /// A leader for `session`.
     pub fn new(session: SessionInfo) -> Leader {
+        let robust = session
+            .aggregation
+            .is_robust()
+            .then(|| RobustLeader::new(session.clone()));
         Leader {
             session,
             round: None,
+            robust,
         }
     }
 
@@ -97,19 +108,33 @@ impl Leader {
         &self.session
     }
 
+    /// Whether the session runs a robust rule (the 2PC engine then lives in
+    /// this state machine: engine frames go to it).
+    pub fn is_robust(&self) -> bool {
+        self.robust.is_some()
+    }
+
     /// The open round, if any.
     pub fn open_round(&self) -> Option<u64> {
+        if let Some(r) = &self.robust {
+            return r.open_round();
+        }
         self.round.as_ref().map(|r| r.id)
     }
 
     /// Starts round `round` for the workers in `expected` (the ones the
-    /// announcement goes to) with the current `model`.
+    /// announcement goes to) with the current `model`; `reference` is A's
+    /// proxy update ĝ₀ (FLTrust-style rules).
     pub fn start_round(
         &mut self,
         round: u64,
         model: &[f32],
         expected: BTreeSet<u32>,
+        reference: Option<Vec<f32>>,
     ) -> Vec<LeaderAction> {
+        if let Some(r) = self.robust.as_mut() {
+            return r.start_round(round, model, expected, reference);
+        }
         let dim = self.session.dim as usize;
         let secure = self.session.aggregation.is_secure();
         let announce = mpc_core::wire::f32s_to_bytes(model);
@@ -146,6 +171,9 @@ impl Leader {
 
     /// The round deadline passed: close with what has arrived.
     pub fn on_deadline(&mut self, round: u64) -> Vec<LeaderAction> {
+        if let Some(r) = self.robust.as_mut() {
+            return r.on_deadline(round);
+        }
         let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
             return Vec::new();
         };
@@ -206,6 +234,23 @@ impl Leader {
                     "submission claims worker id {worker} but its certificate is enrolled as {from}"
                 ),
             );
+        }
+        if let Some(rl) = self.robust.as_mut() {
+            if let Err(reason) = rl.admit(round, from, wire_bytes) {
+                return reject(from, round, reason);
+            }
+            return match payload {
+                SubmitA::Seed(seed) => rl.on_seed(round, from, seed),
+                SubmitA::Plain(_) => {
+                    let reason = format!(
+                        "payload kind does not match the aggregation rule {}",
+                        self.session.aggregation
+                    );
+                    let mut out = reject(from, round, reason.clone());
+                    out.extend(rl.reject_in_round(round, from, reason));
+                    out
+                }
+            };
         }
         let open = self.open_round();
         let Some(r) = self
@@ -306,9 +351,22 @@ impl Leader {
 
     /// Handles a message from server B.
     pub fn on_b(&mut self, msg: BToA) -> Vec<LeaderAction> {
+        if let Some(r) = self.robust.as_mut() {
+            return match msg {
+                BToA::Ready { .. } => Vec::new(),
+                other => r.on_b(other),
+            };
+        }
         match msg {
             // `Engine` is routed to the 2PC engine by the shell; never part of a round.
             BToA::Ready { .. } | BToA::Engine(_) => Vec::new(),
+            BToA::UploadReady { .. }
+            | BToA::Checks(_)
+            | BToA::Cross(_)
+            | BToA::RobustSum { .. } => {
+                warn!("robust-rule message from B in a non-robust session: ignored");
+                Vec::new()
+            }
             BToA::RoundOpened { round } => match self.round.as_mut().filter(|r| r.id == round) {
                 Some(r) => match r.announce.take() {
                     Some(model) => vec![LeaderAction::Broadcast(AToWorker::Announce {
@@ -475,6 +533,7 @@ impl Leader {
             note,
             bytes_from_workers_a: r.bytes_a,
             bytes_from_workers_b: r.bytes_b,
+            zero_trust: 0,
         };
         vec![LeaderAction::Complete(outcome)]
     }

@@ -3,6 +3,8 @@
 
 pub mod helper;
 pub mod leader;
+pub mod robust_a;
+pub mod robust_b;
 pub mod worker;
 
 #[cfg(test)]

@@ -127,9 +127,9 @@ impl Sim {
     }
 
     fn start(&mut self, round: u64, dim: usize, expected: usize) {
-        let acts = self
-            .leader
-            .start_round(round, &vec![0.0; dim], (0..expected as u32).collect());
+        let acts =
+            self.leader
+                .start_round(round, &vec![0.0; dim], (0..expected as u32).collect(), None);
         self.run_leader(acts);
         assert_eq!(
             self.announced,
@@ -159,6 +159,7 @@ fn session(dim: usize, aggregation: Aggregation, clip: f32) -> SessionInfo {
         fixed: FixedParams::default(),
         aggregation,
         clip,
+        cos_threshold: None,
     }
 }
 

@@ -29,6 +29,12 @@ pub enum PrepareError {
     /// Sharing failed.
     #[error(transparent)]
     Share(#[from] ShareError),
+    /// The robust submission could not be built.
+    #[error(transparent)]
+    Robust(#[from] crate::robust::submit::SubmitError),
+    /// Client normalisation failed.
+    #[error(transparent)]
+    Encode(#[from] crate::robust::encode::EncodeError),
 }
 
 /// A prepared submission: what goes to A and, for secure rules, to B.
@@ -55,6 +61,22 @@ pub fn prepare(
         return Err(PrepareError::Dimension {
             got: delta.len(),
             expected: session.dim as usize,
+        });
+    }
+    if session.aggregation.is_robust() {
+        // Client normalisation (unit norm, rounding corrected into the
+        // window), sharing, dealt correlations, commitments and the proof.
+        let setup = crate::robust::submit::RobustSetup::new(session)?;
+        let x = crate::robust::encode::encode_unit(delta, session.fixed)?;
+        let (seed, to_b) = crate::robust::submit::Draft::honest(&setup, round, worker, &x)?
+            .finish(&setup, round, worker)?;
+        return Ok(Submission {
+            to_a: WorkerToA::Submit {
+                round,
+                worker,
+                payload: SubmitA::Seed(seed),
+            },
+            to_b: Some(to_b),
         });
     }
     let mut update = delta.to_vec();

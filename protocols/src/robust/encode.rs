@@ -1,0 +1,200 @@
+//! Client normalisation for the robust rules (DESIGN §4 step 1): the update is
+//! scaled to unit L2 norm, encoded in fixed point, and the rounding is
+//! corrected so that N = Σ xₖ² lands inside the window the servers check.
+//!
+//! # The window
+//!
+//! With u a unit vector and xₖ = round(uₖ·2^f), N = Σ xₖ² differs from 2^(2f)
+//! by 2·2^f·Σ uₖeₖ + Σ eₖ² with |eₖ| ≤ ½, i.e. by up to 2^f·√d + d/4: at
+//! d = 270k, f = 16 that is 0.8 % of 2^(2f) (an all-equal update lands ~3 %
+//! off with plain rounding only because of the d/4 term's bias). The window is
+//! `[2^(2f) − 2^(2f−6), 2^(2f) + 2^(2f−6)]` (±1.56 %), and [`encode_unit`]
+//! nudges coordinates by ±1 until N is inside. One nudge moves N by at most
+//! 2·2^f + 1, far less than the window width 2^(2f−5) for f ≥ 8, so the
+//! correction can never jump over the window; it changes each coordinate by
+//! at most one unit (plus further units only in pathological inputs).
+
+use mpc_core::fixed::FixedParams;
+use thiserror::Error;
+
+/// Errors of the client normalisation.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum EncodeError {
+    /// The update is zero or not finite: it has no direction.
+    #[error("the update has no direction (zero or not finite)")]
+    NoDirection,
+    /// The fixed-point precision is too small for the window argument.
+    #[error("robust rules need 8 ≤ f and f + 2 ≤ ℓ (got ℓ = {ell}, f = {frac})")]
+    Precision {
+        /// ℓ
+        ell: u32,
+        /// f
+        frac: u32,
+    },
+}
+
+/// The norm window `[N_lo, N_hi]` on N = Σ Xₖ² for fixed-point precision f.
+pub fn norm_window(fixed: FixedParams) -> (u64, u64) {
+    let f = fixed.frac();
+    let centre = 1u64 << (2 * f);
+    let slack = 1u64 << (2 * f - 6);
+    (centre - slack, centre + slack)
+}
+
+/// Checks that `fixed` supports the robust encoding.
+pub fn check_precision(fixed: FixedParams) -> Result<(), EncodeError> {
+    let (ell, frac) = (fixed.ell(), fixed.frac());
+    if frac < 8 || frac + 2 > ell || 2 * frac + 2 > 62 {
+        return Err(EncodeError::Precision { ell, frac });
+    }
+    Ok(())
+}
+
+/// Unit-normalises `update` and encodes it as integers xₖ ≈ uₖ·2^f with
+/// Σ xₖ² inside [`norm_window`]. Every |xₖ| ≤ 2^f + 1 < 2^(ℓ−1).
+pub fn encode_unit(update: &[f32], fixed: FixedParams) -> Result<Vec<i64>, EncodeError> {
+    check_precision(fixed)?;
+    let norm = update
+        .iter()
+        .map(|&v| f64::from(v) * f64::from(v))
+        .sum::<f64>()
+        .sqrt();
+    if !norm.is_finite() || norm == 0.0 {
+        return Err(EncodeError::NoDirection);
+    }
+    let scale = fixed.scale() / norm;
+    let target: Vec<f64> = update.iter().map(|&v| f64::from(v) * scale).collect();
+    let mut x: Vec<i64> = target.iter().map(|t| t.round() as i64).collect();
+    let (lo, hi) = norm_window(fixed);
+    let mut n: u64 = x.iter().map(|&v| (v * v) as u64).sum();
+    if n > hi {
+        // Shrink the coordinates rounded up the most (in magnitude) first.
+        let mut order: Vec<usize> = (0..x.len()).filter(|&k| x[k] != 0).collect();
+        order.sort_by(|&i, &j| excess(&x, &target, j).total_cmp(&excess(&x, &target, i)));
+        'outer: loop {
+            let mut moved = false;
+            for &k in &order {
+                if n <= hi {
+                    break 'outer;
+                }
+                let v = x[k];
+                if v == 0 {
+                    continue;
+                }
+                let m = v.unsigned_abs();
+                n -= 2 * m - 1;
+                x[k] = v - v.signum();
+                moved = true;
+            }
+            if !moved {
+                break;
+            }
+        }
+    } else if n < lo {
+        // Grow the coordinates rounded down the most (in magnitude) first.
+        let mut order: Vec<usize> = (0..x.len()).filter(|&k| target[k] != 0.0).collect();
+        order.sort_by(|&i, &j| excess(&x, &target, i).total_cmp(&excess(&x, &target, j)));
+        'grow: loop {
+            for &k in &order {
+                if n >= lo {
+                    break 'grow;
+                }
+                let v = x[k];
+                let m = v.unsigned_abs();
+                n += 2 * m + 1;
+                x[k] = if target[k] > 0.0 { v + 1 } else { v - 1 };
+            }
+            if order.is_empty() {
+                break;
+            }
+        }
+    }
+    Ok(x)
+}
+
+/// How far coordinate k was rounded away from zero (negative: towards zero).
+fn excess(x: &[i64], target: &[f64], k: usize) -> f64 {
+    (x[k] as f64).abs() - target[k].abs()
+}
+
+/// Σ xₖ² of an encoded vector (saturating; for checks and tests).
+pub fn norm_sq(x: &[i64]) -> u64 {
+    x.iter().fold(0u64, |acc, &v| {
+        acc.saturating_add((v as i128 * v as i128) as u64)
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn fixed() -> FixedParams {
+        FixedParams::new(18, 16).unwrap()
+    }
+
+    fn in_window(x: &[i64]) -> bool {
+        let (lo, hi) = norm_window(fixed());
+        let n = norm_sq(x);
+        lo <= n && n <= hi
+    }
+
+    #[test]
+    fn awkward_updates_land_in_the_window() {
+        for d in [1usize, 2, 3, 10, 10_000, 270_000] {
+            let equal = vec![0.37f32; d];
+            let mut one_hot = vec![0.0f32; d];
+            one_hot[d / 2] = -5.0;
+            let heavy: Vec<f32> = (0..d)
+                .map(|k| {
+                    if k % 97 == 0 {
+                        1e3
+                    } else {
+                        1e-3 * (k as f32).sin()
+                    }
+                })
+                .collect();
+            let tiny: Vec<f32> = (0..d).map(|k| 1e-30 * (1.0 + k as f32)).collect();
+            for u in [equal, one_hot, heavy, tiny] {
+                let x = encode_unit(&u, fixed()).unwrap();
+                assert!(in_window(&x), "d = {d}: N = {}", norm_sq(&x));
+                assert!(x.iter().all(|v| v.unsigned_abs() <= (1 << 16) + 1));
+            }
+        }
+    }
+
+    #[test]
+    fn all_equal_at_a_million_coordinates() {
+        let x = encode_unit(&vec![1.0f32; 1 << 20], fixed()).unwrap();
+        assert!(in_window(&x));
+    }
+
+    #[test]
+    fn zero_and_nan_have_no_direction() {
+        assert_eq!(
+            encode_unit(&[0.0; 5], fixed()),
+            Err(EncodeError::NoDirection)
+        );
+        assert_eq!(
+            encode_unit(&[1.0, f32::NAN], fixed()),
+            Err(EncodeError::NoDirection)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn random_updates_land_in_the_window_and_keep_their_direction(
+            u in proptest::collection::vec(-1e3f32..1e3, 1..3000)
+        ) {
+            prop_assume!(u.iter().any(|&v| v != 0.0));
+            let x = encode_unit(&u, fixed()).unwrap();
+            prop_assert!(in_window(&x));
+            let norm = u.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt();
+            for (k, &v) in u.iter().enumerate() {
+                let t = f64::from(v) / norm * 65536.0;
+                prop_assert!((x[k] as f64 - t).abs() <= 2.0);
+            }
+        }
+    }
+}

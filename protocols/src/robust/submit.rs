@@ -1,0 +1,529 @@
+//! The robust submission (DESIGN §4 steps 1–4, 7): what a worker uploads, and
+//! what each server derives from its half.
+//!
+//! * To A: one 32-byte seed. A expands from it, per (round, worker): the ring
+//!   shares aₖ, carry shares κ_A, range-bit shares β_A, its proof share, the
+//!   correlation masks M and R and the scalar s′.
+//! * To B ([`WorkerToB::Robust`]): ring shares bₖ (ℓ bits, 3 bytes), carry
+//!   shares κ_B (8 B), range-bit shares β_B, B's proof share, the two dealt
+//!   vectors W = s·X_A − M and Z = s′·X_B + R (8 B each per coordinate), the
+//!   scalar s and a 32-byte commitment blind.
+//!
+//! Both halves are committed before the proof is made: c_A = H(seed) (the
+//! seed determines A's half), c_B = H(blind ‖ B's bytes except the proof);
+//! the FLP joint randomness is derived from H(context ‖ round ‖ worker ‖ c_A ‖
+//! c_B), so the worker prepares everything offline and uploads once, and the
+//! servers recompute c_A and c_B from what they actually hold.
+
+use mpc_core::field::Fp;
+use mpc_core::fixed::FixedParams;
+use mpc_core::flp::{self, FlpParams, JointRand, ValidityCircuit};
+use mpc_core::prg::{Domain, Prg, Purpose, Seed, os_random_fp};
+use mpc_core::share::{RING_SHARE_BYTES, decode_field_bytes, encode_field_bytes};
+use mpc_core::wire::{SessionInfo, WorkerToB};
+use rand::SeedableRng;
+use rand_chacha::ChaCha12Rng;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use super::encode::{EncodeError, check_precision, norm_window};
+
+const COMMIT_A: &[u8] = b"tandem/robust/v1/commit-a";
+const COMMIT_B: &[u8] = b"tandem/robust/v1/commit-b";
+
+/// Errors building or reading a robust submission. Never contain values.
+#[derive(Debug, Error)]
+pub enum SubmitError {
+    /// Encoding failed.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// The validity circuit refused the parameters or input.
+    #[error("validity proof: {0}")]
+    Flp(#[from] flp::FlpError),
+    /// A part of B's upload has the wrong size or a non-canonical element.
+    #[error("upload field `{field}`: {detail}")]
+    Upload {
+        /// Which part.
+        field: &'static str,
+        /// What is wrong (structure only).
+        detail: String,
+    },
+    /// A ring share is not below 2^ℓ.
+    #[error("ring share at coordinate {index} is not below 2^{ell}")]
+    RingShare {
+        /// Coordinate.
+        index: usize,
+        /// ℓ
+        ell: u32,
+    },
+    /// The session is not a robust rule or its parameters do not fit.
+    #[error("session: {0}")]
+    Session(String),
+}
+
+/// Public parameters of the robust rules, derived identically by workers and
+/// both servers from the session.
+#[derive(Clone, Debug)]
+pub struct RobustSetup {
+    /// Fixed-point parameters.
+    pub fixed: FixedParams,
+    /// Dimension d.
+    pub dim: usize,
+    /// The validity circuit.
+    pub circuit: ValidityCircuit,
+    /// Hash of every public parameter (binds the joint randomness to them).
+    pub context: [u8; 32],
+}
+
+impl RobustSetup {
+    /// The setup of `session`.
+    pub fn new(session: &SessionInfo) -> Result<RobustSetup, SubmitError> {
+        let fixed = session.fixed;
+        check_precision(fixed)?;
+        let dim = session.dim as usize;
+        // N = Σ Xₖ² with |Xₖ| < 3·2^(ℓ−1) once the carries are bits: the
+        // integer sum must stay below p so that the field N is the integer N.
+        let max_sq = 9u128 << (2 * fixed.ell() - 2);
+        if (dim as u128) * max_sq >= u128::from(mpc_core::field::MODULUS) / 2 {
+            return Err(SubmitError::Session(format!(
+                "dimension {dim} is too large for ℓ = {}: the norm could wrap",
+                fixed.ell()
+            )));
+        }
+        let (n_lo, n_hi) = norm_window(fixed);
+        let circuit = ValidityCircuit::new(FlpParams { dim, n_lo, n_hi })?;
+        let mut h = Sha256::new();
+        h.update(b"tandem/robust/v1/context\0");
+        h.update(session.aggregation.name().as_bytes());
+        h.update([0u8]);
+        h.update((dim as u64).to_le_bytes());
+        h.update(fixed.ell().to_le_bytes());
+        h.update(fixed.frac().to_le_bytes());
+        h.update(n_lo.to_le_bytes());
+        h.update(n_hi.to_le_bytes());
+        Ok(RobustSetup {
+            fixed,
+            dim,
+            circuit,
+            context: h.finalize().into(),
+        })
+    }
+
+    fn prg(seed: &Seed, purpose: Purpose, round: u64, worker: u32) -> Prg {
+        Prg::new(
+            seed,
+            Domain {
+                purpose,
+                round,
+                worker,
+            },
+        )
+    }
+
+    fn range_len(&self) -> usize {
+        2 * self.circuit.range_bits()
+    }
+}
+
+/// A's commitment to its half: a hash of the seed (which determines the half).
+pub fn commit_a(seed: &Seed, round: u64, worker: u32) -> [u8; 32] {
+    let mut ctx = Vec::with_capacity(12);
+    ctx.extend_from_slice(&round.to_le_bytes());
+    ctx.extend_from_slice(&worker.to_le_bytes());
+    flp::commit(COMMIT_A, &seed.0, &ctx)
+}
+
+/// B's commitment to its half: every part of the upload except the proof
+/// share, each length-prefixed, under a 32-byte blind (hiding: A never sees
+/// the blind, so it cannot test guesses of B's bytes against c_B).
+fn commit_b(blind: &[u8; 32], parts: [&[u8]; 5], s: u64) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(COMMIT_B);
+    h.update([0u8]);
+    h.update(blind);
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.update(s.to_le_bytes());
+    h.finalize().into()
+}
+
+fn commit_parts(p: &UploadParts) -> [u8; 32] {
+    commit_b(&p.blind, [&p.b, &p.kappa_b, &p.beta_b, &p.w, &p.z], p.s)
+}
+
+/// What a worker intends to submit, before sharing: the encoded update and
+/// the claims it will prove. Honest workers use [`Draft::honest`]; tests
+/// and attack modes edit the fields.
+#[derive(Clone)]
+pub struct Draft {
+    /// The seed A receives.
+    pub seed: Seed,
+    /// The ring shares bₖ sent to B.
+    pub b: Vec<u32>,
+    /// The claimed carries κₖ (full values; bits for an honest worker).
+    pub kappa: Vec<Fp>,
+    /// The claimed range bits (full values).
+    pub beta: Vec<Fp>,
+    /// The scalar s of the correlation for B.
+    pub s: Fp,
+}
+
+impl core::fmt::Debug for Draft {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Draft {{ dim: {}, <redacted> }}", self.b.len())
+    }
+}
+
+/// B's upload as bytes, editable by tests before the commitment is made.
+#[derive(Clone)]
+pub struct UploadParts {
+    /// Ring shares, 3 bytes each.
+    pub b: Vec<u8>,
+    /// Carry shares κ_B.
+    pub kappa_b: Vec<u8>,
+    /// Range-bit shares β_B.
+    pub beta_b: Vec<u8>,
+    /// B's proof share.
+    pub proof_b: Vec<u8>,
+    /// W = s·X_A − M.
+    pub w: Vec<u8>,
+    /// Z = s′·X_B + R.
+    pub z: Vec<u8>,
+    /// s.
+    pub s: u64,
+    /// Commitment blind.
+    pub blind: [u8; 32],
+}
+
+impl core::fmt::Debug for UploadParts {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "UploadParts {{ b_bytes: {}, <redacted> }}", self.b.len())
+    }
+}
+
+impl Draft {
+    /// An honest worker's draft for the encoded unit vector `x` (from
+    /// [`super::encode::encode_unit`]).
+    pub fn honest(
+        setup: &RobustSetup,
+        round: u64,
+        worker: u32,
+        x: &[i64],
+    ) -> Result<Draft, SubmitError> {
+        if x.len() != setup.dim {
+            return Err(SubmitError::Session(format!(
+                "update has dimension {}, the session expects {}",
+                x.len(),
+                setup.dim
+            )));
+        }
+        let half = 1i64 << (setup.fixed.ell() - 1);
+        if let Some(index) = x.iter().position(|v| v.abs() >= half) {
+            return Err(SubmitError::RingShare {
+                index,
+                ell: setup.fixed.ell(),
+            });
+        }
+        let mut d = Draft::honest_unchecked(setup, round, worker, x);
+        let n: u64 = x.iter().map(|&v| (v * v) as u64).sum();
+        d.beta = setup.circuit.range_bits_for(n)?;
+        Ok(d)
+    }
+
+    /// Like [`Draft::honest`] for any integers (reduced into the ring, range
+    /// bits left zero): the starting point of a cheating worker in tests and
+    /// attack modes. The dimension must match the setup's.
+    pub fn honest_unchecked(setup: &RobustSetup, round: u64, worker: u32, x: &[i64]) -> Draft {
+        let ell = setup.fixed.ell();
+        let half = 1i64 << (ell - 1);
+        let modulus = 1u64 << ell;
+        let mask = (modulus - 1) as u32;
+        let seed = Seed::random();
+        let mut ring = RobustSetup::prg(&seed, Purpose::RingMaskA, round, worker);
+        let mut b = Vec::with_capacity(x.len());
+        let mut kappa = Vec::with_capacity(x.len());
+        for &xk in x {
+            let y = (xk.wrapping_add(half) as u64 & u64::from(mask)) as u32;
+            let a = ring.next_ring(ell);
+            let bk = y.wrapping_sub(a) & mask;
+            b.push(bk);
+            kappa.push(Fp::from_i64(i64::from(
+                u64::from(a) + u64::from(bk) >= modulus,
+            )));
+        }
+        Draft {
+            seed,
+            b,
+            kappa,
+            beta: vec![Fp::ZERO; setup.range_len()],
+            s: os_random_fp(),
+        }
+    }
+
+    /// Shares, deals, commits and proves: A's seed and B's upload.
+    pub fn finish(
+        self,
+        setup: &RobustSetup,
+        round: u64,
+        worker: u32,
+    ) -> Result<(Seed, WorkerToB), SubmitError> {
+        self.finish_with(setup, round, worker, |_| {}, |_| {})
+    }
+
+    /// [`Draft::finish`] with hooks: `before_commit` edits B's parts before
+    /// they are committed (a worker lying consistently), `after_proof` after
+    /// the proof is made (a worker whose upload differs from what it proved).
+    pub fn finish_with(
+        self,
+        setup: &RobustSetup,
+        round: u64,
+        worker: u32,
+        before_commit: impl FnOnce(&mut UploadParts),
+        after_proof: impl FnOnce(&mut UploadParts),
+    ) -> Result<(Seed, WorkerToB), SubmitError> {
+        let dim = setup.dim;
+        if self.b.len() != dim || self.kappa.len() != dim || self.beta.len() != setup.range_len() {
+            return Err(SubmitError::Session("draft has the wrong shape".into()));
+        }
+        let ell = setup.fixed.ell();
+        let two_ell = Fp::pow2(ell);
+        let half = Fp::pow2(ell - 1);
+        let a_half = ViewA::derive(setup, &self.seed, round, worker);
+        // Full input: X = a + b − 2^ℓ·κ − 2^(ℓ−1) with the claimed κ.
+        let mut input = Vec::with_capacity(setup.circuit.input_len());
+        let mut x_b = Vec::with_capacity(dim);
+        let mut kappa_b = Vec::with_capacity(dim);
+        for k in 0..dim {
+            let bk = Fp::reduce_u64(u64::from(self.b[k]));
+            let kb = self.kappa[k] - a_half.kappa[k];
+            kappa_b.push(kb);
+            x_b.push(bk - two_ell * kb);
+        }
+        for (&xa, &xb) in a_half.x.iter().zip(&x_b) {
+            input.push(xa + xb);
+        }
+        debug_assert!((0..dim).all(|k| {
+            let a = a_half.x[k] + two_ell * a_half.kappa[k] + half;
+            input[k] == a + Fp::reduce_u64(u64::from(self.b[k])) - two_ell * self.kappa[k] - half
+        }));
+        input.extend_from_slice(&self.kappa);
+        input.extend_from_slice(&self.beta);
+        let beta_b: Vec<Fp> = self
+            .beta
+            .iter()
+            .zip(&a_half.beta)
+            .map(|(&v, &a)| v - a)
+            .collect();
+        let w: Vec<Fp> = a_half
+            .x
+            .iter()
+            .zip(&a_half.m)
+            .map(|(&xa, &m)| self.s * xa - m)
+            .collect();
+        let z: Vec<Fp> = x_b
+            .iter()
+            .zip(&a_half.r)
+            .map(|(&xb, &r)| a_half.s_prime * xb + r)
+            .collect();
+        let mut b_bytes = Vec::with_capacity(dim * RING_SHARE_BYTES);
+        for &v in &self.b {
+            b_bytes.extend_from_slice(&v.to_le_bytes()[..RING_SHARE_BYTES]);
+        }
+        let mut blind = [0u8; 32];
+        mpc_core::prg::os_fill(&mut blind);
+        let mut parts = UploadParts {
+            b: b_bytes,
+            kappa_b: encode_field_bytes(&kappa_b),
+            beta_b: encode_field_bytes(&beta_b),
+            proof_b: Vec::new(),
+            w: encode_field_bytes(&w),
+            z: encode_field_bytes(&z),
+            s: self.s.value(),
+            blind,
+        };
+        before_commit(&mut parts);
+        let c_a = commit_a(&self.seed, round, worker);
+        let c_b = commit_parts(&parts);
+        let binder = flp::binder(&setup.context, round, worker, &c_a, &c_b);
+        let joint = JointRand::derive(&setup.circuit, &binder);
+        let mut rng = ChaCha12Rng::from_seed(Seed::random().0);
+        let proof = setup.circuit.prove(&input, &joint, &mut rng)?;
+        let proof_b: Vec<Fp> = proof
+            .iter()
+            .zip(&a_half.proof)
+            .map(|(&p, &a)| p - a)
+            .collect();
+        parts.proof_b = encode_field_bytes(&proof_b);
+        after_proof(&mut parts);
+        Ok((
+            self.seed.clone(),
+            WorkerToB::Robust {
+                round,
+                worker,
+                b: parts.b,
+                kappa_b: parts.kappa_b,
+                beta_b: parts.beta_b,
+                proof_b: parts.proof_b,
+                w: parts.w,
+                z: parts.z,
+                s: parts.s,
+                blind: parts.blind,
+            },
+        ))
+    }
+}
+
+/// One server's half of a worker's submission, as field vectors. The input
+/// share of the validity proof is `[x ‖ kappa ‖ beta]`.
+pub struct Half {
+    /// Lifted share of X.
+    pub x: Vec<Fp>,
+    /// Carry shares.
+    pub kappa: Vec<Fp>,
+    /// Range-bit shares.
+    pub beta: Vec<Fp>,
+    /// Proof share.
+    pub proof: Vec<Fp>,
+    /// The dealt vector this server checks: A: M (for W), B: W.
+    pub first: Vec<Fp>,
+    /// The other dealt vector: A: R (for Z), B: Z.
+    pub second: Vec<Fp>,
+    /// This server's correlation scalar: A: s′, B: s.
+    pub scalar: Fp,
+    /// The commitment to this half.
+    pub commit: [u8; 32],
+}
+
+impl core::fmt::Debug for Half {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Half {{ dim: {}, <redacted> }}", self.x.len())
+    }
+}
+
+struct ViewA {
+    x: Vec<Fp>,
+    kappa: Vec<Fp>,
+    beta: Vec<Fp>,
+    proof: Vec<Fp>,
+    m: Vec<Fp>,
+    r: Vec<Fp>,
+    s_prime: Fp,
+}
+
+impl ViewA {
+    fn derive(setup: &RobustSetup, seed: &Seed, round: u64, worker: u32) -> ViewA {
+        let dim = setup.dim;
+        let ell = setup.fixed.ell();
+        let two_ell = Fp::pow2(ell);
+        let half = Fp::pow2(ell - 1);
+        let mut ring = RobustSetup::prg(seed, Purpose::RingMaskA, round, worker);
+        let mut carry = RobustSetup::prg(seed, Purpose::CarryShareA, round, worker);
+        let mut x = Vec::with_capacity(dim);
+        let mut kappa = Vec::with_capacity(dim);
+        for _ in 0..dim {
+            let a = Fp::reduce_u64(u64::from(ring.next_ring(ell)));
+            let ka = carry.next_fp();
+            kappa.push(ka);
+            x.push(a - two_ell * ka - half);
+        }
+        let fill = |purpose, len| {
+            let mut v = vec![Fp::ZERO; len];
+            RobustSetup::prg(seed, purpose, round, worker).fill_fp(&mut v);
+            v
+        };
+        let beta = fill(Purpose::RangeBitsA, setup.range_len());
+        let proof = fill(Purpose::ProofShareA, setup.circuit.proof_len());
+        let m = fill(Purpose::VoleMaskA, dim);
+        let r = fill(Purpose::VoleMaskR, dim);
+        let s_prime = RobustSetup::prg(seed, Purpose::VoleScalarA, round, worker).next_fp();
+        ViewA {
+            x,
+            kappa,
+            beta,
+            proof,
+            m,
+            r,
+            s_prime,
+        }
+    }
+}
+
+/// A's half, expanded from the worker's seed.
+pub fn half_a(setup: &RobustSetup, seed: &Seed, round: u64, worker: u32) -> Half {
+    let v = ViewA::derive(setup, seed, round, worker);
+    Half {
+        x: v.x,
+        kappa: v.kappa,
+        beta: v.beta,
+        proof: v.proof,
+        first: v.m,
+        second: v.r,
+        scalar: v.s_prime,
+        commit: commit_a(seed, round, worker),
+    }
+}
+
+/// B's half, parsed and validated from its upload (`WorkerToB::Robust`).
+pub fn half_b(setup: &RobustSetup, upload: &WorkerToB) -> Result<Half, SubmitError> {
+    let WorkerToB::Robust {
+        b,
+        kappa_b,
+        beta_b,
+        proof_b,
+        w,
+        z,
+        s,
+        blind,
+        ..
+    } = upload
+    else {
+        return Err(SubmitError::Session("not a robust upload".into()));
+    };
+    let dim = setup.dim;
+    let ell = setup.fixed.ell();
+    if dim.checked_mul(RING_SHARE_BYTES) != Some(b.len()) {
+        return Err(SubmitError::Upload {
+            field: "b",
+            detail: format!("{} bytes, expected {}", b.len(), dim * RING_SHARE_BYTES),
+        });
+    }
+    let field = |name: &'static str, bytes: &[u8], len: usize| {
+        decode_field_bytes(bytes, len).map_err(|e| SubmitError::Upload {
+            field: name,
+            detail: e.to_string(),
+        })
+    };
+    let kappa = field("kappa_b", kappa_b, dim)?;
+    let beta = field("beta_b", beta_b, setup.range_len())?;
+    let proof = field("proof_b", proof_b, setup.circuit.proof_len())?;
+    let wv = field("w", w, dim)?;
+    let zv = field("z", z, dim)?;
+    let scalar = Fp::from_canonical(*s).ok_or(SubmitError::Upload {
+        field: "s",
+        detail: "not a canonical field element".into(),
+    })?;
+    let two_ell = Fp::pow2(ell);
+    let mut x = Vec::with_capacity(dim);
+    for (index, chunk) in b.chunks_exact(RING_SHARE_BYTES).enumerate() {
+        let mut word = [0u8; 4];
+        word[..RING_SHARE_BYTES].copy_from_slice(chunk);
+        let v = u32::from_le_bytes(word);
+        if u64::from(v) >= 1u64 << ell {
+            return Err(SubmitError::RingShare { index, ell });
+        }
+        x.push(Fp::reduce_u64(u64::from(v)) - two_ell * kappa[index]);
+    }
+    let commit = commit_b(blind, [b, kappa_b, beta_b, w, z], *s);
+    Ok(Half {
+        x,
+        kappa,
+        beta,
+        proof,
+        first: wv,
+        second: zv,
+        scalar,
+        commit,
+    })
+}

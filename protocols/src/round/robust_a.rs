@@ -1,0 +1,538 @@
+//! Server A's side of a robust round (`secure-fltrust`, `secure-filter`),
+//! driven by [`super::leader::Leader`]. See [`crate::robust::pipeline`] for
+//! the two-party work; this type keeps A's round bookkeeping: who submitted,
+//! whose halves are ready, which batch runs, and the final reconstruction
+//! g = ‖ĝ₀‖ · (Σ TSᵢ·Xᵢ / 2^f) / Σ TSᵢ.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use mpc_core::field::Fp;
+use mpc_core::prg::Seed;
+use mpc_core::share::{decode_field_bytes, encode_field_bytes};
+use mpc_core::wire::{AToB, AToWorker, BToA, SessionInfo};
+use tracing::{info, warn};
+
+use super::leader::{LeaderAction, RoundOutcome};
+use crate::mpc::corr::Party;
+use crate::robust::pipeline::{
+    Local, MAX_BATCH, PeerMsg, PipeError, Pipeline, encode_reference, reference_from,
+};
+use crate::robust::submit::{RobustSetup, commit_a, half_a};
+
+struct Ready {
+    worker: u32,
+    local: Local,
+    peer_verifier: Vec<Fp>,
+}
+
+struct RRound {
+    id: u64,
+    expected: BTreeSet<u32>,
+    announce: Option<Vec<u8>>,
+    seen: BTreeSet<u32>,
+    seeds: BTreeMap<u32, Seed>,
+    ready: VecDeque<Ready>,
+    accepted: BTreeSet<u32>,
+    rejected: BTreeMap<u32, String>,
+    g0_norm: f64,
+    closing: bool,
+    close_sent: Option<(Vec<Fp>, Fp)>,
+    bytes_a: u64,
+    next_batch: u32,
+}
+
+/// A's robust-round state.
+pub struct RobustLeader {
+    session: SessionInfo,
+    pipeline: Result<Pipeline, String>,
+    round: Option<RRound>,
+}
+
+impl core::fmt::Debug for RobustLeader {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RobustLeader")
+            .field("round", &self.round.as_ref().map(|r| r.id))
+            .finish_non_exhaustive()
+    }
+}
+
+impl RobustLeader {
+    /// A's side for `session` (a robust rule); starts the 2PC engine — its
+    /// first messages go out with the first round.
+    pub fn new(session: SessionInfo) -> RobustLeader {
+        let pipeline = RobustSetup::new(&session)
+            .map_err(|e| e.to_string())
+            .and_then(|setup| {
+                Pipeline::new(Party::A, setup, session.aggregation, session.cos_threshold)
+                    .map_err(|e| e.to_string())
+            });
+        RobustLeader {
+            session,
+            pipeline,
+            round: None,
+        }
+    }
+
+    /// The open round id.
+    pub fn open_round(&self) -> Option<u64> {
+        self.round.as_ref().map(|r| r.id)
+    }
+
+    /// Starts a round with A's proxy update ĝ₀ as the reference.
+    pub fn start_round(
+        &mut self,
+        round: u64,
+        model: &[f32],
+        expected: BTreeSet<u32>,
+        reference: Option<Vec<f32>>,
+    ) -> Vec<LeaderAction> {
+        let scale = self.session.fixed.scale();
+        let g0 = reference.unwrap_or_default();
+        let g0_norm = g0.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt();
+        self.round = Some(RRound {
+            id: round,
+            expected,
+            announce: Some(mpc_core::wire::f32s_to_bytes(model)),
+            seen: BTreeSet::new(),
+            seeds: BTreeMap::new(),
+            ready: VecDeque::new(),
+            accepted: BTreeSet::new(),
+            rejected: BTreeMap::new(),
+            g0_norm,
+            closing: false,
+            close_sent: None,
+            bytes_a: 0,
+            next_batch: 0,
+        });
+        let Some(g) = reference_from(&g0, scale) else {
+            return self.finish(
+                None,
+                None,
+                Some("the proxy update is zero or missing".into()),
+            );
+        };
+        let pipeline = match self.pipeline.as_mut() {
+            Ok(p) => p,
+            Err(e) => {
+                let e = e.clone();
+                return self.finish(None, None, Some(format!("robust setup failed: {e}")));
+            }
+        };
+        if let Err(e) = pipeline.open_round(round, &g) {
+            return self.fail(e);
+        }
+        let mut out = vec![LeaderAction::ToB(AToB::OpenRobust {
+            round,
+            reference: encode_reference(&g),
+        })];
+        out.extend(self.drain());
+        out
+    }
+
+    /// B confirmed the round: announce it.
+    pub fn on_opened(&mut self, round: u64) -> Vec<LeaderAction> {
+        match self.round.as_mut().filter(|r| r.id == round) {
+            Some(r) => match r.announce.take() {
+                Some(model) => vec![LeaderAction::Broadcast(AToWorker::Announce {
+                    round,
+                    model,
+                })],
+                None => Vec::new(),
+            },
+            None => Vec::new(),
+        }
+    }
+
+    /// Whether `round` takes submissions from `worker` now; Err: the reason.
+    pub fn admit(&mut self, round: u64, worker: u32, wire_bytes: usize) -> Result<(), String> {
+        let open = self.open_round();
+        let Some(r) = self
+            .round
+            .as_mut()
+            .filter(|r| r.id == round && !r.closing && r.announce.is_none())
+        else {
+            return Err(match open {
+                Some(open) => format!("round {round} is not open (current round is {open})"),
+                None => format!("round {round} is not open (no round is open)"),
+            });
+        };
+        if !r.expected.contains(&worker) {
+            return Err(format!(
+                "worker {worker} is not a participant of round {round}"
+            ));
+        }
+        r.bytes_a += wire_bytes as u64;
+        if !r.seen.insert(worker) {
+            return Err("duplicate submission in this round (the first one stands)".into());
+        }
+        Ok(())
+    }
+
+    /// A worker's seed (after [`RobustLeader::admit`]).
+    pub fn on_seed(&mut self, round: u64, worker: u32, seed: Seed) -> Vec<LeaderAction> {
+        let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
+            return Vec::new();
+        };
+        let commit = commit_a(&seed, round, worker);
+        r.seeds.insert(worker, seed);
+        vec![
+            LeaderAction::ToB(AToB::SeedCommit {
+                round,
+                worker,
+                commit,
+            }),
+            LeaderAction::ToWorker {
+                worker,
+                msg: AToWorker::Ack { round },
+            },
+        ]
+    }
+
+    /// A worker refused by A in this round (wrong payload kind etc.).
+    pub fn reject_in_round(
+        &mut self,
+        round: u64,
+        worker: u32,
+        reason: String,
+    ) -> Vec<LeaderAction> {
+        if let Some(r) = self.round.as_mut().filter(|r| r.id == round) {
+            r.rejected.insert(worker, reason);
+            r.seeds.remove(&worker);
+        }
+        self.maybe_close()
+    }
+
+    /// The round deadline passed: stop taking submissions, finish what is ready.
+    pub fn on_deadline(&mut self, round: u64) -> Vec<LeaderAction> {
+        let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
+            return Vec::new();
+        };
+        if r.close_sent.is_some() {
+            return self.finish(None, None, Some("server B did not answer the close".into()));
+        }
+        info!(
+            round,
+            accepted = r.accepted.len(),
+            expected = r.expected.len(),
+            "round deadline reached"
+        );
+        r.closing = true;
+        r.announce = None;
+        // Workers whose halves never met are out.
+        let ready: BTreeSet<u32> = r.ready.iter().map(|x| x.worker).collect();
+        for w in r.expected.clone() {
+            if !r.accepted.contains(&w) && !r.rejected.contains_key(&w) && !ready.contains(&w) {
+                r.seeds.remove(&w);
+                r.rejected
+                    .insert(w, "no complete submission before the round deadline".into());
+            }
+        }
+        self.maybe_close()
+    }
+
+    /// A message from B that belongs to robust rounds.
+    pub fn on_b(&mut self, msg: BToA) -> Vec<LeaderAction> {
+        let result = match msg {
+            BToA::Engine(bytes) => self.with_pipeline(|p| p.on_engine_frame(&bytes)),
+            BToA::Checks(x) => self.with_pipeline(|p| p.on_checks(x)),
+            BToA::Cross(x) => self.with_pipeline(|p| p.on_cross(x)),
+            BToA::UploadReady {
+                round,
+                worker,
+                commit,
+                verifier,
+            } => return self.on_upload_ready(round, worker, commit, &verifier),
+            BToA::Rejected {
+                round,
+                worker,
+                reason,
+            } => {
+                let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
+                    return Vec::new();
+                };
+                if r.expected.contains(&worker)
+                    && !r.accepted.contains(&worker)
+                    && !r.rejected.contains_key(&worker)
+                {
+                    warn!(round, worker, %reason, "server B rejected a worker's upload");
+                    r.rejected.insert(worker, format!("at server B: {reason}"));
+                    r.seeds.remove(&worker);
+                }
+                return self.maybe_close();
+            }
+            BToA::RobustSum {
+                round,
+                workers,
+                positive,
+                sum,
+                weight,
+                bytes_from_workers,
+            } => return self.on_sum(round, &workers, positive, &sum, weight, bytes_from_workers),
+            BToA::Refused { round, reason } => {
+                if self.open_round() == Some(round) {
+                    warn!(round, %reason, "server B refused the round");
+                    return self.finish(None, None, Some(format!("server B: {reason}")));
+                }
+                return Vec::new();
+            }
+            BToA::RoundOpened { round } => return self.on_opened(round),
+            other => {
+                warn!(
+                    ?other,
+                    "message from B that robust rounds do not use: ignored"
+                );
+                return Vec::new();
+            }
+        };
+        match result {
+            Ok(()) => self.progress(),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn with_pipeline(
+        &mut self,
+        f: impl FnOnce(&mut Pipeline) -> Result<(), PipeError>,
+    ) -> Result<(), PipeError> {
+        match self.pipeline.as_mut() {
+            Ok(p) => f(p),
+            Err(e) => Err(PipeError::Protocol(format!("no pipeline: {e}"))),
+        }
+    }
+
+    fn on_upload_ready(
+        &mut self,
+        round: u64,
+        worker: u32,
+        commit_b: [u8; 32],
+        verifier: &[u8],
+    ) -> Vec<LeaderAction> {
+        let Ok(pipeline) = self.pipeline.as_ref() else {
+            return Vec::new();
+        };
+        let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
+            warn!(
+                round,
+                worker, "B reported an upload outside the open round: ignored"
+            );
+            return Vec::new();
+        };
+        let Some(seed) = r.seeds.remove(&worker) else {
+            warn!(
+                round,
+                worker, "B reported an upload A holds no seed for: ignored"
+            );
+            return Vec::new();
+        };
+        let setup = pipeline.setup();
+        let peer_verifier = match decode_field_bytes(verifier, setup.circuit.verifier_len()) {
+            Ok(v) => v,
+            Err(e) => return self.fail(PipeError::Malformed(format!("B's verifier: {e}"))),
+        };
+        let half = half_a(setup, &seed, round, worker);
+        match pipeline.prepare(worker, half, &commit_b) {
+            Ok(local) => r.ready.push_back(Ready {
+                worker,
+                local,
+                peer_verifier,
+            }),
+            Err(e) => return self.fail(e),
+        }
+        self.progress()
+    }
+
+    /// Drains the pipeline, records finished batches, starts the next batch
+    /// and closes when everything is accounted for.
+    fn progress(&mut self) -> Vec<LeaderAction> {
+        let mut out = self.drain();
+        if let (Ok(p), Some(r)) = (self.pipeline.as_mut(), self.round.as_mut()) {
+            while let Some(done) = p.poll_done() {
+                for (w, v) in done.verdicts {
+                    match v {
+                        Ok(()) => {
+                            r.accepted.insert(w);
+                        }
+                        Err(reason) => {
+                            warn!(round = r.id, worker = w, %reason, "worker refused");
+                            r.rejected.insert(w, reason);
+                        }
+                    }
+                }
+            }
+            if !p.batch_open() && !r.ready.is_empty() {
+                let n = r.ready.len().min(MAX_BATCH);
+                let batch: Vec<Ready> = r.ready.drain(..n).collect();
+                let workers: Vec<u32> = batch.iter().map(|x| x.worker).collect();
+                let mut verifiers = Vec::new();
+                let mut locals = Vec::with_capacity(n);
+                let mut peer = Vec::with_capacity(n);
+                for x in batch {
+                    verifiers.extend(encode_field_bytes(x.local.verifier()));
+                    peer.push(x.peer_verifier);
+                    locals.push(x.local);
+                }
+                let id = r.next_batch;
+                r.next_batch += 1;
+                out.push(LeaderAction::ToB(AToB::Batch {
+                    round: r.id,
+                    batch: id,
+                    workers: workers.clone(),
+                    verifiers,
+                }));
+                if let Err(e) = p.begin_batch(id, workers, locals, &peer) {
+                    out.extend(self.fail(e));
+                    return out;
+                }
+                out.extend(self.progress());
+                return out;
+            }
+        }
+        out.extend(self.maybe_close());
+        out
+    }
+
+    fn drain(&mut self) -> Vec<LeaderAction> {
+        let (Ok(p), Some(r)) = (self.pipeline.as_mut(), self.round.as_ref()) else {
+            return Vec::new();
+        };
+        let _ = r;
+        p.take_outgoing()
+            .into_iter()
+            .map(|m| {
+                LeaderAction::ToB(match m {
+                    PeerMsg::Engine(f) => AToB::Engine(f),
+                    PeerMsg::Checks(x) => AToB::Checks(x),
+                    PeerMsg::Cross(x) => AToB::Cross(x),
+                })
+            })
+            .collect()
+    }
+
+    fn maybe_close(&mut self) -> Vec<LeaderAction> {
+        let (Ok(p), Some(r)) = (self.pipeline.as_mut(), self.round.as_mut()) else {
+            return Vec::new();
+        };
+        if r.close_sent.is_some() || p.batch_open() || !r.ready.is_empty() {
+            return Vec::new();
+        }
+        let done = r
+            .expected
+            .iter()
+            .all(|w| r.accepted.contains(w) || r.rejected.contains_key(w));
+        if !done {
+            return Vec::new();
+        }
+        let shares = match p.close() {
+            Ok(s) => s,
+            Err(e) => return self.fail(e),
+        };
+        r.closing = true;
+        let round = r.id;
+        let positive = shares.positive.value();
+        r.close_sent = Some((shares.sum, shares.weight));
+        vec![LeaderAction::ToB(AToB::CloseRobust { round, positive })]
+    }
+
+    fn on_sum(
+        &mut self,
+        round: u64,
+        workers: &[u32],
+        positive: u64,
+        sum: &[u8],
+        weight: u64,
+        bytes_b: u64,
+    ) -> Vec<LeaderAction> {
+        let dim = self.session.dim as usize;
+        let scale = self.session.fixed.scale();
+        let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
+            warn!(round, "unexpected round result from B");
+            return Vec::new();
+        };
+        let Some((sum_a, weight_a)) = r.close_sent.take() else {
+            warn!(round, "round result from B before A closed: ignored");
+            return Vec::new();
+        };
+        let set: BTreeSet<u32> = workers.iter().copied().collect();
+        if set != r.accepted || set.len() != workers.len() {
+            return self.finish(
+                Some(bytes_b),
+                None,
+                Some("B's accepted set differs from A's: round discarded".into()),
+            );
+        }
+        let positive = positive as usize;
+        if sum.is_empty() {
+            let note = format!(
+                "only {positive} workers with positive trust (k_min not reached): nothing revealed"
+            );
+            return self.finish_counts(Some(bytes_b), None, Some(note), positive);
+        }
+        let sum_b = match decode_field_bytes(sum, dim) {
+            Ok(v) => v,
+            Err(e) => return self.finish(Some(bytes_b), None, Some(format!("B's sum: {e}"))),
+        };
+        let Some(weight_b) = Fp::from_canonical(weight) else {
+            return self.finish(Some(bytes_b), None, Some("B's weight is malformed".into()));
+        };
+        let w = (weight_a + weight_b).to_centered();
+        if w <= 0 {
+            return self.finish_counts(
+                Some(bytes_b),
+                None,
+                Some("total trust is zero".into()),
+                positive,
+            );
+        }
+        let factor = r.g0_norm / (scale * w as f64);
+        let update = sum_a
+            .iter()
+            .zip(&sum_b)
+            .map(|(&a, &b)| ((a + b).to_centered() as f64 * factor) as f32)
+            .collect();
+        self.finish_counts(Some(bytes_b), Some(update), None, positive)
+    }
+
+    fn fail(&mut self, e: PipeError) -> Vec<LeaderAction> {
+        warn!(error = %e, "robust pipeline failed");
+        if let Ok(p) = &self.pipeline
+            && p.engine().is_failed()
+        {
+            self.pipeline = Err(format!("the 2PC engine failed: {e}"));
+        }
+        self.finish(None, None, Some(format!("robust pipeline: {e}")))
+    }
+
+    fn finish(
+        &mut self,
+        bytes_b: Option<u64>,
+        update: Option<Vec<f32>>,
+        note: Option<String>,
+    ) -> Vec<LeaderAction> {
+        let accepted = self.round.as_ref().map_or(0, |r| r.accepted.len());
+        self.finish_counts(bytes_b, update, note, accepted)
+    }
+
+    fn finish_counts(
+        &mut self,
+        bytes_b: Option<u64>,
+        update: Option<Vec<f32>>,
+        note: Option<String>,
+        positive: usize,
+    ) -> Vec<LeaderAction> {
+        let Some(r) = self.round.take() else {
+            return Vec::new();
+        };
+        let accepted: Vec<u32> = r.accepted.into_iter().collect();
+        let zero_trust = accepted.len().saturating_sub(positive);
+        vec![LeaderAction::Complete(RoundOutcome {
+            round: r.id,
+            mean_update: update,
+            accepted,
+            rejected: r.rejected,
+            note,
+            bytes_from_workers_a: r.bytes_a,
+            bytes_from_workers_b: bytes_b.unwrap_or(0),
+            zero_trust,
+        })]
+    }
+}

@@ -1,0 +1,392 @@
+//! Server B's side of a robust round, driven by [`super::helper::Helper`]:
+//! B parses each upload (cheap checks first), waits for A's commitment c_A,
+//! does its local work as soon as the round's coin is known, reports
+//! `UploadReady` (c_B and its verifier share), keeps only what the
+//! accumulation needs (X_B and W + Z) until the worker's batch is done, and
+//! on `CloseRobust` reveals its shares — once per round id, and the sums only
+//! if at least k_min workers have positive trust.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use mpc_core::field::Fp;
+use mpc_core::share::encode_field_bytes;
+use mpc_core::wire::{AToB, BToA, BToWorker, SessionInfo, WorkerToB};
+use tracing::{info, warn};
+
+use super::helper::{HelperAction, HelperConfig};
+use crate::mpc::corr::Party;
+use crate::robust::pipeline::{
+    Local, PeerMsg, PipeError, Pipeline, decode_reference, split_verifiers,
+};
+use crate::robust::submit::{Half, RobustSetup, half_b};
+
+struct HRound {
+    id: u64,
+    seen: BTreeSet<u32>,
+    halves: BTreeMap<u32, Half>,
+    commits: BTreeMap<u32, [u8; 32]>,
+    locals: BTreeMap<u32, Local>,
+    accepted: BTreeSet<u32>,
+    bytes_from_workers: u64,
+}
+
+/// B's robust-round state.
+pub struct RobustHelper {
+    cfg: HelperConfig,
+    pipeline: Result<Pipeline, String>,
+    round: Option<HRound>,
+}
+
+impl core::fmt::Debug for RobustHelper {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RobustHelper")
+            .field("round", &self.round.as_ref().map(|r| r.id))
+            .finish_non_exhaustive()
+    }
+}
+
+impl RobustHelper {
+    /// B's side for `session` (a robust rule): starts the 2PC engine.
+    pub fn new(cfg: HelperConfig, session: &SessionInfo) -> (RobustHelper, Vec<HelperAction>) {
+        let pipeline = RobustSetup::new(session)
+            .map_err(|e| e.to_string())
+            .and_then(|setup| {
+                Pipeline::new(Party::B, setup, session.aggregation, session.cos_threshold)
+                    .map_err(|e| e.to_string())
+            });
+        let mut h = RobustHelper {
+            cfg,
+            pipeline,
+            round: None,
+        };
+        let out = h.drain();
+        (h, out)
+    }
+
+    /// The open round id.
+    pub fn open_round(&self) -> Option<u64> {
+        self.round.as_ref().map(|r| r.id)
+    }
+
+    /// Opens `round` (the caller checked it is after the last revealed one).
+    pub fn open(&mut self, round: u64, reference: &[u8]) -> Vec<HelperAction> {
+        let p = match self.pipeline.as_mut() {
+            Ok(p) => p,
+            Err(e) => return refuse_round(round, format!("robust setup failed: {e}")),
+        };
+        let g = match decode_reference(reference, p.setup().dim) {
+            Ok(g) => g,
+            Err(e) => return refuse_round(round, e.to_string()),
+        };
+        if let Err(e) = p.open_round(round, &g) {
+            return refuse_round(round, e.to_string());
+        }
+        self.round = Some(HRound {
+            id: round,
+            seen: BTreeSet::new(),
+            halves: BTreeMap::new(),
+            commits: BTreeMap::new(),
+            locals: BTreeMap::new(),
+            accepted: BTreeSet::new(),
+            bytes_from_workers: 0,
+        });
+        let mut out = vec![HelperAction::ToA(BToA::RoundOpened { round })];
+        out.extend(self.drain());
+        out
+    }
+
+    /// A robust upload from the authenticated worker `from` (id already matched).
+    pub fn on_upload(
+        &mut self,
+        from: u32,
+        upload: WorkerToB,
+        wire_bytes: usize,
+    ) -> Vec<HelperAction> {
+        let WorkerToB::Robust { round, .. } = &upload else {
+            return Vec::new();
+        };
+        let round = *round;
+        let open = self.open_round();
+        let max_pending = self.cfg.max_pending;
+        let Ok(p) = self.pipeline.as_ref() else {
+            return refuse_worker(from, round, "the servers' pipeline is down".into());
+        };
+        let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
+            let reason = match open {
+                Some(open) => format!("round {round} is not open (current round is {open})"),
+                None => format!("round {round} is not open (no round is open)"),
+            };
+            return refuse_worker(from, round, reason);
+        };
+        if !r.seen.insert(from) {
+            return refuse_worker(
+                from,
+                round,
+                "duplicate submission in this round (the first one stands)".into(),
+            );
+        }
+        r.bytes_from_workers += wire_bytes as u64;
+        if r.halves.len() + r.locals.len() >= max_pending {
+            return verdict_reject(round, from, "too many uploads waiting".into());
+        }
+        let half = match half_b(p.setup(), &upload) {
+            Ok(h) => h,
+            Err(e) => return verdict_reject(round, from, format!("invalid upload: {e}")),
+        };
+        drop(upload);
+        r.halves.insert(from, half);
+        let mut out = vec![HelperAction::ToWorker {
+            worker: from,
+            msg: BToWorker::Ack { round },
+        }];
+        out.extend(self.prepare_ready());
+        out
+    }
+
+    /// A message from A that belongs to robust rounds.
+    pub fn on_a(&mut self, msg: AToB) -> Vec<HelperAction> {
+        let result = match msg {
+            AToB::Engine(bytes) => self.with_pipeline(|p| p.on_engine_frame(&bytes)),
+            AToB::Checks(x) => self.with_pipeline(|p| p.on_checks(x)),
+            AToB::Cross(x) => self.with_pipeline(|p| p.on_cross(x)),
+            AToB::SeedCommit {
+                round,
+                worker,
+                commit,
+            } => match self.round.as_mut().filter(|r| r.id == round) {
+                Some(r) => {
+                    r.commits.insert(worker, commit);
+                    Ok(())
+                }
+                None => Err(PipeError::Protocol(format!(
+                    "SeedCommit for round {round}, not open"
+                ))),
+            },
+            AToB::Batch {
+                round,
+                batch,
+                workers,
+                verifiers,
+            } => self.begin_batch(round, batch, workers, &verifiers),
+            other => {
+                warn!(
+                    ?other,
+                    "message from A that robust rounds do not use: ignored"
+                );
+                return Vec::new();
+            }
+        };
+        match result {
+            Ok(()) => {
+                let mut out = self.prepare_ready();
+                out.extend(self.progress());
+                out
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn with_pipeline(
+        &mut self,
+        f: impl FnOnce(&mut Pipeline) -> Result<(), PipeError>,
+    ) -> Result<(), PipeError> {
+        match self.pipeline.as_mut() {
+            Ok(p) => f(p),
+            Err(e) => Err(PipeError::Protocol(format!("no pipeline: {e}"))),
+        }
+    }
+
+    fn begin_batch(
+        &mut self,
+        round: u64,
+        batch: u32,
+        workers: Vec<u32>,
+        verifiers: &[u8],
+    ) -> Result<(), PipeError> {
+        let p = self
+            .pipeline
+            .as_mut()
+            .map_err(|e| PipeError::Protocol(format!("no pipeline: {e}")))?;
+        let r = self
+            .round
+            .as_mut()
+            .filter(|r| r.id == round)
+            .ok_or_else(|| PipeError::Protocol(format!("batch for round {round}, not open")))?;
+        let len = p.setup().circuit.verifier_len();
+        let peer = split_verifiers(verifiers, workers.len(), len)?;
+        let mut locals = Vec::with_capacity(workers.len());
+        for w in &workers {
+            let l = r.locals.remove(w).ok_or_else(|| {
+                PipeError::Protocol(format!("batch names worker {w}, not ready at B"))
+            })?;
+            locals.push(l);
+        }
+        p.begin_batch(batch, workers, locals, &peer)
+    }
+
+    /// Local work for every worker whose upload and c_A are both here, once
+    /// the round's coin is known.
+    fn prepare_ready(&mut self) -> Vec<HelperAction> {
+        let (Ok(p), Some(r)) = (self.pipeline.as_ref(), self.round.as_mut()) else {
+            return Vec::new();
+        };
+        if !p.ready() {
+            return Vec::new();
+        }
+        let ready: Vec<u32> = r
+            .halves
+            .keys()
+            .copied()
+            .filter(|w| r.commits.contains_key(w))
+            .collect();
+        let mut out = Vec::new();
+        for w in ready {
+            let (Some(half), Some(ca)) = (r.halves.remove(&w), r.commits.remove(&w)) else {
+                continue;
+            };
+            let commit = half.commit;
+            match p.prepare(w, half, &ca) {
+                Ok(local) => {
+                    out.push(HelperAction::ToA(BToA::UploadReady {
+                        round: r.id,
+                        worker: w,
+                        commit,
+                        verifier: encode_field_bytes(local.verifier()),
+                    }));
+                    r.locals.insert(w, local);
+                }
+                Err(e) => out.extend(verdict_reject(r.id, w, format!("invalid upload: {e}"))),
+            }
+        }
+        out
+    }
+
+    fn progress(&mut self) -> Vec<HelperAction> {
+        let out = self.drain();
+        if let (Ok(p), Some(r)) = (self.pipeline.as_mut(), self.round.as_mut()) {
+            while let Some(done) = p.poll_done() {
+                for (w, v) in done.verdicts {
+                    if v.is_ok() {
+                        r.accepted.insert(w);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn drain(&mut self) -> Vec<HelperAction> {
+        let Ok(p) = self.pipeline.as_mut() else {
+            return Vec::new();
+        };
+        p.take_outgoing()
+            .into_iter()
+            .map(|m| {
+                HelperAction::ToA(match m {
+                    PeerMsg::Engine(f) => BToA::Engine(f),
+                    PeerMsg::Checks(x) => BToA::Checks(x),
+                    PeerMsg::Cross(x) => BToA::Cross(x),
+                })
+            })
+            .collect()
+    }
+
+    /// `CloseRobust`: the caller checked the round is after the last revealed
+    /// one and persists the reveal first ([`HelperAction::PersistReveal`]).
+    pub fn close(&mut self, round: u64, positive_a: u64) -> Vec<HelperAction> {
+        let Some(r) = self.round.take_if(|r| r.id == round) else {
+            return refuse_round(round, format!("round {round} is not open"));
+        };
+        let mut out = vec![HelperAction::PersistReveal { round }];
+        let shares = match self
+            .pipeline
+            .as_mut()
+            .map_err(|e| e.clone())
+            .and_then(|p| p.close().map_err(|e| e.to_string()))
+        {
+            Ok(s) => s,
+            Err(e) => {
+                out.extend(refuse_round(round, format!("robust pipeline: {e}")));
+                return out;
+            }
+        };
+        let Some(pa) = Fp::from_canonical(positive_a) else {
+            out.extend(refuse_round(round, "A's count share is malformed".into()));
+            return out;
+        };
+        let positive = (pa + shares.positive).to_centered();
+        let workers: Vec<u32> = r.accepted.iter().copied().collect();
+        let positive_u = u64::try_from(positive).unwrap_or(0);
+        if positive < 0 || positive as usize > workers.len() {
+            out.extend(refuse_round(
+                round,
+                "the positive-trust count is out of range".into(),
+            ));
+            return out;
+        }
+        let reveal = positive as usize >= self.cfg.k_min;
+        info!(
+            round,
+            workers = workers.len(),
+            positive,
+            reveal,
+            "closing robust round"
+        );
+        out.push(HelperAction::ToA(BToA::RobustSum {
+            round,
+            workers,
+            positive: positive_u,
+            sum: if reveal {
+                encode_field_bytes(&shares.sum)
+            } else {
+                Vec::new()
+            },
+            weight: if reveal { shares.weight.value() } else { 0 },
+            bytes_from_workers: r.bytes_from_workers,
+        }));
+        out
+    }
+
+    fn fail(&mut self, e: PipeError) -> Vec<HelperAction> {
+        warn!(error = %e, "robust pipeline failed");
+        let round = self.open_round().unwrap_or(0);
+        if let Ok(p) = &self.pipeline
+            && p.engine().is_failed()
+        {
+            self.pipeline = Err(format!("the 2PC engine failed: {e}"));
+        }
+        self.round = None;
+        refuse_round(round, format!("robust pipeline: {e}"))
+    }
+}
+
+fn refuse_round(round: u64, reason: String) -> Vec<HelperAction> {
+    warn!(round, %reason, "refusing request from server A");
+    vec![HelperAction::ToA(BToA::Refused { round, reason })]
+}
+
+fn refuse_worker(worker: u32, round: u64, reason: String) -> Vec<HelperAction> {
+    warn!(worker, round, %reason, "refusing worker message");
+    vec![HelperAction::ToWorker {
+        worker,
+        msg: BToWorker::Reject { round, reason },
+    }]
+}
+
+fn verdict_reject(round: u64, worker: u32, reason: String) -> Vec<HelperAction> {
+    warn!(worker, round, %reason, "rejecting worker upload");
+    vec![
+        HelperAction::ToWorker {
+            worker,
+            msg: BToWorker::Reject {
+                round,
+                reason: reason.clone(),
+            },
+        },
+        HelperAction::ToA(BToA::Rejected {
+            round,
+            worker,
+            reason,
+        }),
+    ]
+}
