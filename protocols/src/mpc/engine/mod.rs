@@ -5,14 +5,25 @@
 //!
 //! # What it composes
 //!
+//! 0. **Hello.** Each engine's first message is [`EngineMsg::Hello`]: a fresh
+//!    32-byte nonce from its CSPRNG and the SHA-256 of its protocol settings
+//!    (DReLU bound and digit bits, triple margin, count digit bits, OTs per
+//!    triple). A different digest ends the session with
+//!    [`EngineError::Settings`] before any OT; any other message before the
+//!    peer's hello is refused. Per-job parameters travel in the job
+//!    announcements (see below).
 //! 1. **Base OTs in both directions** (Chou–Orlandi, 128 each): each party is
 //!    the IKNP *receiver* of one direction ("A receives" / "B receives") and
-//!    opens it with [`EngineMsg::BaseOtSender`]; the other party, the IKNP
-//!    sender of that direction, answers with [`EngineMsg::BaseOtReceiver`].
-//!    Both parties speak first at the same time, so the two setups overlap:
-//!    one round trip in all. Base OTs run once per engine; an engine is never
-//!    persisted (a restarted server builds a fresh one and runs fresh base
-//!    OTs; nothing about OT keys or unused correlations is ever written out).
+//!    opens it with [`EngineMsg::BaseOtSender`] once the peer's hello is in;
+//!    the other party, the IKNP sender of that direction, answers with
+//!    [`EngineMsg::BaseOtReceiver`]. The IKNP session id of each direction is
+//!    `SessionId::from_label("tandem/engine/v2/iknp/" ‖ receiver ‖ nonce_A ‖ nonce_B)`,
+//!    so both parties contribute to it and no two sessions share one. Both
+//!    parties speak first at the same time, so the two setups overlap: one
+//!    round trip plus the hello in all. Base OTs run once per engine; an
+//!    engine is never persisted (a restarted server builds a fresh one and
+//!    runs fresh base OTs; nothing about OT keys or unused correlations is
+//!    ever written out).
 //! 2. **IKNP random-OT batches, produced ahead of need.** The receiver of a
 //!    direction extends as soon as its setup is done, for the whole demand of
 //!    the queued protocol instances (the protocols' `rot_demand`, looked ahead
@@ -20,26 +31,58 @@
 //!    (IKNP pads to that anyway), in batches of [`EngineConfig::extend_chunk`]
 //!    (the peer accepts at most [`EngineConfig::max_extend`] per batch). Every
 //!    batch is one [`EngineMsg::Extend`]; the sender of that direction appends
-//!    the same OTs, in the same order, to its pool.
+//!    the same OTs, in the same order, to its pool. The sender accepts a batch
+//!    only while its pool stays within the demand, in that direction, of the
+//!    OT-consuming instances that have not started on its side (queued there
+//!    or announced by the peer) plus 127, and within
+//!    [`EngineConfig::max_pool`] (2^23 by default); beyond that,
+//!    [`EngineError::ExtendLimit`]. An honest receiver never gets there: it
+//!    extends only for instances it announced and has not started, and the
+//!    OTs it extended for instances the sender has already started are no
+//!    longer in the sender's pool. So a peer cannot make an idle engine hold
+//!    OTs it has no use for.
 //! 3. **Jobs**: [`Engine::submit_drelu`] (XOR shares of `[v ≥ 0]` for
-//!    field-shared `v ∈ [−2^B, 2^B)`, `B = 40` by default) and
+//!    field-shared `v ∈ [−2^B, 2^B)`, `B = 40` by default),
 //!    [`Engine::submit_mult`] (additive shares of `x·y`, via Beaver triples
-//!    made from Gilboa OLEs ahead of the multiplication), and
-//!    [`Engine::submit_selftest`] (random inputs, opened and checked at the end).
+//!    made from Gilboa OLEs ahead of the multiplication),
+//!    [`Engine::submit_relu`] (additive shares of `b·v` and XOR shares of
+//!    `b = [v ⋈ T]` for a public threshold, `compare::relu`; `v − T` must be
+//!    inside the DReLU bound), [`Engine::submit_b2a`] (XOR-shared bits to
+//!    additive shares in F, the bit × value protocol in B2A mode, A first),
+//!    [`Engine::submit_count`] (the public bit `[Σ b_i ≥ k]`, `compare::count`
+//!    with 4-bit digits), [`Engine::submit_coin`] (a joint 32-byte coin,
+//!    `arith::coin`, commit then reveal, labelled with its instance number),
+//!    and [`Engine::submit_selftest`] (random inputs, opened and checked at the end).
+//!
+//!    Measured cost (both directions, IKNP at its measured ≈ 16.2 B per OT
+//!    included, batches of 10^4 values; see the tests' output):
+//!
+//!    | job | OTs per value (A recv + B recv) | bytes per value | messages |
+//!    |---|---|---|---|
+//!    | DReLU (B = 40, m = 5) | 48 + 7 | ≈ 1010 | 5 |
+//!    | ReLU / gated value | 49 + 8 | ≈ 1058 | 8 |
+//!    | B2A | 1 + 0 | ≈ 24 | 2 |
+//!    | multiplication (with its triple) | 64 + 64 | ≈ 3145 | 2 |
+//!    | count over n bits | n + DReLU on one `⌈log₂(max(n,k)+1)⌉`-bit value | ≈ 24 n + small | 6–8 |
+//!    | coin | — | 196 per toss | 2 |
 //!
 //! # Ordering: why both pools stay aligned
 //!
 //! Both parties must submit the same jobs in the same order (a self-test
 //! counts as submitted on the peer when its [`EngineMsg::SelfTest`] arrives).
-//! Each party announces every job it queues ([`EngineMsg::Job`]: kind and
-//! size at its instance number), so jobs that differ between the two sides
-//! end in [`EngineError::JobMismatch`] instead of a wait for OTs that never come.
+//! Each party announces every job it queues ([`EngineMsg::Job`]: kind, size
+//! and parameters — the threshold of a ReLU, the k of a count — at its
+//! instance number), so jobs that differ between the two sides end in
+//! [`EngineError::JobMismatch`] instead of a wait for OTs that never come; an
+//! announcement this engine would refuse itself (too large, bad parameters)
+//! ends in [`EngineError::PeerJob`].
 //! Jobs get protocol *instance* numbers in submission order. Instances that
-//! consume OTs (triple generation, DReLU) start strictly in instance order,
+//! consume OTs (triple generation, DReLU, ReLU, B2A, count) start strictly in instance order,
 //! each taking the front of both OT pools, so index `i` of a pool on one side
 //! meets index `i` on the other (IKNP batch numbers already force extension
 //! batches into the same order). A multiplication consumes no OTs and starts
-//! as soon as its own triples are ready. A message for an instance that has
+//! as soon as its own triples are ready; a coin consumes none and starts at
+//! submission. A message for an instance that has
 //! not started here yet is buffered (at most [`MAX_EARLY`] messages).
 //!
 //! # Driving it (sans-io)
@@ -70,13 +113,27 @@
 //! triples, multiplication, DReLU — see their module docs for why each is
 //! simulatable), run on independent correlations: every OT is used by one
 //! instance only (pools are split, never copied), so the simulators compose.
-//! The engine's own additions are public: instance numbers, batch sizes, and
-//! the self-test's opening, which only ever carries the self-test's random
-//! inputs and outputs.
+//! The engine's own additions are public: the hellos (nonces and settings
+//! digests), instance numbers, batch sizes, job parameters (thresholds, k),
+//! and the self-test's opening, which only ever carries the self-test's random
+//! inputs and outputs. The count's bit and the coin are outputs of both
+//! parties by definition.
+//!
+//! Secrets in memory: every OT batch (`Rots`) is zeroized when dropped — the
+//! pools, and each instance's OTs once it is done; splitting a pool copies the
+//! front out and wipes the vacated tail; the pools are sized up front for the
+//! announced demand and otherwise grow by copy-then-wipe, so no reallocation
+//! leaves OTs in freed memory; triple generation wipes its OT inputs after use.
+//! Queued jobs' shares are wiped after use, on failure and at drop (`Fp` has no
+//! `Zeroize`; the engine overwrites its vectors). No `Debug` output or error of
+//! the engine carries a share, an OT or a field element.
 //!
 //! # Self-test without a dealer
 //!
-//! The initiator sends `SelfTest { ops, seed }`. Each party then builds its
+//! The initiator, while idle, sends `SelfTest { instance, ops, seed }`; the
+//! peer joins only if it is idle too (no queued, running or announced
+//! instance) and its next instance is `instance`, and errors otherwise (so a
+//! self-test never interleaves with real jobs). Each party then builds its
 //! own shares locally: for DReLU, `v_P = u_P ± r_i` with a private bounded
 //! `u_P ∈ [−2^39, 2^39)` (every 8th value in `[−4, 4)`, to test around 0)
 //! and a public mask `r_i` from `seed` (A adds it, B subtracts it), so the
@@ -93,7 +150,8 @@
 //! messages, 5-byte header included), OTs extended per direction and OTs
 //! consumed per protocol. [`EngineStats::bytes_per_drelu`] is the DReLU
 //! messages plus the DReLU's share of the IKNP traffic (its OTs times the
-//! measured IKNP bytes per OT), per value.
+//! measured IKNP bytes per OT), per value; [`EngineStats::bytes_per_relu`]
+//! likewise for ReLU.
 
 mod msg;
 #[cfg(test)]
