@@ -19,6 +19,9 @@ const EPSILON: u64 = 0xffff_ffff;
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Fp(u64);
 
+// `Vec<Fp>` and `[Fp]` scratch buffers holding secrets can be zeroized.
+impl zeroize::DefaultIsZeroes for Fp {}
+
 impl fmt::Debug for Fp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Fp({})", self.0)

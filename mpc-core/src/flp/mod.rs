@@ -146,6 +146,7 @@ use core::fmt;
 
 use rand::CryptoRng;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroize;
 
 use crate::field::{Fp, MODULUS, MulAcc, batch_inverse};
 use crate::prg::{Domain, Prg, Purpose, Seed};
@@ -496,7 +497,12 @@ impl ValidityCircuit {
                 pair[1] += ao * bo;
             }
         }
+        // The scratch wires held the secret input.
+        for buf in [&mut a, &mut b, &mut ac, &mut bc] {
+            buf.zeroize();
+        }
         proof.extend_from_slice(&p);
+        p.zeroize();
         Ok(proof)
     }
 
