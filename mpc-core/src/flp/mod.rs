@@ -39,7 +39,7 @@
 //!
 //! * `M1 = ⌈(d+2w)/c⌉` calls for draw r: term m ∈ [0, d+2w) with value
 //!   v_m = (κ‖β)_m is the pair `(r_m·v_m, v_m − 1)`, term m sits in call
-//!   `1 + m / c` at pair position `m mod c`;
+//!   `1 + m / c` at pair position `m mod c`, and r_m = row_{m / c}·col_{m mod c};
 //! * `M1` calls for draw r′, the same pairs with r′ (calls `1+M1 ..= 2·M1`);
 //! * `M3 = ⌈d/c⌉` calls of square pairs `(X_k, X_k)` (calls `2·M1+1 ..= M`).
 //!
