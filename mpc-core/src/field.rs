@@ -242,6 +242,51 @@ pub fn batch_inverse(v: &mut [Fp]) -> bool {
     true
 }
 
+/// 2^128 mod p = −2^32 mod p.
+const TWO_128: Fp = Fp(MODULUS - (1 << 32));
+
+/// A sum of products Σ a·b kept unreduced (192 bits) and reduced once at the
+/// end: one 64×64 multiplication and a 128-bit add per term.
+#[derive(Clone, Copy, Default)]
+pub struct MulAcc {
+    lo: u128,
+    carries: u64,
+}
+
+impl fmt::Debug for MulAcc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MulAcc(<redacted>)")
+    }
+}
+
+impl MulAcc {
+    /// Adds `a·b`.
+    #[inline]
+    pub fn add_mul(&mut self, a: Fp, b: Fp) {
+        self.add_u128(u128::from(a.0) * u128::from(b.0));
+    }
+
+    /// Adds a raw product (e.g. one computed once and added to two sums).
+    #[inline]
+    pub fn add_u128(&mut self, x: u128) {
+        let (s, c) = self.lo.overflowing_add(x);
+        self.lo = s;
+        self.carries += u64::from(c);
+    }
+
+    /// The raw product of two elements, for [`MulAcc::add_u128`].
+    #[inline]
+    pub fn product(a: Fp, b: Fp) -> u128 {
+        u128::from(a.0) * u128::from(b.0)
+    }
+
+    /// The reduced sum.
+    #[inline]
+    pub fn reduce(self) -> Fp {
+        Fp::reduce128(self.lo) + Fp::reduce_u64(self.carries) * TWO_128
+    }
+}
+
 /// `acc[i] += x[i]` over equal-length slices.
 ///
 /// # Panics
@@ -334,6 +379,34 @@ mod tests {
         assert!(!batch_inverse(&mut z));
         assert_eq!(z, vec![Fp(3), Fp::ZERO, Fp(5)]);
         assert!(batch_inverse(&mut []));
+    }
+
+    proptest! {
+        #[test]
+        fn mul_acc_matches_reduced_sum(v in proptest::collection::vec((arb_fp(), arb_fp()), 0..64)) {
+            let mut acc = MulAcc::default();
+            let mut expect = Fp::ZERO;
+            for &(a, b) in &v {
+                acc.add_mul(a, b);
+                expect += a * b;
+            }
+            prop_assert_eq!(acc.reduce(), expect);
+        }
+    }
+
+    #[test]
+    fn mul_acc_handles_many_carries() {
+        let m1 = Fp(MODULUS - 1);
+        let mut acc = MulAcc::default();
+        for _ in 0..10_000 {
+            acc.add_mul(m1, m1);
+        }
+        assert!(acc.carries > 0);
+        assert_eq!(acc.reduce(), Fp::reduce_u64(10_000));
+        assert_eq!(
+            TWO_128,
+            Fp::pow2(32) * Fp::pow2(32) * Fp::pow2(32) * Fp::pow2(32)
+        );
     }
 
     #[test]

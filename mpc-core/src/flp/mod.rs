@@ -19,8 +19,18 @@
 //! integers a, b ∈ [0, 2^w). Since 2^{w−1} ≤ n_hi − n_lo < 2^62, a + b < 2^{w+1}
 //! < 2^64 − 2^32 and n_hi − n_lo < p, the congruence a + b ≡ n_hi − n_lo holds
 //! over the integers (both sides are in [0, p)), so a ≤ n_hi − n_lo and N, as a
-//! field element, is an integer in [n_lo, n_hi]. That the *integer* Σ X_k² cannot wrap mod p (given κ bits and
-//! the small-ring sharing) is the caller's bound (DESIGN §3–§4), not this module's.
+//! field element, is an integer in [n_lo, n_hi]. That the *integer* Σ X_k²
+//! cannot wrap mod p (given κ bits and the small-ring sharing) is the caller's
+//! bound (DESIGN §3–§4), not this module's.
+//!
+//! **Tensor-structured joint randomness** (a deviation from a plain vector of
+//! d + 2w independent elements, for speed): the bit terms are arranged as an
+//! M1 × c matrix (term m = q·c + j, see below) and each draw is given by
+//! M1 + c uniform elements, r_{q·c+j} = row_q·col_j. Deriving r then costs
+//! ≈ 2·(M1 + c) PRG outputs instead of 2·(d + 2w) (at d = 270k: 2.3k instead
+//! of 540k, ≈ 4 ms saved per worker per server), and the servers apply col_j
+//! once per column instead of once per term. The price is a factor 2 in the
+//! per-draw soundness error (below).
 //!
 //! # Construction
 //!
@@ -29,7 +39,7 @@
 //!
 //! * `M1 = ⌈(d+2w)/c⌉` calls for draw r: term m ∈ [0, d+2w) with value
 //!   v_m = (κ‖β)_m is the pair `(r_m·v_m, v_m − 1)`, term m sits in call
-//!   `1 + m / c` at pair position `m mod c`;
+//!   `1 + m / c` at pair position `m mod c`, and r_m = row_{m / c}·col_{m mod c};
 //! * `M1` calls for draw r′, the same pairs with r′ (calls `1+M1 ..= 2·M1`);
 //! * `M3 = ⌈d/c⌉` calls of square pairs `(X_k, X_k)` (calls `2·M1+1 ..= M`).
 //!
@@ -76,12 +86,13 @@
 //! Costs (field multiplications): the prover runs, per wire, an inverse and a
 //! forward size-N_dom NTT with a coset scaling in between,
 //! ≈ L·N_dom·(log2 N_dom + 1) (≈ 18M at d = 270k), plus 2N_dom·c for p.
-//! One query is ≈ 4·(d + 2w) + d multiplications over the input share (two per
-//! bit term per draw, one per square), one batch inversion of 2N_dom elements
-//! and ≈ 4·N_dom more for the weights and p(t). [`JointRand::derive`] expands
-//! 2·(d + 2w) field elements (ChaCha12). Measured medians on this machine
-//! (`cargo bench -p mpc-core --bench flp`, one core, machine shared): prove
-//! 3.0 ms / 68 ms and query 0.21 ms / 4.9 ms at d = 10k / 270k.
+//! One query is ≈ 4·(d + 2w) + d products over the input share (two per bit
+//! term per draw, one per square), accumulated unreduced ([`MulAcc`]: one
+//! 64×64-bit multiplication and a 128-bit add each, one reduction per wire),
+//! one batch inversion of 2N_dom elements and ≈ 4·N_dom more multiplications
+//! for the weights and p(t). [`JointRand::derive`] expands 2·(M1 + c) field
+//! elements (ChaCha12). Measured on this machine (one core, machine shared with
+//! other builds; `cargo bench -p mpc-core --bench flp`): see the bench file.
 //!
 //! # Soundness
 //!
@@ -89,10 +100,14 @@
 //!   parameters, round, worker and commitments to both input shares
 //!   ([`binder`], [`JointRand::derive`]), so a cheating worker can re-hash
 //!   offline. If some κ or β is not a bit, the vector e = (v(v−1))_m is non-zero
-//!   and a uniform r gives ⟨r, e⟩ = 0 with probability exactly 1/p. Two
-//!   independent draws (separate PRG streams) must both vanish: 1/p² per hash
-//!   query, so with 2^64 offline queries the worker succeeds with probability
-//!   ≤ 2^64/p² ≈ 2^−64. A single draw would give 2^64/p ≈ 1.
+//!   and so is the M1 × c matrix E with E_{q,j} = e_{q·c+j}. The check is the
+//!   bilinear form rowᵀ·E·col, a non-zero polynomial of total degree 2 in
+//!   uniform (row, col): it vanishes with probability ≤ 2/p (Schwartz–Zippel;
+//!   directly: Pr[E·col = 0] ≤ 1/p, and then Pr[rowᵀ(E·col) = 0] = 1/p). Two
+//!   independent draws (separate PRG streams, [`Purpose::FlpJointRand1`] /
+//!   [`Purpose::FlpJointRand2`]) must both vanish: ≤ 4/p² per hash query, so
+//!   with 2^64 offline queries the worker succeeds with probability
+//!   ≤ 2^66/p² ≈ 2^−62. A single draw would give ≈ 2^65/p ≈ 1.
 //! * **Gadget identity.** If the proof's p differs from G∘f as a polynomial, the
 //!   difference has degree ≤ 2N_dom − 2 and vanishes at the query point with
 //!   probability ≤ (2N_dom − 2)/(p − 2N_dom) (t uniform over F minus the
@@ -105,7 +120,7 @@
 //!   check only `n_hi − n_lo = Σ 2^j(βlo_j + βhi_j)`, which any N passes; and
 //!   the bit checks are already random linear combinations.
 //!
-//! Total per submission: ≤ 2^−64 + 2^−52 < 2^−40 (DESIGN §2).
+//! Total per submission: ≤ 2^−62 + 2^−52 < 2^−40 (DESIGN §2).
 //!
 //! # Zero knowledge
 //!
@@ -131,8 +146,9 @@ use core::fmt;
 
 use rand::CryptoRng;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroize;
 
-use crate::field::{Fp, MODULUS, batch_inverse};
+use crate::field::{Fp, MODULUS, MulAcc, batch_inverse};
 use crate::prg::{Domain, Prg, Purpose, Seed};
 
 use ntt::Ntt;
@@ -364,9 +380,15 @@ impl ValidityCircuit {
         2 * self.c + 5
     }
 
-    /// Length of each joint-randomness draw: dim + 2·w.
-    pub fn joint_rand_len(&self) -> usize {
+    /// Number of bit-check terms per draw: dim + 2·w (κ and both β vectors).
+    pub fn bit_terms(&self) -> usize {
         self.params.dim + 2 * self.w
+    }
+
+    /// Field elements per joint-randomness draw: M1 + c (row and column
+    /// factors of the tensor-structured r, see the module docs).
+    pub fn joint_rand_len(&self) -> usize {
+        self.calls_bits + self.c
     }
 
     /// Gadget arity L = 2c.
@@ -397,11 +419,11 @@ impl ValidityCircuit {
 
     fn check_joint(&self, joint: &JointRand) -> Result<(), FlpError> {
         let expected = self.joint_rand_len();
-        for r in [&joint.r1, &joint.r2] {
-            if r.len() != expected {
+        for d in &joint.draws {
+            if d.row.len() != self.calls_bits || d.col.len() != self.c {
                 return Err(FlpError::JointRandLength {
                     expected,
-                    got: r.len(),
+                    got: d.row.len() + d.col.len(),
                 });
             }
         }
@@ -452,9 +474,11 @@ impl ValidityCircuit {
             b.fill(Fp::ZERO);
             a[0] = proof[2 * j];
             b[0] = proof[2 * j + 1];
-            for (base, r) in [(1, &joint.r1), (1 + m1, &joint.r2)] {
-                for (q, (&v, &rr)) in bits.iter().zip(r.iter()).skip(j).step_by(c).enumerate() {
-                    a[base + q] = rr * v;
+            for (base, draw) in [(1, &joint.draws[0]), (1 + m1, &joint.draws[1])] {
+                // r_{q·c+j} = row_q · col_j.
+                let col = draw.col[j];
+                for (q, (&v, &row)) in bits.iter().skip(j).step_by(c).zip(&draw.row).enumerate() {
+                    a[base + q] = row * col * v;
                     b[base + q] = v - Fp::ONE;
                 }
             }
@@ -473,7 +497,12 @@ impl ValidityCircuit {
                 pair[1] += ao * bo;
             }
         }
+        // The scratch wires held the secret input.
+        for buf in [&mut a, &mut b, &mut ac, &mut bc] {
+            buf.zeroize();
+        }
         proof.extend_from_slice(&p);
+        p.zeroize();
         Ok(proof)
     }
 
@@ -538,36 +567,66 @@ impl ValidityCircuit {
             .fold(Fp::ZERO, |acc, ((&r, &d), &v)| acc + r * d * v)
             * fac_2n;
 
-        // Wire values at t.
-        let lam0 = lam[0];
-        let mut f: Vec<Fp> = blinds.iter().map(|&b| lam0 * b).collect();
+        // Wire values at t, accumulated unreduced per pair position j:
+        // a-wires per category (the draw's column factor col_j is applied
+        // once at the end), b-wires over all categories.
         let xs = &input_share[..dim];
         let bits = &input_share[dim..];
-        for (base, r) in [(1, &joint.r1), (1 + m1, &joint.r2)] {
-            for ((&lk, vals), rs) in lam[base..base + m1]
+        let mut acc_a = [
+            vec![MulAcc::default(); c],
+            vec![MulAcc::default(); c],
+            vec![MulAcc::default(); c],
+        ];
+        let mut acc_b = vec![MulAcc::default(); c];
+        for (k, (base, draw)) in [(1, &joint.draws[0]), (1 + m1, &joint.draws[1])]
+            .into_iter()
+            .enumerate()
+        {
+            let acc = &mut acc_a[k];
+            for ((&lk, &row), vals) in lam[base..base + m1]
                 .iter()
+                .zip(&draw.row)
                 .zip(bits.chunks(c))
-                .zip(r.chunks(c))
             {
-                for ((fp, &v), &rr) in f.chunks_exact_mut(2).zip(vals).zip(rs) {
-                    let lv = lk * v;
-                    fp[0] += lv * rr;
-                    fp[1] += lv;
-                }
-                if is_leader {
-                    for fp in f.chunks_exact_mut(2).take(vals.len()) {
-                        fp[1] -= lk;
-                    }
+                let mu = lk * row;
+                for ((aa, bb), &v) in acc.iter_mut().zip(acc_b.iter_mut()).zip(vals) {
+                    aa.add_mul(mu, v);
+                    bb.add_mul(lk, v);
                 }
             }
         }
         let base = 1 + 2 * m1;
         for (&lk, vals) in lam[base..base + m3].iter().zip(xs.chunks(c)) {
-            for (fp, &x) in f.chunks_exact_mut(2).zip(vals) {
-                let lx = lk * x;
-                fp[0] += lx;
-                fp[1] += lx;
+            for ((aa, bb), &x) in acc_a[2].iter_mut().zip(acc_b.iter_mut()).zip(vals) {
+                let pr = MulAcc::product(lk, x);
+                aa.add_u128(pr);
+                bb.add_u128(pr);
             }
+        }
+        // The leader's −1 in b = v − 1, for every real (non-padding) bit term:
+        // rows 0..m1−1 are full, the last row holds `last_len` terms.
+        let last_len = self.bit_terms() - (m1 - 1) * c;
+        let mut minus_full = Fp::ZERO;
+        let mut minus_last = Fp::ZERO;
+        if is_leader {
+            for base in [1, 1 + m1] {
+                minus_full += lam[base..base + m1 - 1].iter().copied().sum::<Fp>();
+                minus_last += lam[base + m1 - 1];
+            }
+        }
+        let lam0 = lam[0];
+        let mut f = Vec::with_capacity(self.verifier_len());
+        for j in 0..c {
+            let a = lam0 * blinds[2 * j]
+                + joint.draws[0].col[j] * acc_a[0][j].reduce()
+                + joint.draws[1].col[j] * acc_a[1][j].reduce()
+                + acc_a[2][j].reduce();
+            let mut b = lam0 * blinds[2 * j + 1] + acc_b[j].reduce() - minus_full;
+            if j < last_len {
+                b -= minus_last;
+            }
+            f.push(a);
+            f.push(b);
         }
 
         // Outputs: call k's output is p(ω_N^k) = pvals[2k].
@@ -674,18 +733,29 @@ fn stream(seed: &Seed, purpose: Purpose) -> Prg {
     )
 }
 
+/// One joint-randomness draw in tensor form: the weight of bit term
+/// m = q·c + j is r_m = row_q · col_j.
+#[derive(Clone, PartialEq, Eq)]
+struct Draw {
+    /// One factor per bit-check call (M1).
+    row: Vec<Fp>,
+    /// One factor per pair position (c).
+    col: Vec<Fp>,
+}
+
 /// The joint randomness of one submission: two independent draws r, r′ of
-/// `dim + 2w` field elements each. Public to both servers and the worker.
+/// `dim + 2w` weights each, each given in tensor form by M1 + c uniform field
+/// elements. Public to both servers and the worker.
 #[derive(Clone, PartialEq, Eq)]
 pub struct JointRand {
-    r1: Vec<Fp>,
-    r2: Vec<Fp>,
+    draws: [Draw; 2],
 }
 
 impl fmt::Debug for JointRand {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JointRand")
-            .field("len", &self.r1.len())
+            .field("row", &self.draws[0].row.len())
+            .field("col", &self.draws[0].col.len())
             .finish_non_exhaustive()
     }
 }
@@ -696,12 +766,17 @@ impl JointRand {
     /// domain-separated streams, field elements by rejection sampling.
     pub fn derive(circuit: &ValidityCircuit, binder: &[u8; 32]) -> JointRand {
         let seed = derive_seed(b"tandem/flp/joint-rand/v1", circuit.params, binder);
-        let len = circuit.joint_rand_len();
-        let mut r1 = vec![Fp::ZERO; len];
-        let mut r2 = vec![Fp::ZERO; len];
-        stream(&seed, Purpose::FlpJointRand1).fill_fp(&mut r1);
-        stream(&seed, Purpose::FlpJointRand2).fill_fp(&mut r2);
-        JointRand { r1, r2 }
+        let draw = |purpose| {
+            let mut prg = stream(&seed, purpose);
+            let mut row = vec![Fp::ZERO; circuit.calls_bits];
+            let mut col = vec![Fp::ZERO; circuit.c];
+            prg.fill_fp(&mut row);
+            prg.fill_fp(&mut col);
+            Draw { row, col }
+        };
+        JointRand {
+            draws: [draw(Purpose::FlpJointRand1), draw(Purpose::FlpJointRand2)],
+        }
     }
 }
 

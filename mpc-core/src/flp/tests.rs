@@ -197,6 +197,29 @@ fn non_bit_carries_fail_both_bit_checks() {
     }
 }
 
+/// A non-bit at the first, a middle, the last full-row and the very last bit
+/// term (the partial last row of the tensor-structured randomness).
+#[test]
+fn non_bit_at_layout_edges_is_rejected() {
+    let mut r = rng(16);
+    for dim in [1usize, 5, 99, 4096] {
+        let (circuit, x) = honest(dim, &mut r);
+        let terms = circuit.bit_terms();
+        let c = circuit.gadget_arity() / 2;
+        let full_rows_end = (terms / c) * c;
+        let mut positions = vec![0, terms / 2, terms - 1, c - 1];
+        if full_rows_end > 0 {
+            positions.push(full_rows_end - 1);
+        }
+        for pos in positions.into_iter().filter(|&p| p < terms) {
+            let mut bad = x.clone();
+            bad[dim + pos] += fp(2);
+            let f = flags(&circuit, &bad, &mut r);
+            assert!(f[0] && !f[1] && !f[2], "dim {dim} pos {pos}");
+        }
+    }
+}
+
 /// A β entry that is not a bit but keeps Σ 2^j βlo_j right: only the bit checks catch it.
 #[test]
 fn non_bit_range_entry_is_rejected() {
@@ -533,10 +556,13 @@ fn joint_rand_and_hashes_are_domain_separated() {
     .unwrap();
     let j = JointRand::derive(&c, &[3; 32]);
     assert_eq!(j, JointRand::derive(&c, &[3; 32]));
-    assert_ne!(j.r1, j.r2);
+    assert!(j.draws[0] != j.draws[1]);
     assert_ne!(j, JointRand::derive(&c, &[4; 32]));
-    assert_ne!(j.r1, JointRand::derive(&c2, &[3; 32]).r1);
-    assert_eq!(j.r1.len(), c.joint_rand_len());
+    assert!(j.draws[0] != JointRand::derive(&c2, &[3; 32]).draws[0]);
+    for d in &j.draws {
+        assert_eq!(d.row.len() + d.col.len(), c.joint_rand_len());
+        assert_eq!(d.row.len(), c.calls_bits);
+    }
 
     let ca = [1u8; 32];
     let cb = [2u8; 32];
@@ -565,7 +591,7 @@ fn debug_output_hides_values() {
     let j = JointRand::derive(&c, &[5; 32]);
     let t = QueryPoint::derive(&c, &[6; 32]);
     let dj = format!("{j:?}");
-    for v in j.r1.iter().chain(&j.r2) {
+    for v in j.draws.iter().flat_map(|d| d.row.iter().chain(&d.col)) {
         assert!(!dj.contains(&v.value().to_string()));
     }
     assert!(!format!("{t:?}").contains(&t.0.value().to_string()));
@@ -579,7 +605,7 @@ fn layout_is_consistent_and_minimal() {
     for dim in [1usize, 2, 3, 10, 100, 1000, 10_000, 270_000, 1_000_000] {
         for (n_lo, n_hi) in [(0u64, 0u64), (0, 1 << 40), (5, 1 << 20)] {
             let c = ValidityCircuit::new(FlpParams { dim, n_lo, n_hi }).unwrap();
-            let bit_terms = c.joint_rand_len();
+            let bit_terms = c.bit_terms();
             assert!(c.calls() < c.n_dom());
             assert!(c.n_dom().is_power_of_two());
             assert_eq!(c.calls(), call_count(bit_terms, dim, c.c));
