@@ -16,7 +16,7 @@ use super::leader::{Leader, LeaderAction, RoundOutcome};
 use super::worker::prepare;
 use crate::fedavg::{clip_to_norm, mean};
 
-fn rt<M: WireMessage>(m: &M) -> (M, usize) {
+pub(super) fn rt<M: WireMessage>(m: &M) -> (M, usize) {
     let bytes = wire::encode(m).unwrap();
     (
         wire::decode(&bytes, &Limits::default()).unwrap(),
@@ -29,19 +29,19 @@ enum Msg {
     ToA(BToA),
 }
 
-struct Sim {
-    leader: Leader,
-    helper: Helper,
+pub(super) struct Sim {
+    pub(super) leader: Leader,
+    pub(super) helper: Helper,
     /// Messages workers received from A and B.
-    from_a: Vec<(u32, AToWorker)>,
-    from_b: Vec<(u32, BToWorker)>,
-    announced: Option<u64>,
-    outcome: Option<RoundOutcome>,
-    reveals: Vec<u64>,
+    pub(super) from_a: Vec<(u32, AToWorker)>,
+    pub(super) from_b: Vec<(u32, BToWorker)>,
+    pub(super) announced: Option<u64>,
+    pub(super) outcome: Option<RoundOutcome>,
+    pub(super) reveals: Vec<u64>,
 }
 
 impl Sim {
-    fn new(session: SessionInfo, k_min: usize) -> Sim {
+    pub(super) fn new(session: SessionInfo, k_min: usize) -> Sim {
         let mut sim = Sim {
             leader: Leader::new(session.clone()),
             helper: Helper::new(
@@ -62,13 +62,13 @@ impl Sim {
         sim
     }
 
-    fn run_leader(&mut self, acts: Vec<LeaderAction>) {
+    pub(super) fn run_leader(&mut self, acts: Vec<LeaderAction>) {
         let mut q = VecDeque::new();
         self.leader_actions(acts, &mut q);
         self.drain(q);
     }
 
-    fn run_helper(&mut self, acts: Vec<HelperAction>) {
+    pub(super) fn run_helper(&mut self, acts: Vec<HelperAction>) {
         let mut q = VecDeque::new();
         self.helper_actions(acts, &mut q);
         self.drain(q);
@@ -114,22 +114,35 @@ impl Sim {
         }
     }
 
-    fn worker_to_a(&mut self, from: u32, m: WorkerToA) {
+    pub(super) fn worker_to_a(&mut self, from: u32, m: WorkerToA) {
         let (m, n) = rt(&m);
         let acts = self.leader.on_worker(from, m, n);
         self.run_leader(acts);
     }
 
-    fn worker_to_b(&mut self, from: u32, m: WorkerToB) {
+    pub(super) fn worker_to_b(&mut self, from: u32, m: WorkerToB) {
         let (m, n) = rt(&m);
         let acts = self.helper.on_worker(from, m, n);
         self.run_helper(acts);
     }
 
-    fn start(&mut self, round: u64, dim: usize, expected: usize) {
-        let acts =
-            self.leader
-                .start_round(round, &vec![0.0; dim], (0..expected as u32).collect(), None);
+    pub(super) fn start(&mut self, round: u64, dim: usize, expected: usize) {
+        self.start_with(round, dim, expected, None);
+    }
+
+    pub(super) fn start_with(
+        &mut self,
+        round: u64,
+        dim: usize,
+        expected: usize,
+        reference: Option<Vec<f32>>,
+    ) {
+        let acts = self.leader.start_round(
+            round,
+            &vec![0.0; dim],
+            (0..expected as u32).collect(),
+            reference,
+        );
         self.run_leader(acts);
         assert_eq!(
             self.announced,
@@ -138,7 +151,7 @@ impl Sim {
         );
     }
 
-    fn submit(&mut self, round: u64, worker: u32, delta: &[f32], session: &SessionInfo) {
+    pub(super) fn submit(&mut self, round: u64, worker: u32, delta: &[f32], session: &SessionInfo) {
         let s = prepare(session, round, worker, delta).unwrap();
         self.worker_to_a(worker, s.to_a);
         if let Some(b) = s.to_b {
@@ -146,7 +159,7 @@ impl Sim {
         }
     }
 
-    fn deadline(&mut self, round: u64) {
+    pub(super) fn deadline(&mut self, round: u64) {
         let acts = self.leader.on_deadline(round);
         self.run_leader(acts);
     }

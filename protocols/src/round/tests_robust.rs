@@ -1,0 +1,283 @@
+//! Robust rules through the full leader/helper message flow (every message
+//! through the wire codec; both engines in-process, no dealer): the result
+//! against plaintext FLTrust with client normalisation, the reveal rules and
+//! the round-level refusals.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use mpc_core::fixed::FixedParams;
+use mpc_core::wire::{AToWorker, Aggregation, BToWorker, SessionInfo, WorkerToB};
+use proptest::prelude::*;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::tests::Sim;
+use super::worker::prepare;
+
+fn session(dim: usize, aggregation: Aggregation) -> SessionInfo {
+    SessionInfo {
+        model: "test".into(),
+        dim: dim as u32,
+        fixed: FixedParams::new(18, 16).unwrap(),
+        aggregation,
+        clip: 0.0,
+        cos_threshold: None,
+    }
+}
+
+fn norm(v: &[f32]) -> f64 {
+    v.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt()
+}
+
+/// Plaintext FLTrust with client normalisation (f64).
+fn plain_fltrust(updates: &[Vec<f32>], g0: &[f32]) -> Option<Vec<f64>> {
+    let n0 = norm(g0);
+    let mut acc = vec![0.0f64; g0.len()];
+    let mut total = 0.0;
+    for u in updates {
+        let nu = norm(u);
+        let cos: f64 = u
+            .iter()
+            .zip(g0)
+            .map(|(&a, &b)| f64::from(a) * f64::from(b))
+            .sum::<f64>()
+            / (nu * n0);
+        if cos > 0.0 {
+            total += cos;
+            for (a, &x) in acc.iter_mut().zip(u) {
+                *a += cos * f64::from(x) / nu;
+            }
+        }
+    }
+    (total > 0.0).then(|| acc.iter().map(|a| n0 * a / total).collect())
+}
+
+/// The documented bound (PROTOCOL §7.3): ‖g_secure − g_plain‖ ≤ ‖ĝ₀‖·(3δ/(1−δ) + 1.5·√d/2^f)
+/// with δ = 2^−7 + 2^−f (the norm window and rounding of ‖X‖/2^f).
+fn bound(g0: &[f32], d: usize) -> f64 {
+    let delta = 2f64.powi(-7) + 2f64.powi(-16);
+    norm(g0) * (3.0 * delta / (1.0 - delta) + 1.5 * (d as f64).sqrt() / 65536.0)
+}
+
+fn run_fltrust(dim: usize, updates: &[Vec<f32>], g0: &[f32]) -> Sim {
+    let s = session(dim, Aggregation::SecureFltrust);
+    let mut sim = Sim::new(s.clone(), 3);
+    sim.start_with(1, dim, updates.len(), Some(g0.to_vec()));
+    for (w, u) in updates.iter().enumerate() {
+        sim.submit(1, w as u32, u, &s);
+    }
+    sim
+}
+
+fn check_equivalence(dim: usize, n: usize, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let g0: Vec<f32> = (0..dim).map(|_| rng.random_range(-0.01f32..0.01)).collect();
+    let updates: Vec<Vec<f32>> = (0..n)
+        .map(|i| {
+            // Every fourth worker points against ĝ₀; the rest along it.
+            let along = if i % 4 == 3 { -2.0 } else { 2.0 };
+            g0.iter()
+                .map(|&g| along * g + rng.random_range(-0.01f32..0.01))
+                .collect()
+        })
+        .collect();
+    let sim = run_fltrust(dim, &updates, &g0);
+    let o = sim.outcome.as_ref().expect("round complete");
+    assert!(o.rejected.is_empty(), "{:?}", o.rejected);
+    assert_eq!(o.accepted.len(), n);
+    let plain = plain_fltrust(&updates, &g0).unwrap();
+    let Some(secure) = o.mean_update.as_ref() else {
+        panic!("d = {dim}, n = {n}: no update: {:?}", o.note);
+    };
+    let err = secure
+        .iter()
+        .zip(&plain)
+        .map(|(&s, &p)| (f64::from(s) - p).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    assert!(
+        err <= bound(&g0, dim),
+        "d = {dim}, n = {n}: error {err} above the bound {}",
+        bound(&g0, dim)
+    );
+    let positive = updates
+        .iter()
+        .filter(|u| {
+            u.iter()
+                .zip(&g0)
+                .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                .sum::<f64>()
+                > 0.0
+        })
+        .count();
+    assert_eq!(o.zero_trust, n - positive);
+}
+
+#[test]
+fn secure_fltrust_equals_plaintext_fltrust_within_the_bound() {
+    check_equivalence(10, 3, 1);
+    check_equivalence(1000, 50, 2);
+    check_equivalence(100_000, 20, 3);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(6))]
+    #[test]
+    fn secure_fltrust_equals_plaintext_for_random_sizes(dim in 2usize..3000, n in 3usize..14, seed in any::<u64>()) {
+        check_equivalence(dim, n, seed);
+    }
+}
+
+#[test]
+fn fewer_than_k_min_positive_workers_reveal_nothing() {
+    let dim = 50;
+    let g0: Vec<f32> = (0..dim).map(|k| (k as f32).sin()).collect();
+    let against: Vec<f32> = g0.iter().map(|&g| -g).collect();
+    // Two aligned (positive trust), three sign-flipped (zero trust): 2 < k_min = 3.
+    let updates = vec![
+        g0.clone(),
+        g0.iter().map(|&g| g + 0.1).collect(),
+        against.clone(),
+        against.clone(),
+        against,
+    ];
+    let sim = run_fltrust(dim, &updates, &g0);
+    let o = sim.outcome.as_ref().unwrap();
+    assert!(o.mean_update.is_none());
+    assert!(
+        o.note.as_deref().unwrap_or_default().contains("k_min"),
+        "{o:?}"
+    );
+    assert_eq!(o.accepted.len(), 5);
+    assert_eq!(o.zero_trust, 3);
+    assert_eq!(
+        sim.reveals,
+        vec![1],
+        "the round counts as revealed (closed)"
+    );
+    // Three positive: revealed.
+    let mut updates = updates;
+    updates[2] = g0.clone();
+    let sim = run_fltrust(dim, &updates, &g0);
+    let o = sim.outcome.as_ref().unwrap();
+    assert!(o.mean_update.is_some(), "{o:?}");
+    assert_eq!(o.zero_trust, 2);
+}
+
+#[test]
+fn sign_flipped_updates_get_zero_trust_and_leave_the_aggregate_alone() {
+    let dim = 300;
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let g0: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+    let honest: Vec<Vec<f32>> = (0..4)
+        .map(|_| {
+            g0.iter()
+                .map(|&g| g + rng.random_range(-1.0f32..1.0))
+                .collect()
+        })
+        .collect();
+    let mut all = honest.clone();
+    all.extend(
+        honest
+            .iter()
+            .map(|u| u.iter().map(|&x| -x).collect::<Vec<f32>>()),
+    );
+    let with = run_fltrust(dim, &all, &g0);
+    let without = run_fltrust(dim, &honest, &g0);
+    let (a, b) = (with.outcome.unwrap(), without.outcome.unwrap());
+    assert_eq!(a.zero_trust, 4);
+    assert_eq!(
+        a.mean_update, b.mean_update,
+        "flippers must not move the aggregate"
+    );
+}
+
+#[test]
+fn duplicates_replays_and_wrong_dimensions_are_refused_in_robust_rounds() {
+    let dim = 40;
+    let s = session(dim, Aggregation::SecureFltrust);
+    let g0: Vec<f32> = (0..dim).map(|k| 1.0 + k as f32).collect();
+    let mut sim = Sim::new(s.clone(), 3);
+    sim.start_with(1, dim, 4, Some(g0.clone()));
+    for w in 0..3 {
+        sim.submit(1, w, &g0, &s);
+    }
+    // Worker 3: a wrong-dimension upload at B (refused with a verdict to A).
+    let short = session(dim - 1, Aggregation::SecureFltrust);
+    let bad = prepare(&short, 1, 3, &g0[..dim - 1]).unwrap();
+    sim.worker_to_a(3, prepare(&s, 1, 3, &g0).unwrap().to_a);
+    sim.worker_to_b(3, bad.to_b.unwrap());
+    let o = sim.outcome.take().expect("round complete");
+    assert_eq!(o.accepted, vec![0, 1, 2]);
+    assert!(o.rejected[&3].contains("at server B"), "{:?}", o.rejected);
+    assert!(o.mean_update.is_some());
+    // Round 2: a replay of round 1's upload and a second submission.
+    let round1 = prepare(&s, 1, 0, &g0).unwrap();
+    sim.start_with(2, dim, 3, Some(g0.clone()));
+    sim.worker_to_b(0, round1.to_b.unwrap());
+    assert!(matches!(
+        sim.from_b.last(),
+        Some((0, BToWorker::Reject { reason, .. })) if reason.contains("not open")
+    ));
+    sim.submit(2, 0, &g0, &s);
+    sim.submit(2, 0, &g0, &s);
+    assert!(matches!(
+        sim.from_a.last(),
+        Some((0, AToWorker::Reject { reason, .. })) if reason.contains("duplicate")
+    ));
+    assert!(matches!(
+        sim.from_b.last(),
+        Some((0, BToWorker::Reject { reason, .. })) if reason.contains("duplicate")
+    ));
+    sim.submit(2, 1, &g0, &s);
+    sim.submit(2, 2, &g0, &s);
+    let o = sim.outcome.take().expect("round 2 complete");
+    assert_eq!(o.accepted, vec![0, 1, 2]);
+    assert!(o.rejected.is_empty());
+    let _ = WorkerToB::Hello { worker: 0 };
+}
+
+#[test]
+fn a_round_without_a_proxy_update_ends_without_an_update() {
+    let dim = 8;
+    let s = session(dim, Aggregation::SecureFltrust);
+    let mut sim = Sim::new(s, 3);
+    let acts = sim
+        .leader
+        .start_round(1, &[0.0; 8], (0..3).collect(), Some(vec![0.0; 8]));
+    sim.run_leader(acts);
+    let o = sim.outcome.take().unwrap();
+    assert!(o.mean_update.is_none());
+    assert!(o.note.unwrap().contains("proxy update"));
+}
+
+#[test]
+fn honest_awkward_updates_pass_at_every_size() {
+    for dim in [10usize, 10_000, 270_000, 1_000_000] {
+        let s = session(dim, Aggregation::SecureFltrust);
+        let mut sim = Sim::new(s.clone(), 3);
+        let equal = vec![0.25f32; dim];
+        let mut one_hot = vec![0.0f32; dim];
+        one_hot[dim / 3] = 2.0;
+        let heavy: Vec<f32> = (0..dim)
+            .map(|k| {
+                if k % 101 == 0 {
+                    1e3
+                } else {
+                    1e-4 * ((k % 7) as f32 - 3.0)
+                }
+            })
+            .collect();
+        let random: Vec<f32> = {
+            let mut rng = ChaCha8Rng::seed_from_u64(dim as u64);
+            (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+        };
+        let g0 = equal.clone();
+        sim.start_with(1, dim, 4, Some(g0));
+        for (w, u) in [equal, one_hot, heavy, random].iter().enumerate() {
+            sim.submit(1, w as u32, u, &s);
+        }
+        let o = sim.outcome.take().unwrap();
+        assert!(o.rejected.is_empty(), "d = {dim}: {:?}", o.rejected);
+        assert_eq!(o.accepted.len(), 4);
+    }
+}
