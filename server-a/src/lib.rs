@@ -54,7 +54,7 @@ pub struct Args {
     /// Directory holding the MNIST files.
     #[arg(long, default_value = "data")]
     data_dir: PathBuf,
-    /// Number of rounds [default: 20; 50 for trust-based rules].
+    /// Number of rounds [default: 20; 100 for trust-based rules].
     #[arg(long)]
     rounds: Option<u64>,
     /// Model: logreg, mlp or mlp:HIDDEN.
@@ -76,7 +76,7 @@ pub struct Args {
     /// Local minibatch size [default: 32; 128 (full batch) for trust-based rules].
     #[arg(long)]
     batch_size: Option<u32>,
-    /// Local learning rate [default: 0.2; 0.5 for trust-based rules].
+    /// Local learning rate [default: 0.2; 0.3 for trust-based rules].
     #[arg(long)]
     lr: Option<f32>,
     /// Server learning rate: the model moves by this times the round's update

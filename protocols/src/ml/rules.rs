@@ -24,25 +24,25 @@ pub struct RuleDefaults {
 ///
 /// Trust-based rules: 3 epochs of *full-batch* gradient descent (batch 128 ≥
 /// every local set of the 100-worker demo and A's 100-example proxy set),
-/// lr 0.5, η = 2, 50 rounds. Minibatch SGD makes each update mostly noise of
+/// lr 0.3, η = 2, 100 rounds. Minibatch SGD makes each update mostly noise of
 /// its own 80–400 examples: after ≈5 rounds the honest updates' cosine with
 /// the proxy update is ≈0 ± 0.1, ReLU(cos) then admits sign-flipped updates
 /// about as often as honest ones, and FLTrust with 20 of 100 workers flipping
-/// stalls at ≈0.88. Full-batch steps keep the honest cosines positive
-/// (median ≈ +0.15 after 40 rounds) and the flipped ones negative, so the
-/// flippers get zero trust; η = 2 makes up for the aggregate of partly
-/// disagreeing unit vectors being shorter than ‖ĝ₀‖. Measured in
-/// `ml::fedavg_sim` and with the demo (docs/PROTOCOL.md §FLTrust tuning).
+/// stalls at ≈0.88. Full-batch steps keep the honest cosines positive and the
+/// flipped ones negative, so the flippers get zero trust. η < 2 lets the model
+/// drift to the proxy set's own optimum, where ĝ₀ opposes the honest updates
+/// and flipped ones get trust; a larger local lr (0.4–0.5) makes the accuracy
+/// oscillate between rounds. Measurements: docs/PROTOCOL.md §4.1.
 pub fn rule_defaults(aggregation: Aggregation) -> RuleDefaults {
     if aggregation.is_trust_based() {
         RuleDefaults {
             train: TrainConfig {
                 epochs: 3,
                 batch_size: 128,
-                lr: 0.5,
+                lr: 0.3,
             },
             server_lr: 2.0,
-            rounds: 50,
+            rounds: 100,
         }
     } else {
         RuleDefaults {

@@ -25,7 +25,7 @@ struct Args {
     /// Attack of the Byzantine workers: none, sign-flip, scale:K.
     #[arg(long, default_value = "none")]
     attack: String,
-    /// Training rounds [default: 20; 50 for plain-fltrust].
+    /// Training rounds [default: 20; 100 for plain-fltrust].
     #[arg(long)]
     rounds: Option<u64>,
     /// Seed for data partitioning, training and attacks (never for secrets).
