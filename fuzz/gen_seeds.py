@@ -13,7 +13,7 @@ import os
 import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 MODULUS = 2**64 - 2**32 + 1
 
 
@@ -51,9 +51,13 @@ def ring(v) -> bytes:
     return b"".join(struct.pack("<I", x)[:3] for x in v)
 
 
-def session(model="mlp:64", dim=3, ell=18, frac=16, aggregation=0, clip=1.0) -> bytes:
+def session(
+    model="mlp:64", dim=3, ell=18, frac=16, aggregation=0, clip=1.0, tau=None, k_min=3
+) -> bytes:
     # SessionInfo { model: String, dim: u32, fixed: FixedParams { ell, frac },
-    #               aggregation: Aggregation, clip: f32 }
+    #               aggregation: Aggregation, clip: f32,
+    #               train: TrainParams { epochs: u32, batch_size: u32, lr: f32 },
+    #               cos_threshold: Option<f32>, k_min: u32 }
     return (
         string(model)
         + varint(dim)
@@ -61,6 +65,11 @@ def session(model="mlp:64", dim=3, ell=18, frac=16, aggregation=0, clip=1.0) -> 
         + varint(frac)
         + varint(aggregation)
         + struct.pack("<f", clip)
+        + varint(3)
+        + varint(32)
+        + struct.pack("<f", 0.2)
+        + (b"\x00" if tau is None else b"\x01" + struct.pack("<f", tau))
+        + varint(k_min)
     )
 
 
@@ -76,6 +85,7 @@ def wire_seeds():
         "w2a-submit-plain": varint(1) + varint(300) + varint(7) + varint(1) + blob(model),
         # AToWorker
         "a2w-welcome": varint(0) + session(),
+        "a2w-welcome-fltrust": varint(0) + session(aggregation=2, clip=0.0, tau=0.1),
         "a2w-announce": varint(1) + varint(2**40) + blob(model),
         "a2w-ack": varint(2) + varint(5),
         "a2w-reject": varint(3) + varint(5) + string("duplicate submission"),

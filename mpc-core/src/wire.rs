@@ -17,7 +17,7 @@ use crate::prg::Seed;
 use crate::share::{FIELD_BYTES, RING_SHARE_BYTES};
 
 /// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 /// Default maximum frame size: 64 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 64 << 20;
 /// Default maximum model dimension: 2^21 coordinates.
@@ -108,6 +108,9 @@ pub enum Aggregation {
     SecureFedAvg,
     /// Workers send (clipped) updates to A in the clear; B is not involved.
     PlainFedAvg,
+    /// FLTrust in the clear (baseline): workers send unit-norm updates to A,
+    /// which weights them by ReLU(cos) with its proxy-set update; no B.
+    PlainFltrust,
     /// FLTrust on secret shares: unit-norm updates proved valid, trust
     /// ReLU(cos) against A's proxy update, trust-weighted average.
     SecureFltrust,
@@ -122,9 +125,29 @@ impl Aggregation {
         match self {
             Aggregation::SecureFedAvg => "secure-fedavg",
             Aggregation::PlainFedAvg => "plain-fedavg",
+            Aggregation::PlainFltrust => "plain-fltrust",
             Aggregation::SecureFltrust => "secure-fltrust",
             Aggregation::SecureFilter => "secure-filter",
         }
+    }
+
+    /// Every rule, in the order the command line lists them.
+    pub const ALL: [Aggregation; 5] = [
+        Aggregation::SecureFltrust,
+        Aggregation::SecureFilter,
+        Aggregation::SecureFedAvg,
+        Aggregation::PlainFedAvg,
+        Aggregation::PlainFltrust,
+    ];
+
+    /// Whether the rule weights updates by their cosine with server A's
+    /// reference (proxy-set) update: workers send unit-norm updates, A computes
+    /// the reference each round, and the cosine threshold and `k_min` apply.
+    pub fn is_trust_based(self) -> bool {
+        matches!(
+            self,
+            Aggregation::PlainFltrust | Aggregation::SecureFltrust | Aggregation::SecureFilter
+        )
     }
 
     /// Whether server B takes part.
@@ -148,11 +171,12 @@ impl core::str::FromStr for Aggregation {
         match s {
             "secure-fedavg" => Ok(Aggregation::SecureFedAvg),
             "plain-fedavg" => Ok(Aggregation::PlainFedAvg),
+            "plain-fltrust" => Ok(Aggregation::PlainFltrust),
             "secure-fltrust" => Ok(Aggregation::SecureFltrust),
             "secure-filter" => Ok(Aggregation::SecureFilter),
             other => Err(format!(
-                "unknown aggregation `{other}` (available: secure-fltrust, secure-filter, \
-                 secure-fedavg, plain-fedavg)"
+                "unknown aggregation `{other}` (available: {})",
+                Aggregation::ALL.map(Aggregation::name).join(", ")
             )),
         }
     }
@@ -176,9 +200,27 @@ pub struct SessionInfo {
     /// Aggregation rule.
     pub aggregation: Aggregation,
     /// Clipping bound C on the L2 norm of an update; 0 disables clipping (plain only).
+    /// Trust-based rules normalise to unit norm instead and ignore it.
     pub clip: f32,
-    /// Robust rules: the public cosine threshold τ (`--cos-threshold`), if any.
+    /// Local training every worker runs (and, for trust-based rules, server A
+    /// on its proxy set: the reference must be trained the same way).
+    pub train: TrainParams,
+    /// Trust-based rules: cosine threshold τ (`None`: ReLU(cos) only).
     pub cos_threshold: Option<f32>,
+    /// Trust-based rules: fewest positive-trust workers for a round to update
+    /// the model (DESIGN §2, default 3).
+    pub k_min: u32,
+}
+
+/// Local training hyper-parameters announced by server A (minibatch SGD).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainParams {
+    /// Passes over the local data per round.
+    pub epochs: u32,
+    /// Examples per SGD step.
+    pub batch_size: u32,
+    /// SGD step size.
+    pub lr: f32,
 }
 
 /// Worker → server A.
@@ -697,6 +739,14 @@ fn check_session(s: &SessionInfo, limits: &Limits) -> Result<(), WireError> {
         return Err(WireError::Malformed {
             kind: "session",
             detail: "clip bound must be finite and non-negative".into(),
+        });
+    }
+    let t = &s.train;
+    if t.epochs > 1000 || t.batch_size == 0 || !t.lr.is_finite() || t.lr < 0.0 {
+        return Err(WireError::Malformed {
+            kind: "session",
+            detail: "training parameters out of range (epochs ≤ 1000, batch ≥ 1, finite lr ≥ 0)"
+                .into(),
         });
     }
     Ok(())

@@ -1,8 +1,14 @@
 //! Server A (leader): a thin async shell around `protocols::round::leader`.
 //!
 //! A holds the model and the test split, connects to B (pinned certificate),
-//! accepts enrolled workers, runs the rounds, applies each round's mean update,
-//! evaluates, and prints one JSON object per round on stdout (logs go to stderr).
+//! accepts enrolled workers, runs the rounds, applies each round's update
+//! (times the server learning rate), evaluates, and prints one JSON object per
+//! round on stdout (logs go to stderr).
+//!
+//! For trust-based rules A also holds the proxy (root) set — the first
+//! [`protocols::ml::PROXY_EXAMPLES`] training examples, which workers never train on — and
+//! computes the reference update ĝ₀ on it each round with the same local
+//! training it announces to the workers. ĝ₀ never leaves A.
 //!
 //! With `--engine-selftest K`, A first runs the 2PC engine
 //! (`protocols::mpc::engine`) with B over the same connection — fresh base
@@ -19,7 +25,8 @@ use clap::Parser;
 use mpc_core::fixed::FixedParams;
 use mpc_core::wire::{self, AToB, AToWorker, Aggregation, BToA, Limits, SessionInfo, WorkerToA};
 use protocols::ml::data::load_mnist;
-use protocols::ml::model::{DEFAULT_CLIP, ModelKind, evaluate, init_params};
+use protocols::ml::model::{DEFAULT_CLIP, ModelKind, TrainConfig, evaluate, init_params};
+use protocols::ml::{proxy_set, proxy_update, rule_defaults};
 use protocols::mpc::corr::Party;
 use protocols::mpc::engine::{Engine, EngineConfig, EngineOutput, EngineStats, SelfTestReport};
 use protocols::round::leader::{Leader, LeaderAction, RoundOutcome};
@@ -47,9 +54,9 @@ pub struct Args {
     /// Directory holding the MNIST files.
     #[arg(long, default_value = "data")]
     data_dir: PathBuf,
-    /// Number of rounds.
-    #[arg(long, default_value_t = 20)]
-    rounds: u64,
+    /// Number of rounds [default: 20; 100 for trust-based rules].
+    #[arg(long)]
+    rounds: Option<u64>,
     /// Model: logreg, mlp or mlp:HIDDEN.
     #[arg(long, default_value = "mlp")]
     model: ModelKind,
@@ -62,6 +69,28 @@ pub struct Args {
     /// Plain rules only: do not clip updates.
     #[arg(long)]
     no_clip: bool,
+    /// Local epochs every worker (and A's proxy update) runs per round
+    /// [default: 3].
+    #[arg(long)]
+    epochs: Option<u32>,
+    /// Local minibatch size [default: 32; 128 (full batch) for trust-based rules].
+    #[arg(long)]
+    batch_size: Option<u32>,
+    /// Local learning rate [default: 0.2; 0.3 for trust-based rules].
+    #[arg(long)]
+    lr: Option<f32>,
+    /// Server learning rate: the model moves by this times the round's update
+    /// [default: 1; 2 for trust-based rules].
+    #[arg(long)]
+    server_lr: Option<f32>,
+    /// Trust-based rules: cosine threshold τ; updates with cos < τ get trust 0
+    /// (default: none, trust = ReLU(cos)).
+    #[arg(long)]
+    cos_threshold: Option<f32>,
+    /// Trust-based rules: fewest workers with positive trust for a round to
+    /// update the model.
+    #[arg(long, default_value_t = 3)]
+    k_min: u32,
     /// Seed for the initial model (never for secrets).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -74,10 +103,6 @@ pub struct Args {
     /// Seconds a round may take before it is closed with the updates that arrived.
     #[arg(long, default_value_t = 60.0)]
     round_timeout: f64,
-    /// Robust rules: public cosine threshold τ in [-1, 1] (secure-fltrust:
-    /// weight 0 below τ; secure-filter: keep updates with cos ≥ τ, default 0).
-    #[arg(long, value_name = "TAU")]
-    cos_threshold: Option<f32>,
     /// Ring width ℓ of the shares.
     #[arg(long, default_value_t = 18)]
     ring_bits: u32,
@@ -108,7 +133,42 @@ enum Peer {
 pub async fn run(args: Args) -> Result<()> {
     let (train, test) = load_mnist(&args.data_dir)
         .with_context(|| format!("loading MNIST from {}", args.data_dir.display()))?;
+    let trust_based = args.aggregation.is_trust_based();
+    // The same examples the workers leave out (see `protocols::ml::worker_indices`).
+    let proxy = if trust_based {
+        Some(proxy_set(&train).context("loading the proxy set")?)
+    } else {
+        None
+    };
     drop(train);
+    let defaults = rule_defaults(args.aggregation);
+    let train_cfg = TrainConfig {
+        epochs: args.epochs.map_or(defaults.train.epochs, |e| e as usize),
+        batch_size: args
+            .batch_size
+            .map_or(defaults.train.batch_size, |b| b as usize),
+        lr: args.lr.unwrap_or(defaults.train.lr),
+    };
+    let server_lr = args.server_lr.unwrap_or(defaults.server_lr);
+    if !(server_lr.is_finite() && server_lr > 0.0) {
+        bail!("--server-lr must be a positive number");
+    }
+    let rounds = args.rounds.unwrap_or(defaults.rounds);
+    if args.cos_threshold.is_some() && !trust_based {
+        bail!(
+            "--cos-threshold applies to trust-based rules (plain-fltrust); {} has no threshold",
+            args.aggregation
+        );
+    }
+    if args
+        .cos_threshold
+        .is_some_and(|t| !(-1.0..=1.0).contains(&t))
+    {
+        bail!("--cos-threshold must be in [-1, 1]");
+    }
+    if args.k_min == 0 {
+        bail!("--k-min must be at least 1");
+    }
     let fixed = FixedParams::new(args.ring_bits, args.frac_bits)?;
     let clip = if args.no_clip {
         if args.aggregation.is_secure() {
@@ -136,9 +196,22 @@ pub async fn run(args: Args) -> Result<()> {
         dim: u32::try_from(model.len()).context("model too large")?,
         fixed,
         aggregation: args.aggregation,
-        clip,
+        // Trust-based rules normalise to unit norm; a clip bound means nothing there.
+        clip: if trust_based { 0.0 } else { clip },
+        train: wire::TrainParams::try_from(&train_cfg).context("training parameters")?,
         cos_threshold: args.cos_threshold,
+        k_min: args.k_min,
     };
+    info!(
+        aggregation = %args.aggregation,
+        epochs = train_cfg.epochs,
+        batch_size = train_cfg.batch_size,
+        lr = train_cfg.lr,
+        server_lr,
+        rounds,
+        proxy_examples = proxy.as_ref().map_or(0, |p| p.len()),
+        "session parameters"
+    );
     let pki = Pki::new(&args.pki);
     let identity = pki.load_server_a().context("loading server A's identity")?;
     let enrolled = pki.load_enrolled().context("loading enrolled workers")?;
@@ -197,6 +270,11 @@ pub async fn run(args: Args) -> Result<()> {
         leader: Leader::new(session.clone()),
         kind,
         test,
+        proxy,
+        train_cfg,
+        server_lr,
+        seed: args.seed,
+        rounds,
         limits,
         b: None,
         b_ready: None,
@@ -236,6 +314,12 @@ struct Shell {
     leader: Leader,
     kind: ModelKind,
     test: protocols::ml::data::Dataset,
+    /// Trust-based rules: the proxy (root) set ĝ₀ is trained on.
+    proxy: Option<protocols::ml::data::Dataset>,
+    train_cfg: TrainConfig,
+    server_lr: f32,
+    seed: u64,
+    rounds: u64,
     limits: Limits,
     b: Option<Outbox>,
     /// `Some(last_revealed)` once B answered Hello.
@@ -331,7 +415,7 @@ impl Shell {
             // Start a round when idle and enough workers (and B) are ready.
             let idle = self.leader.open_round().is_none();
             let b_ok = !secure || (self.b_ready.is_some() && !self.selftest.busy());
-            if idle && rounds_done >= args.rounds && !self.selftest.busy() {
+            if idle && rounds_done >= self.rounds && !self.selftest.busy() {
                 break;
             }
             if let SelfTest::Running { deadline, .. } = self.selftest
@@ -352,9 +436,10 @@ impl Shell {
                 self.round_started = Some(Instant::now());
                 self.deadline = Some(TokioInstant::now() + self.round_seconds_timeout);
                 info!(round, workers = self.welcomed.len(), "starting round");
+                let reference = self.reference_update(round, model)?;
                 let acts = self
                     .leader
-                    .start_round(round, model, self.welcomed.clone(), None);
+                    .start_round(round, model, self.welcomed.clone(), reference);
                 self.perform(acts);
                 continue;
             }
@@ -404,10 +489,32 @@ impl Shell {
         Ok(())
     }
 
+    /// Trust-based rules: A's update ĝ₀ on its proxy set for `model`, trained
+    /// exactly as the workers train (its randomness comes from `--seed` and the
+    /// round; it is not a secret).
+    fn reference_update(&self, round: u64, model: &[f32]) -> Result<Option<Vec<f32>>> {
+        let Some(proxy) = &self.proxy else {
+            return Ok(None);
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(
+            self.seed ^ 0x7072_6f78_7900_0000 ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+        let started = Instant::now();
+        let g0 = proxy_update(self.kind, model, proxy, &self.train_cfg, &mut rng)
+            .context("computing the proxy update")?;
+        info!(
+            round,
+            norm = protocols::fedavg::l2_norm(&g0),
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "reference update computed"
+        );
+        Ok(Some(g0))
+    }
+
     fn complete(&mut self, o: RoundOutcome, model: &mut [f32]) -> Result<serde_json::Value> {
         if let Some(update) = &o.mean_update {
             for (w, u) in model.iter_mut().zip(update) {
-                *w += *u;
+                *w += self.server_lr * *u;
             }
         }
         let seconds = self
@@ -417,20 +524,27 @@ impl Shell {
             .unwrap_or(0.0);
         let eval = evaluate(self.kind, model, &self.test)?;
         let between = self.between.0.take() + self.between.1.take();
-        let line = json!({
+        let mut line = json!({
             "round": o.round,
             "test_accuracy": eval.accuracy,
             "test_loss": eval.loss,
             "accepted": o.accepted.len(),
             "rejected": o.rejected.len(),
             "rejected_reasons": o.rejected.iter().map(|(w, r)| (w.to_string(), serde_json::Value::String(r.clone()))).collect::<serde_json::Map<_, _>>(),
-            "zero_trust": o.zero_trust,
+            "zero_trust": o.zero_trust_count,
             "updated": o.mean_update.is_some(),
             "note": o.note,
             "seconds": seconds,
             "bytes_worker_to_servers": o.bytes_from_workers_a + o.bytes_from_workers_b,
             "bytes_between_servers": between,
         });
+        // Plain rules show A every update anyway; for them the zero-trust ids
+        // are no extra leakage (secure rules reveal only the count).
+        if !self.leader.session().aggregation.is_secure()
+            && self.leader.session().aggregation.is_trust_based()
+        {
+            line["zero_trust_workers"] = json!(o.zero_trust);
+        }
         for (w, reason) in &o.rejected {
             warn!(round = o.round, worker = w, %reason, "worker rejected this round");
         }
@@ -439,6 +553,7 @@ impl Shell {
             accuracy = eval.accuracy,
             accepted = o.accepted.len(),
             rejected = o.rejected.len(),
+            zero_trust = o.zero_trust_count,
             seconds,
             "round complete"
         );

@@ -243,3 +243,31 @@ fn bad_input_is_rejected_and_the_round_is_unchanged() {
     );
     assert_eq!(attacked["test_accuracy"], baseline["test_accuracy"]);
 }
+
+#[test]
+fn plain_fltrust_gives_sign_flippers_zero_trust() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = ClusterOptions::new(dir.path());
+    o.workers = 8;
+    o.byzantine = 2; // workers 6 and 7
+    o.attack = "sign-flip".into();
+    o.rounds = 3;
+    o.aggregation = "plain-fltrust".into();
+    let rounds = run_rounds(&o);
+    assert_eq!(rounds.len(), 3);
+    for r in &rounds {
+        // Every submission is valid (the flippers normalise too) ...
+        assert_eq!(r["accepted"], 8, "{r}");
+        assert_eq!(r["rejected"], 0, "{r}");
+        // ... but exactly the flippers get zero trust, the honest ones don't.
+        assert_eq!(r["zero_trust"], 2, "{r}");
+        assert_eq!(r["zero_trust_workers"], serde_json::json!([6, 7]), "{r}");
+        assert_eq!(r["updated"], true, "{r}");
+        assert_eq!(r["bytes_between_servers"], 0);
+    }
+    let acc: Vec<f64> = rounds
+        .iter()
+        .map(|r| r["test_accuracy"].as_f64().unwrap())
+        .collect();
+    assert!(acc[2] > 0.6, "accuracy too low despite the filter: {acc:?}");
+}

@@ -2,9 +2,11 @@
 //! identity and its own QUIC connections to server A and server B.
 //!
 //! Per round a worker trains the announced model on its local partition
-//! (minibatch SGD), takes the delta, optionally applies an attack, and hands
-//! it to `protocols::round::worker::prepare`, which clips, encodes and shares
-//! it. `--seed` drives partitioning, training and attacks only; every secret
+//! (minibatch SGD with the parameters server A announced in the session),
+//! takes the delta, optionally applies an attack, and hands it to
+//! `protocols::round::worker::prepare`, which clips (or, for trust-based
+//! rules, normalises to unit norm), encodes and shares it. An attack is
+//! applied before `prepare`, so an attacker's update passes the norm checks. `--seed` drives partitioning, training and attacks only; every secret
 //! (share seeds) comes from the OS CSPRNG inside `prepare`.
 
 use std::net::SocketAddr;
@@ -17,14 +19,12 @@ use clap::Parser;
 use mpc_core::wire::{self, AToWorker, BToWorker, Limits, SessionInfo, WorkerToA, WorkerToB};
 use protocols::ml::data::{Dataset, Partition, load_mnist};
 use protocols::ml::model::{ModelKind, TrainConfig, train_local};
+use protocols::ml::{PROXY_EXAMPLES, worker_indices};
 use protocols::round::worker::prepare;
 use rand::{RngExt, SeedableRng};
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
 use transport::{Counters, FrameReader, FrameWriter, Pki, TransportConfig};
-
-/// Number of training examples reserved for server A's proxy (root) set.
-pub const PROXY_EXAMPLES: usize = 100;
 
 /// Hosts simulated workers that train on MNIST and submit shared updates.
 #[derive(Debug, Parser)]
@@ -63,15 +63,6 @@ pub struct Args {
     /// Probability that a worker sits out a round.
     #[arg(long, default_value_t = 0.0)]
     dropout: f64,
-    /// Local epochs per round.
-    #[arg(long)]
-    epochs: Option<usize>,
-    /// Local learning rate.
-    #[arg(long)]
-    lr: Option<f32>,
-    /// Local minibatch size.
-    #[arg(long)]
-    batch_size: Option<usize>,
     /// Concurrent local trainings (default: number of CPUs).
     #[arg(long)]
     parallel: Option<usize>,
@@ -132,7 +123,6 @@ struct Shared {
     attack: Attack,
     dropout: f64,
     seed: u64,
-    train_cfg: TrainConfig,
     cpu: Semaphore,
 }
 
@@ -156,22 +146,12 @@ pub async fn run(args: Args) -> Result<()> {
     }
     // The first PROXY_EXAMPLES training examples are server A's root set; workers
     // never see them.
-    let indices: Vec<usize> = (PROXY_EXAMPLES..train.len()).collect();
+    let indices = worker_indices(&train);
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
     let parts = args
         .partition
         .split(&indices, &train.y, args.workers, &mut rng)
         .context("partitioning the training data")?;
-    let mut train_cfg = TrainConfig::default();
-    if let Some(e) = args.epochs {
-        train_cfg.epochs = e;
-    }
-    if let Some(lr) = args.lr {
-        train_cfg.lr = lr;
-    }
-    if let Some(b) = args.batch_size {
-        train_cfg.batch_size = b;
-    }
     let parallel = args
         .parallel
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -191,7 +171,6 @@ pub async fn run(args: Args) -> Result<()> {
         attack,
         dropout: args.dropout,
         seed: args.seed,
-        train_cfg,
         cpu: Semaphore::new(parallel.max(1)),
     });
     info!(
@@ -314,6 +293,8 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
         .model
         .parse()
         .map_err(|e| anyhow::anyhow!("server A announced an unknown model: {e}"))?;
+    // Train as server A says (for trust-based rules A trains its reference the same way).
+    let train_cfg = TrainConfig::from(session.train);
     let mut b = if session.aggregation.is_secure() {
         let addr = s
             .server_b
@@ -366,7 +347,7 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
         let delta = {
             let _permit = s.cpu.acquire().await?;
             let data = Arc::clone(&data);
-            let cfg = s.train_cfg.clone();
+            let cfg = train_cfg.clone();
             let model2 = model.clone();
             let local = tokio::task::spawn_blocking(move || {
                 train_local(kind, &model2, &data, &cfg, &mut rng)

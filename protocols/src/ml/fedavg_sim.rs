@@ -15,10 +15,9 @@ use rand_chacha::ChaCha8Rng;
 use super::*;
 use crate::fedavg::{clip_to_norm, l2_norm};
 
+/// Workers and rounds of [`fedavg_reaches_accuracy`].
 const WORKERS: usize = 20;
 const ROUNDS: usize = 20;
-/// Train examples `0..PROXY` are server A's proxy (root) set, not given to workers.
-const PROXY: usize = 100;
 
 /// CPU seconds used by the calling thread so far (Linux; 0 if unavailable).
 fn thread_cpu_seconds() -> f64 {
@@ -39,9 +38,56 @@ fn thread_cpu_seconds() -> f64 {
 enum Agg {
     /// `global += mean(clip(Δᵢ, C))`.
     FedAvg,
-    /// FLTrust: `global += ‖Δ₀‖ · Σ ReLU(cos(Δᵢ, Δ₀)) Δᵢ/‖Δᵢ‖ / Σ ReLU(cos(Δᵢ, Δ₀))`,
-    /// with `Δ₀` the same local training run on the proxy set.
+    /// FLTrust ([`crate::fltrust::Rule::Trust`]) on normalised updates against
+    /// the same local training run on the proxy set.
     FlTrust,
+    /// The cosine filter ([`crate::fltrust::Rule::Filter`]).
+    Filter,
+}
+
+/// One simulated federation.
+#[derive(Clone, Debug)]
+struct Sim {
+    kind: ModelKind,
+    partition: Partition,
+    agg: Agg,
+    /// Local training of workers and (for the trust rules) of the proxy update.
+    cfg: TrainConfig,
+    clip: f32,
+    seed: u64,
+    workers: usize,
+    rounds: usize,
+    /// The highest `byzantine` worker ids sign-flip their update.
+    byzantine: usize,
+    /// Cosine threshold τ of the trust rules.
+    tau: Option<f32>,
+    /// Server learning rate: the model moves by `server_lr · g`.
+    server_lr: f32,
+}
+
+impl Sim {
+    fn new(
+        kind: ModelKind,
+        partition: Partition,
+        agg: Agg,
+        cfg: &TrainConfig,
+        clip: f32,
+        seed: u64,
+    ) -> Sim {
+        Sim {
+            kind,
+            partition,
+            agg,
+            cfg: cfg.clone(),
+            clip,
+            seed,
+            workers: WORKERS,
+            rounds: ROUNDS,
+            byzantine: 0,
+            tau: None,
+            server_lr: 1.0,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -56,96 +102,122 @@ fn percentile(sorted: &[f32], q: f64) -> f32 {
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(x * y)).sum();
-    (dot / f64::from(l2_norm(a)) / f64::from(l2_norm(b))) as f32
+    crate::fltrust::cosine(a, b) as f32
 }
 
-fn simulate(
-    kind: ModelKind,
-    partition: Partition,
-    agg: Agg,
-    cfg: &TrainConfig,
-    clip: f32,
-    seed: u64,
-) -> SimResult {
+fn simulate(sim: &Sim) -> SimResult {
+    let Sim {
+        kind,
+        partition,
+        agg,
+        ref cfg,
+        clip,
+        seed,
+        workers,
+        rounds,
+        byzantine,
+        tau,
+        server_lr,
+    } = *sim;
     let (train, test) = load_mnist(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../data")).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let indices: Vec<usize> = (PROXY..train.len()).collect();
+    let indices = worker_indices(&train);
     let parts = partition
-        .split(&indices, &train.y, WORKERS, &mut rng)
+        .split(&indices, &train.y, workers, &mut rng)
         .unwrap();
     let sizes: Vec<usize> = parts.iter().map(Vec::len).collect();
     let local: Vec<Dataset> = parts.iter().map(|p| train.subset(p)).collect();
-    let proxy_idx: Vec<usize> = (0..PROXY).collect();
-    let proxy = train.subset(&proxy_idx);
+    let proxy = proxy_set(&train).unwrap();
     let mut global = init_params(kind, &mut rng);
     println!(
-        "== {kind} {partition} {agg:?} {cfg:?} clip={clip} seed={seed}; worker sizes {sizes:?}"
+        "== {sim:?}; worker sizes min {} max {}",
+        sizes.iter().min().unwrap(),
+        sizes.iter().max().unwrap()
     );
     let (mut cpu, mut wall) = (0.0, 0.0);
     let mut accuracy = Vec::new();
-    for round in 1..=ROUNDS {
+    for round in 1..=rounds {
         let round_seed = seed ^ ((round as u64) << 32);
         // Reference update on the proxy set (server A's work; not timed).
         let mut prng = ChaCha8Rng::seed_from_u64(round_seed ^ 0xffff);
-        let reference: Vec<f32> = train_local(kind, &global, &proxy, cfg, &mut prng)
-            .unwrap()
-            .iter()
-            .zip(&global)
-            .map(|(n, g)| n - g)
-            .collect();
+        let reference = proxy_update(kind, &global, &proxy, cfg, &mut prng).unwrap();
         let ref_norm = l2_norm(&reference);
 
         let (c0, w0) = (thread_cpu_seconds(), Instant::now());
-        let mut deltas = Vec::with_capacity(WORKERS);
-        let mut norms = Vec::with_capacity(WORKERS);
+        let mut deltas = Vec::with_capacity(workers);
+        let mut norms = Vec::with_capacity(workers);
         for (w, data) in local.iter().enumerate() {
             let mut wrng = ChaCha8Rng::seed_from_u64(round_seed ^ w as u64);
             let new = train_local(kind, &global, data, cfg, &mut wrng).unwrap();
             let mut delta: Vec<f32> = new.iter().zip(&global).map(|(n, g)| n - g).collect();
+            if w >= workers - byzantine {
+                delta.iter_mut().for_each(|d| *d = -*d);
+            }
             norms.push(l2_norm(&delta));
             match agg {
                 Agg::FedAvg => clip_to_norm(&mut delta, clip),
-                Agg::FlTrust => clip_to_norm(&mut delta, 1.0), // normalise to unit norm
+                Agg::FlTrust | Agg::Filter => {
+                    delta = crate::fltrust::normalise(&delta).unwrap();
+                }
             }
             deltas.push(delta);
         }
-        let mut cos: Vec<f32> = deltas.iter().map(|d| cosine(d, &reference)).collect();
-        let weights: Vec<f32> = match agg {
-            Agg::FedAvg => vec![1.0 / WORKERS as f32; WORKERS],
-            Agg::FlTrust => {
-                let ts: Vec<f32> = cos.iter().map(|c| c.max(0.0)).collect();
-                let total: f32 = ts.iter().sum();
-                let scale = if total > 0.0 { ref_norm / total } else { 0.0 };
-                ts.iter().map(|t| t * scale).collect()
+        let cos: Vec<f32> = deltas.iter().map(|d| cosine(d, &reference)).collect();
+        let (update, weights) = match agg {
+            Agg::FedAvg => (
+                crate::fedavg::mean(&deltas),
+                vec![1.0 / workers as f32; workers],
+            ),
+            Agg::FlTrust | Agg::Filter => {
+                let rule = if agg == Agg::FlTrust {
+                    crate::fltrust::Rule::Trust
+                } else {
+                    crate::fltrust::Rule::Filter
+                };
+                let r = crate::fltrust::aggregate(&deltas, &reference, rule, tau);
+                (r.update, r.weights)
             }
         };
         let accepted = weights.iter().filter(|&&w| w > 0.0).count();
-        for (delta, w) in deltas.iter().zip(&weights) {
-            global.iter_mut().zip(delta).for_each(|(g, d)| *g += w * d);
+        let byz_accepted = weights[workers - byzantine..]
+            .iter()
+            .filter(|&&w| w > 0.0)
+            .count();
+        if let Some(u) = &update {
+            global
+                .iter_mut()
+                .zip(u)
+                .for_each(|(g, d)| *g += server_lr * d);
         }
         cpu += thread_cpu_seconds() - c0;
         wall += w0.elapsed().as_secs_f64();
 
+        let honest = workers - byzantine;
         let mean: Vec<f32> = (0..global.len())
-            .map(|j| deltas.iter().map(|d| d[j]).sum::<f32>())
+            .map(|j| deltas[..honest].iter().map(|d| d[j]).sum::<f32>())
             .collect();
-        let mut peer_cos: Vec<f32> = deltas.iter().map(|d| cosine(d, &mean)).collect();
+        let mut peer_cos: Vec<f32> = deltas[..honest].iter().map(|d| cosine(d, &mean)).collect();
         let eval = evaluate(kind, &global, &test).unwrap();
         norms.sort_by(f32::total_cmp);
-        cos.sort_by(f32::total_cmp);
+        let mut hcos = cos[..honest].to_vec();
+        hcos.sort_by(f32::total_cmp);
+        let bmax = cos[honest..]
+            .iter()
+            .copied()
+            .fold(f32::NEG_INFINITY, f32::max);
         peer_cos.sort_by(f32::total_cmp);
         let clipped = norms.iter().filter(|&&n| n > clip).count();
         println!(
-            "round {round:2}: acc {:.4} loss {:.3} | ‖Δ‖ min {:.2} med {:.2} max {:.2} >C {clipped:2} | ‖Δ₀‖ {:.2} cos(Δ,Δ₀) min {:+.2} med {:+.2} accepted {accepted:2} | cos(Δ,ΣΔ) med {:+.2} | cpu {cpu:.2}s wall {wall:.2}s",
+            "round {round:2}: acc {:.4} loss {:.3} | ‖Δ‖ min {:.2} med {:.2} max {:.2} >C {clipped:2} | ‖Δ₀‖ {:.2} honest cos(Δ,Δ₀) min {:+.2} med {:+.2} max {:+.2} byz max {bmax:+.2} | accepted {accepted:3} (byz {byz_accepted}) | cos(Δ,ΣΔ) med {:+.2} | cpu {cpu:.2}s wall {wall:.2}s",
             eval.accuracy,
             eval.loss,
             norms[0],
             percentile(&norms, 0.5),
-            norms[WORKERS - 1],
+            norms[workers - 1],
             ref_norm,
-            cos[0],
-            percentile(&cos, 0.5),
+            hcos[0],
+            percentile(&hcos, 0.5),
+            hcos[honest - 1],
             percentile(&peer_cos, 0.5),
         );
         accuracy.push(eval.accuracy);
@@ -162,7 +234,7 @@ fn simulate(
 fn fedavg_reaches_accuracy() {
     let cfg = TrainConfig::default();
     let mlp = ModelKind::default();
-    let fed = |kind, part| simulate(kind, part, Agg::FedAvg, &cfg, DEFAULT_CLIP, 1);
+    let fed = |kind, part| simulate(&Sim::new(kind, part, Agg::FedAvg, &cfg, DEFAULT_CLIP, 1));
     let iid = fed(mlp, Partition::Iid);
     let dir = fed(mlp, Partition::Dirichlet(0.5));
     let lr = fed(ModelKind::LogReg, Partition::Iid);
@@ -182,9 +254,10 @@ fn fedavg_reaches_accuracy() {
     assert!(iid.accuracy[ROUNDS - 1] >= 0.90, "{iid:?}");
 }
 
-/// Manual parameter sweep: `SIM_MODEL=mlp SIM_PART=iid SIM_AGG=fedavg|fltrust
-/// SIM_EPOCHS=3 SIM_BATCH=32 SIM_LR=0.2 SIM_CLIP=3 SIM_SEED=1 cargo test -p protocols
-/// --release -- --ignored --nocapture fedavg_tune`.
+/// Manual parameter sweep: `SIM_MODEL=mlp SIM_PART=iid SIM_AGG=fedavg|fltrust|filter
+/// SIM_EPOCHS=3 SIM_BATCH=32 SIM_LR=0.2 SIM_CLIP=3 SIM_SEED=1 SIM_WORKERS=20
+/// SIM_ROUNDS=20 SIM_BYZ=0 SIM_TAU= SIM_SERVER_LR=1 cargo test -p protocols
+/// --release -- --ignored --nocapture fedavg_tune` (`SIM_BYZ` workers sign-flip).
 #[test]
 #[ignore = "manual tuning"]
 fn fedavg_tune() {
@@ -197,9 +270,10 @@ fn fedavg_tune() {
     };
     let agg = match env("SIM_AGG", "fedavg").as_str() {
         "fltrust" => Agg::FlTrust,
+        "filter" => Agg::Filter,
         _ => Agg::FedAvg,
     };
-    let r = simulate(
+    let mut sim = Sim::new(
         env("SIM_MODEL", "mlp").parse().unwrap(),
         env("SIM_PART", "iid").parse().unwrap(),
         agg,
@@ -207,5 +281,19 @@ fn fedavg_tune() {
         env("SIM_CLIP", &DEFAULT_CLIP.to_string()).parse().unwrap(),
         env("SIM_SEED", "1").parse().unwrap(),
     );
-    println!("{r:?}");
+    sim.workers = env("SIM_WORKERS", "20").parse().unwrap();
+    sim.rounds = env("SIM_ROUNDS", "20").parse().unwrap();
+    sim.byzantine = env("SIM_BYZ", "0").parse().unwrap();
+    sim.tau = std::env::var("SIM_TAU")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .map(|t| t.parse().unwrap());
+    sim.server_lr = env("SIM_SERVER_LR", "1").parse().unwrap();
+    let r = simulate(&sim);
+    println!(
+        "final acc {:.4} best {:.4} train cpu {:.2}s",
+        r.accuracy[sim.rounds - 1],
+        r.accuracy.iter().copied().fold(0.0, f64::max),
+        r.train_cpu_s
+    );
 }

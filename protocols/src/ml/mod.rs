@@ -11,7 +11,7 @@
 //! # fn main() -> Result<(), ml::MlError> {
 //! let (train, test) = ml::load_mnist(std::path::Path::new("data"))?;
 //! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-//! let indices: Vec<usize> = (100..train.len()).collect(); // 0..100: proxy set
+//! let indices = ml::worker_indices(&train); // 0..PROXY_EXAMPLES: A's proxy set
 //! let parts = Partition::Iid.split(&indices, &train.y, 20, &mut rng)?;
 //! let kind = ModelKind::default();
 //! let mut global = ml::init_params(kind, &mut rng);
@@ -32,6 +32,8 @@ pub mod data;
 mod error;
 pub mod idx;
 pub mod model;
+mod proxy;
+mod rules;
 
 #[cfg(test)]
 mod fedavg_sim;
@@ -46,3 +48,5 @@ pub use model::{
     DEFAULT_CLIP, DEFAULT_HIDDEN, Eval, INPUT_DIM, ModelKind, NUM_CLASSES, TrainConfig, evaluate,
     gradient, init_params, train_local,
 };
+pub use proxy::{PROXY_EXAMPLES, proxy_set, proxy_update, worker_indices};
+pub use rules::{RuleDefaults, rule_defaults};

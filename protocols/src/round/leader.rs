@@ -7,8 +7,13 @@
 //! B's share of the sum over exactly the accepted set comes back, A
 //! reconstructs Σ Xᵢ and returns the mean update C · Σ Xᵢ / (n · 2^f).
 //!
-//! Plain rules: workers send (clipped) updates in the clear; A checks the
-//! dimension, finiteness and the clip bound and averages them.
+//! Plain rules: workers send updates in the clear; A checks the dimension,
+//! finiteness and the norm bound. `plain-fedavg` averages the (clipped)
+//! updates; `plain-fltrust` checks ‖u‖ = 1 (± [`NORM_SLACK`]) and weights each
+//! update as it arrives by ReLU(cos) with the round's reference update ĝ₀
+//! (A's proxy-set update, given to [`Leader::start_round`]), via
+//! [`crate::fltrust::Accumulator`]: the model moves by ‖ĝ₀‖ · Σ TSᵢ·uᵢ / Σ TSᵢ
+//! if at least `k_min` workers have positive trust.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,6 +24,7 @@ use mpc_core::wire::{AToB, AToWorker, BToA, SessionInfo, SubmitA, WorkerToA, byt
 use tracing::{info, warn};
 
 use super::robust_a::RobustLeader;
+use crate::fltrust::{Accumulator, NORM_SLACK, Rule};
 
 /// Relative slack on the clip bound for plaintext updates (float rounding).
 const CLIP_SLACK: f32 = 1e-3;
@@ -46,10 +52,17 @@ pub enum LeaderAction {
 pub struct RoundOutcome {
     /// Round id.
     pub round: u64,
-    /// The mean update to add to the model, if the round produced one.
+    /// The update to add to the model, if the round produced one (FedAvg: the
+    /// mean; FLTrust: ‖ĝ₀‖ · Σ TSᵢ·uᵢ / Σ TSᵢ).
     pub mean_update: Option<Vec<f32>>,
-    /// Workers whose update is in the aggregate.
+    /// Workers whose submission passed the validity checks (for trust-based
+    /// rules this includes the ones in `zero_trust`). Empty when the round
+    /// failed (e.g. B did not answer); kept when a trust-based round had too
+    /// few positive-trust workers to update.
     pub accepted: Vec<u32>,
+    /// Trust-based rules: accepted workers whose trust weight was 0 (their
+    /// update is not in the aggregate).
+    pub zero_trust: Vec<u32>,
     /// Workers refused, with reasons.
     pub rejected: BTreeMap<u32, String>,
     /// Why no update was produced, if none was.
@@ -58,9 +71,10 @@ pub struct RoundOutcome {
     pub bytes_from_workers_a: u64,
     /// Bytes B received from workers in this round (as B reports it).
     pub bytes_from_workers_b: u64,
-    /// Robust rules: valid submissions that got zero trust (a count: the
-    /// servers learn how many workers have positive trust, never which).
-    pub zero_trust: usize,
+    /// Number of accepted workers with trust 0 (trust-based rules). Secure
+    /// rules learn only this count (never which workers: `zero_trust` stays
+    /// empty there).
+    pub zero_trust_count: usize,
 }
 
 #[derive(Debug)]
@@ -75,6 +89,9 @@ struct LeaderRound {
     rejected: BTreeMap<u32, String>,
     sum_a: Vec<Fp>,
     plain_sum: Vec<f64>,
+    /// Trust-based rules: the weighted sum against the reference update.
+    trust: Option<Accumulator>,
+    zero_trust: BTreeSet<u32>,
     closing: bool,
     bytes_a: u64,
     /// Bytes B received from workers, as B reports it with its sum.
@@ -123,8 +140,11 @@ impl Leader {
     }
 
     /// Starts round `round` for the workers in `expected` (the ones the
-    /// announcement goes to) with the current `model`; `reference` is A's
-    /// proxy update ĝ₀ (FLTrust-style rules).
+    /// announcement goes to) with the current `model`.
+    ///
+    /// Trust-based rules need `reference`, A's update ĝ₀ on its proxy set for
+    /// this `model` (it never leaves A); without one of the model's dimension
+    /// the round ends at once without an update. Other rules ignore it.
     pub fn start_round(
         &mut self,
         round: u64,
@@ -138,6 +158,20 @@ impl Leader {
         let dim = self.session.dim as usize;
         let secure = self.session.aggregation.is_secure();
         let announce = mpc_core::wire::f32s_to_bytes(model);
+        let trust = if self.session.aggregation.is_trust_based() {
+            match reference.filter(|r| r.len() == dim && r.iter().all(|x| x.is_finite())) {
+                Some(r) => Some(Accumulator::new(
+                    r,
+                    Rule::Trust,
+                    self.session.cos_threshold,
+                    self.session.k_min as usize,
+                )),
+                None => None,
+            }
+        } else {
+            None
+        };
+        let missing_reference = self.session.aggregation.is_trust_based() && trust.is_none();
         self.round = Some(LeaderRound {
             id: round,
             expected,
@@ -151,11 +185,24 @@ impl Leader {
             } else {
                 Vec::new()
             },
-            plain_sum: if secure { Vec::new() } else { vec![0.0; dim] },
+            plain_sum: if secure || trust.is_some() {
+                Vec::new()
+            } else {
+                vec![0.0; dim]
+            },
+            trust,
+            zero_trust: BTreeSet::new(),
             closing: false,
             bytes_a: 0,
             bytes_b: 0,
         });
+        if missing_reference {
+            warn!(round, "no valid reference update for a trust-based rule");
+            return self.finish(
+                None,
+                Some("no valid reference update (proxy set) for this round".into()),
+            );
+        }
         if secure {
             if let Some(r) = self.round.as_mut() {
                 r.announce = Some(announce);
@@ -298,8 +345,14 @@ impl Leader {
                     let Some(r) = self.round.as_mut() else {
                         return out;
                     };
-                    for (s, u) in r.plain_sum.iter_mut().zip(&update) {
-                        *s += f64::from(*u);
+                    if let Some(acc) = r.trust.as_mut() {
+                        if acc.add(&update) <= 0.0 {
+                            r.zero_trust.insert(from);
+                        }
+                    } else {
+                        for (s, u) in r.plain_sum.iter_mut().zip(&update) {
+                            *s += f64::from(*u);
+                        }
                     }
                     r.included.insert(from);
                     out.push(ack(from, round));
@@ -327,14 +380,22 @@ impl Leader {
                 self.session.dim
             ));
         }
-        if self.session.clip > 0.0 {
-            let norm = crate::fedavg::l2_norm(&update);
-            if norm > self.session.clip * (1.0 + CLIP_SLACK) {
-                return Err(format!(
-                    "update norm {norm:.4} exceeds the clip bound {}",
-                    self.session.clip
-                ));
-            }
+        // Computed in f64; it can only overflow to +inf in f32, which fails both checks.
+        let norm = crate::fedavg::l2_norm(&update);
+        if self.session.aggregation.is_trust_based() && (norm - 1.0).abs() > NORM_SLACK {
+            return Err(format!(
+                "update norm {norm:.6} is not 1 (± {NORM_SLACK}): {} needs unit-norm updates",
+                self.session.aggregation
+            ));
+        }
+        if !self.session.aggregation.is_trust_based()
+            && self.session.clip > 0.0
+            && norm > self.session.clip * (1.0 + CLIP_SLACK)
+        {
+            return Err(format!(
+                "update norm {norm:.4} exceeds the clip bound {}",
+                self.session.clip
+            ));
         }
         Ok(update)
     }
@@ -506,25 +567,55 @@ impl Leader {
     }
 
     fn finish_plain(&mut self) -> Vec<LeaderAction> {
-        let Some(r) = self.round.as_ref() else {
+        let Some(r) = self.round.as_mut() else {
             return Vec::new();
         };
         let n = r.included.len();
         if n == 0 {
             return self.finish(None, Some("no valid update arrived".into()));
         }
+        if let Some(acc) = r.trust.take() {
+            let (positive, k_min) = (acc.positive(), acc.k_min());
+            return match acc.finish() {
+                Some(update) => self.finish(Some(update), None),
+                None => {
+                    let note = format!(
+                        "{positive} worker(s) with positive trust, fewer than k_min = {k_min}: no update"
+                    );
+                    self.finish_keep_accepted(None, Some(note), true)
+                }
+            };
+        }
         let mean = r.plain_sum.iter().map(|&s| (s / n as f64) as f32).collect();
         self.finish(Some(mean), None)
     }
 
     fn finish(&mut self, mean: Option<Vec<f32>>, note: Option<String>) -> Vec<LeaderAction> {
+        self.finish_keep_accepted(mean, note, false)
+    }
+
+    /// Ends the round; `keep_accepted` reports the valid submissions even
+    /// without an update (a trust-based round below `k_min`).
+    fn finish_keep_accepted(
+        &mut self,
+        mean: Option<Vec<f32>>,
+        note: Option<String>,
+        keep_accepted: bool,
+    ) -> Vec<LeaderAction> {
         let Some(r) = self.round.take() else {
             return Vec::new();
         };
+        let keep = mean.is_some() || keep_accepted;
         let outcome = RoundOutcome {
             round: r.id,
-            accepted: if mean.is_some() {
+            accepted: if keep {
                 r.included.into_iter().collect()
+            } else {
+                Vec::new()
+            },
+            zero_trust_count: if keep { r.zero_trust.len() } else { 0 },
+            zero_trust: if keep {
+                r.zero_trust.into_iter().collect()
             } else {
                 Vec::new()
             },
@@ -533,7 +624,6 @@ impl Leader {
             note,
             bytes_from_workers_a: r.bytes_a,
             bytes_from_workers_b: r.bytes_b,
-            zero_trust: 0,
         };
         vec![LeaderAction::Complete(outcome)]
     }

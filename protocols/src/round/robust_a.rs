@@ -532,7 +532,8 @@ impl RobustLeader {
             note,
             bytes_from_workers_a: r.bytes_a,
             bytes_from_workers_b: bytes_b.unwrap_or(0),
-            zero_trust,
+            zero_trust: Vec::new(),
+            zero_trust_count: zero_trust,
         })]
     }
 }

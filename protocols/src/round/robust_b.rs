@@ -54,6 +54,11 @@ impl RobustHelper {
                 Pipeline::new(Party::B, setup, session.aggregation, session.cos_threshold)
                     .map_err(|e| e.to_string())
             });
+        // B never reveals below its own k_min, whatever A announces.
+        let cfg = HelperConfig {
+            k_min: cfg.k_min.max(session.k_min as usize),
+            ..cfg
+        };
         let mut h = RobustHelper {
             cfg,
             pipeline,

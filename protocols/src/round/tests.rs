@@ -172,7 +172,13 @@ fn session(dim: usize, aggregation: Aggregation, clip: f32) -> SessionInfo {
         fixed: FixedParams::default(),
         aggregation,
         clip,
+        train: mpc_core::wire::TrainParams {
+            epochs: 1,
+            batch_size: 32,
+            lr: 0.1,
+        },
         cos_threshold: None,
+        k_min: 3,
     }
 }
 
@@ -523,4 +529,100 @@ fn an_unannounced_worker_cannot_take_a_slot() {
     }
     let o = sim.outcome.take().expect("round finished");
     assert_eq!(o.accepted, vec![0, 1, 2]);
+}
+
+fn fltrust_session(dim: usize) -> SessionInfo {
+    session(dim, Aggregation::PlainFltrust, 0.0)
+}
+
+#[test]
+fn plain_fltrust_gives_sign_flippers_zero_trust() {
+    let dim = 6;
+    let s = fltrust_session(dim);
+    let mut sim = Sim::new(s.clone(), 1);
+    let reference = vec![0.4, 0.2, 0.0, 0.0, 0.1, 0.0];
+    sim.start_with(1, dim, 6, Some(reference.clone()));
+    // Four honest workers near the reference (any scale: prepare normalises),
+    // two flip their sign.
+    let honest = [
+        vec![1.0, 0.4, 0.1, 0.0, 0.2, 0.0],
+        vec![2.0, 1.1, -0.1, 0.3, 0.5, 0.0],
+        vec![0.5, 0.2, 0.0, -0.1, 0.0, 0.1],
+        vec![3.0, 1.0, 0.2, 0.2, 0.9, -0.2],
+    ];
+    for (i, u) in honest.iter().enumerate() {
+        sim.submit(1, i as u32, u, &s);
+    }
+    for (i, u) in honest[..2].iter().enumerate() {
+        let flipped: Vec<f32> = u.iter().map(|x| -x).collect();
+        sim.submit(1, 4 + i as u32, &flipped, &s);
+    }
+    let o = sim.outcome.take().unwrap();
+    assert_eq!(o.accepted, vec![0, 1, 2, 3, 4, 5]);
+    assert_eq!(o.zero_trust, vec![4, 5]);
+    assert!(o.rejected.is_empty());
+    // The same as the pure function on the normalised updates.
+    let units: Vec<Vec<f32>> = honest
+        .iter()
+        .chain(&honest[..2])
+        .enumerate()
+        .map(|(i, u)| {
+            let sign = if i >= 4 { -1.0 } else { 1.0 };
+            crate::fltrust::normalise(&u.iter().map(|x| sign * x).collect::<Vec<_>>()).unwrap()
+        })
+        .collect();
+    let want = crate::fltrust::aggregate(&units, &reference, crate::fltrust::Rule::Trust, None);
+    let got = o.mean_update.unwrap();
+    for (g, w) in got.iter().zip(want.update.unwrap()) {
+        assert!((g - w).abs() < 1e-6);
+    }
+    assert!(crate::fltrust::cosine(&got, &reference) > 0.9);
+}
+
+#[test]
+fn plain_fltrust_checks_the_unit_norm_and_k_min() {
+    let dim = 4;
+    let s = fltrust_session(dim);
+    let mut sim = Sim::new(s.clone(), 1);
+    sim.start_with(1, dim, 5, Some(vec![1.0, 0.0, 0.0, 0.0]));
+    let raw = |w: u32, v: &[f32]| WorkerToA::Submit {
+        round: 1,
+        worker: w,
+        payload: SubmitA::Plain(wire::f32s_to_bytes(v)),
+    };
+    sim.worker_to_a(0, raw(0, &[0.5, 0.0, 0.0, 0.0]));
+    assert!(a_rejected(&sim, 0, "is not 1"));
+    sim.worker_to_a(1, raw(1, &[f32::NAN, 0.0, 0.0, 0.0]));
+    assert!(a_rejected(&sim, 1, "not finite"));
+    sim.worker_to_a(2, raw(2, &[2.0e19, 2.0e19, 0.0, 0.0]));
+    assert!(a_rejected(&sim, 2, "is not 1"));
+    // Two valid workers with positive trust: below k_min = 3, no update, but
+    // both count as accepted.
+    sim.submit(1, 3, &[1.0, 1.0, 0.0, 0.0], &s);
+    sim.submit(1, 4, &[1.0, 0.0, 1.0, 0.0], &s);
+    let o = sim.outcome.take().unwrap();
+    assert!(o.mean_update.is_none());
+    assert!(
+        o.note.as_deref().unwrap().contains("fewer than k_min"),
+        "{:?}",
+        o.note
+    );
+    assert_eq!(o.accepted, vec![3, 4]);
+    assert!(o.zero_trust.is_empty());
+    assert_eq!(o.rejected.len(), 3);
+}
+
+#[test]
+fn plain_fltrust_needs_a_reference() {
+    let dim = 4;
+    let s = fltrust_session(dim);
+    let mut sim = Sim::new(s, 1);
+    let acts = sim
+        .leader
+        .start_round(1, &[0.0; 4], (0..3).collect(), Some(vec![1.0; 3]));
+    sim.run_leader(acts);
+    let o = sim.outcome.take().expect("ends at once");
+    assert!(o.mean_update.is_none());
+    assert!(o.note.unwrap().contains("reference"));
+    assert_eq!(sim.leader.open_round(), None);
 }

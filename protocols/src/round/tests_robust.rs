@@ -109,7 +109,7 @@ fn check_equivalence(dim: usize, n: usize, seed: u64) {
                 > 0.0
         })
         .count();
-    assert_eq!(o.zero_trust, n - positive);
+    assert_eq!(o.zero_trust_count, n - positive);
 }
 
 #[test]
@@ -148,7 +148,7 @@ fn fewer_than_k_min_positive_workers_reveal_nothing() {
         "{o:?}"
     );
     assert_eq!(o.accepted.len(), 5);
-    assert_eq!(o.zero_trust, 3);
+    assert_eq!(o.zero_trust_count, 3);
     assert_eq!(
         sim.reveals,
         vec![1],
@@ -160,7 +160,7 @@ fn fewer_than_k_min_positive_workers_reveal_nothing() {
     let sim = run_fltrust(dim, &updates, &g0);
     let o = sim.outcome.as_ref().unwrap();
     assert!(o.mean_update.is_some(), "{o:?}");
-    assert_eq!(o.zero_trust, 2);
+    assert_eq!(o.zero_trust_count, 2);
 }
 
 #[test]
@@ -184,7 +184,7 @@ fn sign_flipped_updates_get_zero_trust_and_leave_the_aggregate_alone() {
     let with = run_fltrust(dim, &all, &g0);
     let without = run_fltrust(dim, &honest, &g0);
     let (a, b) = (with.outcome.unwrap(), without.outcome.unwrap());
-    assert_eq!(a.zero_trust, 4);
+    assert_eq!(a.zero_trust_count, 4);
     assert_eq!(
         a.mean_update, b.mean_update,
         "flippers must not move the aggregate"

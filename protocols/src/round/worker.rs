@@ -23,6 +23,9 @@ pub enum PrepareError {
     /// Secure aggregation needs a positive clip bound.
     #[error("secure aggregation needs a positive clip bound")]
     NoClip,
+    /// A trust-based rule needs a direction: the update is zero or not finite.
+    #[error("cannot normalise the update: {0}")]
+    Normalise(#[from] crate::fltrust::NormaliseError),
     /// Encoding failed.
     #[error(transparent)]
     Fixed(#[from] FixedError),
@@ -48,8 +51,9 @@ pub struct Submission {
 
 /// Prepares `worker`'s submission of `delta` for `round`.
 ///
-/// The update is clipped to L2 norm ≤ C (`session.clip`; 0 means no clipping,
-/// plain rules only). Secure rules encode Δ/C in fixed point and share it in
+/// Trust-based rules normalise the update to unit L2 norm; the others clip it
+/// to L2 norm ≤ C (`session.clip`; 0 means no clipping, plain rules only).
+/// Secure rules encode Δ/C in fixed point and share it in
 /// the ℓ-bit ring with a fresh seed from the OS CSPRNG.
 pub fn prepare(
     session: &SessionInfo,
@@ -80,7 +84,9 @@ pub fn prepare(
         });
     }
     let mut update = delta.to_vec();
-    if session.clip > 0.0 {
+    if session.aggregation.is_trust_based() {
+        update = crate::fltrust::normalise(&update)?;
+    } else if session.clip > 0.0 {
         clip_to_norm(&mut update, session.clip);
     }
     if !session.aggregation.is_secure() {

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use mpc_core::wire::Aggregation;
+use protocols::ml::rule_defaults;
 use serde_json::{Value, json};
 use tandem_harness::{Cluster, ClusterOptions, plot};
 
@@ -23,9 +25,9 @@ struct Args {
     /// Attack of the Byzantine workers: none, sign-flip, scale:K.
     #[arg(long, default_value = "none")]
     attack: String,
-    /// Training rounds.
-    #[arg(long, default_value_t = 20)]
-    rounds: u64,
+    /// Training rounds [default: 20; 100 for plain-fltrust].
+    #[arg(long)]
+    rounds: Option<u64>,
     /// Seed for data partitioning, training and attacks (never for secrets).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -35,12 +37,27 @@ struct Args {
     /// Model: logreg, mlp or mlp:HIDDEN.
     #[arg(long, default_value = "mlp")]
     model: String,
-    /// Aggregation rule: secure-fedavg or plain-fedavg.
+    /// Aggregation rule: secure-fedavg, plain-fedavg or plain-fltrust.
     #[arg(long, default_value = "secure-fedavg")]
-    aggregation: String,
-    /// Cosine threshold τ (for the trust-based rules; not used by FedAvg).
+    aggregation: Aggregation,
+    /// Cosine threshold τ of the trust-based rules (default: none, ReLU(cos)).
     #[arg(long)]
-    cos_threshold: Option<f64>,
+    cos_threshold: Option<f32>,
+    /// Trust-based rules: fewest positive-trust workers for an update [default: 3].
+    #[arg(long)]
+    k_min: Option<u32>,
+    /// Local epochs per round (see server-a --help for the per-rule defaults).
+    #[arg(long)]
+    epochs: Option<u32>,
+    /// Local minibatch size.
+    #[arg(long)]
+    batch_size: Option<u32>,
+    /// Local learning rate.
+    #[arg(long)]
+    lr: Option<f32>,
+    /// Server learning rate.
+    #[arg(long)]
+    server_lr: Option<f32>,
     /// Probability that a worker sits out a round.
     #[arg(long, default_value_t = 0.0)]
     dropout: f64,
@@ -60,19 +77,22 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    if args.cos_threshold.is_some() {
+    if (args.cos_threshold.is_some() || args.k_min.is_some()) && !args.aggregation.is_trust_based()
+    {
         bail!(
-            "--cos-threshold applies to trust-based rules (secure-fltrust, secure-filter), which this build does not offer yet; {} has no threshold",
+            "--cos-threshold and --k-min apply to trust-based rules (plain-fltrust); {} has neither",
             args.aggregation
         );
     }
+    let defaults = rule_defaults(args.aggregation);
+    let rounds = args.rounds.unwrap_or(defaults.rounds);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let out = args.out.canonicalize()?;
     let mut o = ClusterOptions::new(out.join("run"));
     o.workers = args.workers;
-    o.rounds = args.rounds;
-    o.aggregation = args.aggregation.clone();
+    o.rounds = rounds;
+    o.aggregation = args.aggregation.to_string();
     o.model = args.model.clone();
     o.seed = args.seed;
     o.partition = args.partition.clone();
@@ -85,6 +105,19 @@ fn main() -> Result<()> {
     if args.no_clip {
         o.extra_a.push("--no-clip".into());
     }
+    let pass = [
+        ("--cos-threshold", args.cos_threshold.map(|v| v.to_string())),
+        ("--k-min", args.k_min.map(|v| v.to_string())),
+        ("--epochs", args.epochs.map(|v| v.to_string())),
+        ("--batch-size", args.batch_size.map(|v| v.to_string())),
+        ("--lr", args.lr.map(|v| v.to_string())),
+        ("--server-lr", args.server_lr.map(|v| v.to_string())),
+    ];
+    for (flag, value) in pass {
+        if let Some(v) = value {
+            o.extra_a.extend([flag.to_string(), v]);
+        }
+    }
     let round_timeout = args
         .round_timeout
         .unwrap_or(if args.dropout > 0.0 { 10.0 } else { 60.0 });
@@ -96,7 +129,7 @@ fn main() -> Result<()> {
         args.workers,
         args.byzantine,
         args.attack,
-        args.rounds,
+        rounds,
         args.aggregation,
         args.model,
         args.partition,
@@ -111,11 +144,12 @@ fn main() -> Result<()> {
             break ev;
         }
         println!(
-            "round {:>3}  acc {:.4}  accepted {:>3}  rejected {:>3}  {:>6.2} s  worker→servers {:>9} B  A↔B {:>9} B{}",
+            "round {:>3}  acc {:.4}  accepted {:>3}  rejected {:>3}  zero-trust {:>3}  {:>6.2} s  worker→servers {:>9} B  A↔B {:>9} B{}",
             ev["round"],
             ev["test_accuracy"].as_f64().unwrap_or(f64::NAN),
             ev["accepted"],
             ev["rejected"],
+            ev["zero_trust"],
             ev["seconds"].as_f64().unwrap_or(f64::NAN),
             ev["bytes_worker_to_servers"],
             ev["bytes_between_servers"],
@@ -139,8 +173,15 @@ fn main() -> Result<()> {
             "seed": args.seed,
             "partition": args.partition,
             "model": args.model,
-            "aggregation": args.aggregation,
+            "aggregation": args.aggregation.to_string(),
             "dropout": args.dropout,
+            "rounds": rounds,
+            "cos_threshold": args.cos_threshold,
+            "k_min": args.k_min,
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "server_lr": args.server_lr,
         },
         "wall_seconds": started.elapsed().as_secs_f64(),
     });
