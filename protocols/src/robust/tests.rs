@@ -24,6 +24,12 @@ pub(crate) fn session(dim: usize, aggregation: Aggregation, tau: Option<f32>) ->
         aggregation,
         clip: 0.0,
         cos_threshold: tau,
+        train: mpc_core::wire::TrainParams {
+            epochs: 1,
+            batch_size: 32,
+            lr: 0.1,
+        },
+        k_min: 3,
     }
 }
 

@@ -21,6 +21,12 @@ fn session(dim: usize, aggregation: Aggregation) -> SessionInfo {
         aggregation,
         clip: 0.0,
         cos_threshold: None,
+        train: mpc_core::wire::TrainParams {
+            epochs: 1,
+            batch_size: 32,
+            lr: 0.1,
+        },
+        k_min: 3,
     }
 }
 
