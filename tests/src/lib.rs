@@ -364,6 +364,15 @@ impl Cluster {
     /// The next JSON line server A prints (a round result or the final line),
     /// or an error if A exits or `timeout` passes.
     pub fn next_event(&mut self, timeout: Duration) -> Result<serde_json::Value> {
+        match self.next_event_within(timeout)? {
+            Some(v) => Ok(v),
+            None => bail!("no output from server A within {timeout:?}"),
+        }
+    }
+
+    /// Like [`Cluster::next_event`], but `Ok(None)` when `timeout` passes
+    /// without a line (so a caller can check other things and wait again).
+    pub fn next_event_within(&mut self, timeout: Duration) -> Result<Option<serde_json::Value>> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -373,7 +382,7 @@ impl Cluster {
             {
                 Ok(line) => {
                     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                        return Ok(v);
+                        return Ok(Some(v));
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -397,9 +406,23 @@ impl Cluster {
                 }
             }
             if Instant::now() >= deadline {
-                bail!("no output from server A within {timeout:?}");
+                return Ok(None);
             }
         }
+    }
+
+    /// Process ids of the running children by name (`server-b`, `server-a`,
+    /// `worker`), in start order; e.g. to read a server's peak memory from
+    /// `/proc/PID/status` before [`Cluster::shutdown`].
+    pub fn pids(&self) -> Vec<(&'static str, u32)> {
+        self.procs.iter().map(|p| (p.name, p.child.id())).collect()
+    }
+
+    /// The process id of the first running child called `name`.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.pids()
+            .into_iter()
+            .find_map(|(n, id)| (n == name).then_some(id))
     }
 
     /// Stops every process.
