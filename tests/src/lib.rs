@@ -108,6 +108,22 @@ pub fn bin_dir() -> Result<PathBuf> {
             let release = dir.file_name().is_some_and(|n| n == "release");
             let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
             let mut cmd = Command::new(cargo);
+            // `cargo run` gives this process the package's variables
+            // (CARGO_MANIFEST_DIR, CARGO_PKG_*, …); ring's build script tracks
+            // several of them, so passing them on would make this build and the
+            // next `cargo run` each rebuild ring, rustls and quinn.
+            for (key, _) in std::env::vars_os() {
+                let k = key.to_string_lossy();
+                if k.starts_with("CARGO_PKG_")
+                    || k.starts_with("CARGO_MANIFEST_")
+                    || matches!(
+                        &*k,
+                        "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE" | "OUT_DIR"
+                    )
+                {
+                    cmd.env_remove(&key);
+                }
+            }
             cmd.args(["build", "--quiet", "--manifest-path"])
                 .arg(&manifest)
                 // Listing tandem-tests too keeps cargo's feature resolution identical
