@@ -12,7 +12,49 @@
 //!   `correct`, and `wall_s` (process start to A's result). With `--repeat R`
 //!   the processes are started R times; `seconds` and `wall_s` are medians and
 //!   `runs` lists every run.
-//! - `bench round …`: not implemented yet.
+//! - `bench round --dim D --workers N [--rounds R] [--aggregation RULE]
+//!   [--seed S] [--threads T] [--no-plaintext] [--dir DIR]`: full rounds over
+//!   real processes (DESIGN §7). For the secure rule (`secure-fltrust` by
+//!   default) and then for the plaintext baseline `plain-fedavg`, it
+//!   1. prepares every worker's submissions for rounds 1..=R (R = 4 by
+//!      default) *before* any process starts: a synthetic unit-norm update
+//!      (even worker ids aimed at A's reference direction, cosine ≈ 0.8; odd
+//!      ids uniformly random, so about half of them get trust 0 and the ReLU
+//!      path is exercised), then `protocols::round::worker::prepare` (client
+//!      normalisation, shares, dealt correlations, commitments, validity
+//!      proof) and wire encoding, on T = 2 threads; each submission's time is
+//!      one sample of `worker_prepare_ms` (median);
+//!   2. starts server B and server A (`--synthetic-dim D`: a model of D zeros,
+//!      no MNIST, ĝ₀ = `server_a::synthetic_reference(seed, round, D)`, a
+//!      public PRG direction) with `--workers N`, so the first round starts
+//!      only when all N workers are connected;
+//!   3. connects N in-process workers (`tandem_harness::client::ScriptedWorker`:
+//!      one real QUIC connection to each server per worker, enrolled
+//!      identities from the cluster's PKI), checks that A's `Welcome` carries
+//!      exactly the session the submissions were prepared for (round ids
+//!      start at 1 on B's fresh state directory), and sends each prepared
+//!      round as A announces it;
+//!   4. takes the round time and byte counts from A's per-round JSON lines (A's
+//!      round start — before the reference, the engine's coin and the
+//!      announcement — to A's model update), and the servers' peak memory
+//!      (VmHWM) and CPU time from `/proc` before they stop.
+//!
+//!   Every correlation the servers use is made inside the run (base OTs in
+//!   round 1, IKNP, triples, DReLU inside each round); nothing is dealt.
+//!   Stdout gets one JSON object: `dim`, `workers`, `rounds`, `rule`,
+//!   `secure_round_s` (median of rounds 2..R), `first_round_s` (round 1: base
+//!   OTs; the workers' connection set-up happens before it and is
+//!   `connect_s`), `secure_rounds_s`, `plaintext_round_s` (same transport,
+//!   workers send plain f32 updates to A, same median), `plaintext_*`,
+//!   `worker_prepare_ms` (+ `_max`), `bytes_between_servers` (steady-state
+//!   median per round, A's counters both ways) and
+//!   `bytes_between_servers_per_worker` (that / N), `bytes_worker_to_servers`
+//!   (+ `_per_worker`), `upload_frame_bytes`, `peak_rss_mb_a`,
+//!   `peak_rss_mb_b`, `peak_rss_mb_bench` (this process: the prepared
+//!   uploads, N·R·~27·D bytes), `cpu_s_per_round` (A, B, and this process =
+//!   the workers' side of the transport), `accepted`, `zero_trust`,
+//!   `updated`. Progress goes to stderr. All processes share the machine's
+//!   cores, workers included.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -374,6 +416,16 @@ fn vm_hwm_mb(pid: &str) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// CPU seconds (user + system, all threads) a process has used so far, from
+/// `/proc/PID/stat` (clock ticks of 1/100 s, Linux's USER_HZ).
+fn cpu_s(pid: &str) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 /// What one cluster run measured.
 struct ClusterRun {
     /// Server A's round lines, rounds 1..=R.
@@ -384,6 +436,8 @@ struct ClusterRun {
     peak_b: Option<f64>,
     /// Cluster launch to every worker welcomed by both servers.
     connect_s: f64,
+    /// Per round: CPU seconds of server A, server B and this process (the workers).
+    cpu: Vec<[f64; 3]>,
 }
 
 /// Prepares, launches a cluster for `rule` in synthetic mode, connects the
@@ -478,6 +532,15 @@ fn run_cluster(a: &RoundArgs, rule: Aggregation, dir: &Path) -> Result<ClusterRu
             }
         }
     };
+    let pid_of = |name: &str| {
+        pids.iter()
+            .find(|(n, _)| *n == name)
+            .map_or_else(|| "0".to_string(), |(_, p)| p.clone())
+    };
+    let (pid_a, pid_b) = (pid_of("server-a"), pid_of("server-b"));
+    let cpu_now = || [&pid_a[..], &pid_b[..], "self"].map(|p| cpu_s(p).unwrap_or(f64::NAN));
+    let mut cpu_mark = cpu_now();
+    let mut cpu = Vec::new();
     let mut rounds = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(600 * a.rounds);
     while (rounds.len() as u64) < a.rounds {
@@ -497,6 +560,9 @@ fn run_cluster(a: &RoundArgs, rule: Aggregation, dir: &Path) -> Result<ClusterRu
             continue;
         }
         sample();
+        let now = cpu_now();
+        cpu.push([0, 1, 2].map(|i| now[i] - cpu_mark[i]));
+        cpu_mark = now;
         let num = |k: &str| ev.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
         eprintln!(
             "[{rule}] round {} done in {:.3} s (accepted {}, rejected {}, zero trust {}, updated {})",
@@ -529,6 +595,7 @@ fn run_cluster(a: &RoundArgs, rule: Aggregation, dir: &Path) -> Result<ClusterRu
         peak_a,
         peak_b,
         connect_s,
+        cpu,
     })
 }
 
@@ -590,6 +657,11 @@ fn round(a: &RoundArgs) -> Result<Value> {
         "peak_rss_mb_b": secure.peak_b,
         "peak_rss_mb_bench": vm_hwm_mb("self"),
         "connect_s": secure.connect_s,
+        "cpu_s_per_round": {
+            "a": steady(secure.cpu.iter().map(|c| c[0]).collect()),
+            "b": steady(secure.cpu.iter().map(|c| c[1]).collect()),
+            "workers": steady(secure.cpu.iter().map(|c| c[2]).collect()),
+        },
         "accepted": secure.rounds.iter().map(|v| v["accepted"].clone()).collect::<Vec<_>>(),
         "zero_trust": secure.rounds.iter().map(|v| v["zero_trust"].clone()).collect::<Vec<_>>(),
         "updated": secure.rounds.iter().all(|v| v["updated"] == json!(true)),
@@ -605,6 +677,13 @@ fn round(a: &RoundArgs) -> Result<Value> {
             json!(steady(col(p, "bytes_worker_to_servers"))),
         );
         obj.insert("plaintext_peak_rss_mb_a".into(), json!(p.peak_a));
+        obj.insert(
+            "plaintext_cpu_s_per_round".into(),
+            json!({
+                "a": steady(p.cpu.iter().map(|c| c[0]).collect()),
+                "workers": steady(p.cpu.iter().map(|c| c[2]).collect()),
+            }),
+        );
         obj.insert(
             "plaintext_updated".into(),
             json!(p.rounds.iter().all(|v| v["updated"] == json!(true))),
