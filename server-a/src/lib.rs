@@ -14,6 +14,12 @@
 //! (`protocols::mpc::engine`) with B over the same connection — fresh base
 //! OTs, IKNP, triples, K DReLUs and K multiplications on random shared
 //! inputs, opened and checked — and prints one `{"engine": …}` JSON line.
+//!
+//! With `--synthetic-dim D` (for `bench round`), A loads no data: the model is
+//! D zeros, the session's model name is `synthetic`, nothing is evaluated
+//! (`test_accuracy` is null), and robust rules get the reference update ĝ₀ of
+//! round r from [`synthetic_reference`]`(seed, r, D)` — a public pseudo-random
+//! direction from `--seed`, never a secret.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -121,6 +127,23 @@ pub struct Args {
     /// then continues (rounds start after it).
     #[arg(long, value_name = "K")]
     engine_selftest: Option<usize>,
+    /// Benchmark mode: a model of D zeros (model name `synthetic`), no MNIST,
+    /// no evaluation; robust rules use a pseudo-random reference update
+    /// derived from `--seed` and the round (see `synthetic_reference`).
+    #[arg(long, value_name = "D")]
+    synthetic_dim: Option<usize>,
+}
+
+/// The synthetic reference update ĝ₀ of `round` for `--synthetic-dim`: `dim`
+/// coordinates uniform in [−1, 1) from a PRG seeded by (`seed`, `round`).
+/// Public (benchmark workers recompute it to aim their updates); it comes from
+/// `--seed`, never from a secret.
+pub fn synthetic_reference(seed: u64, round: u64, dim: usize) -> Vec<f32> {
+    use rand::RngExt;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(
+        seed ^ 0x5e17_ae7c_0000_0000 ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    );
+    (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -131,16 +154,21 @@ enum Peer {
 
 /// Runs the process until it finishes or is told to stop.
 pub async fn run(args: Args) -> Result<()> {
-    let (train, test) = load_mnist(&args.data_dir)
-        .with_context(|| format!("loading MNIST from {}", args.data_dir.display()))?;
+    let synthetic = args.synthetic_dim;
     let trust_based = args.aggregation.is_trust_based();
-    // The same examples the workers leave out (see `protocols::ml::worker_indices`).
-    let proxy = if trust_based {
-        Some(proxy_set(&train).context("loading the proxy set")?)
+    let (test, proxy) = if synthetic.is_some() {
+        (None, None)
     } else {
-        None
+        let (train, test) = load_mnist(&args.data_dir)
+            .with_context(|| format!("loading MNIST from {}", args.data_dir.display()))?;
+        // The same examples the workers leave out (see `protocols::ml::worker_indices`).
+        let proxy = if trust_based {
+            Some(proxy_set(&train).context("loading the proxy set")?)
+        } else {
+            None
+        };
+        (Some(test), proxy)
     };
-    drop(train);
     let defaults = rule_defaults(args.aggregation);
     let train_cfg = TrainConfig {
         epochs: args.epochs.map_or(defaults.train.epochs, |e| e as usize),
@@ -191,8 +219,14 @@ pub async fn run(args: Args) -> Result<()> {
     let kind = args.model;
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
     let mut model = init_params(kind, &mut rng);
+    if let Some(d) = synthetic {
+        model = vec![0.0; d];
+    }
     let session = SessionInfo {
-        model: kind.to_string(),
+        model: match synthetic {
+            Some(_) => "synthetic".into(),
+            None => kind.to_string(),
+        },
         dim: u32::try_from(model.len()).context("model too large")?,
         fixed,
         aggregation: args.aggregation,
@@ -284,6 +318,7 @@ pub async fn run(args: Args) -> Result<()> {
         round_started: None,
         deadline: None,
         round_seconds_timeout: Duration::from_secs_f64(args.round_timeout),
+        synthetic_seed: synthetic.map(|_| args.seed),
         finished: Vec::new(),
         selftest: args
             .engine_selftest
@@ -313,7 +348,8 @@ pub async fn run(args: Args) -> Result<()> {
 struct Shell {
     leader: Leader,
     kind: ModelKind,
-    test: protocols::ml::data::Dataset,
+    /// `None` in synthetic mode (nothing is evaluated).
+    test: Option<protocols::ml::data::Dataset>,
     /// Trust-based rules: the proxy (root) set ĝ₀ is trained on.
     proxy: Option<protocols::ml::data::Dataset>,
     train_cfg: TrainConfig,
@@ -330,6 +366,8 @@ struct Shell {
     round_started: Option<Instant>,
     deadline: Option<TokioInstant>,
     round_seconds_timeout: Duration,
+    /// `Some(seed)` with `--synthetic-dim`: the reference comes from `synthetic_reference`.
+    synthetic_seed: Option<u64>,
     finished: Vec<RoundOutcome>,
     selftest: SelfTest,
     /// The 2PC engine with B (never persisted; a restart runs fresh base OTs).
@@ -409,8 +447,11 @@ impl Shell {
         let mut next_round = 0u64;
         let mut rounds_done = 0u64;
         let mut results = Vec::new();
-        let initial = evaluate(self.kind, model, &self.test)?;
-        info!(accuracy = initial.accuracy, "initial model evaluated");
+        let initial = match &self.test {
+            Some(test) => Some(evaluate(self.kind, model, test)?.accuracy),
+            None => None,
+        };
+        info!(accuracy = initial, "initial model evaluated");
         loop {
             // Start a round when idle and enough workers (and B) are ready.
             let idle = self.leader.open_round().is_none();
@@ -436,7 +477,10 @@ impl Shell {
                 self.round_started = Some(Instant::now());
                 self.deadline = Some(TokioInstant::now() + self.round_seconds_timeout);
                 info!(round, workers = self.welcomed.len(), "starting round");
-                let reference = self.reference_update(round, model)?;
+                let reference = match self.synthetic_seed {
+                    Some(seed) => Some(synthetic_reference(seed, round, model.len())),
+                    None => self.reference_update(round, model)?,
+                };
                 let acts = self
                     .leader
                     .start_round(round, model, self.welcomed.clone(), reference);
@@ -479,7 +523,7 @@ impl Shell {
         let final_acc = results
             .last()
             .and_then(|l: &serde_json::Value| l["test_accuracy"].as_f64())
-            .unwrap_or(initial.accuracy);
+            .or(initial);
         println!(
             "{}",
             json!({"done": true, "rounds": rounds_done, "final_test_accuracy": final_acc})
@@ -522,12 +566,16 @@ impl Shell {
             .take()
             .map(|t| t.elapsed().as_secs_f64())
             .unwrap_or(0.0);
-        let eval = evaluate(self.kind, model, &self.test)?;
+        let eval = match &self.test {
+            Some(test) => Some(evaluate(self.kind, model, test)?),
+            None => None,
+        };
+        let (accuracy, loss) = (eval.map(|e| e.accuracy), eval.map(|e| e.loss));
         let between = self.between.0.take() + self.between.1.take();
         let mut line = json!({
             "round": o.round,
-            "test_accuracy": eval.accuracy,
-            "test_loss": eval.loss,
+            "test_accuracy": accuracy,
+            "test_loss": loss,
             "accepted": o.accepted.len(),
             "rejected": o.rejected.len(),
             "rejected_reasons": o.rejected.iter().map(|(w, r)| (w.to_string(), serde_json::Value::String(r.clone()))).collect::<serde_json::Map<_, _>>(),
@@ -550,7 +598,7 @@ impl Shell {
         }
         info!(
             round = o.round,
-            accuracy = eval.accuracy,
+            accuracy,
             accepted = o.accepted.len(),
             rejected = o.rejected.len(),
             zero_trust = o.zero_trust_count,

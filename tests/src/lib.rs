@@ -108,6 +108,22 @@ pub fn bin_dir() -> Result<PathBuf> {
             let release = dir.file_name().is_some_and(|n| n == "release");
             let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
             let mut cmd = Command::new(cargo);
+            // `cargo run` gives this process the package's variables
+            // (CARGO_MANIFEST_DIR, CARGO_PKG_*, …); ring's build script tracks
+            // several of them, so passing them on would make this build and the
+            // next `cargo run` each rebuild ring, rustls and quinn.
+            for (key, _) in std::env::vars_os() {
+                let k = key.to_string_lossy();
+                if k.starts_with("CARGO_PKG_")
+                    || k.starts_with("CARGO_MANIFEST_")
+                    || matches!(
+                        &*k,
+                        "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE" | "OUT_DIR"
+                    )
+                {
+                    cmd.env_remove(&key);
+                }
+            }
             cmd.args(["build", "--quiet", "--manifest-path"])
                 .arg(&manifest)
                 // Listing tandem-tests too keeps cargo's feature resolution identical
@@ -364,6 +380,15 @@ impl Cluster {
     /// The next JSON line server A prints (a round result or the final line),
     /// or an error if A exits or `timeout` passes.
     pub fn next_event(&mut self, timeout: Duration) -> Result<serde_json::Value> {
+        match self.next_event_within(timeout)? {
+            Some(v) => Ok(v),
+            None => bail!("no output from server A within {timeout:?}"),
+        }
+    }
+
+    /// Like [`Cluster::next_event`], but `Ok(None)` when `timeout` passes
+    /// without a line (so a caller can check other things and wait again).
+    pub fn next_event_within(&mut self, timeout: Duration) -> Result<Option<serde_json::Value>> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -373,7 +398,7 @@ impl Cluster {
             {
                 Ok(line) => {
                     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                        return Ok(v);
+                        return Ok(Some(v));
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -397,9 +422,23 @@ impl Cluster {
                 }
             }
             if Instant::now() >= deadline {
-                bail!("no output from server A within {timeout:?}");
+                return Ok(None);
             }
         }
+    }
+
+    /// Process ids of the running children by name (`server-b`, `server-a`,
+    /// `worker`), in start order; e.g. to read a server's peak memory from
+    /// `/proc/PID/status` before [`Cluster::shutdown`].
+    pub fn pids(&self) -> Vec<(&'static str, u32)> {
+        self.procs.iter().map(|p| (p.name, p.child.id())).collect()
+    }
+
+    /// The process id of the first running child called `name`.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.pids()
+            .into_iter()
+            .find_map(|(n, id)| (n == name).then_some(id))
     }
 
     /// Stops every process.

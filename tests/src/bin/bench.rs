@@ -12,13 +12,67 @@
 //!   `correct`, and `wall_s` (process start to A's result). With `--repeat R`
 //!   the processes are started R times; `seconds` and `wall_s` are medians and
 //!   `runs` lists every run.
-//! - `bench round …`: not implemented yet.
+//! - `bench round --dim D --workers N [--rounds R] [--aggregation RULE]
+//!   [--seed S] [--threads T] [--no-plaintext] [--dir DIR]`: full rounds over
+//!   real processes (DESIGN §7). For the secure rule (`secure-fltrust` by
+//!   default) and then for the plaintext baseline `plain-fedavg`, it
+//!   1. prepares every worker's submissions for rounds 1..=R (R = 4 by
+//!      default) *before* any process starts: a synthetic unit-norm update
+//!      (even worker ids aimed at A's reference direction, cosine ≈ 0.8; odd
+//!      ids uniformly random, so about half of them get trust 0 and the ReLU
+//!      path is exercised), then `protocols::round::worker::prepare` (client
+//!      normalisation, shares, dealt correlations, commitments, validity
+//!      proof) and wire encoding, on T = 2 threads; each submission's time is
+//!      one sample of `worker_prepare_ms` (median);
+//!   2. starts server B and server A (`--synthetic-dim D`: a model of D zeros,
+//!      no MNIST, ĝ₀ = `server_a::synthetic_reference(seed, round, D)`, a
+//!      public PRG direction) with `--workers N`, so the first round starts
+//!      only when all N workers are connected;
+//!   3. connects N in-process workers (`tandem_harness::client::ScriptedWorker`:
+//!      one real QUIC connection to each server per worker, enrolled
+//!      identities from the cluster's PKI), checks that A's `Welcome` carries
+//!      exactly the session the submissions were prepared for (round ids
+//!      start at 1 on B's fresh state directory), and sends each prepared
+//!      round as A announces it;
+//!   4. takes the round time and byte counts from A's per-round JSON lines (A's
+//!      round start — before the reference, the engine's coin and the
+//!      announcement — to A's model update), and the servers' peak memory
+//!      (VmHWM) and CPU time from `/proc` before they stop.
+//!
+//!   Every correlation the servers use is made inside the run (base OTs in
+//!   round 1, IKNP, triples, DReLU inside each round); nothing is dealt.
+//!   Stdout gets one JSON object: `dim`, `workers`, `rounds`, `rule`,
+//!   `secure_round_s` (median of rounds 2..R), `first_round_s` (round 1: base
+//!   OTs; the workers' connection set-up happens before it and is
+//!   `connect_s`), `secure_rounds_s`, `plaintext_round_s` (same transport,
+//!   workers send plain f32 updates to A, same median), `plaintext_*`,
+//!   `worker_prepare_ms` (+ `_max`), `bytes_between_servers` (steady-state
+//!   median per round, A's counters both ways) and
+//!   `bytes_between_servers_per_worker` (that / N), `bytes_worker_to_servers`
+//!   (+ `_per_worker`), `upload_frame_bytes`, `peak_rss_mb_a`,
+//!   `peak_rss_mb_b`, `peak_rss_mb_bench` (this process: the prepared
+//!   uploads, N·R·~27·D bytes), `cpu_s_per_round` (A, B, and this process =
+//!   the workers' side of the transport), `accepted`, `zero_trust`,
+//!   `updated`. Progress goes to stderr. All processes share the machine's
+//!   cores, workers included.
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use mpc_core::fixed::FixedParams;
+use mpc_core::wire::{self, AToWorker, Aggregation, BToWorker, SessionInfo};
+use protocols::ml::model::DEFAULT_CLIP;
+use protocols::round::worker::prepare;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
+use server_a::synthetic_reference;
+use tandem_harness::client::ScriptedWorker;
 use tandem_harness::{Cluster, ClusterOptions, bin_dir};
 
 /// Benchmarks of tandem between real processes.
@@ -44,15 +98,38 @@ enum Cmd {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
-    /// Full rounds over real processes (not implemented yet).
-    Round {
-        /// Model dimension.
-        #[arg(long)]
-        dim: Option<usize>,
-        /// Workers.
-        #[arg(long)]
-        workers: Option<usize>,
-    },
+    /// Full rounds over real processes: a robust rule and the plaintext
+    /// baseline, synthetic updates prepared before the clock starts.
+    Round(RoundArgs),
+}
+
+/// Options of `bench round`.
+#[derive(Debug, clap::Args)]
+struct RoundArgs {
+    /// Model dimension d.
+    #[arg(long, default_value_t = 10_000)]
+    dim: usize,
+    /// Workers n (one pair of QUIC connections each).
+    #[arg(long, default_value_t = 10)]
+    workers: usize,
+    /// Rounds R: round 1 is `first_round_s`, rounds 2..R the steady state.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(2..))]
+    rounds: u64,
+    /// The secure rule measured.
+    #[arg(long, default_value = "secure-fltrust")]
+    aggregation: Aggregation,
+    /// Seed of the synthetic updates and of A's synthetic reference (never a secret).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Threads preparing the workers' submissions.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Skip the plaintext baseline.
+    #[arg(long)]
+    no_plaintext: bool,
+    /// Working directory (PKI, state, logs; kept); a temporary one by default.
+    #[arg(long)]
+    dir: Option<PathBuf>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -148,6 +225,483 @@ fn engine(ops: usize, repeat: usize, dir: Option<std::path::PathBuf>) -> Result<
     Ok(out)
 }
 
+// ------------------------------------------------------------- bench round
+
+/// How long a worker waits for a round announcement or a server's reply.
+const ROUND_WAIT: Duration = Duration::from_secs(600);
+
+/// One worker's encoded frames for rounds 1..=R: (to A, to B); taken when sent.
+type Frames = Vec<Option<(Vec<u8>, Option<Vec<u8>>)>>;
+
+/// The session server A announces with `--synthetic-dim dim` for `rule`
+/// (server A's defaults otherwise: ℓ = 18, f = 16, clip C = 3, no τ).
+fn synthetic_session(dim: usize, rule: Aggregation) -> Result<SessionInfo> {
+    Ok(SessionInfo {
+        model: "synthetic".into(),
+        dim: u32::try_from(dim).context("dimension too large")?,
+        fixed: FixedParams::new(18, 16)?,
+        aggregation: rule,
+        // Trust-based rules normalise to unit norm: A announces no clip bound.
+        clip: if rule.is_trust_based() {
+            0.0
+        } else {
+            DEFAULT_CLIP
+        },
+        train: mpc_core::wire::TrainParams::try_from(&protocols::ml::rule_defaults(rule).train)?,
+        cos_threshold: None,
+        k_min: 3,
+    })
+}
+
+/// Worker `worker`'s unit-norm update for `round`: even ids aim at A's
+/// (public, seed-derived) reference direction (cosine ≈ 0.8), odd ids are
+/// uniformly random (cosine ≈ 0: about half get ReLU weight 0). The seed
+/// only drives the synthetic data, never a secret.
+fn synthetic_update(seed: u64, worker: u32, round: u64, reference: &[f32]) -> Vec<f32> {
+    let mut rng = StdRng::seed_from_u64(
+        seed ^ 0x0b3e_7c4d_0000_0000
+            ^ (u64::from(worker) << 20)
+            ^ round.wrapping_mul(0xd1b5_4a32_d192_ed03),
+    );
+    let aligned = worker.is_multiple_of(2);
+    let mut u: Vec<f32> = reference
+        .iter()
+        .map(|&g| {
+            let noise = rng.random_range(-1.0f32..1.0);
+            if aligned { g + 0.75 * noise } else { noise }
+        })
+        .collect();
+    let norm = u.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt();
+    let inv = (1.0 / norm.max(f64::MIN_POSITIVE)) as f32;
+    u.iter_mut().for_each(|v| *v *= inv);
+    u
+}
+
+/// Every worker's submissions for rounds 1..=R, encoded, with the time each took.
+struct Prepared {
+    /// Indexed by worker id.
+    frames: Vec<Frames>,
+    /// Milliseconds per submission (one worker, one round), `prepare` plus encoding.
+    ms: Vec<f64>,
+    /// Frame sizes of one submission (to A, to B).
+    sizes: (usize, usize),
+}
+
+/// Prepares every submission on `a.threads` threads (before any clock starts).
+fn prepare_all(session: &SessionInfo, a: &RoundArgs) -> Result<Prepared> {
+    let n = a.workers;
+    let refs: Vec<Vec<f32>> = (1..=a.rounds)
+        .map(|r| synthetic_reference(a.seed, r, a.dim))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let every = (n / 10).max(1);
+    let prepare_one = |id: u32| -> Result<(Frames, Vec<f64>)> {
+        let mut frames = Vec::with_capacity(refs.len());
+        let mut ms = Vec::with_capacity(refs.len());
+        for (round, g) in (1u64..).zip(&refs) {
+            let delta = synthetic_update(a.seed, id, round, g);
+            let t = Instant::now();
+            let sub = prepare(session, round, id, &delta)?;
+            let to_a = wire::encode(&sub.to_a)?;
+            let to_b = sub.to_b.as_ref().map(wire::encode).transpose()?;
+            ms.push(t.elapsed().as_secs_f64() * 1e3);
+            frames.push(Some((to_a, to_b)));
+        }
+        Ok((frames, ms))
+    };
+    let results: Vec<Vec<(usize, Frames, Vec<f64>)>> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..a.threads.clamp(1, n.max(1)))
+            .map(|_| {
+                sc.spawn(|| -> Result<Vec<(usize, Frames, Vec<f64>)>> {
+                    let mut mine = Vec::new();
+                    loop {
+                        let w = next.fetch_add(1, Ordering::Relaxed);
+                        if w >= n {
+                            return Ok(mine);
+                        }
+                        let (frames, ms) = prepare_one(u32::try_from(w)?)?;
+                        mine.push((w, frames, ms));
+                        let k = done.fetch_add(1, Ordering::Relaxed) + 1;
+                        if k.is_multiple_of(every) || k == n {
+                            eprintln!("  preparing {k}/{n}");
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a preparing thread panicked"))?
+            })
+            .collect::<Result<Vec<_>>>()
+    })?;
+    let mut frames: Vec<Frames> = (0..n).map(|_| Vec::new()).collect();
+    let mut ms = Vec::with_capacity(n * refs.len());
+    for (w, f, m) in results.into_iter().flatten() {
+        frames[w] = f;
+        ms.extend(m);
+    }
+    let sizes = frames
+        .first()
+        .and_then(|f| f.first())
+        .and_then(Option::as_ref)
+        .map_or((0, 0), |(fa, fb)| {
+            (fa.len(), fb.as_ref().map_or(0, Vec::len))
+        });
+    Ok(Prepared { frames, ms, sizes })
+}
+
+/// One in-process worker: real QUIC connections with its enrolled identity;
+/// checks the session, then sends its prepared frames as rounds are announced.
+async fn bench_worker(
+    pki: PathBuf,
+    id: u32,
+    addr_a: SocketAddr,
+    addr_b: Option<SocketAddr>,
+    expected: SessionInfo,
+    mut frames: Frames,
+    events: mpsc::Sender<Result<u32, String>>,
+) -> Result<ScriptedWorker> {
+    let mut w = ScriptedWorker::connect(&pki, id, addr_a, addr_b).await?;
+    w.hello().await?;
+    if w.session.as_ref() != Some(&expected) {
+        bail!(
+            "server A announced {:?}, the prepared submissions are for {expected:?}",
+            w.session
+        );
+    }
+    let _ = events.send(Ok(id));
+    let prepared = frames.len();
+    for _ in 0..prepared {
+        let round = loop {
+            match w.a.recv::<AToWorker>(ROUND_WAIT).await? {
+                AToWorker::Announce { round, .. } => break round,
+                AToWorker::Finished => bail!("server A finished early"),
+                _ => {}
+            }
+        };
+        let slot = usize::try_from(round)
+            .ok()
+            .and_then(|r| r.checked_sub(1))
+            .and_then(|i| frames.get_mut(i))
+            .with_context(|| format!("round {round} announced; prepared were 1..={prepared}"))?;
+        let (to_a, to_b) = slot
+            .take()
+            .with_context(|| format!("round {round} announced twice"))?;
+        w.a.send_raw(&to_a).await?;
+        drop(to_a);
+        if let (Some(link), Some(f)) = (w.b.as_mut(), to_b) {
+            link.send_raw(&f).await?;
+            drop(f);
+            match link.recv::<BToWorker>(ROUND_WAIT).await? {
+                BToWorker::Ack { .. } => {}
+                other => bail!("server B answered {other:?}"),
+            }
+        }
+        match w.a.recv::<AToWorker>(ROUND_WAIT).await? {
+            AToWorker::Ack { .. } => {}
+            other => bail!("server A answered {other:?}"),
+        }
+    }
+    Ok(w)
+}
+
+/// Peak resident set (VmHWM) of a process in MiB.
+fn vm_hwm_mb(pid: &str) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = s
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// CPU seconds (user + system, all threads) a process has used so far, from
+/// `/proc/PID/stat` (clock ticks of 1/100 s, Linux's USER_HZ).
+fn cpu_s(pid: &str) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// What one cluster run measured.
+struct ClusterRun {
+    /// Server A's round lines, rounds 1..=R.
+    rounds: Vec<Value>,
+    prepare_ms: Vec<f64>,
+    sizes: (usize, usize),
+    peak_a: Option<f64>,
+    peak_b: Option<f64>,
+    /// Cluster launch to every worker welcomed by both servers.
+    connect_s: f64,
+    /// Per round: CPU seconds of server A, server B and this process (the workers).
+    cpu: Vec<[f64; 3]>,
+}
+
+/// Prepares, launches a cluster for `rule` in synthetic mode, connects the
+/// workers, runs R rounds and collects A's round lines and peak memory.
+fn run_cluster(a: &RoundArgs, rule: Aggregation, dir: &Path) -> Result<ClusterRun> {
+    let n = a.workers;
+    let session = synthetic_session(a.dim, rule)?;
+    eprintln!(
+        "[{rule}] preparing {} submissions (d = {}, n = {n}, R = {}) on {} threads",
+        n as u64 * a.rounds,
+        a.dim,
+        a.rounds,
+        a.threads
+    );
+    let prep = prepare_all(&session, a)?;
+    let mut o = ClusterOptions::new(dir);
+    o.workers = n;
+    o.rounds = a.rounds;
+    o.aggregation = rule.name().into();
+    o.seed = a.seed;
+    o.start_workers = false;
+    o.extra_a = [
+        "--synthetic-dim",
+        &a.dim.to_string(),
+        "--start-timeout",
+        "600",
+        "--round-timeout",
+        "600",
+    ]
+    .map(String::from)
+    .to_vec();
+    let launched = Instant::now();
+    let mut cluster = Cluster::launch(&o)?;
+    let addr_a: SocketAddr = cluster.addr_a.trim().parse()?;
+    let addr_b: Option<SocketAddr> = cluster
+        .addr_b
+        .as_deref()
+        .map(|s| s.trim().parse())
+        .transpose()?;
+    let pids: Vec<(&str, String)> = cluster
+        .pids()
+        .into_iter()
+        .map(|(name, pid)| (name, pid.to_string()))
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let (tx, rx) = mpsc::channel();
+    let pki = dir.join("pki");
+    let mut handles = Vec::with_capacity(n);
+    for (id, frames) in (0u32..).zip(prep.frames) {
+        let tx = tx.clone();
+        let fut = bench_worker(
+            pki.clone(),
+            id,
+            addr_a,
+            addr_b,
+            session.clone(),
+            frames,
+            tx.clone(),
+        );
+        handles.push(rt.spawn(async move {
+            let r = fut.await;
+            if let Err(e) = &r {
+                let _ = tx.send(Err(format!("worker {id}: {e:#}")));
+            }
+            r
+        }));
+    }
+    drop(tx);
+    let mut connected = 0;
+    while connected < n {
+        match rx.recv_timeout(Duration::from_secs(300)) {
+            Ok(Ok(_)) => connected += 1,
+            Ok(Err(e)) => bail!("{e}"),
+            Err(_) => bail!("only {connected} of {n} workers connected"),
+        }
+    }
+    let connect_s = launched.elapsed().as_secs_f64();
+    eprintln!("[{rule}] {n} workers connected after {connect_s:.2} s");
+    let (mut peak_a, mut peak_b) = (None::<f64>, None::<f64>);
+    let mut sample = || {
+        for (name, pid) in &pids {
+            let slot = match *name {
+                "server-a" => &mut peak_a,
+                "server-b" => &mut peak_b,
+                _ => continue,
+            };
+            if let Some(mb) = vm_hwm_mb(pid) {
+                *slot = Some(slot.map_or(mb, |p: f64| p.max(mb)));
+            }
+        }
+    };
+    let pid_of = |name: &str| {
+        pids.iter()
+            .find(|(n, _)| *n == name)
+            .map_or_else(|| "0".to_string(), |(_, p)| p.clone())
+    };
+    let (pid_a, pid_b) = (pid_of("server-a"), pid_of("server-b"));
+    let cpu_now = || [&pid_a[..], &pid_b[..], "self"].map(|p| cpu_s(p).unwrap_or(f64::NAN));
+    let mut cpu_mark = cpu_now();
+    let mut cpu = Vec::new();
+    let mut rounds = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(600 * a.rounds);
+    while (rounds.len() as u64) < a.rounds {
+        if let Ok(Err(e)) = rx.try_recv() {
+            bail!("{e}");
+        }
+        if Instant::now() > deadline {
+            bail!("the rounds did not finish in time");
+        }
+        let Some(ev) = cluster.next_event_within(Duration::from_millis(500))? else {
+            continue;
+        };
+        if ev.get("done").is_some() {
+            bail!("server A finished after {} rounds", rounds.len());
+        }
+        if ev.get("round").is_none() {
+            continue;
+        }
+        sample();
+        let now = cpu_now();
+        cpu.push([0, 1, 2].map(|i| now[i] - cpu_mark[i]));
+        cpu_mark = now;
+        let num = |k: &str| ev.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
+        eprintln!(
+            "[{rule}] round {} done in {:.3} s (accepted {}, rejected {}, zero trust {}, updated {})",
+            ev["round"],
+            num("seconds"),
+            ev["accepted"],
+            ev["rejected"],
+            ev["zero_trust"],
+            ev["updated"]
+        );
+        if ev["accepted"].as_u64() != Some(n as u64) || ev["updated"] != json!(true) {
+            eprintln!("[{rule}] warning: not every worker was accepted or no update: {ev}");
+        }
+        rounds.push(ev);
+    }
+    sample();
+    // A prints its final line after the last round; then let everything stop.
+    let _ = cluster.next_event_within(Duration::from_secs(10));
+    rt.block_on(async {
+        for h in handles {
+            let _ = tokio::time::timeout(Duration::from_secs(10), h).await;
+        }
+    });
+    cluster.shutdown();
+    rt.shutdown_timeout(Duration::from_secs(1));
+    Ok(ClusterRun {
+        rounds,
+        prepare_ms: prep.ms,
+        sizes: prep.sizes,
+        peak_a,
+        peak_b,
+        connect_s,
+        cpu,
+    })
+}
+
+/// `bench round`: the secure rule's cluster, then the plaintext baseline's.
+fn round(a: &RoundArgs) -> Result<Value> {
+    if a.dim == 0 || a.workers == 0 {
+        bail!("--dim and --workers must be positive");
+    }
+    if !a.aggregation.is_secure() {
+        bail!("--aggregation is the secure rule to measure (plain-fedavg is the baseline)");
+    }
+    // Resolve (and under cargo, build) the server binaries before any clock starts.
+    bin_dir()?;
+    let is_tmp = a.dir.is_none();
+    let dir = a.dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("tandem-bench-round-{}", std::process::id()))
+    });
+    let secure = run_cluster(a, a.aggregation, &dir.join("secure"))?;
+    let plain = if a.no_plaintext {
+        None
+    } else {
+        Some(run_cluster(
+            a,
+            Aggregation::PlainFedAvg,
+            &dir.join("plain"),
+        )?)
+    };
+    let n = a.workers as f64;
+    let col = |r: &ClusterRun, k: &str| -> Vec<f64> {
+        r.rounds
+            .iter()
+            .map(|v| v.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN))
+            .collect()
+    };
+    let steady = |v: Vec<f64>| median(v[1..].to_vec());
+    let s_secs = col(&secure, "seconds");
+    let s_between = col(&secure, "bytes_between_servers");
+    let s_up = col(&secure, "bytes_worker_to_servers");
+    let between = steady(s_between.clone());
+    let up = steady(s_up.clone());
+    let mut out = json!({
+        "dim": a.dim,
+        "workers": a.workers,
+        "rounds": a.rounds,
+        "rule": a.aggregation.name(),
+        "secure_round_s": steady(s_secs.clone()),
+        "first_round_s": s_secs[0],
+        "secure_rounds_s": s_secs,
+        "worker_prepare_ms": median(secure.prepare_ms.clone()),
+        "worker_prepare_ms_max": secure.prepare_ms.iter().copied().fold(0.0, f64::max),
+        "prepare_threads": a.threads,
+        "bytes_between_servers": between,
+        "bytes_between_servers_per_worker": between / n,
+        "bytes_between_servers_first_round": s_between[0],
+        "bytes_worker_to_servers": up,
+        "bytes_worker_to_servers_per_worker": up / n,
+        "upload_frame_bytes": {"to_a": secure.sizes.0, "to_b": secure.sizes.1},
+        "peak_rss_mb_a": secure.peak_a,
+        "peak_rss_mb_b": secure.peak_b,
+        "peak_rss_mb_bench": vm_hwm_mb("self"),
+        "connect_s": secure.connect_s,
+        "cpu_s_per_round": {
+            "a": steady(secure.cpu.iter().map(|c| c[0]).collect()),
+            "b": steady(secure.cpu.iter().map(|c| c[1]).collect()),
+            "workers": steady(secure.cpu.iter().map(|c| c[2]).collect()),
+        },
+        "accepted": secure.rounds.iter().map(|v| v["accepted"].clone()).collect::<Vec<_>>(),
+        "zero_trust": secure.rounds.iter().map(|v| v["zero_trust"].clone()).collect::<Vec<_>>(),
+        "updated": secure.rounds.iter().all(|v| v["updated"] == json!(true)),
+    });
+    if let (Some(p), Some(obj)) = (&plain, out.as_object_mut()) {
+        let p_secs = col(p, "seconds");
+        obj.insert("plaintext_rule".into(), json!("plain-fedavg"));
+        obj.insert("plaintext_round_s".into(), json!(steady(p_secs.clone())));
+        obj.insert("plaintext_first_round_s".into(), json!(p_secs[0]));
+        obj.insert("plaintext_rounds_s".into(), json!(p_secs));
+        obj.insert(
+            "plaintext_bytes_worker_to_servers".into(),
+            json!(steady(col(p, "bytes_worker_to_servers"))),
+        );
+        obj.insert("plaintext_peak_rss_mb_a".into(), json!(p.peak_a));
+        obj.insert(
+            "plaintext_cpu_s_per_round".into(),
+            json!({
+                "a": steady(p.cpu.iter().map(|c| c[0]).collect()),
+                "workers": steady(p.cpu.iter().map(|c| c[2]).collect()),
+            }),
+        );
+        obj.insert(
+            "plaintext_updated".into(),
+            json!(p.rounds.iter().all(|v| v["updated"] == json!(true))),
+        );
+    }
+    if is_tmp {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(out)
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
     match args.cmd {
@@ -159,8 +713,10 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Round { .. } => {
-            bail!("`bench round` is not implemented yet (full-round benchmark: a separate issue)")
+        Cmd::Round(a) => {
+            let out = round(&a)?;
+            println!("{out}");
+            Ok(())
         }
     }
 }

@@ -38,7 +38,7 @@ struct Args {
     #[arg(long, default_value = "mlp")]
     model: String,
     /// Aggregation rule: secure-fedavg, plain-fedavg or plain-fltrust.
-    #[arg(long, default_value = "secure-fedavg")]
+    #[arg(long, default_value = "secure-fltrust")]
     aggregation: Aggregation,
     /// Cosine threshold τ of the trust-based rules (default: none, ReLU(cos)).
     #[arg(long)]
