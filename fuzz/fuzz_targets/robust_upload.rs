@@ -1,0 +1,86 @@
+//! Server B's parsing of a robust upload and the servers' robust-round
+//! decoders: `wire::decode::<WorkerToB>` then `robust::submit::half_b` for a
+//! small robust session, `pipeline::decode_reference` and
+//! `pipeline::split_verifiers`.
+//!
+//! Input layout: `dim: u8 | selector: u8 | payload...`. The session has
+//! dimension `1 + dim % 64`; the payload is a whole wire frame (selector even)
+//! or, to get past the codec, the raw bytes are cut into the upload's fields
+//! (selector odd) so that `half_b`'s own checks are exercised.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mpc_core::wire::{self, Aggregation, Limits, SessionInfo, TrainParams, WorkerToB};
+use mpc_core::FixedParams;
+use protocols::robust::pipeline::{decode_reference, split_verifiers};
+use protocols::robust::submit::{RobustSetup, half_b};
+
+fuzz_target!(|data: &[u8]| {
+    let [dim, selector, payload @ ..] = data else {
+        return;
+    };
+    let dim = 1 + usize::from(*dim % 64);
+    let session = SessionInfo {
+        model: "fuzz".into(),
+        dim: dim as u32,
+        fixed: FixedParams::default(),
+        aggregation: Aggregation::SecureFltrust,
+        clip: 0.0,
+        train: TrainParams {
+            epochs: 1,
+            batch_size: 1,
+            lr: 0.1,
+        },
+        cos_threshold: None,
+        k_min: 3,
+    };
+    let Ok(setup) = RobustSetup::new(&session) else {
+        return;
+    };
+    let upload = if selector % 2 == 0 {
+        match wire::decode::<WorkerToB>(payload, &Limits::default()) {
+            Ok(m) => m,
+            Err(_) => return,
+        }
+    } else {
+        // Cut the payload into the fields at data-chosen points.
+        let mut rest = payload;
+        let mut take = |n: usize| {
+            let n = n.min(rest.len());
+            let (a, b) = rest.split_at(n);
+            rest = b;
+            a.to_vec()
+        };
+        let range = 2 * setup.circuit.range_bits();
+        let b = take(3 * dim);
+        let kappa_b = take(8 * dim);
+        let beta_b = take(8 * range);
+        let proof_b = take(8 * setup.circuit.proof_len());
+        let w = take(8 * dim);
+        let z = take(8 * dim);
+        let s = u64::from_le_bytes(take(8).try_into().unwrap_or([0; 8]));
+        WorkerToB::Robust {
+            round: 1,
+            worker: 0,
+            b,
+            kappa_b,
+            beta_b,
+            proof_b,
+            w,
+            z,
+            s,
+            blind: [0; 32],
+        }
+    };
+    if let Ok(half) = half_b(&setup, &upload) {
+        assert_eq!(half.x.len(), dim);
+        assert_eq!(half.proof.len(), setup.circuit.proof_len());
+    }
+    if let Ok(g) = decode_reference(payload, dim) {
+        assert_eq!(g.len(), dim);
+    }
+    let len = setup.circuit.verifier_len();
+    if let Ok(v) = split_verifiers(payload, usize::from(*selector % 8), len) {
+        assert!(v.iter().all(|x| x.len() == len));
+    }
+});
