@@ -43,6 +43,10 @@ pub struct Args {
     /// update is that update).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(2..))]
     k_min: u64,
+    /// Robust rules: uploads held at once (each O(d) until its batch is done);
+    /// beyond this B stops reading worker frames until a batch completes.
+    #[arg(long, default_value_t = 64)]
+    max_in_flight: usize,
     /// Write the bound address to this file once listening.
     #[arg(long)]
     ready_file: Option<PathBuf>,
@@ -125,8 +129,13 @@ pub async fn run(args: Args) -> Result<()> {
     info!(%addr, workers = enrolled.len(), last_revealed, "server B listening");
 
     // Small and bounded: readers wait (and QUIC flow control pushes back) while
-    // the state machine is busy, instead of frames piling up in memory.
-    let (tx, rx) = mpsc::channel(64);
+    // the state machine is busy, instead of frames piling up in memory. Server
+    // A has its own channel, always read; workers share a tiny one that the
+    // loop stops reading while the helper holds as many uploads as it may
+    // (`Helper::wants_uploads`), so B's memory is bounded by that, not by the
+    // number of workers.
+    let (tx_a, rx_a) = mpsc::channel(64);
+    let (tx_w, rx_w) = mpsc::channel(WORKER_QUEUE);
     let identify = move |fp: &transport::Fingerprint| {
         if *fp == a_fp {
             Some(Peer::ServerA)
@@ -134,16 +143,20 @@ pub async fn run(args: Args) -> Result<()> {
             enrolled.worker_id(fp).map(Peer::Worker)
         }
     };
-    tokio::spawn(transport::hub::serve(
+    tokio::spawn(transport::hub::serve_routed(
         endpoint.clone(),
         identify,
         cfg,
         transport::Counters::none(),
-        tx,
+        move |p: &Peer| match p {
+            Peer::ServerA => tx_a.clone(),
+            Peer::Worker(_) => tx_w.clone(),
+        },
     ));
     let helper = Helper::new(
         HelperConfig {
             k_min: usize::try_from(args.k_min)?,
+            max_in_flight: args.max_in_flight.max(1),
             ..HelperConfig::default()
         },
         last_revealed,
@@ -163,7 +176,7 @@ pub async fn run(args: Args) -> Result<()> {
         }
     };
     tokio::select! {
-        r = shell.run(rx) => r?,
+        r = shell.run(rx_a, rx_w) => r?,
         _ = transport::node::shutdown_signal() => {}
         _ = stdin_gone => {}
     }
@@ -171,6 +184,9 @@ pub async fn run(args: Args) -> Result<()> {
     transport::hub::drain(&endpoint, std::time::Duration::from_secs(1)).await;
     Ok(())
 }
+
+/// Worker frames read ahead of the helper (each up to one upload).
+const WORKER_QUEUE: usize = 2;
 
 fn quinn_code(c: u32) -> transport::quinn::VarInt {
     transport::quinn::VarInt::from_u32(c)
@@ -186,13 +202,26 @@ struct Shell {
 }
 
 impl Shell {
-    async fn run(&mut self, mut rx: mpsc::Receiver<Inbound<Peer>>) -> Result<()> {
-        while let Some(Inbound {
-            peer,
-            conn_id,
-            event,
-        }) = rx.recv().await
-        {
+    async fn run(
+        &mut self,
+        mut rx_a: mpsc::Receiver<Inbound<Peer>>,
+        mut rx_w: mpsc::Receiver<Inbound<Peer>>,
+    ) -> Result<()> {
+        loop {
+            let wants = self.helper.wants_uploads();
+            let next = tokio::select! {
+                biased;
+                ev = rx_a.recv() => ev,
+                ev = rx_w.recv(), if wants => ev,
+            };
+            let Some(Inbound {
+                peer,
+                conn_id,
+                event,
+            }) = next
+            else {
+                break;
+            };
             match event {
                 PeerEvent::Connected(outbox) => {
                     info!(?peer, "peer connected");

@@ -104,16 +104,39 @@ pub async fn serve<P, F>(
     P: Clone + Debug + Eq + Hash + Send + Sync + 'static,
     F: Fn(&Fingerprint) -> Option<P> + Send + Sync + 'static,
 {
+    serve_routed(endpoint, identify, cfg, counters, move |_: &P| {
+        events.clone()
+    })
+    .await;
+}
+
+/// [`serve`] with one event channel per kind of peer: `route` picks the
+/// channel of each connection's events. A server that must keep reading one
+/// peer (B: server A) while it stops taking frames from others (B: workers,
+/// when too many uploads wait) gives them separate channels; a reader whose
+/// channel is full waits, and QUIC flow control pushes back on that peer only.
+pub async fn serve_routed<P, F, R>(
+    endpoint: quinn::Endpoint,
+    identify: F,
+    cfg: TransportConfig,
+    counters: Counters,
+    route: R,
+) where
+    P: Clone + Debug + Eq + Hash + Send + Sync + 'static,
+    F: Fn(&Fingerprint) -> Option<P> + Send + Sync + 'static,
+    R: Fn(&P) -> mpsc::Sender<Inbound<P>> + Send + Sync + 'static,
+{
     let identify = Arc::new(identify);
+    let route = Arc::new(route);
     let registry: Registry<P> = Arc::new(Mutex::new(HashMap::new()));
     let mut next_id = 0u64;
     while let Some(incoming) = endpoint.accept().await {
         next_id += 1;
         let conn_id = next_id;
         let identify = Arc::clone(&identify);
+        let route = Arc::clone(&route);
         let cfg = cfg.clone();
         let counters = counters.clone();
-        let events = events.clone();
         let registry = Arc::clone(&registry);
         tokio::spawn(async move {
             let (conn, fp) = match accept_connection(incoming, &cfg).await {
@@ -128,6 +151,7 @@ pub async fn serve<P, F>(
                 conn.close(quinn::VarInt::from_u32(0x21), b"unknown peer");
                 return;
             };
+            let events = route(&peer);
             debug!(?peer, conn_id, "peer connected");
             let old = match registry.lock() {
                 Ok(mut live) => live.insert(peer.clone(), (conn_id, conn.clone())),

@@ -43,6 +43,10 @@ pub struct HelperConfig {
     pub k_min: usize,
     /// Uploads held while waiting for A's seed confirmation.
     pub max_pending: usize,
+    /// Robust rules: uploads held at once (parsed halves and prepared
+    /// workers waiting for their batch). At this many the shell stops reading
+    /// worker frames until a batch completes ([`Helper::wants_uploads`]).
+    pub max_in_flight: usize,
 }
 
 impl Default for HelperConfig {
@@ -50,6 +54,7 @@ impl Default for HelperConfig {
         HelperConfig {
             k_min: 3,
             max_pending: 4096,
+            max_in_flight: 64,
         }
     }
 }
@@ -96,6 +101,13 @@ impl Helper {
     /// this state machine: engine frames go to it).
     pub fn is_robust(&self) -> bool {
         self.robust.is_some()
+    }
+
+    /// Whether the shell should read the next worker frame now. Robust rules
+    /// hold O(d) per upload until its batch is done, so B takes at most
+    /// `max_in_flight` at a time; the rest wait in QUIC flow control.
+    pub fn wants_uploads(&self) -> bool {
+        self.robust.as_ref().is_none_or(RobustHelper::wants_uploads)
     }
 
     /// The open round, if any.

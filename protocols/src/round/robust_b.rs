@@ -68,6 +68,13 @@ impl RobustHelper {
         (h, out)
     }
 
+    /// Whether B has room for another upload (see `HelperConfig::max_in_flight`).
+    pub fn wants_uploads(&self) -> bool {
+        self.round
+            .as_ref()
+            .is_none_or(|r| r.halves.len() + r.locals.len() < self.cfg.max_in_flight)
+    }
+
     /// The open round id.
     pub fn open_round(&self) -> Option<u64> {
         self.round.as_ref().map(|r| r.id)
