@@ -42,15 +42,19 @@ pub(super) struct Sim {
 
 impl Sim {
     pub(super) fn new(session: SessionInfo, k_min: usize) -> Sim {
+        Sim::with_helper(
+            session,
+            HelperConfig {
+                k_min,
+                ..HelperConfig::default()
+            },
+        )
+    }
+
+    pub(super) fn with_helper(session: SessionInfo, cfg: HelperConfig) -> Sim {
         let mut sim = Sim {
             leader: Leader::new(session.clone()),
-            helper: Helper::new(
-                HelperConfig {
-                    k_min,
-                    ..HelperConfig::default()
-                },
-                0,
-            ),
+            helper: Helper::new(cfg, 0),
             from_a: Vec::new(),
             from_b: Vec::new(),
             announced: None,
