@@ -24,7 +24,7 @@ pub(super) fn rt<M: WireMessage>(m: &M) -> (M, usize) {
     )
 }
 
-enum Msg {
+pub(super) enum Msg {
     ToB(AToB),
     ToA(BToA),
 }
@@ -78,7 +78,7 @@ impl Sim {
         self.drain(q);
     }
 
-    fn drain(&mut self, mut q: VecDeque<Msg>) {
+    pub(super) fn drain(&mut self, mut q: VecDeque<Msg>) {
         while let Some(m) = q.pop_front() {
             match m {
                 Msg::ToB(m) => {
@@ -93,7 +93,7 @@ impl Sim {
         }
     }
 
-    fn leader_actions(&mut self, acts: Vec<LeaderAction>, q: &mut VecDeque<Msg>) {
+    pub(super) fn leader_actions(&mut self, acts: Vec<LeaderAction>, q: &mut VecDeque<Msg>) {
         for a in acts {
             match a {
                 LeaderAction::ToB(m) => q.push_back(Msg::ToB(m)),
@@ -108,7 +108,7 @@ impl Sim {
         }
     }
 
-    fn helper_actions(&mut self, acts: Vec<HelperAction>, q: &mut VecDeque<Msg>) {
+    pub(super) fn helper_actions(&mut self, acts: Vec<HelperAction>, q: &mut VecDeque<Msg>) {
         for a in acts {
             match a {
                 HelperAction::ToA(m) => q.push_back(Msg::ToA(m)),
