@@ -613,3 +613,35 @@ fn window_is_what_the_circuit_checks() {
     assert_eq!(setup.circuit.params().n_lo, lo);
     assert_eq!(setup.circuit.params().n_hi, hi);
 }
+
+/// Review finding 1: `RobustSetup::new` accepts fixed-point parameters for
+/// which the trust-weighted sum wraps mod p (|TSᵢ·Xᵢ,ₖ| ≈ 2^(3f), so
+/// n ≥ 2^(63−3f) aligned workers wrap; at f = 20 that is 9 workers) and for
+/// which S = ⟨X, G⟩ ≈ 2^(2f) reaches the DReLU bound 2^40 (f ≥ 20). Nothing
+/// caps the number of workers either (the same wrap at the default f = 16
+/// needs ≈ 32,000 aligned workers; the wire allows 2^20).
+#[test]
+#[ignore = "finding 1: weighted sum wraps mod p for parameters RobustSetup accepts (no f / worker-count bound)"]
+fn finding1_setup_refuses_parameters_whose_weighted_sum_can_wrap() {
+    let mut s = session(2, Aggregation::SecureFltrust, None);
+    s.fixed = FixedParams::new(22, 20).unwrap();
+    // Either the setup refuses these parameters ...
+    let Ok(setup) = RobustSetup::new(&s) else {
+        return;
+    };
+    // ... or nine identical, well-formed, aligned workers aggregate exactly.
+    let mut duo = Duo::new(&s);
+    let x0 = (1i64 << 20) - (1 << 13); // x0² is inside the norm window
+    let g = vec![1i32 << 20, 0]; // |G_k| ≤ 2^f; S = 2^40 − 2^33 < 2^40
+    let subs = (0..9).map(|w| with_x(&setup, 1, w, &[x0, 0])).collect();
+    let out = run(&mut duo, 1, &g, subs, 9);
+    assert!(out.rejected().is_empty(), "{:?}", out.rejected());
+    assert_eq!(out.positive(), 9);
+    let score = i128::from(x0) << 20;
+    let expect = 9 * score * i128::from(x0);
+    assert_eq!(
+        i128::from(out.sum()[0]),
+        expect,
+        "Σ TS·X wrapped mod p: the reconstructed update points the other way"
+    );
+}

@@ -24,7 +24,7 @@ pub(super) fn rt<M: WireMessage>(m: &M) -> (M, usize) {
     )
 }
 
-enum Msg {
+pub(super) enum Msg {
     ToB(AToB),
     ToA(BToA),
 }
@@ -42,15 +42,19 @@ pub(super) struct Sim {
 
 impl Sim {
     pub(super) fn new(session: SessionInfo, k_min: usize) -> Sim {
+        Sim::with_helper(
+            session,
+            HelperConfig {
+                k_min,
+                ..HelperConfig::default()
+            },
+        )
+    }
+
+    pub(super) fn with_helper(session: SessionInfo, cfg: HelperConfig) -> Sim {
         let mut sim = Sim {
             leader: Leader::new(session.clone()),
-            helper: Helper::new(
-                HelperConfig {
-                    k_min,
-                    ..HelperConfig::default()
-                },
-                0,
-            ),
+            helper: Helper::new(cfg, 0),
             from_a: Vec::new(),
             from_b: Vec::new(),
             announced: None,
@@ -74,7 +78,7 @@ impl Sim {
         self.drain(q);
     }
 
-    fn drain(&mut self, mut q: VecDeque<Msg>) {
+    pub(super) fn drain(&mut self, mut q: VecDeque<Msg>) {
         while let Some(m) = q.pop_front() {
             match m {
                 Msg::ToB(m) => {
@@ -89,7 +93,7 @@ impl Sim {
         }
     }
 
-    fn leader_actions(&mut self, acts: Vec<LeaderAction>, q: &mut VecDeque<Msg>) {
+    pub(super) fn leader_actions(&mut self, acts: Vec<LeaderAction>, q: &mut VecDeque<Msg>) {
         for a in acts {
             match a {
                 LeaderAction::ToB(m) => q.push_back(Msg::ToB(m)),
@@ -104,7 +108,7 @@ impl Sim {
         }
     }
 
-    fn helper_actions(&mut self, acts: Vec<HelperAction>, q: &mut VecDeque<Msg>) {
+    pub(super) fn helper_actions(&mut self, acts: Vec<HelperAction>, q: &mut VecDeque<Msg>) {
         for a in acts {
             match a {
                 HelperAction::ToA(m) => q.push_back(Msg::ToA(m)),
