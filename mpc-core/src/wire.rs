@@ -418,6 +418,9 @@ pub enum AToB {
         /// G, 4 bytes per coordinate.
         #[serde(with = "serde_bytes")]
         reference: Vec<u8>,
+        /// The workers the round is announced to (ascending); B refuses
+        /// uploads from anyone else before parsing them.
+        participants: Vec<u32>,
     },
     /// Robust rules: A holds `worker`'s seed; `commit` is c_A.
     SeedCommit {
@@ -492,10 +495,15 @@ impl core::fmt::Debug for AToB {
                 .debug_struct("Engine")
                 .field("bytes", &bytes.len())
                 .finish_non_exhaustive(),
-            AToB::OpenRobust { round, reference } => f
+            AToB::OpenRobust {
+                round,
+                reference,
+                participants,
+            } => f
                 .debug_struct("OpenRobust")
                 .field("round", round)
                 .field("reference_bytes", &reference.len())
+                .field("participants", &participants.len())
                 .finish(),
             AToB::SeedCommit { round, worker, .. } => f
                 .debug_struct("SeedCommit")
@@ -823,7 +831,14 @@ impl WireMessage for AToB {
             AToB::Hello { session } => check_session(session, limits),
             AToB::OpenRound { .. } | AToB::HaveSeed { .. } | AToB::CloseRound { .. } => Ok(()),
             AToB::Engine(bytes) => check_len("engine", bytes.len(), limits.max_frame),
-            AToB::OpenRobust { reference, .. } => check_bytes("reference", reference, 4, limits),
+            AToB::OpenRobust {
+                reference,
+                participants,
+                ..
+            } => {
+                check_len("participants", participants.len(), MAX_WORKERS)?;
+                check_bytes("reference", reference, 4, limits)
+            }
             AToB::SeedCommit { .. } | AToB::CloseRobust { .. } => Ok(()),
             AToB::Batch {
                 workers, verifiers, ..

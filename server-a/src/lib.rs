@@ -246,6 +246,12 @@ pub async fn run(args: Args) -> Result<()> {
         proxy_examples = proxy.as_ref().map_or(0, |p| p.len()),
         "session parameters"
     );
+    if session.aggregation.is_robust() {
+        // Refuse parameters the robust rules cannot run with (precision,
+        // dimension) at start, not in every round.
+        protocols::robust::submit::RobustSetup::new(&session)
+            .context("parameters for the robust rule")?;
+    }
     let pki = Pki::new(&args.pki);
     let identity = pki.load_server_a().context("loading server A's identity")?;
     let enrolled = pki.load_enrolled().context("loading enrolled workers")?;

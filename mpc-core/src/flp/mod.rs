@@ -109,8 +109,8 @@
 //!   with 2^64 offline queries the worker succeeds with probability
 //!   ≤ 2^66/p² ≈ 2^−62. A single draw would give ≈ 2^65/p ≈ 1.
 //! * **Gadget identity.** If the proof's p differs from G∘f as a polynomial, the
-//!   difference has degree ≤ 2N_dom − 2 and vanishes at the query point with
-//!   probability ≤ (2N_dom − 2)/(p − 2N_dom) (t uniform over F minus the
+//!   difference has degree ≤ 2N_dom − 1 (a dishonest proof fixes any polynomial of degree < 2N_dom by its 2N_dom values) and vanishes at the query point with
+//!   probability ≤ (2N_dom − 1)/(p − 2N_dom) (t uniform over F minus the
 //!   2N_dom-th roots). t is drawn by both servers after the upload and is
 //!   unknown to the worker, so this cannot be ground: ≈ 2^−53 at N_dom = 1024,
 //!   2^−52 at 2048. If p = G∘f then p(ω^k) are the true call outputs and the

@@ -24,7 +24,7 @@ pub enum EncodeError {
     #[error("the update has no direction (zero or not finite)")]
     NoDirection,
     /// The fixed-point precision is too small for the window argument.
-    #[error("robust rules need 8 ≤ f and f + 2 ≤ ℓ (got ℓ = {ell}, f = {frac})")]
+    #[error("robust rules need 8 ≤ f ≤ 19 and f + 2 ≤ ℓ (got ℓ = {ell}, f = {frac})")]
     Precision {
         /// ℓ
         ell: u32,
@@ -44,7 +44,9 @@ pub fn norm_window(fixed: FixedParams) -> (u64, u64) {
 /// Checks that `fixed` supports the robust encoding.
 pub fn check_precision(fixed: FixedParams) -> Result<(), EncodeError> {
     let (ell, frac) = (fixed.ell(), fixed.frac());
-    if frac < 8 || frac + 2 > ell || 2 * frac + 2 > 62 {
+    // 2f + 2 ≤ 40: trust scores S ≈ cos·2^(2f) (|S| < 2^(2f+1)) must stay
+    // inside the comparison's bound 2^40 (PROTOCOL §7.3).
+    if frac < 8 || frac + 2 > ell || 2 * frac + 2 > 40 {
         return Err(EncodeError::Precision { ell, frac });
     }
     Ok(())

@@ -481,6 +481,11 @@ impl Pipeline {
     fn on_output(&mut self, out: EngineOutput) -> Result<(), PipeError> {
         let rule = self.rule;
         let Some(round) = self.round.as_mut() else {
+            // A round closed by its deadline before its coin toss finished:
+            // the coin is no longer needed.
+            if matches!(out, EngineOutput::Coin { .. }) {
+                return Ok(());
+            }
             return Err(PipeError::Protocol("engine output outside a round".into()));
         };
         match out {
@@ -536,6 +541,8 @@ impl Pipeline {
                 b.bits = Some(shares);
                 Ok(())
             }
+            // The coin of an earlier round that closed before it arrived.
+            EngineOutput::Coin { .. } => Ok(()),
             other => Err(PipeError::Protocol(format!(
                 "unexpected engine output {other:?}"
             ))),

@@ -71,6 +71,8 @@ pub struct RobustSetup {
     pub dim: usize,
     /// The validity circuit.
     pub circuit: ValidityCircuit,
+    /// Most workers one round may aggregate without Σ TSᵢ·Xᵢ wrapping mod p.
+    pub max_workers: usize,
     /// Hash of every public parameter (binds the joint randomness to them).
     pub context: [u8; 32],
 }
@@ -92,6 +94,10 @@ impl RobustSetup {
         }
         let (n_lo, n_hi) = norm_window(fixed);
         let circuit = ValidityCircuit::new(FlpParams { dim, n_lo, n_hi })?;
+        // |TSᵢ·Xᵢ,ₖ| ≤ ‖X‖²·‖G‖ ≤ N_hi·(2^f + √d/2) per worker and coordinate
+        // (‖G‖ ≤ 2^f + √d/2 after rounding); n of them must stay below p/2.
+        let per_worker = n_hi as f64 * (fixed.scale() + (dim as f64).sqrt() / 2.0);
+        let max_workers = ((mpc_core::field::MODULUS / 2 - 1) as f64 / per_worker).floor() as usize;
         let mut h = Sha256::new();
         h.update(b"tandem/robust/v1/context\0");
         h.update(session.aggregation.name().as_bytes());
@@ -105,6 +111,7 @@ impl RobustSetup {
             fixed,
             dim,
             circuit,
+            max_workers,
             context: h.finalize().into(),
         })
     }

@@ -614,14 +614,14 @@ fn window_is_what_the_circuit_checks() {
     assert_eq!(setup.circuit.params().n_hi, hi);
 }
 
-/// Review finding 1: `RobustSetup::new` accepts fixed-point parameters for
+/// Review finding 1 (fixed: f ≤ 19, and A refuses rounds with more than
+/// `RobustSetup::max_workers` participants): `RobustSetup::new` accepted fixed-point parameters for
 /// which the trust-weighted sum wraps mod p (|TSᵢ·Xᵢ,ₖ| ≈ 2^(3f), so
 /// n ≥ 2^(63−3f) aligned workers wrap; at f = 20 that is 9 workers) and for
 /// which S = ⟨X, G⟩ ≈ 2^(2f) reaches the DReLU bound 2^40 (f ≥ 20). Nothing
 /// caps the number of workers either (the same wrap at the default f = 16
 /// needs ≈ 32,000 aligned workers; the wire allows 2^20).
 #[test]
-#[ignore = "finding 1: weighted sum wraps mod p for parameters RobustSetup accepts (no f / worker-count bound)"]
 fn finding1_setup_refuses_parameters_whose_weighted_sum_can_wrap() {
     let mut s = session(2, Aggregation::SecureFltrust, None);
     s.fixed = FixedParams::new(22, 20).unwrap();

@@ -136,12 +136,16 @@ impl Helper {
                 self.session = Some(session);
                 out
             }
-            AToB::OpenRobust { round, reference } => {
+            AToB::OpenRobust {
+                round,
+                reference,
+                participants,
+            } => {
                 if let Err(reason) = self.check_open(round) {
                     return Self::refuse(round, reason);
                 }
                 match self.robust.as_mut() {
-                    Some(r) => r.open(round, &reference),
+                    Some(r) => r.open(round, &reference, participants),
                     None => Self::refuse(round, "this session is not a robust rule".into()),
                 }
             }

@@ -39,6 +39,8 @@ struct RRound {
     close_sent: Option<(Vec<Fp>, Fp)>,
     bytes_a: u64,
     next_batch: u32,
+    /// Workers of the batch in flight.
+    in_batch: BTreeSet<u32>,
 }
 
 /// A's robust-round state.
@@ -103,6 +105,7 @@ impl RobustLeader {
             close_sent: None,
             bytes_a: 0,
             next_batch: 0,
+            in_batch: BTreeSet::new(),
         });
         let Some(g) = reference_from(&g0, scale) else {
             return self.finish(
@@ -118,12 +121,29 @@ impl RobustLeader {
                 return self.finish(None, None, Some(format!("robust setup failed: {e}")));
             }
         };
+        let max = pipeline.setup().max_workers;
+        let participants: Vec<u32> = self
+            .round
+            .as_ref()
+            .map(|r| r.expected.iter().copied().collect())
+            .unwrap_or_default();
+        if participants.len() > max {
+            return self.finish(
+                None,
+                None,
+                Some(format!(
+                    "{} participants exceed the {max} a round can sum without wrap-around",
+                    participants.len()
+                )),
+            );
+        }
         if let Err(e) = pipeline.open_round(round, &g) {
             return self.fail(e);
         }
         let mut out = vec![LeaderAction::ToB(AToB::OpenRobust {
             round,
             reference: encode_reference(&g),
+            participants,
         })];
         out.extend(self.drain());
         out
@@ -221,7 +241,11 @@ impl RobustLeader {
         // Workers whose halves never met are out.
         let ready: BTreeSet<u32> = r.ready.iter().map(|x| x.worker).collect();
         for w in r.expected.clone() {
-            if !r.accepted.contains(&w) && !r.rejected.contains_key(&w) && !ready.contains(&w) {
+            if !r.accepted.contains(&w)
+                && !r.rejected.contains_key(&w)
+                && !ready.contains(&w)
+                && !r.in_batch.contains(&w)
+            {
                 r.seeds.remove(&w);
                 r.rejected
                     .insert(w, "no complete submission before the round deadline".into());
@@ -344,10 +368,17 @@ impl RobustLeader {
     /// Drains the pipeline, records finished batches, starts the next batch
     /// and closes when everything is accounted for.
     fn progress(&mut self) -> Vec<LeaderAction> {
-        let mut out = self.drain();
-        if let (Ok(p), Some(r)) = (self.pipeline.as_mut(), self.round.as_mut()) {
+        let mut out = Vec::new();
+        // A loop, not recursion: a batch whose workers all fail the proof
+        // finishes at once, and the next one starts in the same call.
+        loop {
+            out.extend(self.drain());
+            let (Ok(p), Some(r)) = (self.pipeline.as_mut(), self.round.as_mut()) else {
+                break;
+            };
             while let Some(done) = p.poll_done() {
                 for (w, v) in done.verdicts {
+                    r.in_batch.remove(&w);
                     match v {
                         Ok(()) => {
                             r.accepted.insert(w);
@@ -359,31 +390,31 @@ impl RobustLeader {
                     }
                 }
             }
-            if !p.batch_open() && !r.ready.is_empty() {
-                let n = r.ready.len().min(MAX_BATCH);
-                let batch: Vec<Ready> = r.ready.drain(..n).collect();
-                let workers: Vec<u32> = batch.iter().map(|x| x.worker).collect();
-                let mut verifiers = Vec::new();
-                let mut locals = Vec::with_capacity(n);
-                let mut peer = Vec::with_capacity(n);
-                for x in batch {
-                    verifiers.extend(encode_field_bytes(x.local.verifier()));
-                    peer.push(x.peer_verifier);
-                    locals.push(x.local);
-                }
-                let id = r.next_batch;
-                r.next_batch += 1;
-                out.push(LeaderAction::ToB(AToB::Batch {
-                    round: r.id,
-                    batch: id,
-                    workers: workers.clone(),
-                    verifiers,
-                }));
-                if let Err(e) = p.begin_batch(id, workers, locals, &peer) {
-                    out.extend(self.fail(e));
-                    return out;
-                }
-                out.extend(self.progress());
+            if p.batch_open() || r.ready.is_empty() {
+                break;
+            }
+            let n = r.ready.len().min(MAX_BATCH);
+            let batch: Vec<Ready> = r.ready.drain(..n).collect();
+            let workers: Vec<u32> = batch.iter().map(|x| x.worker).collect();
+            let mut verifiers = Vec::new();
+            let mut locals = Vec::with_capacity(n);
+            let mut peer = Vec::with_capacity(n);
+            for x in batch {
+                verifiers.extend(encode_field_bytes(x.local.verifier()));
+                peer.push(x.peer_verifier);
+                locals.push(x.local);
+            }
+            let id = r.next_batch;
+            r.next_batch += 1;
+            r.in_batch = workers.iter().copied().collect();
+            out.push(LeaderAction::ToB(AToB::Batch {
+                round: r.id,
+                batch: id,
+                workers: workers.clone(),
+                verifiers,
+            }));
+            if let Err(e) = p.begin_batch(id, workers, locals, &peer) {
+                out.extend(self.fail(e));
                 return out;
             }
         }

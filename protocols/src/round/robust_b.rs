@@ -22,6 +22,7 @@ use crate::robust::submit::{Half, RobustSetup, half_b};
 
 struct HRound {
     id: u64,
+    participants: BTreeSet<u32>,
     seen: BTreeSet<u32>,
     halves: BTreeMap<u32, Half>,
     commits: BTreeMap<u32, [u8; 32]>,
@@ -81,7 +82,12 @@ impl RobustHelper {
     }
 
     /// Opens `round` (the caller checked it is after the last revealed one).
-    pub fn open(&mut self, round: u64, reference: &[u8]) -> Vec<HelperAction> {
+    pub fn open(
+        &mut self,
+        round: u64,
+        reference: &[u8],
+        participants: Vec<u32>,
+    ) -> Vec<HelperAction> {
         let p = match self.pipeline.as_mut() {
             Ok(p) => p,
             Err(e) => return refuse_round(round, format!("robust setup failed: {e}")),
@@ -95,6 +101,7 @@ impl RobustHelper {
         }
         self.round = Some(HRound {
             id: round,
+            participants: participants.into_iter().collect(),
             seen: BTreeSet::new(),
             halves: BTreeMap::new(),
             commits: BTreeMap::new(),
@@ -130,6 +137,14 @@ impl RobustHelper {
             };
             return refuse_worker(from, round, reason);
         };
+        if !r.participants.contains(&from) {
+            // Not announced to: A expects no verdict, B keeps nothing.
+            return refuse_worker(
+                from,
+                round,
+                format!("worker {from} is not a participant of round {round}"),
+            );
+        }
         if !r.seen.insert(from) {
             return refuse_worker(
                 from,

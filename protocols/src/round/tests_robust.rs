@@ -288,14 +288,15 @@ fn honest_awkward_updates_pass_at_every_size() {
     }
 }
 
-/// Review finding 2: B holds a robust upload until the round closes even when
+/// Review finding 2 (fixed: `OpenRobust` names the participants and B refuses
+/// anyone else before parsing; B also stops reading worker frames at
+/// `max_in_flight`): B used to hold a robust upload until the round closed even when
 /// A never sends a `SeedCommit` for it (a worker that is not a participant of
 /// the round, or one that withholds its seed from A). Those halves (≈ 32 B
 /// per coordinate each, ≈ 35 GB for the default `max_pending` = 4096 at
 /// d = 270k) count against `max_pending`, so a few such uploads lock every
 /// honest participant out of the round.
 #[test]
-#[ignore = "finding 2: uploads A never commits occupy B's pending slots (and memory) until the round ends"]
 fn finding2_uploads_without_a_seed_at_a_do_not_lock_out_participants() {
     use super::helper::HelperConfig;
     let dim = 16;
@@ -306,6 +307,7 @@ fn finding2_uploads_without_a_seed_at_a_do_not_lock_out_participants() {
         HelperConfig {
             k_min: 3,
             max_pending: 3,
+            ..HelperConfig::default()
         },
     );
     sim.start_with(1, dim, 3, Some(g0.clone()));
@@ -315,13 +317,15 @@ fn finding2_uploads_without_a_seed_at_a_do_not_lock_out_participants() {
         let sub = prepare(&s, 1, w, &g0).unwrap();
         sim.worker_to_b(w, sub.to_b.unwrap());
     }
-    assert!(
+    // B refuses them before parsing (A announced the participants to B).
+    assert_eq!(
         sim.from_b
             .iter()
-            .filter(|(w, m)| *w >= 10 && matches!(m, BToWorker::Ack { .. }))
-            .count()
-            == 3,
-        "B acknowledged uploads of workers A will never commit"
+            .filter(|(w, m)| *w >= 10
+                && matches!(m, BToWorker::Reject { reason, .. } if reason.contains("not a participant")))
+            .count(),
+        3,
+        "B kept uploads of workers that are not participants"
     );
     // The three real participants now submit honestly.
     for w in 0..3u32 {
@@ -336,12 +340,11 @@ fn finding2_uploads_without_a_seed_at_a_do_not_lock_out_participants() {
     );
 }
 
-/// Review finding 3: when the deadline fires while a batch is in flight, A's
+/// Review finding 3 (fixed: A skips the workers of the batch in flight): when the deadline fires while a batch is in flight, A's
 /// `on_deadline` marks the workers *of that batch* (no longer in `ready`, not
 /// yet accepted) as "no complete submission"; the batch then accepts them, so
 /// the outcome lists the same worker as accepted and rejected.
 #[test]
-#[ignore = "finding 3: a deadline during a batch reports that batch's workers as both accepted and rejected"]
 fn finding3_deadline_during_a_batch_keeps_verdicts_consistent() {
     use super::tests::{Msg, rt};
     use mpc_core::wire::BToA;
@@ -387,4 +390,23 @@ fn finding3_deadline_during_a_batch_keeps_verdicts_consistent() {
         "worker 2 reported accepted and rejected: {:?}",
         o.rejected
     );
+}
+
+#[test]
+fn a_round_with_more_participants_than_the_no_wrap_bound_is_refused() {
+    let dim = 8;
+    let mut s = session(dim, Aggregation::SecureFltrust);
+    s.fixed = FixedParams::new(21, 19).unwrap();
+    let setup = crate::robust::submit::RobustSetup::new(&s).unwrap();
+    let max = setup.max_workers;
+    assert!((32..100).contains(&max), "f = 19 allows {max} workers");
+    let mut sim = Sim::new(s, 3);
+    let acts = sim
+        .leader
+        .start_round(1, &[0.0; 8], (0..=max as u32).collect(), Some(vec![1.0; 8]));
+    sim.run_leader(acts);
+    let o = sim.outcome.take().expect("the round ends at once");
+    assert!(o.mean_update.is_none());
+    assert!(o.note.unwrap().contains("without wrap-around"));
+    assert!(sim.announced.is_none(), "nothing was announced");
 }
