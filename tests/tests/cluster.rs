@@ -175,9 +175,14 @@ fn bad_input_is_rejected_and_the_round_is_unchanged() {
         // 5: wrong protocol version.
         let w = &mut ws[1];
         let mut frame = wire::encode(&WorkerToA::Hello { worker: 5 }).unwrap();
-        frame[0..2].copy_from_slice(&2u16.to_be_bytes());
+        let other = wire::PROTOCOL_VERSION + 1;
+        frame[0..2].copy_from_slice(&other.to_be_bytes());
         w.a.send_raw(&frame).await.unwrap();
-        expect_reject_a(&mut w.a, "protocol version 2 is not supported").await;
+        expect_reject_a(
+            &mut w.a,
+            &format!("protocol version {other} is not supported"),
+        )
+        .await;
 
         // 6: wrong dimension.
         let w = &mut ws[2];

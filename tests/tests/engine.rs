@@ -55,13 +55,33 @@ fn bench_engine_runs_between_two_processes() {
 }
 
 #[test]
-fn bench_round_is_not_implemented_yet() {
+fn bench_round_runs_secure_and_plaintext_rounds() {
     let out = Command::new(env!("CARGO_BIN_EXE_bench"))
-        .args(["round", "--dim", "10", "--workers", "2"])
+        .args(["round", "--dim", "2000", "--workers", "6", "--rounds", "2"])
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["dim"], 2000, "{v}");
+    assert_eq!(v["workers"], 6, "{v}");
+    assert_eq!(v["rule"], "secure-fltrust", "{v}");
+    for key in [
+        "secure_round_s",
+        "plaintext_round_s",
+        "first_round_s",
+        "worker_prepare_ms",
+        "bytes_between_servers",
+        "bytes_worker_to_servers",
+        "peak_rss_mb_a",
+        "peak_rss_mb_b",
+    ] {
+        positive(&v, key);
+    }
+    assert_eq!(v["updated"], true, "{v}");
 }
 
 #[test]
