@@ -34,7 +34,7 @@
 
 use std::collections::BTreeMap;
 
-use mpc_core::field::Fp;
+use mpc_core::field::{Fp, MulAcc};
 use mpc_core::flp::{JointRand, QueryPoint};
 use mpc_core::prg::{Domain, Prg, Purpose, Seed};
 use mpc_core::share::{decode_field_bytes, encode_field_bytes};
@@ -180,7 +180,6 @@ pub struct Pipeline {
     out: Vec<PeerMsg>,
     done: Vec<BatchDone>,
 }
-
 impl core::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Pipeline")
@@ -334,43 +333,55 @@ impl Pipeline {
         h.update(binder);
         let qseed: [u8; 32] = h.finalize().into();
         let t = QueryPoint::derive(&setup.circuit, &qseed);
-        let mut input = Vec::with_capacity(setup.circuit.input_len());
-        input.extend_from_slice(&half.x);
-        input.extend_from_slice(&half.kappa);
-        input.extend_from_slice(&half.beta);
-        let verifier = setup
+        // One pass over the long vectors, block by block while they are hot:
+        // the validity query, S = ⟨X, G⟩, ⟨ρ,X⟩, ⟨ρ,first⟩, ⟨ρ,second⟩ (each
+        // summed unreduced), and the vectors kept for the accumulation.
+        let mut query = setup
             .circuit
-            .query(&input, &half.proof, &joint, t, self.party == Party::A)
+            .query_start(&joint, t)
             .map_err(|e| PipeError::Malformed(format!("validity query: {e}")))?;
-        input.zeroize();
-        let score = dot(&half.x, &round.reference);
-        let rx = dot(&keys.rho, &half.x);
-        let r1 = dot(&keys.rho, &half.first);
-        let r2 = dot(&keys.rho, &half.second);
-        let s = half.scalar;
-        let (mult_x, mult_y, check_const, offset) = match self.party {
-            // first = M, second = R, scalar = s′.
-            Party::A => (
-                [Fp::ZERO, s],
-                [rx, Fp::ZERO],
-                [-r1, -r2],
-                half.first
-                    .iter()
-                    .zip(&half.second)
-                    .map(|(&m, &r)| m - r)
-                    .collect(),
-            ),
-            // first = W, second = Z, scalar = s.
-            Party::B => (
-                [s, Fp::ZERO],
-                [Fp::ZERO, rx],
-                [-r1, r2],
-                half.first
-                    .iter()
-                    .zip(&half.second)
-                    .map(|(&w, &z)| w + z)
-                    .collect(),
-            ),
+        let dim = setup.dim;
+        let mut x = Vec::with_capacity(dim);
+        let mut offset = Vec::with_capacity(dim);
+        let (mut score, mut rx, mut r1, mut r2) = (
+            MulAcc::default(),
+            MulAcc::default(),
+            MulAcc::default(),
+            MulAcc::default(),
+        );
+        let party = self.party;
+        let mut at = 0;
+        half.for_each_block(setup, |xs, kappa, first, second| {
+            query.absorb(xs, kappa);
+            let n = xs.len();
+            let rho = &keys.rho[at..at + n];
+            let g = &round.reference[at..at + n];
+            for ((((&xk, &fk), &sk), &rk), &gk) in xs.iter().zip(first).zip(second).zip(rho).zip(g)
+            {
+                score.add_mul(xk, gk);
+                rx.add_mul(rk, xk);
+                r1.add_mul(rk, fk);
+                r2.add_mul(rk, sk);
+            }
+            x.extend_from_slice(xs);
+            match party {
+                // first = M, second = R: A keeps M − R.
+                Party::A => offset.extend(first.iter().zip(second).map(|(&m, &r)| m - r)),
+                // first = W, second = Z: B keeps W + Z.
+                Party::B => offset.extend(first.iter().zip(second).map(|(&w, &z)| w + z)),
+            }
+            at += n;
+        });
+        let verifier = query
+            .finish(half.beta(), half.proof(), party == Party::A)
+            .map_err(|e| PipeError::Malformed(format!("validity query: {e}")))?;
+        let (score, rx, r1, r2) = (score.reduce(), rx.reduce(), r1.reduce(), r2.reduce());
+        let s = half.scalar();
+        let (mult_x, mult_y, check_const) = match party {
+            // scalar = s′.
+            Party::A => ([Fp::ZERO, s], [rx, Fp::ZERO], [-r1, -r2]),
+            // scalar = s.
+            Party::B => ([s, Fp::ZERO], [Fp::ZERO, rx], [-r1, r2]),
         };
         Ok(Local {
             verifier,
@@ -379,7 +390,7 @@ impl Pipeline {
             mult_y,
             check_const,
             scalar: s,
-            x: half.x,
+            x,
             offset,
         })
     }
@@ -745,10 +756,6 @@ pub fn gate(rule: Aggregation, tau: Option<f32>, scale: f64, g_norm: f64) -> Thr
             relation: Relation::Gt,
         },
     }
-}
-
-fn dot(a: &[Fp], b: &[Fp]) -> Fp {
-    a.iter().zip(b).fold(Fp::ZERO, |acc, (&x, &y)| acc + x * y)
 }
 
 /// Decodes a reference vector sent as little-endian i32s.
