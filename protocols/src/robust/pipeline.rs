@@ -179,7 +179,53 @@ pub struct Pipeline {
     round: Option<PipeRound>,
     out: Vec<PeerMsg>,
     done: Vec<BatchDone>,
+    spare: Spare,
 }
+
+/// Vectors of finished workers (X share and offset, d each), reused by the
+/// next workers' local work instead of fresh allocations (page faults and
+/// kernel zeroing of ≈ 4 MB per worker at d = 270k). Wiped when dropped;
+/// a reused vector is overwritten in full.
+#[derive(Default)]
+struct Spare(std::sync::Mutex<Vec<Vec<Fp>>>);
+
+/// Most vectors kept in [`Spare`] (two per worker of a full batch).
+const SPARE_MAX: usize = 2 * MAX_BATCH;
+
+impl Spare {
+    fn take(&self, dim: usize) -> Vec<Fp> {
+        let mut v = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|mut s| s.pop())
+            .unwrap_or_default();
+        v.clear();
+        v.reserve_exact(dim);
+        v
+    }
+
+    fn give(&self, local: &mut Local) {
+        if let Ok(mut s) = self.0.lock() {
+            for v in [&mut local.x, &mut local.offset] {
+                if s.len() < SPARE_MAX && v.capacity() > 0 {
+                    s.push(std::mem::take(v));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Spare {
+    fn drop(&mut self) {
+        if let Ok(s) = self.0.get_mut() {
+            for v in s.iter_mut() {
+                v.zeroize();
+            }
+        }
+    }
+}
+
 impl core::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Pipeline")
@@ -217,6 +263,7 @@ impl Pipeline {
             round: None,
             out,
             done: Vec::new(),
+            spare: Spare::default(),
         })
     }
 
@@ -341,8 +388,8 @@ impl Pipeline {
             .query_start(&joint, t)
             .map_err(|e| PipeError::Malformed(format!("validity query: {e}")))?;
         let dim = setup.dim;
-        let mut x = Vec::with_capacity(dim);
-        let mut offset = Vec::with_capacity(dim);
+        let mut x = self.spare.take(dim);
+        let mut offset = self.spare.take(dim);
         let (mut score, mut rx, mut r1, mut r2) = (
             MulAcc::default(),
             MulAcc::default(),
@@ -685,9 +732,12 @@ impl Pipeline {
             round.weight += tj;
             round.positive += bj;
         }
-        let Some(b) = round.batch.take() else {
+        let Some(mut b) = round.batch.take() else {
             return Ok(());
         };
+        for l in &mut b.locals {
+            self.spare.give(l);
+        }
         let verdicts = b.workers.iter().copied().zip(b.verdicts).collect();
         self.done.push(BatchDone {
             batch: b.id,
