@@ -91,7 +91,7 @@
 //! 64×64-bit multiplication and a 128-bit add each, one reduction per wire),
 //! one batch inversion of 2N_dom elements and ≈ 4·N_dom more multiplications
 //! for the weights and p(t). [`JointRand::derive`] expands 2·(M1 + c) field
-//! elements (ChaCha12). Measured on this machine (one core, machine shared with
+//! elements (ChaCha8, `mpc_core::prg`). Measured on this machine (one core, machine shared with
 //! other builds; `cargo bench -p mpc-core --bench flp`): see the bench file.
 //!
 //! # Soundness
@@ -894,7 +894,7 @@ impl fmt::Debug for JointRand {
 
 impl JointRand {
     /// Expands a Fiat–Shamir [`binder`] for `circuit`: SHA-256 of a label, the
-    /// parameters and the binder keys a ChaCha12 PRG; r and r′ come from two
+    /// parameters and the binder keys a ChaCha8 PRG; r and r′ come from two
     /// domain-separated streams, field elements by rejection sampling.
     pub fn derive(circuit: &ValidityCircuit, binder: &[u8; 32]) -> JointRand {
         let seed = derive_seed(b"tandem/flp/joint-rand/v1", circuit.params, binder);
