@@ -16,8 +16,9 @@ use crate::fixed::FixedParams;
 use crate::prg::Seed;
 use crate::share::{FIELD_BYTES, RING_SHARE_BYTES};
 
-/// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// The protocol version this build speaks. 3: `mpc_core::prg` streams are
+/// ChaCha8 under a `v2` key label (seeds of version 2 expand differently).
+pub const PROTOCOL_VERSION: u16 = 3;
 /// Default maximum frame size: 64 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 64 << 20;
 /// Default maximum model dimension: 2^21 coordinates.

@@ -91,7 +91,7 @@
 //! 64×64-bit multiplication and a 128-bit add each, one reduction per wire),
 //! one batch inversion of 2N_dom elements and ≈ 4·N_dom more multiplications
 //! for the weights and p(t). [`JointRand::derive`] expands 2·(M1 + c) field
-//! elements (ChaCha12). Measured on this machine (one core, machine shared with
+//! elements (ChaCha8, `mpc_core::prg`). Measured on this machine (one core, machine shared with
 //! other builds; `cargo bench -p mpc-core --bench flp`): see the bench file.
 //!
 //! # Soundness
@@ -518,22 +518,50 @@ impl ValidityCircuit {
         is_leader: bool,
     ) -> Result<Vec<Fp>, FlpError> {
         self.check_input(input_share)?;
-        if proof_share.len() != self.proof_len() {
-            return Err(FlpError::ProofLength {
-                expected: self.proof_len(),
-                got: proof_share.len(),
+        let dim = self.params.dim;
+        let (xs, rest) = input_share.split_at(dim);
+        let (kappa, beta) = rest.split_at(dim);
+        self.query_parts(xs, kappa, beta, proof_share, joint, t, is_leader)
+    }
+
+    /// [`ValidityCircuit::query`] with the input share given as its three
+    /// parts `X` (d), `κ` (d) and `β` (2w), so callers need not concatenate
+    /// them.
+    #[allow(clippy::too_many_arguments)]
+    pub fn query_parts(
+        &self,
+        xs: &[Fp],
+        kappa: &[Fp],
+        beta: &[Fp],
+        proof_share: &[Fp],
+        joint: &JointRand,
+        t: QueryPoint,
+        is_leader: bool,
+    ) -> Result<Vec<Fp>, FlpError> {
+        let dim = self.params.dim;
+        if xs.len() != dim || kappa.len() != dim || beta.len() != 2 * self.w {
+            return Err(FlpError::InputLength {
+                expected: self.input_len(),
+                got: xs.len() + kappa.len() + beta.len(),
             });
         }
-        self.check_joint(joint)?;
-        let dim = self.params.dim;
-        let w = self.w;
-        let c = self.c;
-        let l = 2 * c;
-        let n = self.n_dom();
-        let m1 = self.calls_bits;
-        let m3 = self.calls_sq;
-        let t = t.0;
+        let mut q = self.query_start(joint, t)?;
+        q.absorb(xs, kappa);
+        q.finish(beta, proof_share, is_leader)
+    }
 
+    /// Starts a streaming query: feed X and κ in coordinate order with
+    /// [`Query::absorb`] (any chunking; one pass over both, e.g. while the
+    /// share is being decoded or expanded), then [`Query::finish`] with β and
+    /// the proof share. Same result as [`ValidityCircuit::query`].
+    pub fn query_start<'a>(
+        &'a self,
+        joint: &'a JointRand,
+        t: QueryPoint,
+    ) -> Result<Query<'a>, FlpError> {
+        self.check_joint(joint)?;
+        let n = self.n_dom();
+        let t = t.0;
         // Barycentric weights. den[i] = 1/(t − ω_{2N}^i); the N-th roots are
         // the even-indexed ones.
         let mut den: Vec<Fp> = self.roots2.iter().map(|&r| t - r).collect();
@@ -541,13 +569,10 @@ impl ValidityCircuit {
             return Err(FlpError::QueryPoint);
         }
         let tn = t.pow(n as u64);
-        let t2n = tn * tn;
         let n_inv = Fp::reduce_u64(n as u64)
             .inverse()
             .ok_or(FlpError::QueryPoint)?;
-        let two_inv = Fp::reduce_u64(2).inverse().ok_or(FlpError::QueryPoint)?;
         let fac_n = (tn - Fp::ONE) * n_inv;
-        let fac_2n = (t2n - Fp::ONE) * n_inv * two_inv;
         // λ_k = (t^N − 1)/N · ω_N^k / (t − ω_N^k), k < N.
         let lam: Vec<Fp> = self
             .roots2
@@ -556,114 +581,32 @@ impl ValidityCircuit {
             .step_by(2)
             .map(|(&r, &d)| fac_n * r * d)
             .collect();
-
-        let (blinds, pvals) = proof_share.split_at(l);
-        // p(t) over the 2N roots.
-        let pt = self
-            .roots2
-            .iter()
-            .zip(&den)
-            .zip(pvals)
-            .fold(Fp::ZERO, |acc, ((&r, &d), &v)| acc + r * d * v)
-            * fac_2n;
-
-        // Wire values at t, accumulated unreduced per pair position j:
-        // a-wires per category (the draw's column factor col_j is applied
-        // once at the end), b-wires over all categories.
-        let xs = &input_share[..dim];
-        let bits = &input_share[dim..];
-        let mut acc_a = [
-            vec![MulAcc::default(); c],
-            vec![MulAcc::default(); c],
-            vec![MulAcc::default(); c],
-        ];
-        let mut acc_b = vec![MulAcc::default(); c];
-        for (k, (base, draw)) in [(1, &joint.draws[0]), (1 + m1, &joint.draws[1])]
-            .into_iter()
-            .enumerate()
-        {
-            let acc = &mut acc_a[k];
-            for ((&lk, &row), vals) in lam[base..base + m1]
-                .iter()
-                .zip(&draw.row)
-                .zip(bits.chunks(c))
-            {
-                let mu = lk * row;
-                for ((aa, bb), &v) in acc.iter_mut().zip(acc_b.iter_mut()).zip(vals) {
-                    aa.add_mul(mu, v);
-                    bb.add_mul(lk, v);
-                }
-            }
-        }
-        let base = 1 + 2 * m1;
-        for (&lk, vals) in lam[base..base + m3].iter().zip(xs.chunks(c)) {
-            for ((aa, bb), &x) in acc_a[2].iter_mut().zip(acc_b.iter_mut()).zip(vals) {
-                let pr = MulAcc::product(lk, x);
-                aa.add_u128(pr);
-                bb.add_u128(pr);
-            }
-        }
-        // The leader's −1 in b = v − 1, for every real (non-padding) bit term:
-        // rows 0..m1−1 are full, the last row holds `last_len` terms.
-        let last_len = self.bit_terms() - (m1 - 1) * c;
-        let mut minus_full = Fp::ZERO;
-        let mut minus_last = Fp::ZERO;
-        if is_leader {
-            for base in [1, 1 + m1] {
-                minus_full += lam[base..base + m1 - 1].iter().copied().sum::<Fp>();
-                minus_last += lam[base + m1 - 1];
-            }
-        }
-        let lam0 = lam[0];
-        let mut f = Vec::with_capacity(self.verifier_len());
-        for j in 0..c {
-            let a = lam0 * blinds[2 * j]
-                + joint.draws[0].col[j] * acc_a[0][j].reduce()
-                + joint.draws[1].col[j] * acc_a[1][j].reduce()
-                + acc_a[2][j].reduce();
-            let mut b = lam0 * blinds[2 * j + 1] + acc_b[j].reduce() - minus_full;
-            if j < last_len {
-                b -= minus_last;
-            }
-            f.push(a);
-            f.push(b);
-        }
-
-        // Outputs: call k's output is p(ω_N^k) = pvals[2k].
-        let call_sum = |from: usize, count: usize| -> Fp {
-            pvals
-                .iter()
-                .step_by(2)
-                .skip(from)
-                .take(count)
-                .copied()
-                .sum()
-        };
-        let out1 = call_sum(1, m1);
-        let out2 = call_sum(1 + m1, m1);
-        let norm = call_sum(1 + 2 * m1, m3);
-        let beta_lo = &input_share[2 * dim..2 * dim + w];
-        let beta_hi = &input_share[2 * dim + w..];
-        let weighted = |bs: &[Fp]| -> Fp {
-            bs.iter()
-                .enumerate()
-                .map(|(j, &b)| Fp::pow2(j as u32) * b)
-                .sum()
-        };
-        let (n_lo, n_hi) = if is_leader {
-            (
-                Fp::reduce_u64(self.params.n_lo),
-                Fp::reduce_u64(self.params.n_hi),
-            )
-        } else {
-            (Fp::ZERO, Fp::ZERO)
-        };
-        let out3 = norm - weighted(beta_lo) - n_lo;
-        let out4 = n_hi - norm - weighted(beta_hi);
-
-        f.push(pt);
-        f.extend_from_slice(&[out1, out2, out3, out4]);
-        Ok(f)
+        // Per row q: the a-wire weights λ·row_q of both draws, the b-wire
+        // weight λ₁ + λ₂ (one product for both draws), the square weight.
+        let m1 = self.calls_bits;
+        let m3 = self.calls_sq;
+        let (row1, row2) = (&joint.draws[0].row, &joint.draws[1].row);
+        let rows = (0..m1)
+            .map(|q| {
+                let (l1, l2) = (lam[1 + q], lam[1 + m1 + q]);
+                let l3 = if q < m3 {
+                    lam[1 + 2 * m1 + q]
+                } else {
+                    Fp::ZERO
+                };
+                [l1 * row1[q], l2 * row2[q], l1 + l2, l3]
+            })
+            .collect();
+        Ok(Query {
+            circuit: self,
+            joint,
+            tn,
+            den,
+            lam,
+            rows,
+            acc: vec![[MulAcc::default(); 4]; self.c],
+            next: 0,
+        })
     }
 
     /// Which checks pass, in the order gadget, bits-1, bits-2, norm-low, norm-high.
@@ -707,6 +650,195 @@ impl ValidityCircuit {
             Some((_, reason)) => Err(reason),
             None => Ok(()),
         }
+    }
+}
+
+/// A query in progress ([`ValidityCircuit::query_start`]). Holds
+/// accumulated shares of the wire values: zeroized on drop.
+pub struct Query<'a> {
+    circuit: &'a ValidityCircuit,
+    joint: &'a JointRand,
+    tn: Fp,
+    den: Vec<Fp>,
+    lam: Vec<Fp>,
+    /// Per bit row q: [λ₁·row₁_q, λ₂·row₂_q, λ₁ + λ₂, λ₃] (λ₃ = 0 past the squares).
+    rows: Vec<[Fp; 4]>,
+    /// Per pair position j: a-wire draw 1, a-wire draw 2, b-wire bits, squares.
+    acc: Vec<[MulAcc; 4]>,
+    /// Coordinates absorbed so far.
+    next: usize,
+}
+
+impl fmt::Debug for Query<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Query")
+            .field("absorbed", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Query<'_> {
+    fn drop(&mut self) {
+        for a in &mut self.acc {
+            *a = [MulAcc::default(); 4];
+        }
+    }
+}
+
+impl Query<'_> {
+    /// Absorbs the next coordinates of X and κ (equal lengths; extra
+    /// coordinates beyond d are ignored, and [`Query::finish`] then fails).
+    pub fn absorb(&mut self, xs: &[Fp], kappa: &[Fp]) {
+        let c = self.circuit.c;
+        let dim = self.circuit.params.dim;
+        let mut xs = &xs[..xs.len().min(kappa.len())];
+        let mut ks = &kappa[..xs.len()];
+        while !xs.is_empty() && self.next < dim {
+            let (q, j) = (self.next / c, self.next % c);
+            let take = (c - j).min(xs.len()).min(dim - self.next);
+            let [mu1, mu2, l12, l3] = self.rows[q];
+            for ((a, &x), &v) in self.acc[j..j + take]
+                .iter_mut()
+                .zip(&xs[..take])
+                .zip(&ks[..take])
+            {
+                a[0].add_mul(mu1, v);
+                a[1].add_mul(mu2, v);
+                a[2].add_mul(l12, v);
+                a[3].add_mul(l3, x);
+            }
+            xs = &xs[take..];
+            ks = &ks[take..];
+            self.next += take;
+        }
+        if !xs.is_empty() {
+            // Too many coordinates: poison so that finish fails.
+            self.next = usize::MAX;
+        }
+    }
+
+    /// The verifier message share, given the range-bit shares β (2w) and the
+    /// proof share. Fails unless exactly d coordinates were absorbed.
+    pub fn finish(
+        mut self,
+        beta: &[Fp],
+        proof_share: &[Fp],
+        is_leader: bool,
+    ) -> Result<Vec<Fp>, FlpError> {
+        let circuit = self.circuit;
+        let dim = circuit.params.dim;
+        let w = circuit.w;
+        let c = circuit.c;
+        if self.next != dim || beta.len() != 2 * w {
+            return Err(FlpError::InputLength {
+                expected: circuit.input_len(),
+                got: if self.next == usize::MAX {
+                    usize::MAX
+                } else {
+                    self.next + dim + beta.len()
+                },
+            });
+        }
+        if proof_share.len() != circuit.proof_len() {
+            return Err(FlpError::ProofLength {
+                expected: circuit.proof_len(),
+                got: proof_share.len(),
+            });
+        }
+        let l = 2 * c;
+        let m1 = circuit.calls_bits;
+        let m3 = circuit.calls_sq;
+        // The range bits: terms d .. d + 2w (the first may share a row with
+        // the last carries).
+        let mut m = dim;
+        let mut rest = beta;
+        while !rest.is_empty() {
+            let (q, j) = (m / c, m % c);
+            let take = (c - j).min(rest.len());
+            let [mu1, mu2, l12, _] = self.rows[q];
+            for (a, &v) in self.acc[j..j + take].iter_mut().zip(&rest[..take]) {
+                a[0].add_mul(mu1, v);
+                a[1].add_mul(mu2, v);
+                a[2].add_mul(l12, v);
+            }
+            rest = &rest[take..];
+            m += take;
+        }
+        let lam = &self.lam;
+        let (blinds, pvals) = proof_share.split_at(l);
+        // p(t) over the 2N roots.
+        let n_inv = Fp::reduce_u64(circuit.n_dom() as u64)
+            .inverse()
+            .ok_or(FlpError::QueryPoint)?;
+        let two_inv = Fp::reduce_u64(2).inverse().ok_or(FlpError::QueryPoint)?;
+        let fac_2n = (self.tn * self.tn - Fp::ONE) * n_inv * two_inv;
+        let pt = circuit
+            .roots2
+            .iter()
+            .zip(&self.den)
+            .zip(pvals)
+            .fold(Fp::ZERO, |acc, ((&r, &d), &v)| acc + r * d * v)
+            * fac_2n;
+        // The leader's −1 in b = v − 1, for every real (non-padding) bit term:
+        // rows 0..m1−1 are full, the last row holds `last_len` terms.
+        let last_len = circuit.bit_terms() - (m1 - 1) * c;
+        let mut minus_full = Fp::ZERO;
+        let mut minus_last = Fp::ZERO;
+        if is_leader {
+            for base in [1, 1 + m1] {
+                minus_full += lam[base..base + m1 - 1].iter().copied().sum::<Fp>();
+                minus_last += lam[base + m1 - 1];
+            }
+        }
+        let lam0 = lam[0];
+        let (col1, col2) = (&self.joint.draws[0].col, &self.joint.draws[1].col);
+        let mut f = Vec::with_capacity(circuit.verifier_len());
+        for (j, a) in self.acc.iter().enumerate() {
+            // A square's product goes to both its a- and its b-wire.
+            let sq = a[3].reduce();
+            let fa = lam0 * blinds[2 * j] + col1[j] * a[0].reduce() + col2[j] * a[1].reduce() + sq;
+            let mut fb = lam0 * blinds[2 * j + 1] + a[2].reduce() + sq - minus_full;
+            if j < last_len {
+                fb -= minus_last;
+            }
+            f.push(fa);
+            f.push(fb);
+        }
+
+        // Outputs: call k's output is p(ω_N^k) = pvals[2k].
+        let call_sum = |from: usize, count: usize| -> Fp {
+            pvals
+                .iter()
+                .step_by(2)
+                .skip(from)
+                .take(count)
+                .copied()
+                .sum()
+        };
+        let out1 = call_sum(1, m1);
+        let out2 = call_sum(1 + m1, m1);
+        let norm = call_sum(1 + 2 * m1, m3);
+        let (beta_lo, beta_hi) = beta.split_at(w);
+        let weighted = |bs: &[Fp]| -> Fp {
+            bs.iter()
+                .enumerate()
+                .map(|(j, &b)| Fp::pow2(j as u32) * b)
+                .sum()
+        };
+        let (n_lo, n_hi) = if is_leader {
+            (
+                Fp::reduce_u64(circuit.params.n_lo),
+                Fp::reduce_u64(circuit.params.n_hi),
+            )
+        } else {
+            (Fp::ZERO, Fp::ZERO)
+        };
+        let out3 = norm - weighted(beta_lo) - n_lo;
+        let out4 = n_hi - norm - weighted(beta_hi);
+
+        f.push(pt);
+        f.extend_from_slice(&[out1, out2, out3, out4]);
+        Ok(f)
     }
 }
 
@@ -762,7 +894,7 @@ impl fmt::Debug for JointRand {
 
 impl JointRand {
     /// Expands a Fiat–Shamir [`binder`] for `circuit`: SHA-256 of a label, the
-    /// parameters and the binder keys a ChaCha12 PRG; r and r′ come from two
+    /// parameters and the binder keys a ChaCha8 PRG; r and r′ come from two
     /// domain-separated streams, field elements by rejection sampling.
     pub fn derive(circuit: &ValidityCircuit, binder: &[u8; 32]) -> JointRand {
         let seed = derive_seed(b"tandem/flp/joint-rand/v1", circuit.params, binder);

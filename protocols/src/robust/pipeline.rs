@@ -34,7 +34,7 @@
 
 use std::collections::BTreeMap;
 
-use mpc_core::field::Fp;
+use mpc_core::field::{Fp, MulAcc};
 use mpc_core::flp::{JointRand, QueryPoint};
 use mpc_core::prg::{Domain, Prg, Purpose, Seed};
 use mpc_core::share::{decode_field_bytes, encode_field_bytes};
@@ -179,6 +179,51 @@ pub struct Pipeline {
     round: Option<PipeRound>,
     out: Vec<PeerMsg>,
     done: Vec<BatchDone>,
+    spare: Spare,
+}
+
+/// Vectors of finished workers (X share and offset, d each), reused by the
+/// next workers' local work instead of fresh allocations (page faults and
+/// kernel zeroing of ≈ 4 MB per worker at d = 270k). Wiped when dropped;
+/// a reused vector is overwritten in full.
+#[derive(Default)]
+struct Spare(std::sync::Mutex<Vec<Vec<Fp>>>);
+
+/// Most vectors kept in [`Spare`] (two per worker of a full batch).
+const SPARE_MAX: usize = 2 * MAX_BATCH;
+
+impl Spare {
+    fn take(&self, dim: usize) -> Vec<Fp> {
+        let mut v = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|mut s| s.pop())
+            .unwrap_or_default();
+        v.clear();
+        v.reserve_exact(dim);
+        v
+    }
+
+    fn give(&self, local: &mut Local) {
+        if let Ok(mut s) = self.0.lock() {
+            for v in [&mut local.x, &mut local.offset] {
+                if s.len() < SPARE_MAX && v.capacity() > 0 {
+                    s.push(std::mem::take(v));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Spare {
+    fn drop(&mut self) {
+        if let Ok(s) = self.0.get_mut() {
+            for v in s.iter_mut() {
+                v.zeroize();
+            }
+        }
+    }
 }
 
 impl core::fmt::Debug for Pipeline {
@@ -218,6 +263,7 @@ impl Pipeline {
             round: None,
             out,
             done: Vec::new(),
+            spare: Spare::default(),
         })
     }
 
@@ -334,43 +380,55 @@ impl Pipeline {
         h.update(binder);
         let qseed: [u8; 32] = h.finalize().into();
         let t = QueryPoint::derive(&setup.circuit, &qseed);
-        let mut input = Vec::with_capacity(setup.circuit.input_len());
-        input.extend_from_slice(&half.x);
-        input.extend_from_slice(&half.kappa);
-        input.extend_from_slice(&half.beta);
-        let verifier = setup
+        // One pass over the long vectors, block by block while they are hot:
+        // the validity query, S = ⟨X, G⟩, ⟨ρ,X⟩, ⟨ρ,first⟩, ⟨ρ,second⟩ (each
+        // summed unreduced), and the vectors kept for the accumulation.
+        let mut query = setup
             .circuit
-            .query(&input, &half.proof, &joint, t, self.party == Party::A)
+            .query_start(&joint, t)
             .map_err(|e| PipeError::Malformed(format!("validity query: {e}")))?;
-        input.zeroize();
-        let score = dot(&half.x, &round.reference);
-        let rx = dot(&keys.rho, &half.x);
-        let r1 = dot(&keys.rho, &half.first);
-        let r2 = dot(&keys.rho, &half.second);
-        let s = half.scalar;
-        let (mult_x, mult_y, check_const, offset) = match self.party {
-            // first = M, second = R, scalar = s′.
-            Party::A => (
-                [Fp::ZERO, s],
-                [rx, Fp::ZERO],
-                [-r1, -r2],
-                half.first
-                    .iter()
-                    .zip(&half.second)
-                    .map(|(&m, &r)| m - r)
-                    .collect(),
-            ),
-            // first = W, second = Z, scalar = s.
-            Party::B => (
-                [s, Fp::ZERO],
-                [Fp::ZERO, rx],
-                [-r1, r2],
-                half.first
-                    .iter()
-                    .zip(&half.second)
-                    .map(|(&w, &z)| w + z)
-                    .collect(),
-            ),
+        let dim = setup.dim;
+        let mut x = self.spare.take(dim);
+        let mut offset = self.spare.take(dim);
+        let (mut score, mut rx, mut r1, mut r2) = (
+            MulAcc::default(),
+            MulAcc::default(),
+            MulAcc::default(),
+            MulAcc::default(),
+        );
+        let party = self.party;
+        let mut at = 0;
+        half.for_each_block(setup, |xs, kappa, first, second| {
+            query.absorb(xs, kappa);
+            let n = xs.len();
+            let rho = &keys.rho[at..at + n];
+            let g = &round.reference[at..at + n];
+            for ((((&xk, &fk), &sk), &rk), &gk) in xs.iter().zip(first).zip(second).zip(rho).zip(g)
+            {
+                score.add_mul(xk, gk);
+                rx.add_mul(rk, xk);
+                r1.add_mul(rk, fk);
+                r2.add_mul(rk, sk);
+            }
+            x.extend_from_slice(xs);
+            match party {
+                // first = M, second = R: A keeps M − R.
+                Party::A => offset.extend(first.iter().zip(second).map(|(&m, &r)| m - r)),
+                // first = W, second = Z: B keeps W + Z.
+                Party::B => offset.extend(first.iter().zip(second).map(|(&w, &z)| w + z)),
+            }
+            at += n;
+        });
+        let verifier = query
+            .finish(half.beta(), half.proof(), party == Party::A)
+            .map_err(|e| PipeError::Malformed(format!("validity query: {e}")))?;
+        let (score, rx, r1, r2) = (score.reduce(), rx.reduce(), r1.reduce(), r2.reduce());
+        let s = half.scalar();
+        let (mult_x, mult_y, check_const) = match party {
+            // scalar = s′.
+            Party::A => ([Fp::ZERO, s], [rx, Fp::ZERO], [-r1, -r2]),
+            // scalar = s.
+            Party::B => ([s, Fp::ZERO], [Fp::ZERO, rx], [-r1, r2]),
         };
         Ok(Local {
             verifier,
@@ -379,7 +437,7 @@ impl Pipeline {
             mult_y,
             check_const,
             scalar: s,
-            x: half.x,
+            x,
             offset,
         })
     }
@@ -681,9 +739,12 @@ impl Pipeline {
             round.weight += tj;
             round.positive += bj;
         }
-        let Some(b) = round.batch.take() else {
+        let Some(mut b) = round.batch.take() else {
             return Ok(());
         };
+        for l in &mut b.locals {
+            self.spare.give(l);
+        }
         let verdicts = b.workers.iter().copied().zip(b.verdicts).collect();
         self.done.push(BatchDone {
             batch: b.id,
@@ -752,10 +813,6 @@ pub fn gate(rule: Aggregation, tau: Option<f32>, scale: f64, g_norm: f64) -> Thr
             relation: Relation::Gt,
         },
     }
-}
-
-fn dot(a: &[Fp], b: &[Fp]) -> Fp {
-    a.iter().zip(b).fold(Fp::ZERO, |acc, (&x, &y)| acc + x * y)
 }
 
 /// Decodes a reference vector sent as little-endian i32s.

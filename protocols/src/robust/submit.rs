@@ -25,6 +25,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha12Rng;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
+use zeroize::Zeroize;
 
 use super::encode::{EncodeError, check_precision, norm_window};
 
@@ -382,30 +383,158 @@ impl Draft {
     }
 }
 
-/// One server's half of a worker's submission, as field vectors. The input
-/// share of the validity proof is `[x ‖ kappa ‖ beta]`.
+/// One server's half of a worker's submission. The input share of the
+/// validity proof is `[x ‖ kappa ‖ beta]`. The long vectors (x, κ and the two
+/// dealt vectors, d each) are not materialised: [`Half::for_each_block`]
+/// expands them (A, from the seed) or decodes them (B, from its upload bytes,
+/// validated when the half was made) block by block, so the server's local
+/// work runs in one cache-hot pass.
 pub struct Half {
-    /// Lifted share of X.
-    pub x: Vec<Fp>,
-    /// Carry shares.
-    pub kappa: Vec<Fp>,
     /// Range-bit shares.
-    pub beta: Vec<Fp>,
+    beta: Vec<Fp>,
     /// Proof share.
-    pub proof: Vec<Fp>,
-    /// The dealt vector this server checks: A: M (for W), B: W.
-    pub first: Vec<Fp>,
-    /// The other dealt vector: A: R (for Z), B: Z.
-    pub second: Vec<Fp>,
+    proof: Vec<Fp>,
     /// This server's correlation scalar: A: s′, B: s.
-    pub scalar: Fp,
+    scalar: Fp,
+    long: Long,
     /// The commitment to this half.
     pub commit: [u8; 32],
 }
 
+enum Long {
+    /// A: everything long comes from the seed.
+    Seed { seed: Seed, round: u64, worker: u32 },
+    /// B: the upload's bytes (lengths and values already checked).
+    Bytes {
+        b: Vec<u8>,
+        kappa: Vec<u8>,
+        w: Vec<u8>,
+        z: Vec<u8>,
+    },
+}
+
 impl core::fmt::Debug for Half {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Half {{ dim: {}, <redacted> }}", self.x.len())
+        write!(f, "Half {{ <redacted> }}")
+    }
+}
+
+impl Drop for Half {
+    fn drop(&mut self) {
+        // B's upload bytes are uniform shares and masked vectors; like the
+        // received frame they came in, they are freed without a wipe (7 MB
+        // of volatile writes per worker at d = 270k).
+        self.beta.zeroize();
+        self.proof.zeroize();
+    }
+}
+
+/// Coordinates per block of [`Half::for_each_block`] (the scratch buffers,
+/// 4 × 8 KiB, stay in L1/L2).
+pub const BLOCK: usize = 1024;
+
+impl Half {
+    /// Range-bit shares.
+    pub fn beta(&self) -> &[Fp] {
+        &self.beta
+    }
+
+    /// Proof share.
+    pub fn proof(&self) -> &[Fp] {
+        &self.proof
+    }
+
+    /// This server's correlation scalar: A: s′, B: s.
+    pub fn scalar(&self) -> Fp {
+        self.scalar
+    }
+
+    /// Calls `f(x, kappa, first, second)` on consecutive blocks of at most
+    /// [`BLOCK`] coordinates, in order, covering all d: the lifted share of
+    /// X, the carry shares and the two dealt vectors (A: M, R; B: W, Z).
+    pub fn for_each_block(
+        &self,
+        setup: &RobustSetup,
+        mut f: impl FnMut(&[Fp], &[Fp], &[Fp], &[Fp]),
+    ) {
+        let dim = setup.dim;
+        let ell = setup.fixed.ell();
+        let two_ell = Fp::pow2(ell);
+        let mut x = [Fp::ZERO; BLOCK];
+        let mut kappa = [Fp::ZERO; BLOCK];
+        let mut first = [Fp::ZERO; BLOCK];
+        let mut second = [Fp::ZERO; BLOCK];
+        match &self.long {
+            Long::Seed {
+                seed,
+                round,
+                worker,
+            } => {
+                let half = Fp::pow2(ell - 1);
+                let (round, worker) = (*round, *worker);
+                let mut ring = RobustSetup::prg(seed, Purpose::RingMaskA, round, worker);
+                let mut carry = RobustSetup::prg(seed, Purpose::CarryShareA, round, worker);
+                let mut m = RobustSetup::prg(seed, Purpose::VoleMaskA, round, worker);
+                let mut r = RobustSetup::prg(seed, Purpose::VoleMaskR, round, worker);
+                let mut start = 0;
+                while start < dim {
+                    let n = BLOCK.min(dim - start);
+                    for (xk, kk) in x[..n].iter_mut().zip(&mut kappa[..n]) {
+                        let a = Fp::reduce_u64(u64::from(ring.next_ring(ell)));
+                        let ka = carry.next_fp();
+                        *kk = ka;
+                        *xk = a - two_ell * ka - half;
+                    }
+                    m.fill_fp(&mut first[..n]);
+                    r.fill_fp(&mut second[..n]);
+                    f(&x[..n], &kappa[..n], &first[..n], &second[..n]);
+                    start += n;
+                }
+            }
+            Long::Bytes { b, kappa: kb, w, z } => {
+                let word = |c: &[u8]| {
+                    let mut v = [0u8; 8];
+                    v.copy_from_slice(c);
+                    // Checked canonical in `half_b`.
+                    Fp::reduce_u64(u64::from_le_bytes(v))
+                };
+                let mut start = 0;
+                while start < dim {
+                    let n = BLOCK.min(dim - start);
+                    fn bytes(v: &[u8], w: usize, start: usize, n: usize) -> &[u8] {
+                        &v[start * w..(start + n) * w]
+                    }
+                    for (((xk, kk), bc), kc) in x[..n]
+                        .iter_mut()
+                        .zip(&mut kappa[..n])
+                        .zip(bytes(b, RING_SHARE_BYTES, start, n).chunks_exact(RING_SHARE_BYTES))
+                        .zip(bytes(kb, 8, start, n).chunks_exact(8))
+                    {
+                        let v = u64::from(bc[0]) | u64::from(bc[1]) << 8 | u64::from(bc[2]) << 16;
+                        let k = word(kc);
+                        *kk = k;
+                        *xk = Fp::reduce_u64(v) - two_ell * k;
+                    }
+                    for (o, c) in first[..n]
+                        .iter_mut()
+                        .zip(bytes(w, 8, start, n).chunks_exact(8))
+                    {
+                        *o = word(c);
+                    }
+                    for (o, c) in second[..n]
+                        .iter_mut()
+                        .zip(bytes(z, 8, start, n).chunks_exact(8))
+                    {
+                        *o = word(c);
+                    }
+                    f(&x[..n], &kappa[..n], &first[..n], &second[..n]);
+                    start += n;
+                }
+            }
+        }
+        for buf in [&mut x, &mut kappa, &mut first, &mut second] {
+            buf.zeroize();
+        }
     }
 }
 
@@ -457,23 +586,61 @@ impl ViewA {
     }
 }
 
-/// A's half, expanded from the worker's seed.
+/// A's half: the seed (the long vectors are expanded block by block when
+/// used), the range-bit and proof shares and s′.
 pub fn half_a(setup: &RobustSetup, seed: &Seed, round: u64, worker: u32) -> Half {
-    let v = ViewA::derive(setup, seed, round, worker);
+    let fill = |purpose, len| {
+        let mut v = vec![Fp::ZERO; len];
+        RobustSetup::prg(seed, purpose, round, worker).fill_fp(&mut v);
+        v
+    };
     Half {
-        x: v.x,
-        kappa: v.kappa,
-        beta: v.beta,
-        proof: v.proof,
-        first: v.m,
-        second: v.r,
-        scalar: v.s_prime,
+        beta: fill(Purpose::RangeBitsA, setup.range_len()),
+        proof: fill(Purpose::ProofShareA, setup.circuit.proof_len()),
+        scalar: RobustSetup::prg(seed, Purpose::VoleScalarA, round, worker).next_fp(),
+        long: Long::Seed {
+            seed: seed.clone(),
+            round,
+            worker,
+        },
         commit: commit_a(seed, round, worker),
     }
 }
 
-/// B's half, parsed and validated from its upload (`WorkerToB::Robust`).
-pub fn half_b(setup: &RobustSetup, upload: &WorkerToB) -> Result<Half, SubmitError> {
+/// Bytes hashed per step of the validation pass (cache-sized).
+const HASH_CHUNK: usize = 64 << 10;
+
+/// Checks that every 8-byte little-endian word of `bytes` is a canonical
+/// field element, hashing the bytes as it goes (one cache-hot pass).
+fn check_and_hash(h: &mut Sha256, name: &'static str, bytes: &[u8]) -> Result<(), SubmitError> {
+    h.update((bytes.len() as u64).to_le_bytes());
+    for (i, chunk) in bytes.chunks(HASH_CHUNK).enumerate() {
+        let bad = chunk
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            .fold(false, |bad, v| bad | (v >= mpc_core::field::MODULUS));
+        if bad {
+            let at = chunk
+                .chunks_exact(8)
+                .position(|c| {
+                    u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+                        >= mpc_core::field::MODULUS
+                })
+                .unwrap_or(0);
+            return Err(SubmitError::Upload {
+                field: name,
+                detail: format!("element {} is not canonical", i * HASH_CHUNK / 8 + at),
+            });
+        }
+        h.update(chunk);
+    }
+    Ok(())
+}
+
+/// B's half, parsed and validated from its upload (`WorkerToB::Robust`),
+/// which it takes over (the long parts are kept as bytes, not copied).
+/// Computes c_B in the same pass as the checks.
+pub fn half_b(setup: &RobustSetup, upload: WorkerToB) -> Result<Half, SubmitError> {
     let WorkerToB::Robust {
         b,
         kappa_b,
@@ -502,35 +669,66 @@ pub fn half_b(setup: &RobustSetup, upload: &WorkerToB) -> Result<Half, SubmitErr
             detail: e.to_string(),
         })
     };
-    let kappa = field("kappa_b", kappa_b, dim)?;
-    let beta = field("beta_b", beta_b, setup.range_len())?;
-    let proof = field("proof_b", proof_b, setup.circuit.proof_len())?;
-    let wv = field("w", w, dim)?;
-    let zv = field("z", z, dim)?;
-    let scalar = Fp::from_canonical(*s).ok_or(SubmitError::Upload {
+    for (name, bytes) in [("kappa_b", &kappa_b), ("w", &w), ("z", &z)] {
+        if dim.checked_mul(8) != Some(bytes.len()) {
+            // The decoder's message for a wrong length.
+            field(name, bytes, dim)?;
+        }
+    }
+    let beta = field("beta_b", &beta_b, setup.range_len())?;
+    let proof = field("proof_b", &proof_b, setup.circuit.proof_len())?;
+    let scalar = Fp::from_canonical(s).ok_or(SubmitError::Upload {
         field: "s",
         detail: "not a canonical field element".into(),
     })?;
-    let two_ell = Fp::pow2(ell);
-    let mut x = Vec::with_capacity(dim);
-    for (index, chunk) in b.chunks_exact(RING_SHARE_BYTES).enumerate() {
-        let mut word = [0u8; 4];
-        word[..RING_SHARE_BYTES].copy_from_slice(chunk);
-        let v = u32::from_le_bytes(word);
-        if u64::from(v) >= 1u64 << ell {
-            return Err(SubmitError::RingShare { index, ell });
+    // The commitment (same bytes and order as `commit_b`), with the checks
+    // of every value in the same pass.
+    let mut h = Sha256::new();
+    h.update(COMMIT_B);
+    h.update([0u8]);
+    h.update(blind);
+    h.update((b.len() as u64).to_le_bytes());
+    let limit = 1u32 << ell;
+    for (i, chunk) in b
+        .chunks(HASH_CHUNK - HASH_CHUNK % RING_SHARE_BYTES)
+        .enumerate()
+    {
+        let bad = chunk
+            .chunks_exact(RING_SHARE_BYTES)
+            .map(|c| u32::from(c[0]) | u32::from(c[1]) << 8 | u32::from(c[2]) << 16)
+            .fold(false, |bad, v| bad | (v >= limit));
+        if bad {
+            let at = chunk
+                .chunks_exact(RING_SHARE_BYTES)
+                .position(|c| {
+                    (u32::from(c[0]) | u32::from(c[1]) << 8 | u32::from(c[2]) << 16) >= limit
+                })
+                .unwrap_or(0);
+            return Err(SubmitError::RingShare {
+                index: i * (HASH_CHUNK / RING_SHARE_BYTES) + at,
+                ell,
+            });
         }
-        x.push(Fp::reduce_u64(u64::from(v)) - two_ell * kappa[index]);
+        h.update(chunk);
     }
-    let commit = commit_b(blind, [b, kappa_b, beta_b, w, z], *s);
+    check_and_hash(&mut h, "kappa_b", &kappa_b)?;
+    h.update((beta_b.len() as u64).to_le_bytes());
+    h.update(&beta_b);
+    check_and_hash(&mut h, "w", &w)?;
+    check_and_hash(&mut h, "z", &z)?;
+    h.update(s.to_le_bytes());
+    let commit: [u8; 32] = h.finalize().into();
+    debug_assert_eq!(commit, commit_b(&blind, [&b, &kappa_b, &beta_b, &w, &z], s));
     Ok(Half {
-        x,
-        kappa,
         beta,
         proof,
-        first: wv,
-        second: zv,
         scalar,
+        long: Long::Bytes {
+            b,
+            kappa: kappa_b,
+            w,
+            z,
+        },
         commit,
     })
 }

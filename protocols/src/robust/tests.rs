@@ -137,7 +137,7 @@ fn run(duo: &mut Duo, round: u64, reference: &[i32], subs: Vec<Sub>, batch: usiz
         let mut lb = Vec::new();
         for s in chunk {
             let ha = half_a(&setup, &s.seed, round, s.worker);
-            let hb = match half_b(&setup, &s.upload) {
+            let hb = match half_b(&setup, s.upload.clone()) {
                 Ok(h) => h,
                 Err(e) => {
                     verdicts.push((s.worker, Err(format!("upload: {e}"))));
@@ -564,20 +564,20 @@ fn upload_decode_errors_are_refused_before_any_work() {
     if let WorkerToB::Robust { b, .. } = &mut sub.upload {
         b[2] = 0xff; // coordinate 0 becomes ≥ 2^18
     }
-    let err = half_b(&setup, &sub.upload).unwrap_err().to_string();
+    let err = half_b(&setup, sub.upload.clone()).unwrap_err().to_string();
     assert!(err.contains("not below 2^18"), "{err}");
     let mut sub = honest(&setup, 1, 0, &u);
     if let WorkerToB::Robust { w, .. } = &mut sub.upload {
         w.pop();
     }
     assert!(
-        half_b(&setup, &sub.upload)
+        half_b(&setup, sub.upload.clone())
             .unwrap_err()
             .to_string()
             .contains("`w`")
     );
     let wrong_dim = RobustSetup::new(&session(9, Aggregation::SecureFltrust, None)).unwrap();
-    assert!(half_b(&wrong_dim, &sub.upload).is_err());
+    assert!(half_b(&wrong_dim, sub.upload.clone()).is_err());
 }
 
 #[test]

@@ -156,11 +156,10 @@ impl RobustHelper {
         if r.halves.len() + r.locals.len() >= max_pending {
             return verdict_reject(round, from, "too many uploads waiting".into());
         }
-        let half = match half_b(p.setup(), &upload) {
+        let half = match half_b(p.setup(), upload) {
             Ok(h) => h,
             Err(e) => return verdict_reject(round, from, format!("invalid upload: {e}")),
         };
-        drop(upload);
         r.halves.insert(from, half);
         let mut out = vec![HelperAction::ToWorker {
             worker: from,
