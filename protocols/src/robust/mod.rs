@@ -7,4 +7,4 @@ pub mod pipeline;
 pub mod submit;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

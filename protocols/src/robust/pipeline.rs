@@ -867,3 +867,35 @@ pub fn split_verifiers(
 /// Per-worker pending entries keyed by worker id (used by both shells' state
 /// machines).
 pub type Pending = BTreeMap<u32, Local>;
+
+/// A server's pipeline for the session, or why it could not be built (the
+/// reason ends every round of the session in a note).
+pub type PipelineSlot = Result<Pipeline, String>;
+
+/// Builds `party`'s pipeline for a robust `session`.
+pub fn for_session(party: Party, session: &mpc_core::wire::SessionInfo) -> PipelineSlot {
+    let setup = RobustSetup::new(session).map_err(|e| e.to_string())?;
+    Pipeline::new(party, setup, session.aggregation, session.cos_threshold)
+        .map_err(|e| e.to_string())
+}
+
+/// Runs `f` on the slot's pipeline, or reports why there is none.
+pub fn with_pipeline(
+    slot: &mut PipelineSlot,
+    f: impl FnOnce(&mut Pipeline) -> Result<(), PipeError>,
+) -> Result<(), PipeError> {
+    match slot.as_mut() {
+        Ok(p) => f(p),
+        Err(e) => Err(PipeError::Protocol(format!("no pipeline: {e}"))),
+    }
+}
+
+/// After error `e`: if the engine is poisoned, the pipeline is gone for the
+/// rest of the session (a new session starts a new one).
+pub fn retire_if_failed(slot: &mut PipelineSlot, e: &PipeError) {
+    if let Ok(p) = slot
+        && p.engine().is_failed()
+    {
+        *slot = Err(format!("the 2PC engine failed: {e}"));
+    }
+}

@@ -15,9 +15,9 @@ use tracing::{info, warn};
 use super::leader::{LeaderAction, RoundOutcome};
 use crate::mpc::corr::Party;
 use crate::robust::pipeline::{
-    Local, MAX_BATCH, PeerMsg, PipeError, Pipeline, encode_reference, reference_from,
+    self, Local, MAX_BATCH, PeerMsg, PipeError, PipelineSlot, encode_reference, reference_from,
 };
-use crate::robust::submit::{RobustSetup, commit_a, half_a};
+use crate::robust::submit::{commit_a, half_a};
 
 struct Ready {
     worker: u32,
@@ -46,7 +46,7 @@ struct RRound {
 /// A's robust-round state.
 pub struct RobustLeader {
     session: SessionInfo,
-    pipeline: Result<Pipeline, String>,
+    pipeline: PipelineSlot,
     round: Option<RRound>,
 }
 
@@ -62,12 +62,7 @@ impl RobustLeader {
     /// A's side for `session` (a robust rule); starts the 2PC engine — its
     /// first messages go out with the first round.
     pub fn new(session: SessionInfo) -> RobustLeader {
-        let pipeline = RobustSetup::new(&session)
-            .map_err(|e| e.to_string())
-            .and_then(|setup| {
-                Pipeline::new(Party::A, setup, session.aggregation, session.cos_threshold)
-                    .map_err(|e| e.to_string())
-            });
+        let pipeline = pipeline::for_session(Party::A, &session);
         RobustLeader {
             session,
             pipeline,
@@ -257,9 +252,11 @@ impl RobustLeader {
     /// A message from B that belongs to robust rounds.
     pub fn on_b(&mut self, msg: BToA) -> Vec<LeaderAction> {
         let result = match msg {
-            BToA::Engine(bytes) => self.with_pipeline(|p| p.on_engine_frame(&bytes)),
-            BToA::Checks(x) => self.with_pipeline(|p| p.on_checks(x)),
-            BToA::Cross(x) => self.with_pipeline(|p| p.on_cross(x)),
+            BToA::Engine(bytes) => {
+                pipeline::with_pipeline(&mut self.pipeline, |p| p.on_engine_frame(&bytes))
+            }
+            BToA::Checks(x) => pipeline::with_pipeline(&mut self.pipeline, |p| p.on_checks(x)),
+            BToA::Cross(x) => pipeline::with_pipeline(&mut self.pipeline, |p| p.on_cross(x)),
             BToA::UploadReady {
                 round,
                 worker,
@@ -311,16 +308,6 @@ impl RobustLeader {
         match result {
             Ok(()) => self.progress(),
             Err(e) => self.fail(e),
-        }
-    }
-
-    fn with_pipeline(
-        &mut self,
-        f: impl FnOnce(&mut Pipeline) -> Result<(), PipeError>,
-    ) -> Result<(), PipeError> {
-        match self.pipeline.as_mut() {
-            Ok(p) => f(p),
-            Err(e) => Err(PipeError::Protocol(format!("no pipeline: {e}"))),
         }
     }
 
@@ -525,11 +512,7 @@ impl RobustLeader {
 
     fn fail(&mut self, e: PipeError) -> Vec<LeaderAction> {
         warn!(error = %e, "robust pipeline failed");
-        if let Ok(p) = &self.pipeline
-            && p.engine().is_failed()
-        {
-            self.pipeline = Err(format!("the 2PC engine failed: {e}"));
-        }
+        pipeline::retire_if_failed(&mut self.pipeline, &e);
         self.finish(None, None, Some(format!("robust pipeline: {e}")))
     }
 

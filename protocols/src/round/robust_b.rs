@@ -16,9 +16,9 @@ use tracing::{info, warn};
 use super::helper::{HelperAction, HelperConfig};
 use crate::mpc::corr::Party;
 use crate::robust::pipeline::{
-    Local, PeerMsg, PipeError, Pipeline, decode_reference, split_verifiers,
+    self, Local, PeerMsg, PipeError, PipelineSlot, decode_reference, split_verifiers,
 };
-use crate::robust::submit::{Half, RobustSetup, half_b};
+use crate::robust::submit::{Half, half_b};
 
 struct HRound {
     id: u64,
@@ -34,7 +34,7 @@ struct HRound {
 /// B's robust-round state.
 pub struct RobustHelper {
     cfg: HelperConfig,
-    pipeline: Result<Pipeline, String>,
+    pipeline: PipelineSlot,
     round: Option<HRound>,
 }
 
@@ -49,12 +49,7 @@ impl core::fmt::Debug for RobustHelper {
 impl RobustHelper {
     /// B's side for `session` (a robust rule): starts the 2PC engine.
     pub fn new(cfg: HelperConfig, session: &SessionInfo) -> (RobustHelper, Vec<HelperAction>) {
-        let pipeline = RobustSetup::new(session)
-            .map_err(|e| e.to_string())
-            .and_then(|setup| {
-                Pipeline::new(Party::B, setup, session.aggregation, session.cos_threshold)
-                    .map_err(|e| e.to_string())
-            });
+        let pipeline = pipeline::for_session(Party::B, session);
         // B never reveals below its own k_min, whatever A announces.
         let cfg = HelperConfig {
             k_min: cfg.k_min.max(session.k_min as usize),
@@ -172,9 +167,11 @@ impl RobustHelper {
     /// A message from A that belongs to robust rounds.
     pub fn on_a(&mut self, msg: AToB) -> Vec<HelperAction> {
         let result = match msg {
-            AToB::Engine(bytes) => self.with_pipeline(|p| p.on_engine_frame(&bytes)),
-            AToB::Checks(x) => self.with_pipeline(|p| p.on_checks(x)),
-            AToB::Cross(x) => self.with_pipeline(|p| p.on_cross(x)),
+            AToB::Engine(bytes) => {
+                pipeline::with_pipeline(&mut self.pipeline, |p| p.on_engine_frame(&bytes))
+            }
+            AToB::Checks(x) => pipeline::with_pipeline(&mut self.pipeline, |p| p.on_checks(x)),
+            AToB::Cross(x) => pipeline::with_pipeline(&mut self.pipeline, |p| p.on_cross(x)),
             AToB::SeedCommit {
                 round,
                 worker,
@@ -209,16 +206,6 @@ impl RobustHelper {
                 out
             }
             Err(e) => self.fail(e),
-        }
-    }
-
-    fn with_pipeline(
-        &mut self,
-        f: impl FnOnce(&mut Pipeline) -> Result<(), PipeError>,
-    ) -> Result<(), PipeError> {
-        match self.pipeline.as_mut() {
-            Ok(p) => f(p),
-            Err(e) => Err(PipeError::Protocol(format!("no pipeline: {e}"))),
         }
     }
 
@@ -376,11 +363,7 @@ impl RobustHelper {
     fn fail(&mut self, e: PipeError) -> Vec<HelperAction> {
         warn!(error = %e, "robust pipeline failed");
         let round = self.open_round().unwrap_or(0);
-        if let Ok(p) = &self.pipeline
-            && p.engine().is_failed()
-        {
-            self.pipeline = Err(format!("the 2PC engine failed: {e}"));
-        }
+        pipeline::retire_if_failed(&mut self.pipeline, &e);
         self.round = None;
         refuse_round(round, format!("robust pipeline: {e}"))
     }

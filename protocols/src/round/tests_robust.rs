@@ -14,20 +14,7 @@ use super::tests::Sim;
 use super::worker::prepare;
 
 fn session(dim: usize, aggregation: Aggregation) -> SessionInfo {
-    SessionInfo {
-        model: "test".into(),
-        dim: dim as u32,
-        fixed: FixedParams::new(18, 16).unwrap(),
-        aggregation,
-        clip: 0.0,
-        cos_threshold: None,
-        train: mpc_core::wire::TrainParams {
-            epochs: 1,
-            batch_size: 32,
-            lr: 0.1,
-        },
-        k_min: 3,
-    }
+    crate::robust::tests::session(dim, aggregation, None)
 }
 
 fn norm(v: &[f32]) -> f64 {
