@@ -920,10 +920,10 @@ fn decode_body<M: DeserializeOwned>(
 
 /// Encodes `msg` with the version header.
 pub fn encode<M: WireMessage>(msg: &M) -> Result<Vec<u8>, WireError> {
+    // Encoded straight after the header (no second buffer and copy).
     let mut out = PROTOCOL_VERSION.to_be_bytes().to_vec();
-    let body = bincode::serde::encode_to_vec(msg, config())
+    bincode::serde::encode_into_std_write(msg, &mut out, config())
         .map_err(|e| WireError::Encode(e.to_string()))?;
-    out.extend_from_slice(&body);
     Ok(out)
 }
 

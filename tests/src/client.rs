@@ -40,7 +40,13 @@ impl Link {
 
     /// Sends a typed message.
     pub async fn send<M: wire::WireMessage>(&mut self, msg: &M) -> Result<()> {
-        self.writer.send(&wire::encode(msg)?).await?;
+        self.writer.send_owned(wire::encode(msg)?).await?;
+        Ok(())
+    }
+
+    /// Sends raw frame bytes the link takes over (no copy into QUIC's buffer).
+    pub async fn send_owned(&mut self, frame: Vec<u8>) -> Result<()> {
+        self.writer.send_owned(frame).await?;
         Ok(())
     }
 

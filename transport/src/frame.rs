@@ -143,6 +143,40 @@ impl FrameWriter {
         Ok(())
     }
 
+    /// Send one frame whose payload the writer takes over: QUIC queues the
+    /// buffer itself instead of copying it into the stream's send buffer
+    /// (one memcpy and ≈ 7 MB of fresh pages saved per robust upload).
+    pub async fn send_owned(&mut self, payload: Vec<u8>) -> Result<()> {
+        if self.in_frame {
+            return Err(TransportError::Poisoned);
+        }
+        let len = payload.len();
+        let len32 = u32::try_from(len)
+            .ok()
+            .filter(|_| len <= self.max_frame)
+            .ok_or(TransportError::FrameTooLarge {
+                len: len as u64,
+                max: self.max_frame,
+            })?;
+        self.in_frame = true;
+        self.write_all(&len32.to_be_bytes()).await?;
+        let mut bufs = [bytes::Bytes::from(payload)];
+        while !bufs[0].is_empty() {
+            let written =
+                tokio::time::timeout(self.io_timeout, self.stream.write_chunks(&mut bufs))
+                    .await
+                    .map_err(|_| TransportError::Timeout {
+                        what: "the peer to accept stream data (flow control)",
+                        after: self.io_timeout,
+                    })??;
+            if let Some(c) = &self.counter {
+                c.add(written.bytes as u64);
+            }
+        }
+        self.in_frame = false;
+        Ok(())
+    }
+
     async fn write_all(&mut self, mut buf: &[u8]) -> Result<()> {
         while !buf.is_empty() {
             let n = tokio::time::timeout(self.io_timeout, self.stream.write(buf))

@@ -265,7 +265,7 @@ pub async fn attach<P: Clone + Debug + Send + Sync + 'static>(
 
 async fn write_loop(mut writer: FrameWriter, mut rx: mpsc::Receiver<Vec<u8>>) {
     while let Some(frame) = rx.recv().await {
-        if let Err(e) = writer.send(&frame).await {
+        if let Err(e) = writer.send_owned(frame).await {
             debug!(error = %e, "write to peer failed");
             return;
         }

@@ -261,7 +261,7 @@ async fn link(
 }
 
 async fn send<M: wire::WireMessage>(w: &mut FrameWriter, msg: &M) -> Result<()> {
-    w.send(&wire::encode(msg)?).await?;
+    w.send_owned(wire::encode(msg)?).await?;
     Ok(())
 }
 

@@ -391,11 +391,9 @@ async fn bench_worker(
         let (to_a, to_b) = slot
             .take()
             .with_context(|| format!("round {round} announced twice"))?;
-        w.a.send_raw(&to_a).await?;
-        drop(to_a);
+        w.a.send_owned(to_a).await?;
         if let (Some(link), Some(f)) = (w.b.as_mut(), to_b) {
-            link.send_raw(&f).await?;
-            drop(f);
+            link.send_owned(f).await?;
             match link.recv::<BToWorker>(ROUND_WAIT).await? {
                 BToWorker::Ack { .. } => {}
                 other => bail!("server B answered {other:?}"),
