@@ -32,8 +32,6 @@
 //! Nothing of a worker is accumulated before its proof verdict and both
 //! checks are known.
 
-use std::collections::BTreeMap;
-
 use mpc_core::field::{Fp, MulAcc};
 use mpc_core::flp::{JointRand, QueryPoint};
 use mpc_core::prg::{Domain, Prg, Purpose, Seed};
@@ -456,10 +454,14 @@ impl Pipeline {
         locals: Vec<Local>,
         peer_verifiers: &[Vec<Fp>],
     ) -> Result<(), PipeError> {
-        let circuit = self.setup.circuit.clone();
-        let rule = self.rule;
-        let round = self
-            .round
+        let Pipeline {
+            party,
+            setup,
+            engine,
+            round,
+            ..
+        } = self;
+        let round = round
             .as_mut()
             .ok_or_else(|| PipeError::Protocol("no open round".into()))?;
         if round.batch.is_some() {
@@ -478,11 +480,11 @@ impl Pipeline {
         let mut valid = Vec::new();
         let mut kept = Vec::new();
         for (i, (local, peer)) in locals.into_iter().zip(peer_verifiers).enumerate() {
-            let (va, vb) = match self.party {
+            let (va, vb) = match party {
                 Party::A => (local.verifier.as_slice(), peer.as_slice()),
                 Party::B => (peer.as_slice(), local.verifier.as_slice()),
             };
-            match circuit.decide(va, vb) {
+            match setup.circuit.decide(va, vb) {
                 Ok(()) => {
                     verdicts.push(Ok(()));
                     valid.push(i);
@@ -515,11 +517,10 @@ impl Pipeline {
                 xs.extend_from_slice(&l.mult_x);
                 ys.extend_from_slice(&l.mult_y);
             }
-            b.mult_job = Some(self.engine.submit_mult(xs, ys)?);
+            b.mult_job = Some(engine.submit_mult(xs, ys)?);
             let scores = b.locals.iter().map(|l| l.score).collect();
-            b.relu_job = Some(self.engine.submit_relu(scores, round.gate)?);
+            b.relu_job = Some(engine.submit_relu(scores, round.gate)?);
         }
-        let _ = rule;
         round.batch = Some(b);
         self.advance()
     }
@@ -537,7 +538,6 @@ impl Pipeline {
     }
 
     fn on_output(&mut self, out: EngineOutput) -> Result<(), PipeError> {
-        let rule = self.rule;
         let Some(round) = self.round.as_mut() else {
             // A round closed by its deadline before its coin toss finished:
             // the coin is no longer needed.
@@ -588,7 +588,6 @@ impl Pipeline {
                 }
                 b.gated = Some(gated);
                 b.b2a_job = Some(self.engine.submit_b2a(bits)?);
-                let _ = rule;
                 Ok(())
             }
             EngineOutput::B2a { job, shares } => {
@@ -693,25 +692,22 @@ impl Pipeline {
             && trust_ready
             && let Some(passed) = &b.passed
         {
-            {
-                let t = trust_shares(rule, b);
-                let own: Vec<Fp> = b
-                    .locals
-                    .iter()
-                    .zip(passed)
-                    .zip(&t)
-                    .filter(|((_, ok), _)| **ok)
-                    .map(|((l, _), &t)| t - l.scalar)
-                    .collect();
-                if !own.is_empty() {
-                    self.out.push(PeerMsg::Cross(Exchange {
-                        round: round.id,
-                        batch: b.id,
-                        values: encode_field_bytes(&own),
-                    }));
-                }
-                b.own_cross = Some(own);
+            let own: Vec<Fp> = b
+                .locals
+                .iter()
+                .zip(passed)
+                .zip(trust_shares(rule, b))
+                .filter(|((_, ok), _)| **ok)
+                .map(|((l, _), &t)| t - l.scalar)
+                .collect();
+            if !own.is_empty() {
+                self.out.push(PeerMsg::Cross(Exchange {
+                    round: round.id,
+                    batch: b.id,
+                    values: encode_field_bytes(&own),
+                }));
             }
+            b.own_cross = Some(own);
         }
         let Some(own) = &b.own_cross else {
             return Ok(());
@@ -720,11 +716,10 @@ impl Pipeline {
             return Ok(());
         }
         // Accumulate every worker that passed everything.
-        let passed = b.passed.clone().unwrap_or_default();
+        let passed = b.passed.as_deref().unwrap_or_default();
         let t = trust_shares(rule, b);
-        let peer = b.peer_cross.clone().unwrap_or_default();
-        let bits = b.bits.clone().unwrap_or_default();
-        let mut next_peer = peer.iter();
+        let bits = b.bits.as_deref().unwrap_or_default();
+        let mut next_peer = b.peer_cross.iter().flatten();
         for (j, l) in b.locals.iter().enumerate() {
             if !passed.get(j).copied().unwrap_or(false) {
                 continue;
@@ -787,10 +782,12 @@ fn batch_for(
         .ok_or_else(|| PipeError::Protocol(format!("engine output for unknown job {job:?}")))
 }
 
-fn trust_shares(rule: Aggregation, b: &Batch) -> Vec<Fp> {
+/// The trust shares of a batch's valid workers: the B2A'd gate bits
+/// (filter) or the gated scores (FLTrust); empty until the engine has them.
+fn trust_shares(rule: Aggregation, b: &Batch) -> &[Fp] {
     match rule {
-        Aggregation::SecureFilter => b.bits.clone().unwrap_or_default(),
-        _ => b.gated.clone().unwrap_or_default(),
+        Aggregation::SecureFilter => b.bits.as_deref().unwrap_or_default(),
+        _ => b.gated.as_deref().unwrap_or_default(),
     }
 }
 
@@ -863,10 +860,6 @@ pub fn split_verifiers(
         .map_err(|e| PipeError::Malformed(format!("verifiers: {e}")))?;
     Ok(all.chunks(len.max(1)).map(<[Fp]>::to_vec).collect())
 }
-
-/// Per-worker pending entries keyed by worker id (used by both shells' state
-/// machines).
-pub type Pending = BTreeMap<u32, Local>;
 
 /// A server's pipeline for the session, or why it could not be built (the
 /// reason ends every round of the session in a note).

@@ -431,7 +431,6 @@ fn a_forged_s_prime_is_refused() {
     cheater_is_refused("Z (t_A·X_B)", |setup, round, worker, g0| {
         let x = encode_unit(g0, setup.fixed).unwrap();
         let d = Draft::honest(setup, round, worker, &x).unwrap();
-        let a = half_a(setup, &d.seed, round, worker);
         let (seed, upload) = d
             .finish_with(
                 setup,
@@ -459,7 +458,6 @@ fn a_forged_s_prime_is_refused() {
                 |_| {},
             )
             .unwrap();
-        let _ = a;
         Sub {
             worker,
             seed,

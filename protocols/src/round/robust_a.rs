@@ -410,10 +410,12 @@ impl RobustLeader {
     }
 
     fn drain(&mut self) -> Vec<LeaderAction> {
-        let (Ok(p), Some(r)) = (self.pipeline.as_mut(), self.round.as_ref()) else {
+        if self.round.is_none() {
+            return Vec::new();
+        }
+        let Ok(p) = self.pipeline.as_mut() else {
             return Vec::new();
         };
-        let _ = r;
         p.take_outgoing()
             .into_iter()
             .map(|m| {

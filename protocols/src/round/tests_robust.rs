@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use mpc_core::fixed::FixedParams;
-use mpc_core::wire::{AToWorker, Aggregation, BToWorker, SessionInfo, WorkerToB};
+use mpc_core::wire::{AToWorker, Aggregation, BToWorker, SessionInfo};
 use proptest::prelude::*;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -226,7 +226,6 @@ fn duplicates_replays_and_wrong_dimensions_are_refused_in_robust_rounds() {
     let o = sim.outcome.take().expect("round 2 complete");
     assert_eq!(o.accepted, vec![0, 1, 2]);
     assert!(o.rejected.is_empty());
-    let _ = WorkerToB::Hello { worker: 0 };
 }
 
 #[test]
