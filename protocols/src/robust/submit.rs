@@ -510,7 +510,7 @@ impl Half {
                         .zip(bytes(b, RING_SHARE_BYTES, start, n).chunks_exact(RING_SHARE_BYTES))
                         .zip(bytes(kb, 8, start, n).chunks_exact(8))
                     {
-                        let v = u64::from(bc[0]) | u64::from(bc[1]) << 8 | u64::from(bc[2]) << 16;
+                        let v = u64::from(ring_word(bc));
                         let k = word(kc);
                         *kk = k;
                         *xk = Fp::reduce_u64(v) - two_ell * k;
@@ -637,6 +637,14 @@ fn check_and_hash(h: &mut Sha256, name: &'static str, bytes: &[u8]) -> Result<()
     Ok(())
 }
 
+/// A 3-byte little-endian ring share (`c` has `RING_SHARE_BYTES` bytes).
+fn ring_word(c: &[u8]) -> u32 {
+    c.iter()
+        .take(RING_SHARE_BYTES)
+        .rev()
+        .fold(0u32, |w, &byte| w << 8 | u32::from(byte))
+}
+
 /// B's half, parsed and validated from its upload (`WorkerToB::Robust`),
 /// which it takes over (the long parts are kept as bytes, not copied).
 /// Computes c_B in the same pass as the checks.
@@ -693,16 +701,14 @@ pub fn half_b(setup: &RobustSetup, upload: WorkerToB) -> Result<Half, SubmitErro
         .chunks(HASH_CHUNK - HASH_CHUNK % RING_SHARE_BYTES)
         .enumerate()
     {
+        // Branch-free over the chunk; the position only on the error path.
         let bad = chunk
             .chunks_exact(RING_SHARE_BYTES)
-            .map(|c| u32::from(c[0]) | u32::from(c[1]) << 8 | u32::from(c[2]) << 16)
-            .fold(false, |bad, v| bad | (v >= limit));
+            .fold(false, |bad, c| bad | (ring_word(c) >= limit));
         if bad {
             let at = chunk
                 .chunks_exact(RING_SHARE_BYTES)
-                .position(|c| {
-                    (u32::from(c[0]) | u32::from(c[1]) << 8 | u32::from(c[2]) << 16) >= limit
-                })
+                .position(|c| ring_word(c) >= limit)
                 .unwrap_or(0);
             return Err(SubmitError::RingShare {
                 index: i * (HASH_CHUNK / RING_SHARE_BYTES) + at,
