@@ -28,6 +28,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod aggregate;
 pub mod data;
 mod error;
 pub mod idx;
@@ -38,6 +39,7 @@ mod rules;
 #[cfg(test)]
 mod fedavg_sim;
 
+pub use aggregate::{PLAIN_RULE_NAMES, PlainRule};
 pub use data::{
     Dataset, MIN_EXAMPLES_PER_WORKER, MNIST_IMAGES_FILE, MNIST_LABELS_FILE, Partition, load_mnist,
     load_mnist_files, partition_dirichlet, partition_iid,
