@@ -29,6 +29,7 @@
 //! ```
 
 pub mod aggregate;
+pub mod attack;
 pub mod data;
 mod error;
 pub mod idx;
@@ -40,6 +41,7 @@ mod rules;
 mod fedavg_sim;
 
 pub use aggregate::{PLAIN_RULE_NAMES, PlainRule};
+pub use attack::{ATTACK_NAMES, Attack, AttackView, flip_labels};
 pub use data::{
     Dataset, MIN_EXAMPLES_PER_WORKER, MNIST_IMAGES_FILE, MNIST_LABELS_FILE, Partition, load_mnist,
     load_mnist_files, partition_dirichlet, partition_iid,
