@@ -8,6 +8,15 @@
 //! rules, normalises to unit norm), encodes and shares it. An attack is
 //! applied before `prepare`, so an attacker's update passes the norm checks. `--seed` drives partitioning, training and attacks only; every secret
 //! (share seeds) comes from the OS CSPRNG inside `prepare`.
+//!
+//! Attacks are [`protocols::ml::attack::Attack`]. With `label-flip` the
+//! Byzantine workers train on flipped labels. Attacks that use the other
+//! workers' benign updates (ALIE, IPM, min-max, min-sum, Fang, adaptive
+//! FLTrust) see those of every worker this process hosts, through the
+//! [`collusion`] board; `adaptive-fltrust` also recomputes server A's
+//! reference update on the proxy set, as A does.
+
+mod collusion;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,9 +26,10 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use mpc_core::wire::{self, AToWorker, BToWorker, Limits, SessionInfo, WorkerToA, WorkerToB};
+use protocols::ml::attack::{Attack, AttackView, flip_labels};
 use protocols::ml::data::{Dataset, Partition, load_mnist};
 use protocols::ml::model::{ModelKind, TrainConfig, train_local};
-use protocols::ml::{PROXY_EXAMPLES, worker_indices};
+use protocols::ml::{PROXY_EXAMPLES, proxy_set, proxy_update, worker_indices};
 use protocols::round::worker::prepare;
 use rand::{RngExt, SeedableRng};
 use tokio::sync::Semaphore;
@@ -57,9 +67,11 @@ pub struct Args {
     /// Number of Byzantine workers (the highest ids).
     #[arg(long, default_value_t = 0)]
     byzantine: usize,
-    /// Attack of the Byzantine workers: none, sign-flip, scale:K.
+    /// Attack of the Byzantine workers: none, sign-flip, scale:K,
+    /// gaussian[:SIGMA], label-flip, alie[:Z], ipm[:EPS], min-max, min-sum,
+    /// fang-krum, fang-trim, adaptive-fltrust.
     #[arg(long, default_value = "none")]
-    attack: String,
+    attack: Attack,
     /// Probability that a worker sits out a round.
     #[arg(long, default_value_t = 0.0)]
     dropout: f64,
@@ -71,23 +83,13 @@ pub struct Args {
     exit_on_stdin_close: bool,
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Attack {
-    None,
-    SignFlip,
-    Scale(f32),
-}
+/// How long a Byzantine worker waits for the other hosted workers' benign
+/// updates before crafting from those that arrived (server A closes a round
+/// after 60 s by default).
+const COLLUSION_TIMEOUT: Duration = Duration::from_secs(90);
 
-fn parse_attack(s: &str) -> Result<Attack> {
-    Ok(match s {
-        "none" => Attack::None,
-        "sign-flip" => Attack::SignFlip,
-        other => match other.strip_prefix("scale:") {
-            Some(k) => Attack::Scale(k.parse().context("scale:K needs a number")?),
-            None => bail!("unknown attack `{other}` (available: none, sign-flip, scale:K)"),
-        },
-    })
-}
+/// Seed tweak of the round-wide attack randomness (shared by the colluders).
+const ATTACK_SEED_TAG: u64 = 0x6174_7461_636b_0001;
 
 fn parse_ids(spec: Option<&str>, total: usize) -> Result<Vec<u32>> {
     let total = u32::try_from(total).context("too many workers")?;
@@ -121,6 +123,13 @@ struct Shared {
     server_b: Option<SocketAddr>,
     byzantine_from: u32,
     attack: Attack,
+    workers: usize,
+    byzantine: usize,
+    /// The collusion board, when an attack needs the benign updates and
+    /// this process hosts a Byzantine worker.
+    board: Option<Arc<collusion::Board>>,
+    /// Server A's proxy set, for `adaptive-fltrust`.
+    proxy: Option<Dataset>,
     dropout: f64,
     seed: u64,
     cpu: Semaphore,
@@ -128,7 +137,7 @@ struct Shared {
 
 /// Runs the process until it finishes or is told to stop.
 pub async fn run(args: Args) -> Result<()> {
-    let attack = parse_attack(&args.attack)?;
+    let attack = args.attack;
     if args.workers == 0 {
         bail!("--workers must be at least 1");
     }
@@ -156,6 +165,19 @@ pub async fn run(args: Args) -> Result<()> {
         .parallel
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let cfg = TransportConfig::protocol();
+    let byzantine_from = u32::try_from(args.workers - args.byzantine)?;
+    let board = (attack.needs_benign() && ids.iter().any(|&id| id >= byzantine_from)).then(|| {
+        Arc::new(collusion::Board::new(
+            &ids,
+            byzantine_from,
+            COLLUSION_TIMEOUT,
+        ))
+    });
+    let proxy = if attack.needs_reference() && args.byzantine > 0 {
+        Some(proxy_set(&train).context("the proxy set of adaptive-fltrust")?)
+    } else {
+        None
+    };
     let shared = Arc::new(Shared {
         train,
         parts,
@@ -167,8 +189,12 @@ pub async fn run(args: Args) -> Result<()> {
         cfg,
         server_a: args.server_a,
         server_b: args.server_b,
-        byzantine_from: u32::try_from(args.workers - args.byzantine)?,
+        byzantine_from,
         attack,
+        workers: args.workers,
+        byzantine: args.byzantine,
+        board,
+        proxy,
         dropout: args.dropout,
         seed: args.seed,
         cpu: Semaphore::new(parallel.max(1)),
@@ -177,7 +203,7 @@ pub async fn run(args: Args) -> Result<()> {
         workers = ids.len(),
         partition = %args.partition,
         byzantine = args.byzantine,
-        attack = %args.attack,
+        attack = %attack,
         "starting simulated workers"
     );
     // One UDP socket for all simulated workers; each connection presents its
@@ -277,6 +303,11 @@ async fn recv<M: wire::WireMessage>(
 }
 
 async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoint) -> Result<()> {
+    // However this task ends, the collusion board stops waiting for us.
+    let _departure = s.board.as_ref().map(|board| collusion::Departure {
+        board: Arc::clone(board),
+        id,
+    });
     let identity = s
         .pki
         .load_worker(id)
@@ -317,11 +348,14 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
     } else {
         None
     };
-    let data = Arc::new(
-        s.train
-            .try_subset(s.parts.get(id as usize).map(Vec::as_slice).unwrap_or(&[]))?,
-    );
     let byzantine = id >= s.byzantine_from;
+    let mut data = s
+        .train
+        .try_subset(s.parts.get(id as usize).map(Vec::as_slice).unwrap_or(&[]))?;
+    if byzantine && s.attack.poisons_labels() {
+        data = flip_labels(&data)?;
+    }
+    let data = Arc::new(data);
     loop {
         let msg = recv::<AToWorker>(&mut a.reader, &s.limits, None).await?;
         let (round, model) = match msg {
@@ -336,12 +370,15 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
                 continue;
             }
         };
-        // Per-round, per-worker randomness for training, dropout and attacks.
+        // Per-round, per-worker randomness for training and dropout (attacks: `attack_rng`).
         let mut rng = rand::rngs::StdRng::seed_from_u64(
             s.seed ^ (u64::from(id) << 32) ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15),
         );
         if s.dropout > 0.0 && rng.random_bool(s.dropout) {
             info!(worker = id, round, "sitting this round out (dropout)");
+            if let Some(board) = &s.board {
+                board.post(id, round, None);
+            }
             continue;
         }
         let delta = {
@@ -353,10 +390,19 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
                 train_local(kind, &model2, &data, &cfg, &mut rng)
             })
             .await??;
-            let mut delta: Vec<f32> = local.iter().zip(&model).map(|(l, g)| l - g).collect();
+            let delta: Vec<f32> = local.iter().zip(&model).map(|(l, g)| l - g).collect();
+            delta
+        };
+        let delta = if let Some(board) = &s.board {
+            board.post(id, round, Some(delta.clone()));
             if byzantine {
-                apply_attack(s.attack, &mut delta);
+                colluding_update(&s, board, id, round, kind, &model, &train_cfg).await?
+            } else {
+                delta
             }
+        } else if byzantine {
+            own_attack(&s, id, round, delta)?
+        } else {
             delta
         };
         let sub = prepare(&session, round, id, &delta)?;
@@ -387,10 +433,93 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
     Ok(())
 }
 
-fn apply_attack(attack: Attack, delta: &mut [f32]) {
-    match attack {
-        Attack::None => {}
-        Attack::SignFlip => delta.iter_mut().for_each(|d| *d = -*d),
-        Attack::Scale(k) => delta.iter_mut().for_each(|d| *d *= k),
-    }
+/// The attack randomness of `round`: from `--seed` only, the same for every
+/// colluder (`id` = `None`) or per worker.
+fn attack_rng(seed: u64, round: u64, id: Option<u32>) -> rand::rngs::StdRng {
+    let who = id.map_or(u64::MAX, u64::from);
+    rand::rngs::StdRng::seed_from_u64(
+        seed ^ ATTACK_SEED_TAG
+            ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            ^ who.wrapping_mul(0xc2b2_ae3d_27d4_eb4f),
+    )
+}
+
+/// A Byzantine worker's update from its own delta alone (the attacks that
+/// need no one else's update).
+fn own_attack(s: &Shared, id: u32, round: u64, delta: Vec<f32>) -> Result<Vec<f32>> {
+    let view = AttackView {
+        honest: &[],
+        workers: s.workers,
+        byzantine: s.byzantine,
+        reference: None,
+    };
+    let mut rng = attack_rng(s.seed, round, Some(id));
+    s.attack
+        .craft(&[delta], &view, &mut rng)
+        .with_context(|| format!("attack {}", s.attack))?
+        .pop()
+        .context("the attack produced no update")
+}
+
+/// A Byzantine worker's update from the collusion board: waits (without a
+/// CPU permit) for the hosted workers' benign deltas of `round`; the first
+/// colluder there crafts every colluder's update once.
+async fn colluding_update(
+    s: &Arc<Shared>,
+    board: &collusion::Board,
+    id: u32,
+    round: u64,
+    kind: ModelKind,
+    model: &[f32],
+    train_cfg: &TrainConfig,
+) -> Result<Vec<f32>> {
+    let crafted = board
+        .crafted(round, move |known| async move {
+            let permit = s.cpu.acquire().await.map_err(|e| e.to_string())?;
+            let s = Arc::clone(s);
+            let model = model.to_vec();
+            let train_cfg = train_cfg.clone();
+            let out = tokio::task::spawn_blocking(move || {
+                let mut rng = attack_rng(s.seed, round, None);
+                // adaptive-fltrust: server A's reference update, trained as A does.
+                let reference = match &s.proxy {
+                    Some(proxy) => Some(
+                        proxy_update(kind, &model, proxy, &train_cfg, &mut rng)
+                            .map_err(|e| format!("the reference update: {e}"))?,
+                    ),
+                    None => None,
+                };
+                let view = AttackView {
+                    honest: &known.honest,
+                    workers: s.workers,
+                    byzantine: s.byzantine,
+                    reference: reference.as_deref(),
+                };
+                let updates = s
+                    .attack
+                    .craft(&known.own, &view, &mut rng)
+                    .map_err(|e| e.to_string())?;
+                Ok(collusion::Crafted {
+                    ids: known.own_ids,
+                    updates,
+                })
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("attack {} in round {round}: {e}", s.attack))?;
+    board.taken(id, round, &crafted);
+    let k = crafted
+        .ids
+        .iter()
+        .position(|&i| i == id)
+        .context("the collusion board has no update for this worker")?;
+    crafted
+        .updates
+        .get(k)
+        .cloned()
+        .context("the attack produced too few updates")
 }
