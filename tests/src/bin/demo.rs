@@ -22,7 +22,7 @@ struct Args {
     /// Byzantine workers among them.
     #[arg(long, default_value_t = 0)]
     byzantine: usize,
-    /// Attack of the Byzantine workers: none, sign-flip, scale:K.
+    /// Attack of the Byzantine workers: none, sign-flip, scale:K, gaussian[:SIGMA], label-flip, alie[:Z], ipm[:EPS], min-max, min-sum, fang-krum, fang-trim, adaptive-fltrust.
     #[arg(long, default_value = "none")]
     attack: String,
     /// Training rounds [default: 20; 100 for plain-fltrust].
