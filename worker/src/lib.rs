@@ -12,8 +12,9 @@
 //! Attacks are [`protocols::ml::attack::Attack`]. With `label-flip` the
 //! Byzantine workers train on flipped labels. Attacks that use the other
 //! workers' benign updates (ALIE, IPM, min-max, min-sum, Fang, adaptive
-//! FLTrust) see those of every worker this process hosts, through the
-//! [`collusion`] board; `adaptive-fltrust` also recomputes server A's
+//! FLTrust) see those of every worker this process hosts (not those of
+//! workers hosted by another process), through the per-round collusion
+//! board of `collusion.rs`; `adaptive-fltrust` also recomputes server A's
 //! reference update on the proxy set, as A does.
 
 mod collusion;

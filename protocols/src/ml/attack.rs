@@ -38,7 +38,8 @@
 //!   s = ⌊n/2 + 1⌋ − f, z = Φ⁻¹((n − s)/n) ([`alie_default_z`], Φ⁻¹ by
 //!   [`inv_norm_cdf`]); z ≤ 0 (few attackers) is raised to [`ALIE_MIN_Z`],
 //!   and s ≤ 0 (a Byzantine majority) gives [`ALIE_MAX_Z`].
-//! - `ipm[:EPS]` (Xie et al., UAI 2020, inner-product manipulation): every
+//! - `ipm[:EPS]` (Xie, Koyejo & Gupta, UAI 2019, "Fall of Empires": inner-product
+//!   manipulation): every
 //!   attacker submits −ε·μ, default ε = 0.5.
 //! - `min-max`, `min-sum` (Shejwalkar & Houmansadr, NDSS 2021, the
 //!   aggregation-agnostic attacks with the "std" perturbation): every attacker
@@ -792,27 +793,28 @@ mod tests {
         a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < tol)
     }
 
+    const ALL: [Attack; 16] = [
+        Attack::None,
+        Attack::SignFlip,
+        Attack::Scale(-3.5),
+        Attack::Scale(1e-10),
+        Attack::Gaussian(1.0),
+        Attack::Gaussian(0.25),
+        Attack::LabelFlip,
+        Attack::Alie(None),
+        Attack::Alie(Some(1.5)),
+        Attack::Ipm(0.5),
+        Attack::Ipm(3.0),
+        Attack::MinMax,
+        Attack::MinSum,
+        Attack::FangKrum,
+        Attack::FangTrim,
+        Attack::AdaptiveFltrust,
+    ];
+
     #[test]
     fn names_round_trip() {
-        let all = [
-            Attack::None,
-            Attack::SignFlip,
-            Attack::Scale(-3.5),
-            Attack::Scale(1e-10),
-            Attack::Gaussian(1.0),
-            Attack::Gaussian(0.25),
-            Attack::LabelFlip,
-            Attack::Alie(None),
-            Attack::Alie(Some(1.5)),
-            Attack::Ipm(0.5),
-            Attack::Ipm(3.0),
-            Attack::MinMax,
-            Attack::MinSum,
-            Attack::FangKrum,
-            Attack::FangTrim,
-            Attack::AdaptiveFltrust,
-        ];
-        for a in all {
+        for a in ALL {
             assert_eq!(a.to_string().parse::<Attack>().unwrap(), a, "{a}");
         }
         // Defaults.
@@ -1155,5 +1157,41 @@ mod tests {
         // Without a reference it is an error.
         let v = view(&honest, 5, 2);
         assert!(Attack::AdaptiveFltrust.craft(&own, &v, &mut rng()).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_attack_gives_one_finite_update_per_attacker_or_an_error(
+            raw in proptest::collection::vec(proptest::collection::vec(-5f32..5.0, 4), 1..9),
+            own_count in 1usize..4,
+            reference in proptest::collection::vec(-5f32..5.0, 4),
+            seed in 0u64..1000,
+        ) {
+            let own_count = own_count.min(raw.len());
+            let (own, honest) = raw.split_at(own_count);
+            let v = AttackView {
+                honest,
+                workers: raw.len(),
+                byzantine: own_count,
+                reference: Some(&reference),
+            };
+            for a in ALL {
+                let mut r = ChaCha8Rng::seed_from_u64(seed);
+                match a.craft(own, &v, &mut r) {
+                    Ok(out) => {
+                        proptest::prop_assert_eq!(out.len(), own.len());
+                        for u in &out {
+                            proptest::prop_assert_eq!(u.len(), 4);
+                            proptest::prop_assert!(u.iter().all(|x| x.is_finite()), "{a}: {u:?}");
+                        }
+                    }
+                    // Krum needs n ≥ f + 3; a zero mean or reference has no direction.
+                    Err(e) => proptest::prop_assert!(
+                        matches!(a, Attack::FangKrum | Attack::AdaptiveFltrust),
+                        "{a}: {e}"
+                    ),
+                }
+            }
+        }
     }
 }
