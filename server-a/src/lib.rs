@@ -79,16 +79,20 @@ pub struct Args {
     /// [default: 3].
     #[arg(long)]
     epochs: Option<u32>,
-    /// Local minibatch size [default: 32; 128 (full batch) for trust-based rules].
+    /// Local minibatch size [default: 32].
     #[arg(long)]
     batch_size: Option<u32>,
-    /// Local learning rate [default: 0.2; 0.3 for trust-based rules].
+    /// Local learning rate [default: 0.2].
     #[arg(long)]
     lr: Option<f32>,
-    /// Server learning rate: the model moves by this times the round's update
+    /// Server learning rate η: the model moves by η_t times the round's update
     /// [default: 1; 2 for trust-based rules].
     #[arg(long)]
     server_lr: Option<f32>,
+    /// η_t = η / (1 + (t − 1)/T) in the t-th round of this run; 0 keeps η
+    /// constant [default: 0; 25 for trust-based rules].
+    #[arg(long)]
+    server_lr_decay: Option<f32>,
     /// Trust-based rules: cosine threshold τ; updates with cos < τ get trust 0
     /// (default: none, trust = ReLU(cos)).
     #[arg(long)]
@@ -181,6 +185,12 @@ pub async fn run(args: Args) -> Result<()> {
     if !(server_lr.is_finite() && server_lr > 0.0) {
         bail!("--server-lr must be a positive number");
     }
+    let server_lr_decay = args
+        .server_lr_decay
+        .map_or(defaults.server_lr_decay, |t| (t > 0.0).then_some(t));
+    if server_lr_decay.is_some_and(|t| !t.is_finite()) {
+        bail!("--server-lr-decay must be a finite number of rounds (0 for none)");
+    }
     let rounds = args.rounds.unwrap_or(defaults.rounds);
     if args.cos_threshold.is_some() && !trust_based {
         bail!(
@@ -238,6 +248,7 @@ pub async fn run(args: Args) -> Result<()> {
         batch_size = train_cfg.batch_size,
         lr = train_cfg.lr,
         server_lr,
+        server_lr_decay = server_lr_decay.unwrap_or(0.0),
         rounds,
         proxy_examples = proxy.as_ref().map_or(0, |p| p.len()),
         "session parameters"
@@ -309,6 +320,7 @@ pub async fn run(args: Args) -> Result<()> {
         proxy,
         train_cfg,
         server_lr,
+        server_lr_decay,
         seed: args.seed,
         rounds,
         limits,
@@ -355,6 +367,7 @@ struct Shell {
     proxy: Option<protocols::ml::data::Dataset>,
     train_cfg: TrainConfig,
     server_lr: f32,
+    server_lr_decay: Option<f32>,
     seed: u64,
     rounds: u64,
     limits: Limits,
@@ -514,7 +527,7 @@ impl Shell {
             for outcome in std::mem::take(&mut self.finished) {
                 rounds_done += 1;
                 self.deadline = None;
-                let line = self.complete(outcome, model)?;
+                let line = self.complete(outcome, model, rounds_done)?;
                 results.push(line);
             }
         }
@@ -554,10 +567,18 @@ impl Shell {
         Ok(Some(g0))
     }
 
-    fn complete(&mut self, o: RoundOutcome, model: &mut [f32]) -> Result<serde_json::Value> {
+    /// Applies the outcome of the `t`-th round of this run (from 1) to the
+    /// model with η_t ([`protocols::ml::server_lr_at`]) and reports it.
+    fn complete(
+        &mut self,
+        o: RoundOutcome,
+        model: &mut [f32],
+        t: u64,
+    ) -> Result<serde_json::Value> {
+        let eta = protocols::ml::server_lr_at(self.server_lr, self.server_lr_decay, t);
         if let Some(update) = &o.mean_update {
             for (w, u) in model.iter_mut().zip(update) {
-                *w += self.server_lr * *u;
+                *w += eta * *u;
             }
         }
         let seconds = self
@@ -580,6 +601,7 @@ impl Shell {
             "rejected_reasons": o.rejected.iter().map(|(w, r)| (w.to_string(), serde_json::Value::String(r.clone()))).collect::<serde_json::Map<_, _>>(),
             "zero_trust": o.zero_trust_count,
             "updated": o.mean_update.is_some(),
+            "server_lr": eta,
             "note": o.note,
             "seconds": seconds,
             "bytes_worker_to_servers": o.bytes_from_workers_a + o.bytes_from_workers_b,

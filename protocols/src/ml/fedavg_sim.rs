@@ -331,7 +331,7 @@ fn trust_diag() {
 
     let (train, test) = load_mnist(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../data")).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let indices: Vec<usize> = (proxy_n.max(PROXY_EXAMPLES)..train.len()).collect();
+    let indices: Vec<usize> = (proxy_n..train.len()).collect();
     let parts = part.split(&indices, &train.y, workers, &mut rng).unwrap();
     let local: Vec<Dataset> = parts.iter().map(|p| train.subset(p)).collect();
     let proxy = train.subset(&(0..proxy_n).collect::<Vec<_>>());

@@ -157,11 +157,7 @@ impl Default for TrainConfig {
     /// examples (see `fedavg_reaches_accuracy`); the MLP-64 reaches ≈0.93 test
     /// accuracy in 20 rounds. lr 0.3 was slightly better IID but produced
     /// near-divergent updates (‖Δ‖ ≈ 8) under Dirichlet(0.5).
-    ///
-    /// After ≈5 rounds these multi-step updates are dominated by per-worker noise:
-    /// their cosine with a reference update trained the same way on a 100-example
-    /// proxy set is ≈0 ± 0.1, so FLTrust's `ReLU(cos)` accepts only about half of the
-    /// honest workers (accuracy still ≈0.925 in 20 rounds, plaintext simulation).
+    /// The trust-based rules train the same way (docs/PROTOCOL.md §4.1).
     fn default() -> Self {
         Self {
             epochs: 3,

@@ -9,7 +9,7 @@ use super::model::{ModelKind, TrainConfig, train_local};
 
 /// Training examples `0..PROXY_EXAMPLES` are server A's proxy (root) set;
 /// workers never train on them (their partitions come from the rest).
-pub const PROXY_EXAMPLES: usize = 100;
+pub const PROXY_EXAMPLES: usize = 500;
 
 /// The proxy set: the first [`PROXY_EXAMPLES`] examples of the training split.
 pub fn proxy_set(train: &Dataset) -> Result<Dataset, MlError> {

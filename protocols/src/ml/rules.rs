@@ -34,28 +34,23 @@ pub fn server_lr_at(base: f32, decay: Option<f32>, round: u64) -> f32 {
 /// FedAvg rules: 3 epochs of minibatch SGD (batch 32, lr 0.2), η = 1, 20 rounds
 /// (see [`TrainConfig::default`]).
 ///
-/// Trust-based rules: 3 epochs of *full-batch* gradient descent (batch 128 ≥
-/// every local set of the 100-worker demo and A's 100-example proxy set),
-/// lr 0.3, η = 2, 100 rounds. Minibatch SGD makes each update mostly noise of
-/// its own 80–400 examples: after ≈5 rounds the honest updates' cosine with
-/// the proxy update is ≈0 ± 0.1, ReLU(cos) then admits sign-flipped updates
-/// about as often as honest ones, and FLTrust with 20 of 100 workers flipping
-/// stalls at ≈0.88. Full-batch steps keep the honest cosines positive and the
-/// flipped ones negative, so the flippers get zero trust. η < 2 lets the model
-/// drift to the proxy set's own optimum, where ĝ₀ opposes the honest updates
-/// and flipped ones get trust; a larger local lr (0.4–0.5) makes the accuracy
-/// oscillate between rounds. Measurements: docs/PROTOCOL.md §4.1.
+/// Trust-based rules: the same local training as FedAvg (for the workers and
+/// for A's reference ĝ₀ on its [`crate::ml::PROXY_EXAMPLES`]-example root
+/// set), η = 2 decaying as η_t = 2 / (1 + (t − 1)/25), 100 rounds. Why, in
+/// short (measurements: docs/PROTOCOL.md §4.1): a reference of a few
+/// full-batch steps on 100 examples stops agreeing with the honest workers
+/// within ≈10 rounds, the model drifts towards the root set's optimum and
+/// sign-flipped updates get the trust instead; a 100-example root set is
+/// noise once the model has converged; and FLTrust's step ‖ĝ₀‖ does not
+/// shrink as training converges (FedAvg's mean does), so a constant η makes
+/// the accuracy oscillate between rounds.
 pub fn rule_defaults(aggregation: Aggregation) -> RuleDefaults {
     if aggregation.is_trust_based() {
         RuleDefaults {
-            train: TrainConfig {
-                epochs: 3,
-                batch_size: 128,
-                lr: 0.3,
-            },
+            train: TrainConfig::default(),
             server_lr: 2.0,
             rounds: 100,
-            server_lr_decay: None,
+            server_lr_decay: Some(25.0),
         }
     } else {
         RuleDefaults {

@@ -25,7 +25,7 @@ struct Args {
     /// Attack of the Byzantine workers: none, sign-flip, scale:K, gaussian[:SIGMA], label-flip, alie[:Z], ipm[:EPS], min-max, min-sum, fang-krum, fang-trim, adaptive-fltrust.
     #[arg(long, default_value = "none")]
     attack: String,
-    /// Training rounds [default: 20; 100 for plain-fltrust].
+    /// Training rounds [default: 20 for the FedAvg rules; 100 for the trust-based rules].
     #[arg(long)]
     rounds: Option<u64>,
     /// Seed for data partitioning, training and attacks (never for secrets).
@@ -55,9 +55,12 @@ struct Args {
     /// Local learning rate.
     #[arg(long)]
     lr: Option<f32>,
-    /// Server learning rate.
+    /// Server learning rate η [default: 1; 2 for the trust-based rules].
     #[arg(long)]
     server_lr: Option<f32>,
+    /// η_t = η / (1 + (t − 1)/T) in round t; 0 keeps η constant [default: 0; 25 for the trust-based rules].
+    #[arg(long)]
+    server_lr_decay: Option<f32>,
     /// Probability that a worker sits out a round.
     #[arg(long, default_value_t = 0.0)]
     dropout: f64,
@@ -86,6 +89,7 @@ fn main() -> Result<()> {
     }
     let defaults = rule_defaults(args.aggregation);
     let rounds = args.rounds.unwrap_or(defaults.rounds);
+    let rounds_requested = rounds;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let out = args.out.canonicalize()?;
@@ -112,6 +116,10 @@ fn main() -> Result<()> {
         ("--batch-size", args.batch_size.map(|v| v.to_string())),
         ("--lr", args.lr.map(|v| v.to_string())),
         ("--server-lr", args.server_lr.map(|v| v.to_string())),
+        (
+            "--server-lr-decay",
+            args.server_lr_decay.map(|v| v.to_string()),
+        ),
     ];
     for (flag, value) in pass {
         if let Some(v) = value {
@@ -175,13 +183,23 @@ fn main() -> Result<()> {
             "model": args.model,
             "aggregation": args.aggregation.to_string(),
             "dropout": args.dropout,
-            "rounds": rounds,
+            "rounds": rounds_requested,
             "cos_threshold": args.cos_threshold,
-            "k_min": args.k_min,
-            "epochs": args.epochs,
-            "batch_size": args.batch_size,
-            "lr": args.lr,
-            "server_lr": args.server_lr,
+            "k_min": args.k_min.unwrap_or(protocols::fltrust::DEFAULT_K_MIN as u32),
+            "epochs": args.epochs.unwrap_or(defaults.train.epochs as u32),
+            "batch_size": args.batch_size.unwrap_or(defaults.train.batch_size as u32),
+            "lr": args.lr.unwrap_or(defaults.train.lr),
+            "server_lr": args.server_lr.unwrap_or(defaults.server_lr),
+            "server_lr_decay": args
+                .server_lr_decay
+                .or(defaults.server_lr_decay)
+                .unwrap_or(0.0),
+            "clip": if args.aggregation.is_trust_based() || args.no_clip {
+                None
+            } else {
+                Some(args.clip.unwrap_or(protocols::ml::DEFAULT_CLIP))
+            },
+            "round_timeout_s": round_timeout,
         },
         "wall_seconds": started.elapsed().as_secs_f64(),
     });
