@@ -170,10 +170,11 @@ fn excess(x: &[i64], target: &[f64], k: usize) -> f64 {
     (x[k] as f64).abs() - target[k].abs()
 }
 
-/// Σ xₖ² of an encoded vector (saturating; for checks and tests).
+/// Σ xₖ² of an encoded vector (saturating at `u64::MAX`; for checks and tests).
 pub fn norm_sq(x: &[i64]) -> u64 {
     x.iter().fold(0u64, |acc, &v| {
-        acc.saturating_add((v as i128 * v as i128) as u64)
+        let sq = u64::try_from(i128::from(v) * i128::from(v)).unwrap_or(u64::MAX);
+        acc.saturating_add(sq)
     })
 }
 
