@@ -10,4 +10,6 @@ pub mod worker;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_review;
+#[cfg(test)]
 mod tests_robust;
