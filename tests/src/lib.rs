@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 pub mod client;
+pub mod eval;
 pub mod plot;
+pub mod sim_placeholder;
 
 /// What to run.
 #[derive(Clone, Debug)]
