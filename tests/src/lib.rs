@@ -17,7 +17,6 @@ use anyhow::{Context, Result, bail};
 pub mod client;
 pub mod eval;
 pub mod plot;
-pub mod sim_placeholder;
 
 /// What to run.
 #[derive(Clone, Debug)]
