@@ -1,6 +1,6 @@
 //! Server B's parsing of a robust upload and the servers' robust-round
 //! decoders: `wire::decode::<WorkerToB>` then `robust::submit::half_b` for a
-//! small robust session, `pipeline::decode_reference` and
+//! small secure-fltrust or secure-fedavg session, `pipeline::decode_reference` and
 //! `pipeline::split_verifiers`.
 //!
 //! Input layout: `dim: u8 | selector: u8 | payload...`. The session has
@@ -24,8 +24,13 @@ fuzz_target!(|data: &[u8]| {
         model: "fuzz".into(),
         dim: dim as u32,
         fixed: FixedParams::default(),
-        aggregation: Aggregation::SecureFltrust,
-        clip: 0.0,
+        // Bit 1 of the selector: secure-fedavg (no dealt W, Z; one-sided window).
+        aggregation: if selector & 2 == 0 {
+            Aggregation::SecureFltrust
+        } else {
+            Aggregation::SecureFedAvg
+        },
+        clip: if selector & 2 == 0 { 0.0 } else { 1.0 },
         train: TrainParams {
             epochs: 1,
             batch_size: 1,
@@ -56,8 +61,9 @@ fuzz_target!(|data: &[u8]| {
         let kappa_b = take(8 * dim);
         let beta_b = take(8 * range);
         let proof_b = take(8 * setup.circuit.proof_len());
-        let w = take(8 * dim);
-        let z = take(8 * dim);
+        let dealt = if setup.trust { dim } else { 0 };
+        let w = take(8 * dealt);
+        let z = take(8 * dealt);
         let s = u64::from_le_bytes(take(8).try_into().unwrap_or([0; 8]));
         WorkerToB::Robust {
             round: 1,
@@ -72,9 +78,8 @@ fuzz_target!(|data: &[u8]| {
             blind: [0; 32],
         }
     };
-    if let Ok(half) = half_b(&setup, &upload) {
-        assert_eq!(half.x.len(), dim);
-        assert_eq!(half.proof.len(), setup.circuit.proof_len());
+    if let Ok(half) = half_b(&setup, upload) {
+        assert_eq!(half.proof().len(), setup.circuit.proof_len());
     }
     if let Ok(g) = decode_reference(payload, dim) {
         assert_eq!(g.len(), dim);

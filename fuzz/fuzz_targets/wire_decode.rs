@@ -62,13 +62,13 @@ fn run(data: &[u8], limits: &Limits) {
     if let Some(AToWorker::Announce { model, .. }) = check::<AToWorker>(data, limits) {
         check_f32s(&model);
     }
-    if let Some(WorkerToB::Upload { kappa_b, .. }) = check::<WorkerToB>(data, limits) {
-        // The ring shares are parsed by the `ring_shares` target.
+    if let Some(WorkerToB::Robust { kappa_b, .. }) = check::<WorkerToB>(data, limits) {
+        // The whole upload is parsed by the `robust_upload` target.
         check_fields(&kappa_b);
     }
     let _ = check::<BToWorker>(data, limits);
     let _ = check::<AToB>(data, limits);
-    if let Some(BToA::RoundSum { sum, .. }) = check::<BToA>(data, limits) {
+    if let Some(BToA::RobustSum { sum, .. }) = check::<BToA>(data, limits) {
         check_fields(&sum);
     }
 }

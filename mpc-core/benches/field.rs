@@ -4,8 +4,8 @@
 //!   Montgomery form), side by side in each group: inner product
 //!   (multiply-accumulate) and element-wise addition over 2^16-element
 //!   vectors, and inversion of one element.
-//! * The per-worker prepare cost (`share_ring`) and A's expansion cost
-//!   (`lift_a`) at d = 270,000, and a raw PRG expansion of 270k field elements.
+//! * A raw PRG expansion of 270k field elements (what A expands per worker
+//!   and purpose; the whole submission is benchmarked in `protocols`).
 //!
 //! Short on purpose (10 samples, ~2 s per benchmark):
 //! `cargo bench -p mpc-core --bench field`.
@@ -18,10 +18,9 @@ use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use mpc_core::Seed;
 use mpc_core::field::{Fp, add_assign_slice};
 use mpc_core::prg::{Domain, Prg, Purpose};
-use mpc_core::share::{lift_a, share_ring};
-use mpc_core::{FixedParams, Seed};
 use prio::field::{Field64, FieldElement};
 
 /// Vector length for the field-arithmetic groups.
@@ -139,23 +138,11 @@ fn field_ops(c: &mut Criterion) {
 }
 
 fn sharing(c: &mut Criterion) {
-    let params = FixedParams::default();
-    let max = params.max_int();
-    let mut rng = SplitMix(0x5eed);
-    let x: Vec<i64> = (0..DIM)
-        .map(|_| (rng.next() % (2 * max as u64 + 1)) as i64 - max)
-        .collect();
     let seed = Seed([42; 32]);
 
     let mut g = c.benchmark_group("sharing_d=270k");
     configure(&mut g);
     g.throughput(Throughput::Elements(DIM as u64));
-    g.bench_function("share_ring (worker prepare)", |bench| {
-        bench.iter(|| share_ring(black_box(&x), params, &seed, 1, 2).expect("in range"))
-    });
-    g.bench_function("lift_a (A's expansion)", |bench| {
-        bench.iter(|| lift_a(params, &seed, 1, 2, black_box(DIM)))
-    });
     let mut out = vec![Fp::ZERO; DIM];
     g.bench_function("Prg::fill_fp (270k elements)", |bench| {
         bench.iter(|| {

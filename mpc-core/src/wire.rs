@@ -6,7 +6,7 @@
 //! touching the body, rejects trailing bytes, and validates every vector
 //! length against [`Limits::max_dim`]. Bulk vectors travel as byte strings
 //! (`serde_bytes`) and are parsed by the layer that knows their meaning
-//! (e.g. [`crate::share::RingShareB::from_wire`] checks ranges).
+//! (e.g. `protocols::robust::submit::half_b` checks ranges).
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,10 @@ use crate::share::{FIELD_BYTES, RING_SHARE_BYTES};
 
 /// The protocol version this build speaks. 3: `mpc_core::prg` streams are
 /// ChaCha8 under a `v2` key label (seeds of version 2 expand differently).
-pub const PROTOCOL_VERSION: u16 = 3;
+/// 4: secure-fedavg runs through the validity-proved submission; its
+/// unproved messages (`Upload`, `OpenRound`, `HaveSeed`, `CloseRound`,
+/// `Accepted`, `RoundSum`) are gone.
+pub const PROTOCOL_VERSION: u16 = 4;
 /// Default maximum frame size: 64 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 64 << 20;
 /// Default maximum model dimension: 2^21 coordinates.
@@ -105,7 +108,9 @@ pub enum WireError {
 /// How the servers combine updates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Aggregation {
-    /// Workers clip to L2 ≤ C and secret-share Δ/C; only the sum is reconstructed.
+    /// Workers clip to L2 ≤ C, secret-share Δ/C and prove ‖Δ/C‖ ≤ 1 (plus
+    /// rounding slack); the valid updates are summed with weight 1 and only
+    /// the sum is reconstructed.
     SecureFedAvg,
     /// Workers send (clipped) updates to A in the clear; B is not involved.
     PlainFedAvg,
@@ -151,18 +156,14 @@ impl Aggregation {
         )
     }
 
-    /// Whether server B takes part.
+    /// Whether server B takes part. Every secure rule runs through the
+    /// validity-proved submission and the servers' pipeline
+    /// (`protocols::robust`).
     pub fn is_secure(self) -> bool {
         matches!(
             self,
             Aggregation::SecureFedAvg | Aggregation::SecureFltrust | Aggregation::SecureFilter
         )
-    }
-
-    /// Whether the rule is one of the robust secure rules (validity proof,
-    /// cosine trust, 2PC between the servers).
-    pub fn is_robust(self) -> bool {
-        matches!(self, Aggregation::SecureFltrust | Aggregation::SecureFilter)
     }
 }
 
@@ -292,20 +293,7 @@ pub enum WorkerToB {
         /// Claimed worker id.
         worker: u32,
     },
-    /// B's shares of a round submission.
-    Upload {
-        /// Round id.
-        round: u64,
-        /// Claimed worker id.
-        worker: u32,
-        /// Ring shares bₖ, 3 bytes each.
-        #[serde(with = "serde_bytes")]
-        b: Vec<u8>,
-        /// Carry shares κ_B,k, 8 bytes each.
-        #[serde(with = "serde_bytes")]
-        kappa_b: Vec<u8>,
-    },
-    /// B's half of a robust-rule submission (`protocols::robust::submit`).
+    /// B's half of a secure-rule submission (`protocols::robust::submit`).
     Robust {
         /// Round id.
         round: u64,
@@ -323,13 +311,13 @@ pub enum WorkerToB {
         /// B's share of the validity proof, 8 bytes each.
         #[serde(with = "serde_bytes")]
         proof_b: Vec<u8>,
-        /// Dealt vector W = s·X_A − M, 8 bytes each.
+        /// Dealt vector W = s·X_A − M, 8 bytes each (empty for secure-fedavg).
         #[serde(with = "serde_bytes")]
         w: Vec<u8>,
-        /// Dealt vector Z = s′·X_B + R, 8 bytes each.
+        /// Dealt vector Z = s′·X_B + R, 8 bytes each (empty for secure-fedavg).
         #[serde(with = "serde_bytes")]
         z: Vec<u8>,
-        /// The scalar s (a field element).
+        /// The scalar s (a field element; 0 for secure-fedavg).
         s: u64,
         /// The blind of B's commitment.
         blind: [u8; 32],
@@ -340,18 +328,6 @@ impl core::fmt::Debug for WorkerToB {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             WorkerToB::Hello { worker } => f.debug_struct("Hello").field("worker", worker).finish(),
-            WorkerToB::Upload {
-                round,
-                worker,
-                b,
-                kappa_b,
-            } => f
-                .debug_struct("Upload")
-                .field("round", round)
-                .field("worker", worker)
-                .field("b_bytes", &b.len())
-                .field("kappa_b_bytes", &kappa_b.len())
-                .finish_non_exhaustive(),
             WorkerToB::Robust {
                 round, worker, b, ..
             } => f
@@ -391,28 +367,12 @@ pub enum AToB {
         /// Session parameters.
         session: SessionInfo,
     },
-    /// Round `round` accepts uploads.
-    OpenRound {
-        /// Round id (strictly increasing).
-        round: u64,
-    },
-    /// A holds a seed from `worker` for `round`.
-    HaveSeed {
-        /// Round id.
-        round: u64,
-        /// Worker id.
-        worker: u32,
-    },
-    /// No more uploads; send the sum.
-    CloseRound {
-        /// Round id.
-        round: u64,
-    },
     /// A message of the 2PC engine (`protocols::mpc::engine`), encoded and
     /// validated by the engine; here only its length is bounded (≤ max frame).
     Engine(#[serde(with = "serde_bytes")] Vec<u8>),
-    /// Robust rules: round `round` opens with the reference direction
-    /// G = round(ĝ₀·2^f) (little-endian i32s), bit-identical at both servers.
+    /// Secure rules: round `round` opens (ids strictly increase); trust
+    /// rules send the reference direction G = round(ĝ₀·2^f) (little-endian
+    /// i32s), bit-identical at both servers; secure-fedavg sends none (empty).
     OpenRobust {
         /// Round id.
         round: u64,
@@ -483,15 +443,6 @@ impl core::fmt::Debug for AToB {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             AToB::Hello { session } => f.debug_struct("Hello").field("session", session).finish(),
-            AToB::OpenRound { round } => f.debug_struct("OpenRound").field("round", round).finish(),
-            AToB::HaveSeed { round, worker } => f
-                .debug_struct("HaveSeed")
-                .field("round", round)
-                .field("worker", worker)
-                .finish(),
-            AToB::CloseRound { round } => {
-                f.debug_struct("CloseRound").field("round", round).finish()
-            }
             AToB::Engine(bytes) => f
                 .debug_struct("Engine")
                 .field("bytes", &bytes.len())
@@ -546,13 +497,6 @@ pub enum BToA {
         /// Round id.
         round: u64,
     },
-    /// `worker`'s upload is valid and, with A's seed, counted in the sum.
-    Accepted {
-        /// Round id.
-        round: u64,
-        /// Worker id.
-        worker: u32,
-    },
     /// `worker`'s upload was refused.
     Rejected {
         /// Round id.
@@ -561,18 +505,6 @@ pub enum BToA {
         worker: u32,
         /// Reason.
         reason: String,
-    },
-    /// B's share of the round's sum over exactly `workers`.
-    RoundSum {
-        /// Round id.
-        round: u64,
-        /// Workers included, ascending.
-        workers: Vec<u32>,
-        /// Field elements, 8 bytes each.
-        #[serde(with = "serde_bytes")]
-        sum: Vec<u8>,
-        /// Bytes B received from workers this round.
-        bytes_from_workers: u64,
     },
     /// B refuses to open, close or reveal the round.
     Refused {
@@ -629,11 +561,6 @@ impl core::fmt::Debug for BToA {
             BToA::RoundOpened { round } => {
                 f.debug_struct("RoundOpened").field("round", round).finish()
             }
-            BToA::Accepted { round, worker } => f
-                .debug_struct("Accepted")
-                .field("round", round)
-                .field("worker", worker)
-                .finish(),
             BToA::Rejected {
                 round,
                 worker,
@@ -644,18 +571,6 @@ impl core::fmt::Debug for BToA {
                 .field("worker", worker)
                 .field("reason", reason)
                 .finish(),
-            BToA::RoundSum {
-                round,
-                workers,
-                sum,
-                bytes_from_workers,
-            } => f
-                .debug_struct("RoundSum")
-                .field("round", round)
-                .field("workers", &workers.len())
-                .field("sum_bytes", &sum.len())
-                .field("bytes_from_workers", bytes_from_workers)
-                .finish_non_exhaustive(),
             BToA::Refused { round, reason } => f
                 .debug_struct("Refused")
                 .field("round", round)
@@ -791,10 +706,6 @@ impl WireMessage for WorkerToB {
     fn validate(&self, limits: &Limits) -> Result<(), WireError> {
         match self {
             WorkerToB::Hello { .. } => Ok(()),
-            WorkerToB::Upload { b, kappa_b, .. } => {
-                check_bytes("b", b, RING_SHARE_BYTES, limits)?;
-                check_bytes("kappa_b", kappa_b, FIELD_BYTES, limits)
-            }
             WorkerToB::Robust {
                 b,
                 kappa_b,
@@ -830,7 +741,6 @@ impl WireMessage for AToB {
     fn validate(&self, limits: &Limits) -> Result<(), WireError> {
         match self {
             AToB::Hello { session } => check_session(session, limits),
-            AToB::OpenRound { .. } | AToB::HaveSeed { .. } | AToB::CloseRound { .. } => Ok(()),
             AToB::Engine(bytes) => check_len("engine", bytes.len(), limits.max_frame),
             AToB::OpenRobust {
                 reference,
@@ -867,12 +777,8 @@ impl WireMessage for BToA {
     const KIND: &'static str = "B-to-A";
     fn validate(&self, limits: &Limits) -> Result<(), WireError> {
         match self {
-            BToA::Ready { .. } | BToA::RoundOpened { .. } | BToA::Accepted { .. } => Ok(()),
+            BToA::Ready { .. } | BToA::RoundOpened { .. } => Ok(()),
             BToA::Rejected { reason, .. } | BToA::Refused { reason, .. } => check_reason(reason),
-            BToA::RoundSum { workers, sum, .. } => {
-                check_len("workers", workers.len(), MAX_WORKERS)?;
-                check_bytes("sum", sum, FIELD_BYTES, limits)
-            }
             BToA::Engine(bytes) => check_len("engine", bytes.len(), limits.max_frame),
             BToA::UploadReady { verifier, .. } => {
                 check_bytes("verifier", verifier, FIELD_BYTES, limits)
@@ -998,11 +904,17 @@ mod tests {
     use proptest::prelude::*;
 
     fn upload(dim: usize) -> WorkerToB {
-        WorkerToB::Upload {
+        WorkerToB::Robust {
             round: 7,
             worker: 3,
             b: vec![1; dim * 3],
             kappa_b: vec![2; dim * 8],
+            beta_b: vec![3; 16],
+            proof_b: vec![4; 32],
+            w: Vec::new(),
+            z: Vec::new(),
+            s: 0,
+            blind: [5; 32],
         }
     }
 
@@ -1013,7 +925,7 @@ mod tests {
         let back: WorkerToB = decode(&bytes, &limits).unwrap();
         assert!(matches!(
             back,
-            WorkerToB::Upload {
+            WorkerToB::Robust {
                 round: 7,
                 worker: 3,
                 ..
@@ -1068,11 +980,32 @@ mod tests {
             decode::<WorkerToB>(&bytes, &tiny),
             Err(WireError::TooLarge { .. })
         ));
-        let ragged = WorkerToB::Upload {
-            round: 1,
-            worker: 1,
+        let WorkerToB::Robust {
+            round,
+            worker,
+            kappa_b,
+            beta_b,
+            proof_b,
+            w,
+            z,
+            s,
+            blind,
+            ..
+        } = upload(1)
+        else {
+            unreachable!()
+        };
+        let ragged = WorkerToB::Robust {
+            round,
+            worker,
             b: vec![0; 4],
-            kappa_b: vec![],
+            kappa_b,
+            beta_b,
+            proof_b,
+            w,
+            z,
+            s,
+            blind,
         };
         assert!(matches!(
             decode::<WorkerToB>(&encode(&ragged).unwrap(), &small),
@@ -1084,7 +1017,7 @@ mod tests {
     fn declared_lengths_do_not_allocate() {
         // BToA::Rejected whose reason declares 2^62 bytes (varint 0xfd + u64).
         let mut frame = PROTOCOL_VERSION.to_be_bytes().to_vec();
-        frame.extend_from_slice(&[3, 1, 1, 0xfd]);
+        frame.extend_from_slice(&[2, 1, 1, 0xfd]);
         frame.extend_from_slice(&(1u64 << 62).to_le_bytes());
         assert!(matches!(
             decode::<BToA>(&frame, &Limits::default()),
@@ -1094,18 +1027,15 @@ mod tests {
 
     #[test]
     fn debug_never_shows_share_bytes() {
-        let up = WorkerToB::Upload {
-            round: 1,
-            worker: 2,
-            b: vec![0xab; 6],
-            kappa_b: vec![0xcd; 16],
-        };
+        let up = upload(2);
         let s = format!("{up:?}");
-        assert!(s.contains("b_bytes: 6") && !s.contains("171"), "{s}");
-        let sum = BToA::RoundSum {
+        assert!(s.contains("b_bytes: 6") && !s.contains("[1"), "{s}");
+        let sum = BToA::RobustSum {
             round: 1,
             workers: vec![1, 2, 3],
+            positive: 3,
             sum: vec![0xef; 8],
+            weight: 3,
             bytes_from_workers: 9,
         };
         let s = format!("{sum:?}");

@@ -10,10 +10,11 @@
 //! computes the reference update ĝ₀ on it each round with the same local
 //! training it announces to the workers. ĝ₀ never leaves A.
 //!
-//! With `--engine-selftest K`, A first runs the 2PC engine
-//! (`protocols::mpc::engine`) with B over the same connection — fresh base
-//! OTs, IKNP, triples, K DReLUs and K multiplications on random shared
-//! inputs, opened and checked — and prints one `{"engine": …}` JSON line.
+//! With `--engine-selftest K` (secure rules), A first runs the session's 2PC
+//! engine (`protocols::mpc::engine`, inside the pipeline) with B over the
+//! same connection — fresh base OTs, IKNP, triples, K DReLUs and K
+//! multiplications on random shared inputs, opened and checked — and prints
+//! one `{"engine": …}` JSON line; the rounds follow on the same engine.
 //!
 //! With `--synthetic-dim D` (for `bench round`), A loads no data: the model is
 //! D zeros, the session's model name is `synthetic`, nothing is evaluated
@@ -33,8 +34,7 @@ use mpc_core::wire::{self, AToB, AToWorker, Aggregation, BToA, Limits, SessionIn
 use protocols::ml::data::load_mnist;
 use protocols::ml::model::{DEFAULT_CLIP, ModelKind, TrainConfig, evaluate, init_params};
 use protocols::ml::{proxy_set, proxy_update, rule_defaults};
-use protocols::mpc::corr::Party;
-use protocols::mpc::engine::{Engine, EngineConfig, EngineOutput, EngineStats, SelfTestReport};
+use protocols::mpc::engine::{EngineOutput, EngineStats, SelfTestReport};
 use protocols::round::leader::{Leader, LeaderAction, RoundOutcome};
 use rand::SeedableRng;
 use serde_json::json;
@@ -209,12 +209,8 @@ pub async fn run(args: Args) -> Result<()> {
     if !(clip.is_finite() && clip >= 0.0) {
         bail!("--clip must be a non-negative number");
     }
-    if args.engine_selftest.is_some()
-        && (!args.aggregation.is_secure() || args.aggregation.is_robust())
-    {
-        bail!(
-            "--engine-selftest runs with --aggregation secure-fedavg (robust rules use the engine themselves)"
-        );
+    if args.engine_selftest.is_some() && !args.aggregation.is_secure() {
+        bail!("--engine-selftest needs a secure rule (the session's 2PC engine runs it)");
     }
     let kind = args.model;
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
@@ -246,11 +242,11 @@ pub async fn run(args: Args) -> Result<()> {
         proxy_examples = proxy.as_ref().map_or(0, |p| p.len()),
         "session parameters"
     );
-    if session.aggregation.is_robust() {
-        // Refuse parameters the robust rules cannot run with (precision,
-        // dimension) at start, not in every round.
+    if session.aggregation.is_secure() {
+        // Refuse parameters the secure rules cannot run with (precision,
+        // dimension, clip bound) at start, not in every round.
         protocols::robust::submit::RobustSetup::new(&session)
-            .context("parameters for the robust rule")?;
+            .context("parameters for the secure rule")?;
     }
     let pki = Pki::new(&args.pki);
     let identity = pki.load_server_a().context("loading server A's identity")?;
@@ -329,7 +325,6 @@ pub async fn run(args: Args) -> Result<()> {
         selftest: args
             .engine_selftest
             .map_or(SelfTest::Off, SelfTest::Pending),
-        engine: None,
     };
     let stdin_gone = async {
         if args.exit_on_stdin_close {
@@ -376,8 +371,6 @@ struct Shell {
     synthetic_seed: Option<u64>,
     finished: Vec<RoundOutcome>,
     selftest: SelfTest,
-    /// The 2PC engine with B (never persisted; a restart runs fresh base OTs).
-    engine: Option<Engine>,
 }
 
 /// Progress of `--engine-selftest`.
@@ -646,13 +639,11 @@ impl Shell {
                             self.start_selftest(k)?;
                         }
                     }
-                    // Robust sessions run the engine inside the leader's pipeline.
-                    Ok(BToA::Engine(frame)) if !self.leader.is_robust() => {
-                        self.on_engine(&frame)?
-                    }
+                    // The engine lives in the leader's pipeline (also for the self-test).
                     Ok(msg) => {
                         let acts = self.leader.on_b(msg);
                         self.perform(acts);
+                        self.on_selftest()?;
                     }
                     Err(e) => error!(error = %e, "undecodable message from server B"),
                 }
@@ -708,16 +699,15 @@ impl Shell {
         Ok(())
     }
 
-    /// Starts the engine self-test (the clock starts before the engine exists).
+    /// Starts the engine self-test on the session's engine (its base OTs
+    /// run from here: the leader holds the engine's frames until now).
     fn start_selftest(&mut self, k: usize) -> Result<()> {
         let started = Instant::now();
-        let mut engine = Engine::new(Party::A, EngineConfig::default(), &mpc_core::Seed::random());
-        engine.submit_selftest(k).context("engine self-test")?;
-        let msgs = engine.start().context("starting the engine")?;
-        self.engine = Some(engine);
-        for m in msgs {
-            self.to_b(&AToB::Engine(m.encode()));
-        }
+        let acts = self
+            .leader
+            .start_selftest(k)
+            .map_err(|e| anyhow::anyhow!("engine self-test: {e}"))?;
+        self.perform(acts);
         self.selftest = SelfTest::Running {
             started,
             deadline: TokioInstant::now() + Duration::from_secs(60),
@@ -727,32 +717,20 @@ impl Shell {
         Ok(())
     }
 
-    /// Hands an engine frame from B to the engine, sends its answers, and
-    /// reports the self-test.
-    fn on_engine(&mut self, frame: &[u8]) -> Result<()> {
-        let Some(engine) = self.engine.as_mut() else {
-            warn!("engine frame from server B, but no engine runs: ignored");
+    /// Reports the engine self-test's progress after a message from B.
+    fn on_selftest(&mut self) -> Result<()> {
+        let SelfTest::Running {
+            started, computed, ..
+        } = &mut self.selftest
+        else {
             return Ok(());
         };
-        // Each answer goes out as soon as it is final, while the engine goes on.
-        let b = &self.b;
-        let result = engine.on_frame_with(frame, &mut |f| send_to_b(b, &AToB::Engine(f)));
-        let mut outputs = Vec::new();
-        while let Some(out) = engine.poll_output() {
-            outputs.push(out);
-        }
-        let stats = *engine.stats();
-        if let Err(e) = result {
+        let stats = match self.leader.engine_stats() {
+            Ok(s) => s,
             // Debug formatting escapes control characters in a peer's abort reason.
-            bail!("the 2PC engine failed: {:?}", e.to_string());
-        }
-        for out in outputs {
-            let SelfTest::Running {
-                started, computed, ..
-            } = &mut self.selftest
-            else {
-                continue;
-            };
+            Err(e) => bail!("the 2PC engine failed: {e:?}"),
+        };
+        for out in self.leader.take_selftest() {
             match out {
                 EngineOutput::SelfTestComputed { .. } => {
                     *computed = Some(started.elapsed().as_secs_f64());
@@ -768,10 +746,10 @@ impl Shell {
                         "engine self-test done"
                     );
                     self.selftest = SelfTest::Done;
-                    self.engine = None;
                     if !report.correct() {
                         bail!("the engine self-test opened wrong results: {report:?}");
                     }
+                    return Ok(());
                 }
                 _ => {}
             }

@@ -5,10 +5,10 @@
 //! carries out its actions. The only state kept on disk is the last revealed
 //! round id, written durably before B's share of that round leaves the process.
 //!
-//! Engine frames from A (`AToB::Engine`) go to a 2PC engine
-//! (`protocols::mpc::engine`) created on the first one of a session and
-//! dropped at A's next `Hello` or disconnect, so every session runs fresh
-//! base OTs; nothing of it is ever written to disk.
+//! Engine frames from A (`AToB::Engine`) go to the helper, whose session
+//! pipeline owns the 2PC engine (`protocols::mpc::engine`): made at A's
+//! `Hello` and replaced at the next one, so every session runs fresh base
+//! OTs; nothing of it is ever written to disk.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,10 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use mpc_core::prg::Seed;
-use mpc_core::wire::{self, AToB, BToA, BToWorker, Limits, WorkerToB};
-use protocols::mpc::corr::Party;
-use protocols::mpc::engine::{Engine, EngineConfig, EngineOutput};
+use mpc_core::wire::{self, AToB, BToWorker, Limits, WorkerToB};
 use protocols::round::helper::{Helper, HelperAction, HelperConfig};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
@@ -166,7 +163,6 @@ pub async fn run(args: Args) -> Result<()> {
         peers: HashMap::new(),
         limits,
         state_dir: args.state_dir.clone(),
-        engine: None,
     };
     let stdin_gone = async {
         if args.exit_on_stdin_close {
@@ -197,8 +193,6 @@ struct Shell {
     peers: HashMap<Peer, (u64, Outbox)>,
     limits: Limits,
     state_dir: PathBuf,
-    /// The 2PC engine of the current session with A (never persisted).
-    engine: Option<Engine>,
 }
 
 impl Shell {
@@ -232,9 +226,6 @@ impl Shell {
                 PeerEvent::Closed(err) => {
                     if self.peers.get(&peer).is_some_and(|(id, _)| *id == conn_id) {
                         self.peers.remove(&peer);
-                        if peer == Peer::ServerA {
-                            self.engine = None;
-                        }
                     }
                     match err {
                         Some(transport::TransportError::PeerClosed(reason)) => {
@@ -250,18 +241,7 @@ impl Shell {
                 } => {
                     let actions = match peer {
                         Peer::ServerA => match wire::decode::<AToB>(&payload, &self.limits) {
-                            // Robust sessions run the engine inside the helper's pipeline.
-                            Ok(AToB::Engine(frame)) if !self.helper.is_robust() => {
-                                self.on_engine(&frame);
-                                continue;
-                            }
-                            Ok(msg) => {
-                                if matches!(msg, AToB::Hello { .. }) {
-                                    // A new session: a new engine, fresh base OTs.
-                                    self.engine = None;
-                                }
-                                self.helper.on_a(msg)
-                            }
+                            Ok(msg) => self.helper.on_a(msg),
                             Err(e) => {
                                 error!(error = %e, "undecodable message from server A");
                                 continue;
@@ -302,35 +282,6 @@ impl Shell {
             }
         }
         Ok(())
-    }
-
-    /// Hands an engine frame from A to the engine and sends its answers.
-    fn on_engine(&mut self, frame: &[u8]) {
-        let engine = self
-            .engine
-            .get_or_insert_with(|| Engine::new(Party::B, EngineConfig::default(), &Seed::random()));
-        // Each answer goes out as soon as it is final, while the engine goes on.
-        let peers = &self.peers;
-        let result = engine.on_frame_with(frame, &mut |f| {
-            send_to(peers, Peer::ServerA, &BToA::Engine(f));
-        });
-        let mut reports = Vec::new();
-        while let Some(out) = engine.poll_output() {
-            if let EngineOutput::SelfTest { report, .. } = out {
-                reports.push(report);
-            }
-        }
-        if let Err(e) = result {
-            // Debug formatting escapes control characters in a peer's abort reason.
-            warn!(error = ?e.to_string(), "2PC engine failed; the next session starts a new one");
-        }
-        for r in reports {
-            info!(
-                ops = r.ops,
-                correct = r.correct(),
-                "engine self-test checked"
-            );
-        }
     }
 
     fn send<M: wire::WireMessage>(&self, peer: Peer, msg: &M) {

@@ -192,7 +192,7 @@ fn bad_input_is_rejected_and_the_round_is_unchanged() {
             protocols::round::worker::prepare(&short, round, 6, &vec![0.001; dim - 1]).unwrap();
         let (_, rb) = w.send_pair(&sub.to_a, sub.to_b.as_ref()).await.unwrap();
         assert!(
-            matches!(&rb, Some(BToWorker::Reject { reason, .. }) if reason.contains("entries, expected")),
+            matches!(&rb, Some(BToWorker::Reject { reason, .. }) if reason.contains("upload field `b`")),
             "{rb:?}"
         );
 
@@ -240,8 +240,25 @@ fn bad_input_is_rejected_and_the_round_is_unchanged() {
     });
     assert_eq!(attacked["accepted"], 4, "{attacked}");
     // Worker 6's wrong-dimension upload is B's one verdict on it; the other
-    // bad messages cannot be a submission and are refused to the sender only.
-    assert_eq!(attacked["rejected"], 1, "{attacked}");
+    // bad messages cannot be a submission and are refused to the sender only,
+    // so at the deadline those workers (announced, never a complete
+    // submission) are reported as missing.
+    assert_eq!(attacked["rejected"], 5, "{attacked}");
+    let reasons = &attacked["rejected_reasons"];
+    assert!(
+        reasons["6"]
+            .as_str()
+            .is_some_and(|r| r.contains("at server B: invalid upload")),
+        "{attacked}"
+    );
+    for w in ["4", "5", "7", "8"] {
+        assert!(
+            reasons[w]
+                .as_str()
+                .is_some_and(|r| r.contains("no complete submission")),
+            "{attacked}"
+        );
+    }
     assert_eq!(
         attacked["test_loss"], baseline["test_loss"],
         "the round result changed"

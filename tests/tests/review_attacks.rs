@@ -34,7 +34,7 @@ fn scratch(tag: &str) -> (tempfile::TempDir, std::path::PathBuf) {
 /// the worker set and the round was discarded. B now gives one verdict per worker.
 ///
 /// Honest workers 0–2 (worker process) and the malicious enrolled worker 3.
-/// Worker 3: Submit(seed) → A; Upload{worker: 4} → B; Upload{worker: 3} → B.
+/// Worker 3: Submit(seed) → A; Robust{worker: 4} → B; Robust{worker: 3} → B.
 /// PROTOCOL: a malicious worker can at most get *itself* rejected; the round
 /// over the honest workers must still produce an update.
 #[test]
@@ -60,7 +60,7 @@ fn a_forged_claim_cannot_void_the_round() {
         let session = w.session.clone().unwrap();
         let delta = vec![0.0f32; model.len()];
         let sub = protocols::round::worker::prepare(&session, round, 3, &delta).unwrap();
-        // 1. Seed to A; wait for A's Ack (A has sent HaveSeed to B).
+        // 1. Seed to A; wait for A's Ack (A has sent SeedCommit to B).
         w.a.send(&sub.to_a).await.unwrap();
         let ra = w.a.recv::<AToWorker>(WAIT).await.unwrap();
         assert!(matches!(ra, AToWorker::Ack { .. }), "{ra:?}");
@@ -212,11 +212,17 @@ fn a_flood_of_forged_claims_does_not_disconnect_a() {
             .unwrap();
         w.hello().await.unwrap();
         let (round, _) = w.announcement().await.unwrap();
-        let forged = mpc_core::wire::encode(&WorkerToB::Upload {
+        let forged = mpc_core::wire::encode(&WorkerToB::Robust {
             round,
             worker: u32::MAX,
             b: Vec::new(),
             kappa_b: Vec::new(),
+            beta_b: Vec::new(),
+            proof_b: Vec::new(),
+            w: Vec::new(),
+            z: Vec::new(),
+            s: 0,
+            blind: [0; 32],
         })
         .unwrap();
         let pki = transport::Pki::new(&pki_dir);

@@ -1,6 +1,7 @@
-//! Robust rules over real processes: server-a, server-b and a worker host
+//! Secure rules over real processes: server-a, server-b and a worker host
 //! on loopback QUIC, with a scripted cheating worker next to honest ones.
-//! The carry and forged-correlation attacks of the issue run here end to end.
+//! The carry and forged-correlation attacks on the robust rules and an
+//! unclipped update under secure-fedavg run here end to end.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::net::SocketAddr;
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use mpc_core::field::Fp;
 use mpc_core::wire::{AToWorker, BToWorker, WorkerToA};
-use protocols::robust::encode::encode_unit;
+use protocols::robust::encode::{encode_clipped, encode_unit, norm_sq};
 use protocols::robust::submit::{Draft, RobustSetup};
 use tandem_harness::client::ScriptedWorker;
 use tandem_harness::{Cluster, ClusterOptions};
@@ -114,4 +115,95 @@ fn cheating_carries_and_forged_correlations_are_rejected_over_quic() {
     assert!(why.contains("linear check"), "{}", events[1]);
     assert_eq!(events[2]["accepted"], 5, "{}", events[2]);
     assert_eq!(events[2]["rejected"], 0, "{}", events[2]);
+}
+
+/// secure-fedavg's norm bound over real processes. Round 1: worker 4 skips
+/// clipping (‖Δ‖ = 10·C, encoded and proved honestly otherwise: bit
+/// carries, the low bits of N and N_hi − N as range bits) and is refused
+/// with the reason; the four honest workers' round still updates the model.
+/// Round 2: worker 4 clips and is accepted.
+#[test]
+fn secure_fedavg_refuses_an_unclipped_update_over_quic() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().to_path_buf();
+    let mut o = ClusterOptions::new(&dir);
+    o.aggregation = "secure-fedavg".into();
+    o.model = "logreg".into();
+    o.workers = 5;
+    o.rounds = 2;
+    o.start_workers = false;
+    o.extra_a = vec!["--round-timeout".into(), "120".into()];
+    let mut c = Cluster::launch(&o).unwrap();
+    c.start_workers(&o, &["--ids".into(), "0-3".into()])
+        .unwrap();
+    let (a, b) = (addr(&c.addr_a), addr(c.addr_b.as_deref().unwrap()));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cheater = rt.spawn(async move {
+        let mut w = ScriptedWorker::connect(&dir.join("pki"), 4, a, Some(b))
+            .await
+            .unwrap();
+        w.hello().await.unwrap();
+        let session = w.session.clone().unwrap();
+        let setup = RobustSetup::new(&session).unwrap();
+        let clip = session.clip;
+        for step in 0..2 {
+            let (round, model) = w.announcement().await.unwrap();
+            let d = model.len();
+            // ‖Δ‖ = 10·C, all along one direction.
+            let v = 10.0 * clip / (d as f32).sqrt();
+            let delta: Vec<f32> = (0..d).map(|k| if k % 3 == 0 { -v } else { v }).collect();
+            let (seed, up) = if step == 0 {
+                let x: Vec<i64> = delta
+                    .iter()
+                    .map(|&u| (f64::from(u) / f64::from(clip) * setup.fixed.scale()).round() as i64)
+                    .collect();
+                let n = norm_sq(&x);
+                let p = setup.circuit.params();
+                assert!(n > p.n_hi, "the cheat must exceed the bound");
+                let mut draft = Draft::honest_unchecked(&setup, round, 4, &x);
+                let bits = |v: u64| {
+                    (0..setup.circuit.range_bits()).map(move |j| Fp::reduce_u64((v >> j) & 1))
+                };
+                draft.beta = bits(n.wrapping_sub(p.n_lo))
+                    .chain(bits(p.n_hi.wrapping_sub(n)))
+                    .collect();
+                draft.finish(&setup, round, 4).unwrap()
+            } else {
+                let x = encode_clipped(&delta, clip, setup.fixed).unwrap();
+                Draft::honest(&setup, round, 4, &x)
+                    .unwrap()
+                    .finish(&setup, round, 4)
+                    .unwrap()
+            };
+            let (ra, rb) = w
+                .send_pair(
+                    &WorkerToA::Submit {
+                        round,
+                        worker: 4,
+                        payload: mpc_core::wire::SubmitA::Seed(seed),
+                    },
+                    Some(&up),
+                )
+                .await
+                .unwrap();
+            assert!(matches!(ra, AToWorker::Ack { .. }), "{ra:?}");
+            assert!(matches!(rb, Some(BToWorker::Ack { .. })), "{rb:?}");
+        }
+    });
+    let mut events = Vec::new();
+    for _ in 0..2 {
+        events.push(c.next_event(EVENT_WAIT).unwrap());
+    }
+    rt.block_on(cheater).unwrap();
+    c.shutdown();
+    assert_eq!(events[0]["updated"], true, "{}", events[0]);
+    assert_eq!(events[0]["accepted"], 4, "{}", events[0]);
+    assert_eq!(events[0]["rejected"], 1, "{}", events[0]);
+    let why = events[0]["rejected_reasons"]["4"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(why.contains("not clipped"), "{}", events[0]);
+    assert_eq!(events[1]["updated"], true, "{}", events[1]);
+    assert_eq!(events[1]["accepted"], 5, "{}", events[1]);
+    assert_eq!(events[1]["rejected"], 0, "{}", events[1]);
 }

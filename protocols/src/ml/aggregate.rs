@@ -270,7 +270,8 @@ pub fn fltrust(updates: &[Vec<f32>], reference: &[f32]) -> Result<Option<Vec<f32
 
 /// A plaintext aggregation rule, by name: `fedavg`, `krum`, `multi-krum`,
 /// `median`, `trimmed-mean`, `fltrust`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum PlainRule {
     /// [`fedavg`].
     FedAvg,
@@ -369,6 +370,19 @@ impl FromStr for PlainRule {
                 input: s.to_owned(),
                 expected: PLAIN_RULE_NAMES,
             })
+    }
+}
+
+impl From<PlainRule> for String {
+    fn from(v: PlainRule) -> String {
+        v.to_string()
+    }
+}
+
+impl TryFrom<String> for PlainRule {
+    type Error = MlError;
+    fn try_from(s: String) -> Result<Self, MlError> {
+        s.parse()
     }
 }
 

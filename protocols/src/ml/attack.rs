@@ -119,7 +119,8 @@ pub const FANG_MIN_LAMBDA: f64 = 1e-5;
 pub const FANG_TRIM_B: f32 = 2.0;
 
 /// An attack of the Byzantine workers, by name (see the module doc).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum Attack {
     /// `none`.
     None,
@@ -764,6 +765,19 @@ impl FromStr for Attack {
             },
             _ => Err(err()),
         }
+    }
+}
+
+impl From<Attack> for String {
+    fn from(v: Attack) -> String {
+        v.to_string()
+    }
+}
+
+impl TryFrom<String> for Attack {
+    type Error = MlError;
+    fn try_from(s: String) -> Result<Self, MlError> {
+        s.parse()
     }
 }
 

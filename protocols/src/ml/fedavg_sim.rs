@@ -297,3 +297,164 @@ fn fedavg_tune() {
         r.train_cpu_s
     );
 }
+
+/// Diagnosis of the trust rule (issue: trust inverts as training converges).
+/// Knobs from the environment, see the code.
+#[test]
+#[ignore = "manual diagnosis"]
+fn trust_diag() {
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+    let f = |k: &str, d: &str| env(k, d).parse::<f32>().unwrap();
+    let u = |k: &str, d: &str| env(k, d).parse::<usize>().unwrap();
+    let cfg = TrainConfig {
+        epochs: u("D_EPOCHS", "3"),
+        batch_size: u("D_BATCH", "128"),
+        lr: f("D_LR", "0.3"),
+    };
+    let ref_cfg = TrainConfig {
+        epochs: u("D_REF_EPOCHS", &cfg.epochs.to_string()),
+        batch_size: u("D_REF_BATCH", &cfg.batch_size.to_string()),
+        lr: f("D_REF_LR", &cfg.lr.to_string()),
+    };
+    let eta = f("D_ETA", "2");
+    let workers = u("D_WORKERS", "100");
+    let byz = u("D_BYZ", "20");
+    let rounds = u("D_ROUNDS", "100");
+    let seed: u64 = env("D_SEED", "1").parse().unwrap();
+    let part: Partition = env("D_PART", "iid").parse().unwrap();
+    let mode = env("D_MODE", "fltrust");
+    let ref_mom = f("D_REF_MOM", "0");
+    let srv_mom = f("D_SRV_MOM", "0");
+    let proxy_n = u("D_PROXY", "100");
+    let verbose = env("D_VERBOSE", "1") == "1";
+    let kind = ModelKind::default();
+
+    let (train, test) = load_mnist(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../data")).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let indices: Vec<usize> = (proxy_n.max(PROXY_EXAMPLES)..train.len()).collect();
+    let parts = part.split(&indices, &train.y, workers, &mut rng).unwrap();
+    let local: Vec<Dataset> = parts.iter().map(|p| train.subset(p)).collect();
+    let proxy = train.subset(&(0..proxy_n).collect::<Vec<_>>());
+    let mut global = init_params(kind, &mut rng);
+    let honest = workers - byz;
+    let mut accs = Vec::new();
+    let (mut hz_sum, mut bp_sum, mut stalled) = (0usize, 0usize, 0usize);
+    let mut refm: Option<Vec<f32>> = None;
+    let mut vel = vec![0.0f32; global.len()];
+    for round in 1..=rounds {
+        let round_seed = seed ^ ((round as u64) << 32);
+        let mut prng = ChaCha8Rng::seed_from_u64(round_seed ^ 0xffff);
+        let g0 = proxy_update(kind, &global, &proxy, &ref_cfg, &mut prng).unwrap();
+        let g0n = l2_norm(&g0);
+        let g0u = crate::fltrust::normalise(&g0).unwrap();
+        // Reference direction.
+        let mut reference = g0u.clone();
+        if ref_mom > 0.0 {
+            if let Some(m) = &refm {
+                reference = m
+                    .iter()
+                    .zip(&g0u)
+                    .map(|(m, g)| ref_mom * m + (1.0 - ref_mom) * g)
+                    .collect();
+            }
+            refm = Some(reference.clone());
+        }
+        let mut deltas = Vec::with_capacity(workers);
+        for (w, data) in local.iter().enumerate() {
+            let mut wrng = ChaCha8Rng::seed_from_u64(round_seed ^ w as u64);
+            let new = train_local(kind, &global, data, &cfg, &mut wrng).unwrap();
+            let mut delta: Vec<f32> = new.iter().zip(&global).map(|(n, g)| n - g).collect();
+            if w >= honest {
+                delta.iter_mut().for_each(|d| *d = -*d);
+            }
+            deltas.push(delta);
+        }
+        let hmean: Vec<f32> = (0..global.len())
+            .map(|j| deltas[..honest].iter().map(|d| d[j]).sum::<f32>() / honest as f32)
+            .collect();
+        let units: Vec<Vec<f32>> = deltas
+            .iter()
+            .map(|d| crate::fltrust::normalise(d).unwrap())
+            .collect();
+        let cos: Vec<f32> = units.iter().map(|d| cosine(d, &reference)).collect();
+        let step: Option<Vec<f32>> = if mode == "fedavg" {
+            let clipped: Vec<Vec<f32>> = deltas
+                .iter()
+                .map(|d| {
+                    let mut d = d.clone();
+                    clip_to_norm(&mut d, DEFAULT_CLIP);
+                    d
+                })
+                .collect();
+            crate::fedavg::mean(&clipped)
+        } else {
+            let r =
+                crate::fltrust::aggregate(&units, &reference, crate::fltrust::Rule::Trust, None);
+            let total: f32 = r.weights.iter().sum();
+            let s = g0n
+                * if env("D_NORM", "ts") == "n" {
+                    total / workers as f32
+                } else {
+                    1.0
+                };
+            r.update.map(|u| u.iter().map(|x| x * s).collect())
+        };
+        let hz = cos[..honest].iter().filter(|&&c| c <= 0.0).count();
+        let bp = cos[honest..].iter().filter(|&&c| c > 0.0).count();
+        hz_sum += hz;
+        bp_sum += bp;
+        let decay = f("D_DECAY", "0");
+        let eta_t = if decay > 0.0 {
+            eta / (1.0 + (round - 1) as f32 / decay)
+        } else {
+            eta
+        };
+        let step_norm = step.as_ref().map(|s| l2_norm(s)).unwrap_or(0.0);
+        match &step {
+            Some(s) => {
+                for ((g, v), d) in global.iter_mut().zip(vel.iter_mut()).zip(s) {
+                    *v = srv_mom * *v + d;
+                    *g += eta_t * *v;
+                }
+            }
+            None => stalled += 1,
+        }
+        let eval = evaluate(kind, &global, &test).unwrap();
+        accs.push(eval.accuracy);
+        if verbose {
+            let mut hc = cos[..honest].to_vec();
+            hc.sort_by(f32::total_cmp);
+            let mut bc = cos[honest..].to_vec();
+            bc.sort_by(f32::total_cmp);
+            let med = |v: &[f32]| {
+                if v.is_empty() {
+                    f32::NAN
+                } else {
+                    v[v.len() / 2]
+                }
+            };
+            println!(
+                "r{round:3} acc {:.4} hz {hz:3} bp {bp:3} | cos honest q10 {:+.3} med {:+.3} q90 {:+.3} byz med {:+.3} | cos(ref,hmean) {:+.3} cos(g0,hmean) {:+.3} ‖g0‖ {:.3} ‖hmean‖ {:.3} step {:.3}",
+                eval.accuracy,
+                hc[hc.len() / 10],
+                med(&hc),
+                hc[hc.len() * 9 / 10],
+                med(&bc),
+                cosine(&reference, &hmean),
+                cosine(&g0, &hmean),
+                g0n,
+                l2_norm(&hmean),
+                step_norm,
+            );
+        }
+    }
+    let n = accs.len();
+    let last5 = accs[n.saturating_sub(5)..].iter().sum::<f64>() / 5.0_f64.min(n as f64);
+    println!(
+        "RESULT final {:.4} last5 {:.4} honest-zero/round {:.2} byz-positive/round {:.2} stalled {stalled}",
+        accs[n - 1],
+        last5,
+        hz_sum as f64 / rounds as f64,
+        bp_sum as f64 / rounds as f64
+    );
+}

@@ -36,6 +36,7 @@ pub mod idx;
 pub mod model;
 mod proxy;
 mod rules;
+pub mod sim;
 
 #[cfg(test)]
 mod fedavg_sim;
@@ -53,4 +54,4 @@ pub use model::{
     gradient, init_params, train_local,
 };
 pub use proxy::{PROXY_EXAMPLES, proxy_set, proxy_update, worker_indices};
-pub use rules::{RuleDefaults, rule_defaults};
+pub use rules::{RuleDefaults, rule_defaults, server_lr_at};

@@ -15,6 +15,18 @@ pub struct RuleDefaults {
     pub server_lr: f32,
     /// Training rounds of the demo and server A.
     pub rounds: u64,
+    /// The server learning rate decays as η / (1 + (t − 1)/T) over rounds
+    /// t = 1, 2, … with T this many rounds ([`server_lr_at`]); `None`: constant.
+    pub server_lr_decay: Option<f32>,
+}
+
+/// The server learning rate of round `round` (from 1): `base` / (1 + (round − 1)/T)
+/// with T = `decay`, or `base` when `decay` is `None` (or not positive).
+pub fn server_lr_at(base: f32, decay: Option<f32>, round: u64) -> f32 {
+    match decay {
+        Some(t) if t > 0.0 => base / (1.0 + round.saturating_sub(1) as f32 / t),
+        _ => base,
+    }
 }
 
 /// The defaults of `aggregation`.
@@ -43,12 +55,14 @@ pub fn rule_defaults(aggregation: Aggregation) -> RuleDefaults {
             },
             server_lr: 2.0,
             rounds: 100,
+            server_lr_decay: None,
         }
     } else {
         RuleDefaults {
             train: TrainConfig::default(),
             server_lr: 1.0,
             rounds: 20,
+            server_lr_decay: None,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Client normalisation for the robust rules (DESIGN §4 step 1): the update is
 //! scaled to unit L2 norm, encoded in fixed point, and the rounding is
 //! corrected so that N = Σ xₖ² lands inside the window the servers check.
+//! secure-fedavg clips instead and only corrects N down to the window's top
+//! ([`encode_clipped`], PROTOCOL §2).
 //!
 //! # The window
 //!
@@ -23,8 +25,14 @@ pub enum EncodeError {
     /// The update is zero or not finite: it has no direction.
     #[error("the update has no direction (zero or not finite)")]
     NoDirection,
+    /// secure-fedavg: an update coordinate is not finite.
+    #[error("the update is not finite")]
+    NotFinite,
+    /// secure-fedavg: the clip bound is not a positive number.
+    #[error("secure aggregation needs a positive clip bound")]
+    Clip,
     /// The fixed-point precision is too small for the window argument.
-    #[error("robust rules need 8 ≤ f ≤ 19 and f + 2 ≤ ℓ (got ℓ = {ell}, f = {frac})")]
+    #[error("secure rules need 8 ≤ f ≤ 19 and f + 2 ≤ ℓ (got ℓ = {ell}, f = {frac})")]
     Precision {
         /// ℓ
         ell: u32,
@@ -68,30 +76,9 @@ pub fn encode_unit(update: &[f32], fixed: FixedParams) -> Result<Vec<i64>, Encod
     let target: Vec<f64> = update.iter().map(|&v| f64::from(v) * scale).collect();
     let mut x: Vec<i64> = target.iter().map(|t| t.round() as i64).collect();
     let (lo, hi) = norm_window(fixed);
-    let mut n: u64 = x.iter().map(|&v| (v * v) as u64).sum();
+    let mut n = norm_sq(&x);
     if n > hi {
-        // Shrink the coordinates rounded up the most (in magnitude) first.
-        let mut order: Vec<usize> = (0..x.len()).filter(|&k| x[k] != 0).collect();
-        order.sort_by(|&i, &j| excess(&x, &target, j).total_cmp(&excess(&x, &target, i)));
-        'outer: loop {
-            let mut moved = false;
-            for &k in &order {
-                if n <= hi {
-                    break 'outer;
-                }
-                let v = x[k];
-                if v == 0 {
-                    continue;
-                }
-                let m = v.unsigned_abs();
-                n -= 2 * m - 1;
-                x[k] = v - v.signum();
-                moved = true;
-            }
-            if !moved {
-                break;
-            }
-        }
+        shrink(&mut x, &target, n, hi);
     } else if n < lo {
         // Grow the coordinates rounded down the most (in magnitude) first.
         let mut order: Vec<usize> = (0..x.len()).filter(|&k| target[k] != 0.0).collect();
@@ -110,6 +97,70 @@ pub fn encode_unit(update: &[f32], fixed: FixedParams) -> Result<Vec<i64>, Encod
                 break;
             }
         }
+    }
+    Ok(x)
+}
+
+/// Lowers N = Σ xₖ² (currently `n`) to at most `hi` by moving coordinates one
+/// unit towards zero, those rounded up the most (in magnitude) first, round
+/// after round. Always terminates: N reaches 0 at worst.
+fn shrink(x: &mut [i64], target: &[f64], mut n: u64, hi: u64) {
+    let mut order: Vec<usize> = (0..x.len()).filter(|&k| x[k] != 0).collect();
+    order.sort_by(|&i, &j| excess(x, target, j).total_cmp(&excess(x, target, i)));
+    'outer: loop {
+        let mut moved = false;
+        for &k in &order {
+            if n <= hi {
+                break 'outer;
+            }
+            let v = x[k];
+            if v == 0 {
+                continue;
+            }
+            let m = v.unsigned_abs();
+            n -= 2 * m - 1;
+            x[k] = v - v.signum();
+            moved = true;
+        }
+        if !moved {
+            break;
+        }
+    }
+}
+
+/// The bound secure-fedavg proves: N = Σ xₖ² ≤ N_hi with N_hi the top of
+/// [`norm_window`], 2^(2f) + 2^(2f−6), i.e. ‖x‖ ≤ 2^f·√(1 + 2^−6) ≈ 1.0078·2^f.
+pub fn clip_bound(fixed: FixedParams) -> u64 {
+    norm_window(fixed).1
+}
+
+/// secure-fedavg's encoding: clips `update` to L2 norm ≤ `clip`
+/// ([`crate::fedavg::clip_to_norm`]), encodes u = Δ/C as xₖ = round(uₖ·2^f)
+/// and, if rounding pushed N = Σ xₖ² above [`clip_bound`] (only possible
+/// when 2^f·√d + d/4 > 2^(2f−6), i.e. d ≳ 10⁶ at f = 16), moves the
+/// coordinates rounded up the most one unit towards zero until it is not.
+/// A zero update is valid (x = 0). Every |xₖ| ≤ 2^f < 2^(ℓ−1).
+pub fn encode_clipped(
+    update: &[f32],
+    clip: f32,
+    fixed: FixedParams,
+) -> Result<Vec<i64>, EncodeError> {
+    check_precision(fixed)?;
+    if !(clip.is_finite() && clip > 0.0) {
+        return Err(EncodeError::Clip);
+    }
+    if update.iter().any(|v| !v.is_finite()) {
+        return Err(EncodeError::NotFinite);
+    }
+    let mut u = update.to_vec();
+    crate::fedavg::clip_to_norm(&mut u, clip);
+    let scale = fixed.scale() / f64::from(clip);
+    let target: Vec<f64> = u.iter().map(|&v| f64::from(v) * scale).collect();
+    let mut x: Vec<i64> = target.iter().map(|t| t.round() as i64).collect();
+    let hi = clip_bound(fixed);
+    let n = norm_sq(&x);
+    if n > hi {
+        shrink(&mut x, &target, n, hi);
     }
     Ok(x)
 }
@@ -184,7 +235,54 @@ mod tests {
         );
     }
 
+    #[test]
+    fn clipped_updates_stay_below_the_bound() {
+        let hi = clip_bound(fixed());
+        for d in [1usize, 2, 10, 10_000, 270_000, 1 << 20] {
+            for clip in [0.01f32, 1.0, 3.0] {
+                // Far above the clip bound (clipped), at it, and well below.
+                for norm in [100.0 * clip, clip, clip / 7.0] {
+                    let v = norm / (d as f32).sqrt();
+                    let equal = vec![v; d];
+                    let mut one_hot = vec![0.0f32; d];
+                    one_hot[d / 3] = -norm;
+                    for u in [equal, one_hot] {
+                        let x = encode_clipped(&u, clip, fixed()).unwrap();
+                        assert!(norm_sq(&x) <= hi, "d = {d}: N = {}", norm_sq(&x));
+                        assert!(x.iter().all(|v| v.unsigned_abs() <= 1 << 16));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn clipped_encoding_accepts_zero_and_refuses_non_finite() {
+        assert_eq!(encode_clipped(&[0.0; 4], 3.0, fixed()), Ok(vec![0; 4]));
+        assert_eq!(
+            encode_clipped(&[1.0, f32::INFINITY], 3.0, fixed()),
+            Err(EncodeError::NotFinite)
+        );
+        assert_eq!(encode_clipped(&[1.0], 0.0, fixed()), Err(EncodeError::Clip));
+    }
+
     proptest! {
+        #[test]
+        fn random_clipped_updates_stay_below_the_bound_and_round_to_nearest(
+            u in proptest::collection::vec(-1e2f32..1e2, 1..3000),
+            clip in 0.01f32..10.0,
+        ) {
+            let x = encode_clipped(&u, clip, fixed()).unwrap();
+            prop_assert!(norm_sq(&x) <= clip_bound(fixed()));
+            let mut c = u.clone();
+            crate::fedavg::clip_to_norm(&mut c, clip);
+            // Below 10⁶ coordinates no nudge is needed: plain rounding.
+            for (k, &v) in c.iter().enumerate() {
+                let t = f64::from(v) / f64::from(clip) * 65536.0;
+                prop_assert!((x[k] as f64 - t).abs() <= 0.5 + 1e-9);
+            }
+        }
+
         #[test]
         fn random_updates_land_in_the_window_and_keep_their_direction(
             u in proptest::collection::vec(-1e3f32..1e3, 1..3000)

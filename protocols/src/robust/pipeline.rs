@@ -1,8 +1,13 @@
-//! The servers' shared robust-aggregation pipeline (sans-io, one type for
+//! The servers' shared secure-aggregation pipeline (sans-io, one type for
 //! both parties): per-worker local work on a server's half, then batches of
 //! workers through the 2PC engine — validity verdicts, the two linear checks
 //! on the worker-dealt correlations, the trust score, the cross terms — and
 //! the running shares of Σ TSᵢ·Xᵢ, Σ TSᵢ and the positive-trust count.
+//!
+//! secure-fedavg ([`RobustSetup::trust`] false) stops after the verdicts:
+//! there is no reference, no ρ, no dealt correlation and no engine job after
+//! the round's coin; every valid worker's X share is added with weight 1
+//! (A holds the public 1s of Σ TSᵢ and of the count).
 //!
 //! # Per worker, locally (after both commitments are known)
 //!
@@ -33,7 +38,7 @@
 //! checks are known.
 
 use mpc_core::field::{Fp, MulAcc};
-use mpc_core::flp::{JointRand, QueryPoint};
+use mpc_core::flp::{FlpReject, JointRand, QueryPoint};
 use mpc_core::prg::{Domain, Prg, Purpose, Seed};
 use mpc_core::share::{decode_field_bytes, encode_field_bytes};
 use mpc_core::wire::{Aggregation, Exchange};
@@ -178,6 +183,8 @@ pub struct Pipeline {
     out: Vec<PeerMsg>,
     done: Vec<BatchDone>,
     spare: Spare,
+    /// Outputs of an engine self-test (`server-a --engine-selftest`).
+    selftest: Vec<EngineOutput>,
 }
 
 /// Vectors of finished workers (X share and offset, d each), reused by the
@@ -262,6 +269,7 @@ impl Pipeline {
             out,
             done: Vec::new(),
             spare: Spare::default(),
+            selftest: Vec::new(),
         })
     }
 
@@ -283,6 +291,19 @@ impl Pipeline {
         std::mem::take(&mut self.out)
     }
 
+    /// Starts the engine self-test of `ops` DReLUs and multiplications
+    /// (`server-a --engine-selftest`; the other server's engine joins when
+    /// the request arrives). Only before the first round.
+    pub fn submit_selftest(&mut self, ops: usize) -> Result<(), PipeError> {
+        self.engine.submit_selftest(ops)?;
+        Ok(())
+    }
+
+    /// Self-test outputs so far (`SelfTestComputed`, `SelfTest`).
+    pub fn take_selftest(&mut self) -> Vec<EngineOutput> {
+        std::mem::take(&mut self.selftest)
+    }
+
     /// Finished batches.
     pub fn poll_done(&mut self) -> Option<BatchDone> {
         if self.done.is_empty() {
@@ -300,11 +321,12 @@ impl Pipeline {
                 "a batch of the previous round is open".into(),
             ));
         }
-        if reference.len() != self.setup.dim {
+        // secure-fedavg has no reference: it must be empty.
+        let expected = if self.setup.trust { self.setup.dim } else { 0 };
+        if reference.len() != expected {
             return Err(PipeError::Malformed(format!(
-                "reference has {} coordinates, expected {}",
+                "reference has {} coordinates, expected {expected}",
                 reference.len(),
-                self.setup.dim
             )));
         }
         let f = self.setup.fixed.frac();
@@ -387,7 +409,7 @@ impl Pipeline {
             .map_err(|e| PipeError::Malformed(format!("validity query: {e}")))?;
         let dim = setup.dim;
         let mut x = self.spare.take(dim);
-        let mut offset = self.spare.take(dim);
+        let mut offset = self.spare.take(if setup.trust { dim } else { 0 });
         let (mut score, mut rx, mut r1, mut r2) = (
             MulAcc::default(),
             MulAcc::default(),
@@ -395,9 +417,15 @@ impl Pipeline {
             MulAcc::default(),
         );
         let party = self.party;
+        let trust = setup.trust;
         let mut at = 0;
         half.for_each_block(setup, |xs, kappa, first, second| {
             query.absorb(xs, kappa);
+            x.extend_from_slice(xs);
+            if !trust {
+                // secure-fedavg: the proof and X are all a plain sum needs.
+                return;
+            }
             let n = xs.len();
             let rho = &keys.rho[at..at + n];
             let g = &round.reference[at..at + n];
@@ -408,7 +436,6 @@ impl Pipeline {
                 r1.add_mul(rk, fk);
                 r2.add_mul(rk, sk);
             }
-            x.extend_from_slice(xs);
             match party {
                 // first = M, second = R: A keeps M − R.
                 Party::A => offset.extend(first.iter().zip(second).map(|(&m, &r)| m - r)),
@@ -459,6 +486,8 @@ impl Pipeline {
             setup,
             engine,
             round,
+            spare,
+            done,
             ..
         } = self;
         let round = round
@@ -490,8 +519,30 @@ impl Pipeline {
                     valid.push(i);
                     kept.push(local);
                 }
-                Err(e) => verdicts.push(Err(format!("validity proof rejected: {e}"))),
+                Err(e) => verdicts.push(Err(reject_reason(setup, e))),
             }
+        }
+        if !setup.trust {
+            // secure-fedavg: every valid worker enters the sum with weight 1
+            // (A holds the public 1 of each weight and count, B 0). No
+            // engine work: the batch is done once the verdicts are known.
+            let one = match party {
+                Party::A => Fp::ONE,
+                Party::B => Fp::ZERO,
+            };
+            for mut l in kept {
+                for (acc, &x) in round.acc.iter_mut().zip(&l.x) {
+                    *acc += x;
+                }
+                round.weight += one;
+                round.positive += one;
+                spare.give(&mut l);
+            }
+            done.push(BatchDone {
+                batch,
+                verdicts: workers.into_iter().zip(verdicts).collect(),
+            });
+            return Ok(());
         }
         let mut b = Batch {
             id: batch,
@@ -538,6 +589,13 @@ impl Pipeline {
     }
 
     fn on_output(&mut self, out: EngineOutput) -> Result<(), PipeError> {
+        if matches!(
+            out,
+            EngineOutput::SelfTestComputed { .. } | EngineOutput::SelfTest { .. }
+        ) {
+            self.selftest.push(out);
+            return Ok(());
+        }
         let Some(round) = self.round.as_mut() else {
             // A round closed by its deadline before its coin toss finished:
             // the coin is no longer needed.
@@ -556,7 +614,8 @@ impl Pipeline {
                         worker: 0,
                     },
                 );
-                let mut rho = vec![Fp::ZERO; self.setup.dim];
+                // ρ serves the linear checks of the dealt correlations only.
+                let mut rho = vec![Fp::ZERO; if self.setup.trust { self.setup.dim } else { 0 }];
                 prg.fill_fp(&mut rho);
                 round.keys = Some(Keys { coin, rho });
                 Ok(())
@@ -767,6 +826,19 @@ impl Pipeline {
     /// The id of the open round, if any.
     pub fn round(&self) -> Option<u64> {
         self.round.as_ref().map(|r| r.id)
+    }
+}
+
+/// The reason a worker whose proof failed is refused with.
+fn reject_reason(setup: &RobustSetup, e: FlpReject) -> String {
+    match e {
+        // With the one-sided window [0, N_hi] a norm output fails when
+        // N > N_hi (or the range bits are not those of N).
+        FlpReject::NormLow | FlpReject::NormHigh if !setup.trust => format!(
+            "validity proof rejected: {e}: the update is not clipped to the clip bound \
+             (‖Δ/C‖² above N_hi/2^(2f)) or its range bits are wrong"
+        ),
+        e => format!("validity proof rejected: {e}"),
     }
 }
 

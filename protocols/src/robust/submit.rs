@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 use zeroize::Zeroize;
 
-use super::encode::{EncodeError, check_precision, norm_window};
+use super::encode::{EncodeError, check_precision, clip_bound, norm_window};
 
 const COMMIT_A: &[u8] = b"tandem/robust/v1/commit-a";
 const COMMIT_B: &[u8] = b"tandem/robust/v1/commit-b";
@@ -72,7 +72,13 @@ pub struct RobustSetup {
     pub dim: usize,
     /// The validity circuit.
     pub circuit: ValidityCircuit,
-    /// Most workers one round may aggregate without Σ TSᵢ·Xᵢ wrapping mod p.
+    /// Whether the rule weights updates by trust (secure-fltrust,
+    /// secure-filter): workers then deal the correlations W, Z and the
+    /// servers need the reference G. secure-fedavg (false) sums the valid
+    /// updates with weight 1 and needs neither.
+    pub trust: bool,
+    /// Most workers one round may aggregate without the sum (Σ TSᵢ·Xᵢ, or
+    /// Σ Xᵢ for secure-fedavg) wrapping mod p.
     pub max_workers: usize,
     /// Hash of every public parameter (binds the joint randomness to them).
     pub context: [u8; 32],
@@ -93,11 +99,32 @@ impl RobustSetup {
                 fixed.ell()
             )));
         }
-        let (n_lo, n_hi) = norm_window(fixed);
+        let trust = session.aggregation.is_trust_based();
+        let clip_ok = session.clip.is_finite() && session.clip > 0.0;
+        if !trust && !clip_ok {
+            return Err(SubmitError::Session(
+                "secure-fedavg needs a positive clip bound".into(),
+            ));
+        }
+        // Trust rules: the two-sided window around ‖X‖ = 2^f (unit norm).
+        // secure-fedavg: one-sided, N ≤ N_hi (‖Δ/C‖ ≤ 1 plus rounding
+        // slack); the lower end 0 holds anyway (N is a sum of squares that
+        // cannot wrap), the circuit checks it as a separate output all the same.
+        let (n_lo, n_hi) = if trust {
+            norm_window(fixed)
+        } else {
+            (0, clip_bound(fixed))
+        };
         let circuit = ValidityCircuit::new(FlpParams { dim, n_lo, n_hi })?;
-        // |TSᵢ·Xᵢ,ₖ| ≤ ‖X‖²·‖G‖ ≤ N_hi·(2^f + √d/2) per worker and coordinate
-        // (‖G‖ ≤ 2^f + √d/2 after rounding); n of them must stay below p/2.
-        let per_worker = n_hi as f64 * (fixed.scale() + (dim as f64).sqrt() / 2.0);
+        let per_worker = if trust {
+            // |TSᵢ·Xᵢ,ₖ| ≤ ‖X‖²·‖G‖ ≤ N_hi·(2^f + √d/2) per worker and
+            // coordinate (‖G‖ ≤ 2^f + √d/2 after rounding).
+            n_hi as f64 * (fixed.scale() + (dim as f64).sqrt() / 2.0)
+        } else {
+            // |Xᵢ,ₖ| ≤ ‖Xᵢ‖ ≤ √N_hi.
+            (n_hi as f64).sqrt()
+        };
+        // n workers' terms must stay below p/2.
         let max_workers = ((mpc_core::field::MODULUS / 2 - 1) as f64 / per_worker).floor() as usize;
         let mut h = Sha256::new();
         h.update(b"tandem/robust/v1/context\0");
@@ -112,6 +139,7 @@ impl RobustSetup {
             fixed,
             dim,
             circuit,
+            trust,
             max_workers,
             context: h.finalize().into(),
         })
@@ -266,7 +294,12 @@ impl Draft {
             b,
             kappa,
             beta: vec![Fp::ZERO; setup.range_len()],
-            s: os_random_fp(),
+            // secure-fedavg deals no correlations: s is 0.
+            s: if setup.trust {
+                os_random_fp()
+            } else {
+                Fp::ZERO
+            },
         }
     }
 
@@ -324,6 +357,7 @@ impl Draft {
             .zip(&a_half.beta)
             .map(|(&v, &a)| v - a)
             .collect();
+        // Dealt correlations (trust rules only; `m` and `r` are empty otherwise).
         let w: Vec<Fp> = a_half
             .x
             .iter()
@@ -451,7 +485,8 @@ impl Half {
 
     /// Calls `f(x, kappa, first, second)` on consecutive blocks of at most
     /// [`BLOCK`] coordinates, in order, covering all d: the lifted share of
-    /// X, the carry shares and the two dealt vectors (A: M, R; B: W, Z).
+    /// X, the carry shares and the two dealt vectors (A: M, R; B: W, Z;
+    /// empty for secure-fedavg, which deals none).
     pub fn for_each_block(
         &self,
         setup: &RobustSetup,
@@ -485,9 +520,10 @@ impl Half {
                         *kk = ka;
                         *xk = a - two_ell * ka - half;
                     }
-                    m.fill_fp(&mut first[..n]);
-                    r.fill_fp(&mut second[..n]);
-                    f(&x[..n], &kappa[..n], &first[..n], &second[..n]);
+                    let dealt = if setup.trust { n } else { 0 };
+                    m.fill_fp(&mut first[..dealt]);
+                    r.fill_fp(&mut second[..dealt]);
+                    f(&x[..n], &kappa[..n], &first[..dealt], &second[..dealt]);
                     start += n;
                 }
             }
@@ -515,19 +551,23 @@ impl Half {
                         *kk = k;
                         *xk = Fp::reduce_u64(v) - two_ell * k;
                     }
-                    for (o, c) in first[..n]
-                        .iter_mut()
-                        .zip(bytes(w, 8, start, n).chunks_exact(8))
-                    {
-                        *o = word(c);
+                    // secure-fedavg: W and Z are empty (checked in `half_b`).
+                    let dealt = if setup.trust { n } else { 0 };
+                    if dealt > 0 {
+                        for (o, c) in first[..n]
+                            .iter_mut()
+                            .zip(bytes(w, 8, start, n).chunks_exact(8))
+                        {
+                            *o = word(c);
+                        }
+                        for (o, c) in second[..n]
+                            .iter_mut()
+                            .zip(bytes(z, 8, start, n).chunks_exact(8))
+                        {
+                            *o = word(c);
+                        }
                     }
-                    for (o, c) in second[..n]
-                        .iter_mut()
-                        .zip(bytes(z, 8, start, n).chunks_exact(8))
-                    {
-                        *o = word(c);
-                    }
-                    f(&x[..n], &kappa[..n], &first[..n], &second[..n]);
+                    f(&x[..n], &kappa[..n], &first[..dealt], &second[..dealt]);
                     start += n;
                 }
             }
@@ -571,8 +611,9 @@ impl ViewA {
         };
         let beta = fill(Purpose::RangeBitsA, setup.range_len());
         let proof = fill(Purpose::ProofShareA, setup.circuit.proof_len());
-        let m = fill(Purpose::VoleMaskA, dim);
-        let r = fill(Purpose::VoleMaskR, dim);
+        let dealt = if setup.trust { dim } else { 0 };
+        let m = fill(Purpose::VoleMaskA, dealt);
+        let r = fill(Purpose::VoleMaskR, dealt);
         let s_prime = RobustSetup::prg(seed, Purpose::VoleScalarA, round, worker).next_fp();
         ViewA {
             x,
@@ -677,11 +718,23 @@ pub fn half_b(setup: &RobustSetup, upload: WorkerToB) -> Result<Half, SubmitErro
             detail: e.to_string(),
         })
     };
-    for (name, bytes) in [("kappa_b", &kappa_b), ("w", &w), ("z", &z)] {
-        if dim.checked_mul(8) != Some(bytes.len()) {
+    // secure-fedavg deals no correlations: W and Z are empty and s is 0.
+    let dealt = if setup.trust { dim } else { 0 };
+    for (name, bytes, len) in [
+        ("kappa_b", &kappa_b, dim),
+        ("w", &w, dealt),
+        ("z", &z, dealt),
+    ] {
+        if len.checked_mul(8) != Some(bytes.len()) {
             // The decoder's message for a wrong length.
-            field(name, bytes, dim)?;
+            field(name, bytes, len)?;
         }
+    }
+    if !setup.trust && s != 0 {
+        return Err(SubmitError::Upload {
+            field: "s",
+            detail: "must be 0: secure-fedavg deals no correlations".into(),
+        });
     }
     let beta = field("beta_b", &beta_b, setup.range_len())?;
     let proof = field("proof_b", &proof_b, setup.circuit.proof_len())?;

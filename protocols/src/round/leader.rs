@@ -1,11 +1,9 @@
 //! Server A's round state machine (sans-io).
 //!
-//! Secure rules: A opens the round at B, announces it to the workers once B
-//! confirms, keeps each worker's seed until B reports the matching upload as
-//! `Accepted`, then adds the lifted share X_A to its running sum. When every
-//! expected worker is accounted for (or the deadline passes) A asks B to close;
-//! B's share of the sum over exactly the accepted set comes back, A
-//! reconstructs Σ Xᵢ and returns the mean update C · Σ Xᵢ / (n · 2^f).
+//! Secure rules (`secure-fedavg`, `secure-fltrust`, `secure-filter`) run
+//! through the validity-proved pipeline: [`super::robust_a::RobustLeader`]
+//! holds their rounds (secure-fedavg returns the mean update
+//! C · Σ Xᵢ / (n · 2^f) of the valid submissions).
 //!
 //! Plain rules: workers send updates in the clear; A checks the dimension,
 //! finiteness and the norm bound. `plain-fedavg` averages the (clipped)
@@ -17,14 +15,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use mpc_core::field::Fp;
-use mpc_core::prg::Seed;
-use mpc_core::share::{add_lifted_a, decode_field_bytes, reconstruct_real};
 use mpc_core::wire::{AToB, AToWorker, BToA, SessionInfo, SubmitA, WorkerToA, bytes_to_f32s};
 use tracing::{info, warn};
 
 use super::robust_a::RobustLeader;
 use crate::fltrust::{Accumulator, NORM_SLACK, Rule};
+use crate::mpc::engine::{EngineOutput, EngineStats};
 
 /// Relative slack on the clip bound for plaintext updates (float rounding).
 const CLIP_SLACK: f32 = 1e-3;
@@ -82,27 +78,23 @@ struct LeaderRound {
     id: u64,
     /// The workers the round was announced to; nobody else may submit.
     expected: BTreeSet<u32>,
-    announce: Option<Vec<u8>>,
     seen: BTreeSet<u32>,
-    seeds: BTreeMap<u32, Seed>,
     included: BTreeSet<u32>,
     rejected: BTreeMap<u32, String>,
-    sum_a: Vec<Fp>,
     plain_sum: Vec<f64>,
     /// Trust-based rules: the weighted sum against the reference update.
     trust: Option<Accumulator>,
     zero_trust: BTreeSet<u32>,
-    closing: bool,
     bytes_a: u64,
-    /// Bytes B received from workers, as B reports it with its sum.
-    bytes_b: u64,
 }
 
 /// Server A's state.
 #[derive(Debug)]
 pub struct Leader {
     session: SessionInfo,
+    /// Plain rules' round.
     round: Option<LeaderRound>,
+    /// Secure rules: the proved pipeline's rounds.
     robust: Option<RobustLeader>,
 }
 
@@ -111,7 +103,7 @@ impl Leader {
     pub fn new(session: SessionInfo) -> Leader {
         let robust = session
             .aggregation
-            .is_robust()
+            .is_secure()
             .then(|| RobustLeader::new(session.clone()));
         Leader {
             session,
@@ -125,10 +117,30 @@ impl Leader {
         &self.session
     }
 
-    /// Whether the session runs a robust rule (the 2PC engine then lives in
-    /// this state machine: engine frames go to it).
-    pub fn is_robust(&self) -> bool {
-        self.robust.is_some()
+    /// Secure rules: starts the 2PC engine self-test of `ops` DReLUs and
+    /// multiplications with B (`server-a --engine-selftest`), before the
+    /// first round, on the session's own engine; Err: why not.
+    pub fn start_selftest(&mut self, ops: usize) -> Result<Vec<LeaderAction>, String> {
+        match self.robust.as_mut() {
+            Some(r) => r.start_selftest(ops),
+            None => Err("the engine self-test needs a secure rule".into()),
+        }
+    }
+
+    /// The engine self-test's outputs so far.
+    pub fn take_selftest(&mut self) -> Vec<EngineOutput> {
+        self.robust
+            .as_mut()
+            .map(RobustLeader::take_selftest)
+            .unwrap_or_default()
+    }
+
+    /// Secure rules: the 2PC engine's counters; Err: why there is no engine.
+    pub fn engine_stats(&self) -> Result<EngineStats, String> {
+        match &self.robust {
+            Some(r) => r.engine_stats(),
+            None => Err("plain rules have no 2PC engine".into()),
+        }
     }
 
     /// The open round, if any.
@@ -156,7 +168,6 @@ impl Leader {
             return r.start_round(round, model, expected, reference);
         }
         let dim = self.session.dim as usize;
-        let secure = self.session.aggregation.is_secure();
         let announce = mpc_core::wire::f32s_to_bytes(model);
         let trust = if self.session.aggregation.is_trust_based() {
             match reference.filter(|r| r.len() == dim && r.iter().all(|x| x.is_finite())) {
@@ -175,26 +186,17 @@ impl Leader {
         self.round = Some(LeaderRound {
             id: round,
             expected,
-            announce: None,
             seen: BTreeSet::new(),
-            seeds: BTreeMap::new(),
             included: BTreeSet::new(),
             rejected: BTreeMap::new(),
-            sum_a: if secure {
-                vec![Fp::ZERO; dim]
-            } else {
-                Vec::new()
-            },
-            plain_sum: if secure || trust.is_some() {
+            plain_sum: if trust.is_some() {
                 Vec::new()
             } else {
                 vec![0.0; dim]
             },
             trust,
             zero_trust: BTreeSet::new(),
-            closing: false,
             bytes_a: 0,
-            bytes_b: 0,
         });
         if missing_reference {
             warn!(round, "no valid reference update for a trust-based rule");
@@ -203,17 +205,10 @@ impl Leader {
                 Some("no valid reference update (proxy set) for this round".into()),
             );
         }
-        if secure {
-            if let Some(r) = self.round.as_mut() {
-                r.announce = Some(announce);
-            }
-            vec![LeaderAction::ToB(AToB::OpenRound { round })]
-        } else {
-            vec![LeaderAction::Broadcast(AToWorker::Announce {
-                round,
-                model: announce,
-            })]
-        }
+        vec![LeaderAction::Broadcast(AToWorker::Announce {
+            round,
+            model: announce,
+        })]
     }
 
     /// The round deadline passed: close with what has arrived.
@@ -230,17 +225,7 @@ impl Leader {
             expected = r.expected.len(),
             "round deadline reached"
         );
-        if self.session.aggregation.is_secure() {
-            if r.closing {
-                // B did not answer the close in time: give up on the round.
-                return self.finish(None, Some("server B did not answer the close".into()));
-            }
-            r.closing = true;
-            r.announce = None;
-            vec![LeaderAction::ToB(AToB::CloseRound { round })]
-        } else {
-            self.finish_plain()
-        }
+        self.finish_plain()
     }
 
     /// Handles a decoded message from the authenticated worker `from`.
@@ -300,11 +285,7 @@ impl Leader {
             };
         }
         let open = self.open_round();
-        let Some(r) = self
-            .round
-            .as_mut()
-            .filter(|r| r.id == round && !r.closing && r.announce.is_none())
-        else {
+        let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
             return reject(
                 from,
                 round,
@@ -329,18 +310,9 @@ impl Leader {
                 "duplicate submission in this round (the first one stands)".into(),
             );
         }
-        let secure = self.session.aggregation.is_secure();
         let mut out = Vec::new();
         match payload {
-            SubmitA::Seed(seed) if secure => {
-                r.seeds.insert(from, seed);
-                out.push(LeaderAction::ToB(AToB::HaveSeed {
-                    round,
-                    worker: from,
-                }));
-                out.push(ack(from, round));
-            }
-            SubmitA::Plain(bytes) if !secure => match self.check_plain(&bytes) {
+            SubmitA::Plain(bytes) => match self.check_plain(&bytes) {
                 Ok(update) => {
                     let Some(r) = self.round.as_mut() else {
                         return out;
@@ -359,7 +331,7 @@ impl Leader {
                 }
                 Err(reason) => return self.reject_in_round(from, round, reason),
             },
-            _ => {
+            SubmitA::Seed(_) => {
                 let reason = format!(
                     "payload kind does not match the aggregation rule {}",
                     self.session.aggregation
@@ -403,7 +375,6 @@ impl Leader {
     fn reject_in_round(&mut self, worker: u32, round: u64, reason: String) -> Vec<LeaderAction> {
         if let Some(r) = self.round.as_mut().filter(|r| r.id == round) {
             r.rejected.insert(worker, reason.clone());
-            r.seeds.remove(&worker);
         }
         let mut out = reject(worker, round, reason);
         out.extend(self.maybe_close());
@@ -418,134 +389,11 @@ impl Leader {
                 other => r.on_b(other),
             };
         }
-        match msg {
-            // `Engine` is routed to the 2PC engine by the shell; never part of a round.
-            BToA::Ready { .. } | BToA::Engine(_) => Vec::new(),
-            BToA::UploadReady { .. }
-            | BToA::Checks(_)
-            | BToA::Cross(_)
-            | BToA::RobustSum { .. } => {
-                warn!("robust-rule message from B in a non-robust session: ignored");
-                Vec::new()
-            }
-            BToA::RoundOpened { round } => match self.round.as_mut().filter(|r| r.id == round) {
-                Some(r) => match r.announce.take() {
-                    Some(model) => vec![LeaderAction::Broadcast(AToWorker::Announce {
-                        round,
-                        model,
-                    })],
-                    None => Vec::new(),
-                },
-                None => Vec::new(),
-            },
-            BToA::Accepted { round, worker } => {
-                let fixed = self.session.fixed;
-                let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
-                    warn!(round, worker, "B accepted a worker outside the open round");
-                    return Vec::new();
-                };
-                if r.rejected.contains_key(&worker) || r.included.contains(&worker) {
-                    warn!(
-                        round,
-                        worker, "B sent a second verdict for a worker: ignored"
-                    );
-                    return Vec::new();
-                }
-                let Some(seed) = r.seeds.remove(&worker) else {
-                    warn!(round, worker, "B accepted a worker A holds no seed for");
-                    return Vec::new();
-                };
-                add_lifted_a(&mut r.sum_a, fixed, &seed, round, worker);
-                r.included.insert(worker);
-                self.maybe_close()
-            }
-            BToA::Rejected {
-                round,
-                worker,
-                reason,
-            } => {
-                let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
-                    return Vec::new();
-                };
-                if r.included.contains(&worker) || r.rejected.contains_key(&worker) {
-                    warn!(
-                        round,
-                        worker, "B sent a second verdict for a worker: ignored"
-                    );
-                    return Vec::new();
-                }
-                if !r.expected.contains(&worker) {
-                    warn!(
-                        round,
-                        worker, "B rejected a worker outside the round: ignored"
-                    );
-                    return Vec::new();
-                }
-                warn!(round, worker, %reason, "server B rejected a worker's upload");
-                r.rejected.insert(worker, format!("at server B: {reason}"));
-                r.seeds.remove(&worker);
-                self.maybe_close()
-            }
-            BToA::RoundSum {
-                round,
-                workers,
-                sum,
-                bytes_from_workers,
-            } => self.on_round_sum(round, &workers, &sum, bytes_from_workers),
-            BToA::Refused { round, reason } => {
-                if self.round.as_ref().is_some_and(|r| r.id == round) {
-                    warn!(round, %reason, "server B refused the round");
-                    self.finish(None, Some(format!("server B: {reason}")))
-                } else {
-                    warn!(round, %reason, "server B refused a request");
-                    Vec::new()
-                }
-            }
-        }
-    }
-
-    fn on_round_sum(
-        &mut self,
-        round: u64,
-        workers: &[u32],
-        sum: &[u8],
-        bytes_b: u64,
-    ) -> Vec<LeaderAction> {
-        let dim = self.session.dim as usize;
-        let fixed = self.session.fixed;
-        let clip = self.session.clip;
-        let Some(r) = self.round.as_mut().filter(|r| r.id == round && r.closing) else {
-            warn!(round, "unexpected round sum from B");
-            return Vec::new();
-        };
-        let set: BTreeSet<u32> = workers.iter().copied().collect();
-        if set != r.included || set.len() != workers.len() {
-            return self.finish(
-                None,
-                Some("B's worker set differs from A's accepted set: round discarded".into()),
-            );
-        }
-        let sum_b = match decode_field_bytes(sum, dim) {
-            Ok(v) => v,
-            Err(e) => return self.finish(None, Some(format!("B's sum is malformed: {e}"))),
-        };
-        let n = r.included.len();
-        let mean = match reconstruct_real(&r.sum_a, &sum_b, fixed) {
-            Ok(total) if n > 0 => total
-                .iter()
-                .map(|&t| (t * f64::from(clip) / n as f64) as f32)
-                .collect(),
-            Ok(_) => return self.finish(None, Some("no worker in the sum".into())),
-            Err(e) => return self.finish(None, Some(format!("reconstruction failed: {e}"))),
-        };
-        if let Some(r) = self.round.as_mut() {
-            r.bytes_b = bytes_b;
-        }
-        self.finish(Some(mean), None)
+        warn!(?msg, "message from B in a plain session: ignored");
+        Vec::new()
     }
 
     fn maybe_close(&mut self) -> Vec<LeaderAction> {
-        let secure = self.session.aggregation.is_secure();
         let Some(r) = self.round.as_mut() else {
             return Vec::new();
         };
@@ -555,15 +403,10 @@ impl Leader {
             .expected
             .iter()
             .all(|w| r.included.contains(w) || r.rejected.contains_key(w));
-        if r.closing || !done {
+        if !done {
             return Vec::new();
         }
-        if secure {
-            r.closing = true;
-            vec![LeaderAction::ToB(AToB::CloseRound { round: r.id })]
-        } else {
-            self.finish_plain()
-        }
+        self.finish_plain()
     }
 
     fn finish_plain(&mut self) -> Vec<LeaderAction> {
@@ -623,7 +466,7 @@ impl Leader {
             rejected: r.rejected,
             note,
             bytes_from_workers_a: r.bytes_a,
-            bytes_from_workers_b: r.bytes_b,
+            bytes_from_workers_b: 0,
         };
         vec![LeaderAction::Complete(outcome)]
     }

@@ -1,8 +1,9 @@
-//! Server A's side of a robust round (`secure-fltrust`, `secure-filter`),
-//! driven by [`super::leader::Leader`]. See [`crate::robust::pipeline`] for
-//! the two-party work; this type keeps A's round bookkeeping: who submitted,
-//! whose halves are ready, which batch runs, and the final reconstruction
-//! g = ‖ĝ₀‖ · (Σ TSᵢ·Xᵢ / 2^f) / Σ TSᵢ.
+//! Server A's side of a secure round (`secure-fedavg`, `secure-fltrust`,
+//! `secure-filter`), driven by [`super::leader::Leader`]. See
+//! [`crate::robust::pipeline`] for the two-party work; this type keeps A's
+//! round bookkeeping: who submitted, whose halves are ready, which batch
+//! runs, and the final reconstruction g = ‖ĝ₀‖ · (Σ TSᵢ·Xᵢ / 2^f) / Σ TSᵢ
+//! (trust rules) or C · (Σ Xᵢ / 2^f) / n (secure-fedavg).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -14,8 +15,10 @@ use tracing::{info, warn};
 
 use super::leader::{LeaderAction, RoundOutcome};
 use crate::mpc::corr::Party;
+use crate::mpc::engine::{EngineOutput, EngineStats};
 use crate::robust::pipeline::{
-    self, Local, MAX_BATCH, PeerMsg, PipeError, PipelineSlot, encode_reference, reference_from,
+    self, Local, MAX_BATCH, PeerMsg, PipeError, Pipeline, PipelineSlot, encode_reference,
+    reference_from,
 };
 use crate::robust::submit::{commit_a, half_a};
 
@@ -34,7 +37,8 @@ struct RRound {
     ready: VecDeque<Ready>,
     accepted: BTreeSet<u32>,
     rejected: BTreeMap<u32, String>,
-    g0_norm: f64,
+    /// ‖ĝ₀‖ (trust rules) or C (secure-fedavg): see [`RobustLeader::start_round`].
+    scale_to: f64,
     closing: bool,
     close_sent: Option<(Vec<Fp>, Fp)>,
     bytes_a: u64,
@@ -48,6 +52,9 @@ pub struct RobustLeader {
     session: SessionInfo,
     pipeline: PipelineSlot,
     round: Option<RRound>,
+    /// Whether the engine's frames go out yet: from the first round or
+    /// engine self-test on (B has the session by then).
+    live: bool,
 }
 
 impl core::fmt::Debug for RobustLeader {
@@ -67,6 +74,34 @@ impl RobustLeader {
             session,
             pipeline,
             round: None,
+            live: false,
+        }
+    }
+
+    /// Starts the engine self-test (before the first round); Err: why not.
+    pub fn start_selftest(&mut self, ops: usize) -> Result<Vec<LeaderAction>, String> {
+        if self.round.is_some() {
+            return Err("the engine self-test runs before the first round".into());
+        }
+        pipeline::with_pipeline(&mut self.pipeline, |p| p.submit_selftest(ops))
+            .map_err(|e| e.to_string())?;
+        self.live = true;
+        Ok(self.drain())
+    }
+
+    /// The engine self-test's outputs so far.
+    pub fn take_selftest(&mut self) -> Vec<EngineOutput> {
+        self.pipeline
+            .as_mut()
+            .map(Pipeline::take_selftest)
+            .unwrap_or_default()
+    }
+
+    /// The engine's counters; Err: why the pipeline is gone.
+    pub fn engine_stats(&self) -> Result<EngineStats, String> {
+        match &self.pipeline {
+            Ok(p) => Ok(*p.engine().stats()),
+            Err(e) => Err(e.clone()),
         }
     }
 
@@ -75,7 +110,8 @@ impl RobustLeader {
         self.round.as_ref().map(|r| r.id)
     }
 
-    /// Starts a round with A's proxy update ĝ₀ as the reference.
+    /// Starts a round; trust rules take A's proxy update ĝ₀ as the
+    /// reference (secure-fedavg has none and ignores `reference`).
     pub fn start_round(
         &mut self,
         round: u64,
@@ -84,8 +120,20 @@ impl RobustLeader {
         reference: Option<Vec<f32>>,
     ) -> Vec<LeaderAction> {
         let scale = self.session.fixed.scale();
-        let g0 = reference.unwrap_or_default();
-        let g0_norm = g0.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt();
+        let trust = self.session.aggregation.is_trust_based();
+        let g0 = if trust {
+            reference.unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        // The reconstruction scales Σ TSᵢ·Xᵢ / (2^f·Σ TSᵢ) by ‖ĝ₀‖ (FLTrust)
+        // or Σ Xᵢ / (2^f·n) by the clip bound C (secure-fedavg).
+        let scale_to = if trust {
+            g0.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt()
+        } else {
+            f64::from(self.session.clip)
+        };
+        self.live = true;
         self.round = Some(RRound {
             id: round,
             expected,
@@ -95,19 +143,26 @@ impl RobustLeader {
             ready: VecDeque::new(),
             accepted: BTreeSet::new(),
             rejected: BTreeMap::new(),
-            g0_norm,
+            scale_to,
             closing: false,
             close_sent: None,
             bytes_a: 0,
             next_batch: 0,
             in_batch: BTreeSet::new(),
         });
-        let Some(g) = reference_from(&g0, scale) else {
-            return self.finish(
-                None,
-                None,
-                Some("the proxy update is zero or missing".into()),
-            );
+        let g = if trust {
+            match reference_from(&g0, scale) {
+                Some(g) => g,
+                None => {
+                    return self.finish(
+                        None,
+                        None,
+                        Some("the proxy update is zero or missing".into()),
+                    );
+                }
+            }
+        } else {
+            Vec::new()
         };
         let pipeline = match self.pipeline.as_mut() {
             Ok(p) => p,
@@ -410,7 +465,7 @@ impl RobustLeader {
     }
 
     fn drain(&mut self) -> Vec<LeaderAction> {
-        if self.round.is_none() {
+        if !self.live {
             return Vec::new();
         }
         let Ok(p) = self.pipeline.as_mut() else {
@@ -482,9 +537,12 @@ impl RobustLeader {
         }
         let positive = positive as usize;
         if sum.is_empty() {
-            let note = format!(
-                "only {positive} workers with positive trust (k_min not reached): nothing revealed"
-            );
+            let what = if self.session.aggregation.is_trust_based() {
+                "workers with positive trust"
+            } else {
+                "valid submissions"
+            };
+            let note = format!("only {positive} {what}, fewer than k_min: nothing revealed");
             return self.finish_counts(Some(bytes_b), None, Some(note), positive);
         }
         let sum_b = match decode_field_bytes(sum, dim) {
@@ -503,7 +561,7 @@ impl RobustLeader {
                 positive,
             );
         }
-        let factor = r.g0_norm / (scale * w as f64);
+        let factor = r.scale_to / (scale * w as f64);
         let update = sum_a
             .iter()
             .zip(&sum_b)

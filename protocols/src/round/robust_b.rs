@@ -1,10 +1,11 @@
-//! Server B's side of a robust round, driven by [`super::helper::Helper`]:
+//! Server B's side of a secure round, driven by [`super::helper::Helper`]:
 //! B parses each upload (cheap checks first), waits for A's commitment c_A,
 //! does its local work as soon as the round's coin is known, reports
 //! `UploadReady` (c_B and its verifier share), keeps only what the
-//! accumulation needs (X_B and W + Z) until the worker's batch is done, and
-//! on `CloseRobust` reveals its shares — once per round id, and the sums only
-//! if at least k_min workers have positive trust.
+//! accumulation needs (X_B, and W + Z for trust rules) until the worker's
+//! batch is done, and on `CloseRobust` reveals its shares — once per round
+//! id, and the sums only if at least k_min workers count (positive trust;
+//! for secure-fedavg every valid submission counts).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,6 +16,7 @@ use tracing::{info, warn};
 
 use super::helper::{HelperAction, HelperConfig};
 use crate::mpc::corr::Party;
+use crate::mpc::engine::EngineOutput;
 use crate::robust::pipeline::{
     self, Local, PeerMsg, PipeError, PipelineSlot, decode_reference, split_verifiers,
 };
@@ -87,7 +89,9 @@ impl RobustHelper {
             Ok(p) => p,
             Err(e) => return refuse_round(round, format!("robust setup failed: {e}")),
         };
-        let g = match decode_reference(reference, p.setup().dim) {
+        // secure-fedavg has no reference (empty).
+        let len = if p.setup().trust { p.setup().dim } else { 0 };
+        let g = match decode_reference(reference, len) {
             Ok(g) => g,
             Err(e) => return refuse_round(round, e.to_string()),
         };
@@ -276,6 +280,17 @@ impl RobustHelper {
 
     fn progress(&mut self) -> Vec<HelperAction> {
         let out = self.drain();
+        if let Ok(p) = self.pipeline.as_mut() {
+            for o in p.take_selftest() {
+                if let EngineOutput::SelfTest { report, .. } = o {
+                    info!(
+                        ops = report.ops,
+                        correct = report.correct(),
+                        "engine self-test checked"
+                    );
+                }
+            }
+        }
         if let (Ok(p), Some(r)) = (self.pipeline.as_mut(), self.round.as_mut()) {
             while let Some(done) = p.poll_done() {
                 for (w, v) in done.verdicts {

@@ -15,6 +15,8 @@ use super::helper::{Helper, HelperAction, HelperConfig};
 use super::leader::{Leader, LeaderAction, RoundOutcome};
 use super::worker::prepare;
 use crate::fedavg::{clip_to_norm, mean};
+use crate::robust::encode::norm_sq;
+use crate::robust::submit::{Draft, RobustSetup};
 
 pub(super) fn rt<M: WireMessage>(m: &M) -> (M, usize) {
     let bytes = wire::encode(m).unwrap();
@@ -169,6 +171,14 @@ impl Sim {
     }
 }
 
+/// A secure-fedavg session that reveals from `k_min` valid submissions.
+fn fedavg(dim: usize, clip: f32, k_min: u32) -> SessionInfo {
+    SessionInfo {
+        k_min,
+        ..session(dim, Aggregation::SecureFedAvg, clip)
+    }
+}
+
 fn session(dim: usize, aggregation: Aggregation, clip: f32) -> SessionInfo {
     SessionInfo {
         model: "test".into(),
@@ -189,7 +199,7 @@ fn session(dim: usize, aggregation: Aggregation, clip: f32) -> SessionInfo {
 /// The documented error bound of the secure mean relative to the plaintext
 /// mean of clipped updates: each coordinate of Δ/C is rounded to a multiple of
 /// 2^−f (error ≤ 2^−(f+1)), so the mean is off by at most C · 2^−(f+1) (plus
-/// float noise).
+/// float noise). (Below 10⁶ coordinates the encoding never needs a nudge.)
 fn bound(clip: f32, fixed: FixedParams) -> f32 {
     clip * 0.5 / fixed.scale() as f32 + 1e-5
 }
@@ -306,7 +316,7 @@ fn wrong_dimension_is_rejected() {
     assert!(b_rejected(
         &sim,
         4,
-        "share vector has 39 entries, expected 40"
+        "upload field `b`: 117 bytes, expected 120"
     ));
     assert!(o.rejected.contains_key(&4));
 }
@@ -315,11 +325,17 @@ fn wrong_dimension_is_rejected() {
 fn out_of_ring_share_is_rejected() {
     let (sim, o) = attacked(|sim, s| {
         let sub = prepare(s, 1, 4, &[0.1; 40]).unwrap();
-        let Some(WorkerToB::Upload {
+        let Some(WorkerToB::Robust {
             round,
             worker,
             mut b,
             kappa_b,
+            beta_b,
+            proof_b,
+            w,
+            z,
+            s,
+            blind,
         }) = sub.to_b
         else {
             panic!()
@@ -328,11 +344,17 @@ fn out_of_ring_share_is_rejected() {
         sim.worker_to_a(4, sub.to_a);
         sim.worker_to_b(
             4,
-            WorkerToB::Upload {
+            WorkerToB::Robust {
                 round,
                 worker,
                 b,
                 kappa_b,
+                beta_b,
+                proof_b,
+                w,
+                z,
+                s,
+                blind,
             },
         );
     });
@@ -343,7 +365,7 @@ fn out_of_ring_share_is_rejected() {
 #[test]
 fn duplicate_submission_keeps_the_first() {
     let dim = 10;
-    let s = session(dim, Aggregation::SecureFedAvg, 1.0);
+    let s = fedavg(dim, 1.0, 1);
     let mut sim = Sim::new(s.clone(), 1);
     sim.start(1, dim, 2);
     sim.submit(1, 0, &[0.1; 10], &s);
@@ -374,7 +396,7 @@ fn identity_mismatch_is_rejected() {
 #[test]
 fn replay_from_earlier_round_is_rejected() {
     let dim = 10;
-    let s = session(dim, Aggregation::SecureFedAvg, 1.0);
+    let s = fedavg(dim, 1.0, 1);
     let mut sim = Sim::new(s.clone(), 1);
     sim.start(1, dim, 1);
     let old = prepare(&s, 1, 0, &[0.5; 10]).unwrap();
@@ -426,12 +448,19 @@ fn fewer_than_k_min_reveals_nothing_and_b_reveals_once() {
     assert!(o.note.unwrap().contains("fewer than k_min"));
     assert_eq!(sim.reveals, vec![1]);
     // A second close of the same round is refused, as is reopening it.
-    let acts = sim.helper.on_a(AToB::CloseRound { round: 1 });
+    let acts = sim.helper.on_a(AToB::CloseRobust {
+        round: 1,
+        positive: 0,
+    });
     assert!(matches!(
         &acts[..],
         [HelperAction::ToA(BToA::Refused { .. })]
     ));
-    let acts = sim.helper.on_a(AToB::OpenRound { round: 1 });
+    let acts = sim.helper.on_a(AToB::OpenRobust {
+        round: 1,
+        reference: Vec::new(),
+        participants: vec![0, 1],
+    });
     assert!(matches!(
         &acts[..],
         [HelperAction::ToA(BToA::Refused { .. })]
@@ -466,6 +495,152 @@ fn plain_rejects_over_norm_and_wrong_payload() {
     let o = sim.outcome.take().unwrap();
     assert_eq!(o.accepted, vec![2]);
     assert_eq!(o.rejected.len(), 2);
+}
+
+/// `worker`'s messages for the encoded integers `x` (any values), shared and
+/// proved like an honest submission: honest carries, range bits the low w
+/// bits of N − N_lo and N_hi − N with N = Σ xₖ² (the honest ones when N is
+/// in the window; outside it one of the two norm outputs cannot be 0), then
+/// `edit` changes the claims before the proof is made.
+fn proved(
+    s: &SessionInfo,
+    round: u64,
+    worker: u32,
+    x: &[i64],
+    edit: impl FnOnce(&mut Draft),
+) -> (WorkerToA, WorkerToB) {
+    let setup = RobustSetup::new(s).unwrap();
+    let mut d = Draft::honest_unchecked(&setup, round, worker, x);
+    let w = setup.circuit.range_bits();
+    let p = setup.circuit.params();
+    let n = norm_sq(x);
+    let bits = |v: u64| (0..w).map(move |j| mpc_core::field::Fp::reduce_u64((v >> j) & 1));
+    d.beta = bits(n.wrapping_sub(p.n_lo))
+        .chain(bits(p.n_hi.wrapping_sub(n)))
+        .collect();
+    edit(&mut d);
+    let (seed, to_b) = d.finish(&setup, round, worker).unwrap();
+    (
+        WorkerToA::Submit {
+            round,
+            worker,
+            payload: SubmitA::Seed(seed),
+        },
+        to_b,
+    )
+}
+
+/// x = round(Δ/C·2^f) without clipping.
+fn unclipped(delta: &[f32], clip: f32) -> Vec<i64> {
+    delta
+        .iter()
+        .map(|&v| (f64::from(v) / f64::from(clip) * 65536.0).round() as i64)
+        .collect()
+}
+
+fn refused_for(o: &RoundOutcome, worker: u32, needle: &str) -> bool {
+    o.rejected.get(&worker).is_some_and(|r| r.contains(needle))
+}
+
+#[test]
+fn an_unclipped_update_is_refused_and_the_round_goes_on() {
+    // ‖Δ‖ = 10·C: encoded honestly (carries are bits, range bits as good as
+    // they can be), only the clipping is skipped. Without the proof it would
+    // move the mean by 10·C/5 per coordinate direction.
+    let (_, o) = attacked(|sim, s| {
+        let dim = s.dim as usize;
+        let v = 10.0 * s.clip / (dim as f32).sqrt();
+        let delta: Vec<f32> = (0..dim).map(|k| if k % 2 == 0 { v } else { -v }).collect();
+        let x = unclipped(&delta, s.clip);
+        assert!(norm_sq(&x) > 99 * (1u64 << 32));
+        let (a, b) = proved(s, 1, 4, &x, |_| {});
+        sim.worker_to_a(4, a);
+        sim.worker_to_b(4, b);
+    });
+    assert!(refused_for(&o, 4, "not clipped to the clip bound"), "{o:?}");
+}
+
+#[test]
+fn slightly_over_the_bound_is_refused_and_at_the_bound_accepted() {
+    // N = N_hi + 1 (one unit over) is refused, N = N_hi accepted.
+    let dim = 40;
+    let s = fedavg(dim, 2.0, 3);
+    let hi = crate::robust::encode::clip_bound(s.fixed);
+    let r = (hi as f64).sqrt().floor() as i64;
+    let rest = hi - (r * r) as u64;
+    // x = (r, √rest…) in integers: r² + Σ ones = hi exactly.
+    let mut at = vec![0i64; dim];
+    at[0] = r;
+    let mut left = rest;
+    for v in at.iter_mut().skip(1) {
+        let m = (left as f64).sqrt().floor() as i64;
+        *v = m;
+        left -= (m * m) as u64;
+    }
+    assert_eq!(left, 0, "decomposition");
+    assert_eq!(norm_sq(&at), hi);
+    let mut over = at.clone();
+    over[0] += 1;
+    let mut sim = Sim::new(s.clone(), 3);
+    sim.start(1, dim, 5);
+    for (w, x) in [(0, &at), (1, &over)] {
+        let (a, b) = proved(&s, 1, w, x, |_| {});
+        sim.worker_to_a(w, a);
+        sim.worker_to_b(w, b);
+    }
+    for w in 2..5 {
+        sim.submit(1, w, &[0.01; 40], &s);
+    }
+    let o = sim.outcome.take().expect("round complete");
+    assert_eq!(o.accepted, vec![0, 2, 3, 4], "{o:?}");
+    assert!(refused_for(&o, 1, "not clipped"), "{o:?}");
+}
+
+#[test]
+fn a_lie_about_a_carry_is_refused() {
+    // The hole of the unproved protocol: a carry share chosen freely makes
+    // Xₖ = yₖ − 2^ℓ·κₖ − 2^(ℓ−1) any field element.
+    let (_, o) = attacked(|sim, s| {
+        let x = crate::robust::encode::encode_clipped(&[0.1; 40], s.clip, s.fixed).unwrap();
+        let (a, b) = proved(s, 1, 4, &x, |d| {
+            d.kappa[7] -= mpc_core::field::Fp::from_i64(1 << 40);
+        });
+        sim.worker_to_a(4, a);
+        sim.worker_to_b(4, b);
+    });
+    assert!(refused_for(&o, 4, "FLP bit check"), "{o:?}");
+}
+
+#[test]
+fn a_flipped_carry_bit_is_refused() {
+    // A carry that is a bit but the wrong one moves Xₖ by ±2^ℓ: the norm
+    // check catches it.
+    let (_, o) = attacked(|sim, s| {
+        let x = crate::robust::encode::encode_clipped(&[0.1; 40], s.clip, s.fixed).unwrap();
+        let (a, b) = proved(s, 1, 4, &x, |d| {
+            d.kappa[3] = mpc_core::field::Fp::ONE - d.kappa[3];
+        });
+        sim.worker_to_a(4, a);
+        sim.worker_to_b(4, b);
+    });
+    assert!(refused_for(&o, 4, "not clipped"), "{o:?}");
+}
+
+#[test]
+fn zero_and_tiny_updates_are_valid() {
+    // The window is one-sided: ‖Δ/C‖ may be anything from 0 to 1.
+    let dim = 12;
+    let s = fedavg(dim, 3.0, 3);
+    let mut sim = Sim::new(s.clone(), 3);
+    sim.start(1, dim, 3);
+    sim.submit(1, 0, &[0.0; 12], &s);
+    sim.submit(1, 1, &[1e-9; 12], &s);
+    sim.submit(1, 2, &[3e-3; 12], &s);
+    let o = sim.outcome.take().expect("round complete");
+    assert_eq!(o.accepted, vec![0, 1, 2], "{o:?}");
+    for g in o.mean_update.unwrap() {
+        assert!((g - 1e-3).abs() <= bound(3.0, FixedParams::default()));
+    }
 }
 
 // The next three tests come from a cold security review: each was an attack
@@ -629,4 +804,51 @@ fn plain_fltrust_needs_a_reference() {
     assert!(o.mean_update.is_none());
     assert!(o.note.unwrap().contains("reference"));
     assert_eq!(sim.leader.open_round(), None);
+}
+
+#[test]
+fn secure_mean_equals_plaintext_mean_across_blocks() {
+    // d spans several of the servers' 1024-coordinate blocks, n a full
+    // batch of 32 and a second one.
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(5);
+    let (dim, n, clip) = (5000, 40, 2.5);
+    let updates: Vec<Vec<f32>> = (0..n)
+        .map(|i| {
+            let scale = if i % 2 == 0 { 0.01 } else { 1.0 };
+            (0..dim)
+                .map(|_| rand::RngExt::random_range(&mut rng, -1.0f32..1.0) * scale)
+                .collect()
+        })
+        .collect();
+    let secure = run_round(&updates, clip, Aggregation::SecureFedAvg);
+    assert_eq!(secure.accepted.len(), n, "{:?}", secure.rejected);
+    let plain = mean(&clipped(&updates, clip)).unwrap();
+    let b = bound(clip, FixedParams::default());
+    for (g, p) in secure.mean_update.unwrap().iter().zip(&plain) {
+        assert!((g - p).abs() <= b, "{g} vs {p} (bound {b})");
+    }
+}
+
+#[test]
+fn engine_selftest_then_a_round_on_the_same_engine() {
+    // `server-a --engine-selftest K`: the session's own engine runs the
+    // self-test before the first round, then the rounds use it.
+    let dim = 16;
+    let s = fedavg(dim, 1.0, 3);
+    let mut sim = Sim::new(s.clone(), 3);
+    let acts = sim.leader.start_selftest(8).unwrap();
+    sim.run_leader(acts);
+    let outs = sim.leader.take_selftest();
+    let report = outs.iter().find_map(|o| match o {
+        crate::mpc::engine::EngineOutput::SelfTest { report, .. } => Some(*report),
+        _ => None,
+    });
+    assert!(report.expect("self-test finished").correct());
+    sim.start(1, dim, 3);
+    for w in 0..3 {
+        sim.submit(1, w, &[0.1; 16], &s);
+    }
+    let o = sim.outcome.take().expect("round complete");
+    assert_eq!(o.accepted, vec![0, 1, 2], "{o:?}");
+    assert!(o.mean_update.is_some(), "{o:?}");
 }

@@ -1,9 +1,6 @@
 //! The worker's side of a round (sans-io): turn a local model delta into the
 //! messages for server A and server B.
 
-use mpc_core::fixed::FixedError;
-use mpc_core::prg::Seed;
-use mpc_core::share::{ShareError, share_ring};
 use mpc_core::wire::{SessionInfo, SubmitA, WorkerToA, WorkerToB, f32s_to_bytes};
 use thiserror::Error;
 
@@ -20,18 +17,9 @@ pub enum PrepareError {
         /// Expected.
         expected: usize,
     },
-    /// Secure aggregation needs a positive clip bound.
-    #[error("secure aggregation needs a positive clip bound")]
-    NoClip,
     /// A trust-based rule needs a direction: the update is zero or not finite.
     #[error("cannot normalise the update: {0}")]
     Normalise(#[from] crate::fltrust::NormaliseError),
-    /// Encoding failed.
-    #[error(transparent)]
-    Fixed(#[from] FixedError),
-    /// Sharing failed.
-    #[error(transparent)]
-    Share(#[from] ShareError),
     /// The robust submission could not be built.
     #[error(transparent)]
     Robust(#[from] crate::robust::submit::SubmitError),
@@ -53,8 +41,9 @@ pub struct Submission {
 ///
 /// Trust-based rules normalise the update to unit L2 norm; the others clip it
 /// to L2 norm ≤ C (`session.clip`; 0 means no clipping, plain rules only).
-/// Secure rules encode Δ/C in fixed point and share it in
-/// the ℓ-bit ring with a fresh seed from the OS CSPRNG.
+/// Secure rules encode it in fixed point (u or Δ/C), share it in the ℓ-bit
+/// ring with a fresh seed from the OS CSPRNG and prove it valid
+/// ([`crate::robust::submit`]).
 pub fn prepare(
     session: &SessionInfo,
     round: u64,
@@ -67,11 +56,17 @@ pub fn prepare(
             expected: session.dim as usize,
         });
     }
-    if session.aggregation.is_robust() {
-        // Client normalisation (unit norm, rounding corrected into the
-        // window), sharing, dealt correlations, commitments and the proof.
+    if session.aggregation.is_secure() {
+        // Trust rules: client normalisation (unit norm, rounding corrected
+        // into the window); secure-fedavg: clipping to C and Δ/C in fixed
+        // point (rounding corrected below the bound). Then sharing, the
+        // dealt correlations (trust rules), commitments and the proof.
         let setup = crate::robust::submit::RobustSetup::new(session)?;
-        let x = crate::robust::encode::encode_unit(delta, session.fixed)?;
+        let x = if session.aggregation.is_trust_based() {
+            crate::robust::encode::encode_unit(delta, session.fixed)?
+        } else {
+            crate::robust::encode::encode_clipped(delta, session.clip, session.fixed)?
+        };
         let (seed, to_b) = crate::robust::submit::Draft::honest(&setup, round, worker, &x)?
             .finish(&setup, round, worker)?;
         return Ok(Submission {
@@ -89,38 +84,12 @@ pub fn prepare(
     } else if session.clip > 0.0 {
         clip_to_norm(&mut update, session.clip);
     }
-    if !session.aggregation.is_secure() {
-        return Ok(Submission {
-            to_a: WorkerToA::Submit {
-                round,
-                worker,
-                payload: SubmitA::Plain(f32s_to_bytes(&update)),
-            },
-            to_b: None,
-        });
-    }
-    if session.clip <= 0.0 {
-        return Err(PrepareError::NoClip);
-    }
-    let inv = 1.0 / session.clip;
-    for u in &mut update {
-        *u *= inv;
-    }
-    let x = session.fixed.encode(&update)?;
-    let seed = Seed::random();
-    let shares = share_ring(&x, session.fixed, &seed, round, worker)?;
-    let (b, kappa_b) = shares.to_wire();
     Ok(Submission {
         to_a: WorkerToA::Submit {
             round,
             worker,
-            payload: SubmitA::Seed(seed),
+            payload: SubmitA::Plain(f32s_to_bytes(&update)),
         },
-        to_b: Some(WorkerToB::Upload {
-            round,
-            worker,
-            b,
-            kappa_b,
-        }),
+        to_b: None,
     })
 }
