@@ -71,6 +71,9 @@ pub struct RunSpec {
     pub lr: f32,
     /// Server learning rate η.
     pub server_lr: f32,
+    /// η decays as η / (1 + (t − 1)/T) with T this (plaintext runs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_lr_decay: Option<f32>,
     /// L2 clipping bound of every update, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip: Option<f32>,
@@ -169,6 +172,10 @@ pub struct RunResult {
     pub rounds: Vec<RoundRecord>,
     /// Wall-clock seconds the run took.
     pub wall_seconds: f64,
+    /// The model became non-finite in this round (the run stopped there;
+    /// `rounds` holds the rounds before it). A result, not an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverged_in_round: Option<u64>,
 }
 
 impl RunResult {
@@ -424,7 +431,9 @@ pub fn render_report(
          on loopback, QUIC, secret shares), usually with fewer seeds (1 seed: no ±). \
          `fedavg` is no defence; `fedavg-clip` is FedAvg with L2 norm bounding of every \
          update. A higher number under an attack is a more robust rule; compare a \
-         column with the `none` cell of the f = 0 table to see what the attack costs.\n"
+         column with the `none` cell of the f = 0 table to see what the attack costs. \
+         \"diverged (round k)\": the model's parameters became non-finite in round k \
+         (that seed is left out of the mean).\n"
     );
 
     let tables = unique(specs.iter().map(table_key));
@@ -448,21 +457,44 @@ pub fn render_report(
                     .copied()
                     .filter(|&i| specs[i].rule == *rule && specs[i].attack == *a)
                     .collect();
-                let got: Vec<&RunResult> =
+                let all: Vec<&RunResult> =
                     cell.iter().filter_map(|&i| results[i].as_ref()).collect();
+                let got: Vec<&RunResult> = all
+                    .iter()
+                    .copied()
+                    .filter(|r| r.diverged_in_round.is_none())
+                    .collect();
+                let diverged: Vec<String> = all
+                    .iter()
+                    .filter_map(|r| r.diverged_in_round.map(|k| k.to_string()))
+                    .collect();
+                let div = if diverged.is_empty() {
+                    String::new()
+                } else {
+                    format!("diverged (round {})", diverged.join(", "))
+                };
                 let text = if cell.is_empty() {
                     " ".to_string()
-                } else if got.is_empty() {
+                } else if all.is_empty() {
                     "—".to_string()
+                } else if got.is_empty() {
+                    div
                 } else {
                     let fin: Vec<f64> = got.iter().map(|r| r.final_accuracy()).collect();
                     let last: Vec<f64> = got.iter().map(|r| r.last_k_mean()).collect();
-                    let partial = if got.len() < cell.len() {
-                        format!(" ({}/{} seeds)", got.len(), cell.len())
-                    } else {
+                    let mut notes = Vec::new();
+                    if got.len() < cell.len() {
+                        notes.push(format!("{}/{} seeds", got.len(), cell.len()));
+                    }
+                    if !div.is_empty() {
+                        notes.push(div);
+                    }
+                    let notes = if notes.is_empty() {
                         String::new()
+                    } else {
+                        format!(" ({})", notes.join("; "))
                     };
-                    format!("{} / {}{partial}", pct(&fin), pct(&last))
+                    format!("{} / {}{notes}", pct(&fin), pct(&last))
                 };
                 let _ = write!(row, " {text} |");
             }

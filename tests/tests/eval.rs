@@ -26,6 +26,7 @@ fn spec() -> RunSpec {
         batch_size: 32,
         lr: 0.2,
         server_lr: 1.0,
+        server_lr_decay: None,
         clip: None,
         k_min: None,
     }
@@ -48,6 +49,7 @@ fn result(accs: &[f64], updated: bool) -> RunResult {
             })
             .collect(),
         wall_seconds: 1.0,
+        diverged_in_round: None,
     }
 }
 
@@ -81,6 +83,7 @@ fn cache_key_is_stable_and_covers_every_field() {
     push(&|s| s.batch_size = 128);
     push(&|s| s.lr = 0.3);
     push(&|s| s.server_lr = 2.0);
+    push(&|s| s.server_lr_decay = Some(50.0));
     push(&|s| s.clip = Some(3.0));
     push(&|s| s.k_min = Some(3));
     let mut keys: Vec<String> = variants.iter().map(RunSpec::cache_key).collect();
@@ -156,6 +159,8 @@ fn report_renders_tables_with_mean_and_std() {
         mk("median", "sign-flip", 0.2, 1, false),
         mk("median", "sign-flip", 0.2, 2, false),
         mk("secure-fltrust", "sign-flip", 0.2, 1, true),
+        mk("fedavg", "scale:10", 0.2, 1, false),
+        mk("fedavg", "scale:10", 0.2, 2, false),
     ];
     // last-5 of [.5,.6,.7,.8,.9,1.0] = (.6+.7+.8+.9+1)/5 = .8
     let results = vec![
@@ -166,6 +171,14 @@ fn report_renders_tables_with_mean_and_std() {
         Some(result(&[0.9], true)),
         None,
         Some(result(&[0.95, 0.95], false)),
+        Some(RunResult {
+            diverged_in_round: Some(2),
+            ..result(&[0.4], true)
+        }),
+        Some(RunResult {
+            diverged_in_round: Some(3),
+            ..result(&[0.4, 0.2], true)
+        }),
     ];
     let meta = ReportMeta {
         command: "cargo run --release --bin eval -- --quick".into(),
@@ -196,6 +209,8 @@ fn report_renders_tables_with_mean_and_std() {
     assert!(md.contains("| secure-fltrust ‡ | 95.0 / 95.0 |"), "{md}");
     // the secure run never updated: listed with its stalls
     // (zero_trust absent → not a trust run; so no stalls table entry).
+    // fedavg under scale:10: both seeds diverged, no numbers invented.
+    assert!(md.contains("| diverged (round 2, 3) |"), "{md}");
     assert!(md.contains("[a plot](plots/x.svg)"), "{md}");
     assert!(md.contains("## Failed runs"), "{md}");
     assert!(md.contains("boom"), "{md}");

@@ -15,6 +15,7 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use mpc_core::wire::Aggregation;
 use protocols::ml::aggregate::PlainRule;
+use protocols::ml::sim;
 use protocols::ml::{
     Attack, DEFAULT_CLIP, Dataset, ModelKind, Partition, load_mnist, rule_defaults,
 };
@@ -22,7 +23,6 @@ use tandem_harness::eval::{
     Event, ReportMeta, RoundRecord, RunResult, RunSpec, load_cached, mean_curve, render_report,
     run_grid,
 };
-use tandem_harness::sim_placeholder as sim;
 use tandem_harness::{Cluster, ClusterOptions, default_data_dir, plot};
 
 /// Robustness evaluation: accuracy of every aggregation rule under every
@@ -256,6 +256,7 @@ fn sim_config(spec: &RunSpec) -> Result<sim::SimConfig> {
     c.train.batch_size = spec.batch_size;
     c.train.lr = spec.lr;
     c.server_lr = spec.server_lr;
+    c.server_lr_decay = spec.server_lr_decay;
     if let Some(k) = spec.k_min {
         c.k_min = k;
     }
@@ -301,6 +302,7 @@ fn plain_spec(
         batch_size: c.train.batch_size,
         lr: c.train.lr,
         server_lr: c.server_lr,
+        server_lr_decay: c.server_lr_decay,
         clip: c.clip,
         k_min: (rule == PlainRule::FlTrust).then_some(c.k_min),
     })
@@ -336,6 +338,8 @@ fn secure_spec(
         batch_size: d.train.batch_size,
         lr: d.train.lr,
         server_lr: d.server_lr,
+        // server A has a constant η (no decay flag)
+        server_lr_decay: None,
         clip: (!agg.is_trust_based()).then_some(DEFAULT_CLIP),
         // server A's default k_min
         k_min: agg.is_trust_based().then_some(3),
@@ -347,21 +351,21 @@ fn secure_spec(
 /// round of local training (≈ independent of the worker count: the workers
 /// share the same examples) plus the O(n²·d) parts — Krum/Multi-Krum +0.3 s,
 /// min-max/min-sum +0.6 s, adaptive-fltrust +0.3 s, fang-krum +0.2 s at
-/// n = 100; secure-fltrust/filter ≈ 1.3 s and secure-fedavg ≈ 0.6 s per round
-/// at n = 100, plus ≈ 2 s to start the three processes.
+/// n = 100; secure-fltrust/filter ≈ 1.5 s and secure-fedavg ≈ 1.0 s per round
+/// at n = 100, plus ≈ 2.5 s to start the three processes.
 fn estimate_seconds(s: &RunSpec) -> f64 {
     let n = s.workers as f64;
     let quad = n * n / 10_000.0;
     let rounds = s.rounds as f64;
     if s.secure {
-        let per_worker = if s.rule == "secure-fedavg" {
-            0.005
+        let (base, per_worker) = if s.rule == "secure-fedavg" {
+            (0.1, 0.009)
         } else {
-            0.012
+            (0.2, 0.013)
         };
-        2.0 + rounds * (0.1 + per_worker * n)
+        2.5 + rounds * (base + per_worker * n)
     } else {
-        let mut per_round = 0.22;
+        let mut per_round = 0.23;
         if matches!(s.rule.as_str(), "krum" | "multi-krum") {
             per_round += 0.3 * quad;
         }
@@ -498,8 +502,17 @@ fn run_plain(
     let cfg = sim_config(spec)?;
     let started = Instant::now();
     let step = (estimate_seconds(spec) * 1000.0 / spec.rounds.max(1) as f64) as u64;
-    let rounds = sim::run(&cfg, train, test, &mut |_r| progress.bar.inc(step))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut rounds: Vec<sim::SimRound> = Vec::new();
+    let res = sim::run(&cfg, train, test, &mut |r| {
+        rounds.push(r.clone());
+        progress.bar.inc(step);
+    });
+    let diverged_in_round = match res {
+        Ok(_) => None,
+        // The model blew up: a result of the attack, recorded as such.
+        Err(protocols::ml::MlError::NonFinite) => Some(rounds.len() as u64 + 1),
+        Err(e) => return Err(anyhow::anyhow!("{e}")),
+    };
     Ok(RunResult {
         rounds: rounds
             .iter()
@@ -515,6 +528,7 @@ fn run_plain(
             })
             .collect(),
         wall_seconds: started.elapsed().as_secs_f64(),
+        diverged_in_round,
     })
 }
 
@@ -592,6 +606,7 @@ fn run_secure(
     Ok(RunResult {
         rounds,
         wall_seconds: started.elapsed().as_secs_f64(),
+        diverged_in_round: None,
     })
 }
 
@@ -669,6 +684,11 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let out = out.canonicalize()?;
 
+    if specs.iter().zip(&cached).any(|(s, c)| s.secure && !*c) {
+        // Under cargo this builds the server and worker binaries once, before
+        // any run is timed.
+        tandem_harness::bin_dir()?;
+    }
     let (train, test) = load_mnist(&data_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     let data = Arc::new((train, test));
     let progress = Progress::new(specs.len() - n_cached, (todo_est * 1000.0) as u64);
@@ -768,6 +788,7 @@ fn draw_plots(
                 s.rule == rule && s.attack == attack && s.partition == part && s.fraction == frac
             })
             .filter_map(|(_, r)| r.as_ref())
+            .filter(|r| r.diverged_in_round.is_none())
             .collect()
     };
     // Headline point: iid (or the first partition) and the smallest f > 0.
@@ -836,7 +857,9 @@ fn draw_plots(
                 .iter()
                 .zip(results)
                 .filter(|(s, _)| s.attack == *a && s.fraction == fmax && !s.secure)
-                .filter_map(|(_, r)| r.as_ref().map(RunResult::last_k_mean))
+                .filter_map(|(_, r)| r.as_ref())
+                .filter(|r| r.diverged_in_round.is_none())
+                .map(RunResult::last_k_mean)
                 .collect();
             (!v.is_empty()).then(|| (v.iter().sum::<f64>() / v.len() as f64, a.clone()))
         })
