@@ -80,8 +80,13 @@ pub fn lines_svg(
         .y_label_area_size(56)
         .build_cartesian_2d((lo - pad)..(hi + pad), 0f64..1f64)
         .map_err(|e| anyhow!("{e}"))?;
+    let tick = |x: &f64| {
+        let t = format!("{x:.2}");
+        t.trim_end_matches('0').trim_end_matches('.').to_string()
+    };
     chart
         .configure_mesh()
+        .x_label_formatter(&tick)
         .x_desc(x_desc)
         .y_desc(y_desc)
         .draw()

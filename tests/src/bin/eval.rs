@@ -67,6 +67,10 @@ struct Args {
     /// List the runs (cached ones marked) and the time estimate; run nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Run nothing: write the report and plots from the runs of the grid
+    /// already in the cache (the others show as `—`).
+    #[arg(long)]
+    report_only: bool,
     /// Directory with the MNIST files.
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -684,7 +688,7 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let out = out.canonicalize()?;
 
-    if specs.iter().zip(&cached).any(|(s, c)| s.secure && !*c) {
+    if !args.report_only && specs.iter().zip(&cached).any(|(s, c)| s.secure && !*c) {
         // Under cargo this builds the server and worker binaries once, before
         // any run is timed.
         tandem_harness::bin_dir()?;
@@ -719,7 +723,11 @@ fn main() -> Result<()> {
             progress.finished(s, &format!("FAILED ({e:#})"), 0);
         }
     };
-    let failures = run_grid(&out, &specs, args.jobs, &runner, &on_event);
+    let failures = if args.report_only {
+        Vec::new()
+    } else {
+        run_grid(&out, &specs, args.jobs, &runner, &on_event)
+    };
     progress.bar.finish_and_clear();
 
     let results: Vec<Option<RunResult>> = specs.iter().map(|s| load_cached(&out, s)).collect();
