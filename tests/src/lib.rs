@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 pub mod client;
+pub mod eval;
 pub mod plot;
 
 /// What to run.
