@@ -185,12 +185,15 @@ pub async fn run(args: Args) -> Result<()> {
     if !(server_lr.is_finite() && server_lr > 0.0) {
         bail!("--server-lr must be a positive number");
     }
+    if args
+        .server_lr_decay
+        .is_some_and(|t| !(t.is_finite() && t >= 0.0))
+    {
+        bail!("--server-lr-decay must be a non-negative number of rounds (0: constant η)");
+    }
     let server_lr_decay = args
         .server_lr_decay
         .map_or(defaults.server_lr_decay, |t| (t > 0.0).then_some(t));
-    if server_lr_decay.is_some_and(|t| !t.is_finite()) {
-        bail!("--server-lr-decay must be a finite number of rounds (0 for none)");
-    }
     let rounds = args.rounds.unwrap_or(defaults.rounds);
     if args.cos_threshold.is_some() && !trust_based {
         bail!(

@@ -8,7 +8,7 @@
 //! lives in `OUT/cache/KEY.json`, written atomically, and a run whose file
 //! exists is not run again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 /// Part of every cache key: bump the number when a change to the simulation,
 /// the attacks, the rules or the servers changes what a run computes.
-pub const EVAL_VERSION: &str = concat!("tandem-eval/1 tandem ", env!("CARGO_PKG_VERSION"));
+pub const EVAL_VERSION: &str = concat!("tandem-eval/2 tandem ", env!("CARGO_PKG_VERSION"));
 
 /// Rounds averaged in the "last-5 mean" column.
 pub const LAST_K: usize = 5;
@@ -71,7 +71,7 @@ pub struct RunSpec {
     pub lr: f32,
     /// Server learning rate η.
     pub server_lr: f32,
-    /// η decays as η / (1 + (t − 1)/T) with T this (plaintext runs only).
+    /// η decays as η / (1 + (t − 1)/T) with T this (`None`: constant).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_lr_decay: Option<f32>,
     /// L2 clipping bound of every update, if any.
@@ -102,6 +102,11 @@ impl RunSpec {
         let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
         if let Value::Object(m) = &mut v {
             m.insert("version".into(), Value::String(EVAL_VERSION.into()));
+            // Which examples the workers train on depends on the root set's size.
+            m.insert(
+                "proxy_examples".into(),
+                Value::from(protocols::ml::PROXY_EXAMPLES),
+            );
         }
         canonical(&v)
     }
@@ -603,25 +608,4 @@ pub fn mean_curve(results: &[&RunResult]) -> Vec<(f64, f64)> {
             (k as f64 + 1.0, m)
         })
         .collect()
-}
-
-/// Groups result indices by (rule, attack, partition, fraction).
-pub fn group_cells(
-    specs: &[RunSpec],
-    results: &[Option<RunResult>],
-) -> HashMap<(String, String, String, String), Vec<usize>> {
-    let mut m: HashMap<_, Vec<usize>> = HashMap::new();
-    for (i, s) in specs.iter().enumerate() {
-        if results[i].is_some() {
-            m.entry((
-                s.rule.clone(),
-                s.attack.clone(),
-                s.partition.clone(),
-                format!("{}", s.fraction),
-            ))
-            .or_default()
-            .push(i);
-        }
-    }
-    m
 }

@@ -86,8 +86,8 @@ pub struct Args {
 
 /// How long a Byzantine worker waits for the other hosted workers' benign
 /// updates before crafting from those that arrived (server A closes a round
-/// after 60 s by default).
-const COLLUSION_TIMEOUT: Duration = Duration::from_secs(90);
+/// after 60 s by default, so this is shorter).
+const COLLUSION_TIMEOUT: Duration = Duration::from_secs(45);
 
 /// Seed tweak of the round-wide attack randomness (shared by the colluders).
 const ATTACK_SEED_TAG: u64 = 0x6174_7461_636b_0001;

@@ -1,5 +1,5 @@
 //! In-process plaintext federation: the engine behind the plaintext rows of
-//! the robustness evaluation (`eval`) and the diagnosis of the trust rule.
+//! the robustness evaluation (`eval`).
 //!
 //! One run is a sequence of rounds over `workers` simulated workers that
 //! share the MNIST training split (examples after the proxy set, partitioned
@@ -69,7 +69,7 @@ pub struct SimConfig {
 impl SimConfig {
     /// A run of `rule` with the defaults the servers use for the matching
     /// rule (`fltrust` ↔ `plain-fltrust`, everything else ↔ `plain-fedavg`
-    /// without clipping) and 100 rounds.
+    /// without clipping), including its default number of rounds.
     pub fn new(
         rule: PlainRule,
         workers: usize,

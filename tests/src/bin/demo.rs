@@ -37,7 +37,7 @@ struct Args {
     /// Model: logreg, mlp or mlp:HIDDEN.
     #[arg(long, default_value = "mlp")]
     model: String,
-    /// Aggregation rule: secure-fedavg, plain-fedavg or plain-fltrust.
+    /// Aggregation rule: secure-fltrust, secure-filter, secure-fedavg, plain-fltrust or plain-fedavg.
     #[arg(long, default_value = "secure-fltrust")]
     aggregation: Aggregation,
     /// Cosine threshold τ of the trust-based rules (default: none, ReLU(cos)).

@@ -163,10 +163,14 @@ impl Grid {
             .map(|(p, f)| format!("{p} f={f}"))
             .collect::<Vec<_>>()
             .join("; ");
+        let (proxy, last) = (
+            protocols::ml::PROXY_EXAMPLES,
+            protocols::ml::PROXY_EXAMPLES - 1,
+        );
         format!(
             "- workers: {}; rounds per run: {}; model: MLP (784→{}→10); data: the MNIST \
-             split in `data/` (workers train on examples 100.., server A's proxy set is \
-             examples 0–99, accuracy on the held-out test split)\n\
+             split in `data/` (workers train on examples {proxy}.., server A's proxy set is \
+             examples 0–{last}, accuracy on the held-out test split)\n\
              - partitions: {}; Byzantine fractions: {} (f = 0 runs attack `none` only)\n\
              - attacks (f > 0): {}\n\
              - plaintext rules (in-process simulation, {}): {}\n\
@@ -342,11 +346,11 @@ fn secure_spec(
         batch_size: d.train.batch_size,
         lr: d.train.lr,
         server_lr: d.server_lr,
-        // server A has a constant η (no decay flag)
-        server_lr_decay: None,
+        server_lr_decay: d.server_lr_decay,
         clip: (!agg.is_trust_based()).then_some(DEFAULT_CLIP),
-        // server A's default k_min
-        k_min: agg.is_trust_based().then_some(3),
+        k_min: agg
+            .is_trust_based()
+            .then_some(protocols::fltrust::DEFAULT_K_MIN),
     })
 }
 
@@ -562,6 +566,8 @@ fn run_secure(
         spec.lr.to_string(),
         "--server-lr".into(),
         spec.server_lr.to_string(),
+        "--server-lr-decay".into(),
+        spec.server_lr_decay.unwrap_or(0.0).to_string(),
         "--round-timeout".into(),
         "120".into(),
     ];
