@@ -397,7 +397,15 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
         let delta = if let Some(board) = &s.board {
             board.post(id, round, Some(delta.clone()));
             if byzantine {
-                colluding_update(&s, board, id, round, kind, &model, &train_cfg).await?
+                match colluding_update(&s, board, id, round, kind, &model, &train_cfg).await {
+                    Ok(u) => u,
+                    Err(e) => {
+                        // One round's attack failing (say, too few updates for
+                        // fang-krum) must not end the attacker for the run.
+                        warn!(worker = id, round, error = %e, "could not craft the attack; sitting this round out");
+                        continue;
+                    }
+                }
             } else {
                 delta
             }
