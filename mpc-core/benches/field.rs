@@ -25,7 +25,7 @@ use prio::field::{Field64, FieldElement};
 
 /// Vector length for the field-arithmetic groups.
 const VEC_LEN: usize = 1 << 16;
-/// Model dimension for the sharing groups (MLP on MNIST, DESIGN §4).
+/// Model dimension for the sharing groups (MLP on MNIST, docs/PROTOCOL.md §2).
 const DIM: usize = 270_000;
 
 /// Deterministic non-cryptographic inputs (SplitMix64): benchmark data only.

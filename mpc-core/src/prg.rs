@@ -125,7 +125,7 @@ pub struct Domain {
 /// is ≈ 1.6× faster. The best known attacks on ChaCha reach 7 rounds;
 /// ChaCha8 as a PRG under a uniformly random key (never a nonce-misuse
 /// setting: one fresh key per seed, purpose, round and worker) is standard
-/// practice, and DESIGN §9 lists it. The key label is versioned (`v2`) so a
+/// practice, see docs/PROTOCOL.md §2. The key label is versioned (`v2`) so a
 /// stream can never coincide with the earlier ChaCha12 one.
 pub struct Prg(ChaCha8Rng);
 

@@ -5,7 +5,7 @@
 //! * Wire encodings of share vectors: field elements as 8-byte words
 //!   ([`encode_field_bytes`], [`decode_field_bytes`]); ring shares take
 //!   [`RING_SHARE_BYTES`] each. The small-ring sharing with carries itself
-//!   (DESIGN §4 steps 1–3) is part of the validity-proved submission,
+//!   (docs/PROTOCOL.md §2) is part of the validity-proved submission,
 //!   `protocols::robust::submit`.
 
 use thiserror::Error;

@@ -210,7 +210,7 @@ pub struct SessionInfo {
     /// Trust-based rules: cosine threshold τ (`None`: ReLU(cos) only).
     pub cos_threshold: Option<f32>,
     /// Trust-based rules: fewest positive-trust workers for a round to update
-    /// the model (DESIGN §2, default 3).
+    /// the model (docs/PROTOCOL.md §3, default 3).
     pub k_min: u32,
 }
 

@@ -13,7 +13,7 @@
 //!
 //! If fewer than `k_min` updates get a positive weight (default
 //! [`DEFAULT_K_MIN`] = 3), there is no update: revealing an aggregate of one
-//! or two updates would expose them (DESIGN §2).
+//! or two updates would expose them (docs/PROTOCOL.md §3).
 
 use thiserror::Error;
 

@@ -21,7 +21,7 @@
 //! over the integers (both sides are in [0, p)), so a ≤ n_hi − n_lo and N, as a
 //! field element, is an integer in [n_lo, n_hi]. That the *integer* Σ X_k²
 //! cannot wrap mod p (given κ bits and the small-ring sharing) is the caller's
-//! bound (DESIGN §3–§4), not this module's.
+//! bound (docs/PROTOCOL.md §2, §7.2), not this module's.
 //!
 //! **Tensor-structured joint randomness** (a deviation from a plain vector of
 //! d + 2w independent elements, for speed): the bit terms are arranged as an
@@ -120,7 +120,7 @@
 //!   check only `n_hi − n_lo = Σ 2^j(βlo_j + βhi_j)`, which any N passes; and
 //!   the bit checks are already random linear combinations.
 //!
-//! Total per submission: ≤ 2^−62 + 2^−52 < 2^−40 (DESIGN §2).
+//! Total per submission: ≤ 2^−62 + 2^−52 < 2^−40 (docs/PROTOCOL.md §7.2).
 //!
 //! # Zero knowledge
 //!

@@ -1,5 +1,5 @@
 //! Oblivious transfer between the two servers, with no trusted dealer
-//! (DESIGN §5): Chou–Orlandi base OTs on Ristretto ([`base`]), IKNP OT
+//! (docs/PROTOCOL.md §6): Chou–Orlandi base OTs on Ristretto ([`base`]), IKNP OT
 //! extension ([`iknp`]) with a fixed-key-AES correlation-robust hash
 //! ([`block::Crhf`]), and the bit-matrix transpose it rests on ([`transpose`]).
 //!

@@ -1,4 +1,4 @@
-//! Client normalisation for the robust rules (DESIGN §4 step 1): the update is
+//! Client normalisation for the robust rules (docs/PROTOCOL.md §7.1): the update is
 //! scaled to unit L2 norm, encoded in fixed point, and the rounding is
 //! corrected so that N = Σ xₖ² lands inside the window the servers check.
 //! secure-fedavg clips instead and only corrects N down to the window's top

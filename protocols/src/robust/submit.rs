@@ -1,4 +1,4 @@
-//! The robust submission (DESIGN §4 steps 1–4, 7): what a worker uploads, and
+//! The robust submission (docs/PROTOCOL.md §7.1–§7.2): what a worker uploads, and
 //! what each server derives from its half.
 //!
 //! * To A: one 32-byte seed. A expands from it, per (round, worker): the ring

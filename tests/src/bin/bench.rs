@@ -14,7 +14,7 @@
 //!   `runs` lists every run.
 //! - `bench round --dim D --workers N [--rounds R] [--aggregation RULE]
 //!   [--seed S] [--threads T] [--no-plaintext] [--dir DIR]`: full rounds over
-//!   real processes (DESIGN §7). For the secure rule (`secure-fltrust` by
+//!   real processes (README, Benchmarks). For the secure rule (`secure-fltrust` by
 //!   default) and then for the plaintext baseline `plain-fedavg`, it
 //!   1. prepares every worker's submissions for rounds 1..=R (R = 4 by
 //!      default) *before* any process starts: a synthetic unit-norm update

@@ -1,6 +1,6 @@
 //! Secure count against a public threshold: from XOR shares of bits
 //! `b_1 … b_n` and a public k, both servers learn the single bit
-//! `[Σ b_i ≥ k]` and nothing else (DESIGN §2: "at least k_min workers have
+//! `[Σ b_i ≥ k]` and nothing else (docs/PROTOCOL.md §3: "at least k_min workers have
 //! positive trust", revealed as one bit).
 //!
 //! # Construction
