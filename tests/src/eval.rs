@@ -508,6 +508,8 @@ pub fn render_report(
         let _ = writeln!(md);
     }
 
+    comparisons(&mut md, specs, results);
+
     // Stalls and trust statistics of the trust rules.
     let trust: Vec<usize> = (0..specs.len())
         .filter(|&i| {
@@ -593,6 +595,82 @@ pub fn render_report(
         secs
     );
     md
+}
+
+/// The run of `rule` that matches `s` in everything but the rule (attack,
+/// partition, fraction, seed, workers, rounds).
+fn twin<'a>(
+    specs: &[RunSpec],
+    results: &'a [Option<RunResult>],
+    s: &RunSpec,
+    rule: &str,
+) -> Option<&'a RunResult> {
+    specs
+        .iter()
+        .zip(results)
+        .find(|(t, _)| {
+            t.rule == rule
+                && t.attack == s.attack
+                && t.partition == s.partition
+                && t.fraction == s.fraction
+                && t.seed == s.seed
+                && t.workers == s.workers
+                && t.rounds == s.rounds
+        })
+        .and_then(|(_, r)| r.as_ref())
+        .filter(|r| r.diverged_in_round.is_none())
+}
+
+/// Per secure run, its last-5 mean next to the plaintext rule it computes
+/// (`secure-X` ↔ `X`) and to `fedavg` (no defence) with the same seed and
+/// everything else equal: what security costs, and whether the rule is ever
+/// worse than no defence. Written only when such pairs exist.
+fn comparisons(md: &mut String, specs: &[RunSpec], results: &[Option<RunResult>]) {
+    let mut rows = Vec::new();
+    for (s, r) in specs.iter().zip(results) {
+        let (true, Some(r)) = (s.secure, r.as_ref()) else {
+            continue;
+        };
+        if r.diverged_in_round.is_some() {
+            continue;
+        }
+        let plain = s.rule.strip_prefix("secure-").unwrap_or(&s.rule);
+        let p = twin(specs, results, s, plain);
+        let f = twin(specs, results, s, "fedavg");
+        if p.is_none() && f.is_none() {
+            continue;
+        }
+        let me = 100.0 * r.last_k_mean();
+        let cell = |o: Option<&RunResult>| {
+            o.map_or(("—".to_string(), "—".to_string()), |o| {
+                let v = 100.0 * o.last_k_mean();
+                (format!("{v:.1}"), format!("{:+.1}", me - v))
+            })
+        };
+        let (pv, pd) = cell(p);
+        let (fv, fd) = cell(f);
+        rows.push(format!(
+            "| {} | {} | {} | {} | {} | {me:.1} | {plain}: {pv} | {pd} | {fv} | {fd} |",
+            s.rule, s.attack, s.partition, s.fraction, s.seed
+        ));
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "## Secure rules next to their plaintext twin and to no defence
+
+         Each secure run's last-{LAST_K} mean (%) beside the plaintext rule it computes          (`secure-X` ↔ `X`, same seed, attack and data) and beside `fedavg` (no defence)          with the same seed. Δ = secure − other in points: near 0 against the twin means          security costs no accuracy; negative against fedavg means the rule did worse          than no defence.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| secure rule | attack | partition | f | seed | last-{LAST_K} | plaintext twin | Δ twin | fedavg | Δ fedavg |\n|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for row in rows {
+        let _ = writeln!(md, "{row}");
+    }
+    let _ = writeln!(md);
 }
 
 /// Mean accuracy per round over the results given (rounds present in all).

@@ -187,6 +187,14 @@ fn report_renders_tables_with_mean_and_std() {
         plots: vec![("a plot".into(), "plots/x.svg".into())],
     };
     let md = render_report(&meta, &specs, &results, &[(5, "boom".into())]);
+    // The secure run beside fedavg with the same seed (last-5 of [0.1, 0.1]);
+    // there is no plaintext fltrust run to compare with.
+    assert!(
+        md.contains(
+            "| secure-fltrust | sign-flip | iid | 0.2 | 1 | 95.0 | fltrust: — | — | 10.0 | +85.0 |"
+        ),
+        "{md}"
+    );
     assert!(
         md.contains("cargo run --release --bin eval -- --quick"),
         "{md}"

@@ -34,25 +34,36 @@ use tandem_harness::{Cluster, ClusterOptions, default_data_dir, plot};
 /// trimmed-mean, fltrust × all attacks × f ∈ {0, 0.2, 0.4} × iid and
 /// dirichlet:0.5 × 2 seeds; secure rules (secure-fedavg, secure-fltrust,
 /// secure-filter; the real three-process system) at the headline points only,
-/// 1 seed. Every run is cached in OUT/cache/ by the SHA-256 of its
+/// 1 seed. `--headline` runs the 100-round acceptance grid instead (see
+/// below). Every run is cached in OUT/cache/ by the SHA-256 of its
 /// configuration: rerunning skips finished runs (a stopped grid resumes).
 #[derive(Debug, Parser)]
 #[command(name = "eval", version)]
 struct Args {
     /// Small grid (20 workers, 3 attacks, 3 plaintext rules + secure-fltrust,
     /// iid, f ∈ {0, 0.2}, 12 rounds, 1 seed) in ≈ 1–3 minutes; used by CI.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "headline")]
     quick: bool,
-    /// Output directory (report, plots, cache).
-    #[arg(long, default_value = "report")]
-    out: PathBuf,
+    /// The acceptance grid: 100 workers, 100 rounds for every rule,
+    /// iid, f ∈ {0, 0.2, 0.4}, every attack, fedavg and fltrust (2 seeds) and
+    /// secure-fltrust (1 seed) — the numbers the README's headline table
+    /// quotes; ≈ 1.5 h on 2 cores. Writes to `report/headline` unless `--out`
+    /// says otherwise.
+    #[arg(long)]
+    headline: bool,
+    /// Output directory (report, plots, cache) [default: report;
+    /// report/headline with --headline].
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// Rounds per run [default: 20; 12 with --quick].
     #[arg(long)]
     rounds: Option<usize>,
-    /// Seeds per plaintext run (1..=N) [default: 2; 1 with --quick]. Secure
-    /// runs use seed 1 only.
+    /// Seeds per plaintext run (1..=N) [default: 2; 1 with --quick].
     #[arg(long)]
     seeds: Option<u64>,
+    /// Seeds per secure run (1..=N) [default: 1].
+    #[arg(long)]
+    secure_seeds: Option<u64>,
     /// Workers per run [default: 100; 20 with --quick].
     #[arg(long)]
     workers: Option<usize>,
@@ -60,6 +71,21 @@ struct Args {
     /// `| alie |`, `dirichlet`, `krum |` (names: `--dry-run`).
     #[arg(long)]
     only: Option<String>,
+    /// Rules to run instead of the grid's (comma-separated, plaintext and
+    /// secure names, e.g. `fedavg,fltrust,secure-fltrust`). Secure rules
+    /// listed here run at every partition and fraction of the grid.
+    #[arg(long, value_delimiter = ',')]
+    rules: Option<Vec<String>>,
+    /// Attacks to run instead of the grid's (comma-separated, at f > 0).
+    #[arg(long, value_delimiter = ',')]
+    attacks: Option<Vec<String>>,
+    /// Byzantine fractions instead of the grid's (comma-separated, in [0, 1)).
+    #[arg(long, value_delimiter = ',')]
+    fractions: Option<Vec<f64>>,
+    /// Partitions instead of the grid's (comma-separated: `iid`,
+    /// `dirichlet:ALPHA`).
+    #[arg(long, value_delimiter = ',')]
+    partitions: Option<Vec<String>>,
     /// Plaintext runs in parallel (secure runs always run one at a time,
     /// after them: each uses both cores).
     #[arg(long, default_value_t = 1)]
@@ -109,6 +135,7 @@ impl Grid {
             attacks: strings(&[
                 "sign-flip",
                 "scale:10",
+                "scale:-10",
                 "gaussian",
                 "label-flip",
                 "alie",
@@ -130,6 +157,22 @@ impl Grid {
             ]),
             secure_rules: strings(&["secure-fedavg", "secure-fltrust", "secure-filter"]),
             secure_points: vec![("iid".into(), 0.0), ("iid".into(), 0.2)],
+        }
+    }
+
+    fn headline() -> Grid {
+        let d = Grid::default_grid();
+        Grid {
+            rounds: 100,
+            partitions: strings(&["iid"]),
+            plain_rules: strings(&["fedavg", "fltrust"]),
+            secure_rules: strings(&["secure-fltrust"]),
+            secure_points: vec![
+                ("iid".into(), 0.0),
+                ("iid".into(), 0.2),
+                ("iid".into(), 0.4),
+            ],
+            ..d
         }
     }
 
@@ -624,6 +667,8 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let mut grid = if args.quick {
         Grid::quick()
+    } else if args.headline {
+        Grid::headline()
     } else {
         Grid::default_grid()
     };
@@ -639,6 +684,38 @@ fn main() -> Result<()> {
         }
         grid.plain_seeds = (1..=s).collect();
     }
+    if let Some(s) = args.secure_seeds {
+        if s == 0 {
+            bail!("--secure-seeds must be at least 1");
+        }
+        grid.secure_seeds = (1..=s).collect();
+    }
+    if let Some(rules) = &args.rules {
+        let (secure, plain): (Vec<String>, Vec<String>) =
+            rules.iter().cloned().partition(|r| r.starts_with("secure"));
+        grid.plain_rules = plain;
+        grid.secure_rules = secure;
+        grid.secure_points = Vec::new();
+    }
+    if let Some(a) = &args.attacks {
+        grid.attacks = a.clone();
+    }
+    if let Some(f) = &args.fractions {
+        if let Some(bad) = f.iter().find(|f| !(0.0..1.0).contains(*f)) {
+            bail!("--fractions: {bad} is not in [0, 1)");
+        }
+        grid.fractions = f.clone();
+    }
+    if let Some(p) = &args.partitions {
+        grid.partitions = p.clone();
+    }
+    if args.rules.is_some() {
+        grid.secure_points = grid
+            .partitions
+            .iter()
+            .flat_map(|p| grid.fractions.iter().map(move |f| (p.clone(), *f)))
+            .collect();
+    }
     if grid.rounds == 0 || grid.workers < 5 {
         bail!("need at least 1 round and 5 workers");
     }
@@ -646,7 +723,13 @@ fn main() -> Result<()> {
     if let Some(f) = &args.only {
         specs.retain(|s| s.name().contains(f.as_str()));
     }
-    let out = args.out.clone();
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from(if args.headline {
+            "report/headline"
+        } else {
+            "report"
+        })
+    });
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
 
     let cached: Vec<bool> = specs
