@@ -20,8 +20,8 @@ use protocols::ml::{
     Attack, DEFAULT_CLIP, Dataset, ModelKind, Partition, load_mnist, rule_defaults,
 };
 use tandem_harness::eval::{
-    Event, ReportMeta, RoundRecord, RunResult, RunSpec, load_cached, mean_curve, render_report,
-    run_grid,
+    Event, ROW_ORDER, ReportMeta, RoundRecord, RunResult, RunSpec, load_cached, mean_curve,
+    render_report, run_grid,
 };
 use tandem_harness::{Cluster, ClusterOptions, default_data_dir, plot};
 
@@ -123,6 +123,15 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
+/// The rules of [`ROW_ORDER`] that `keep` accepts, in that order.
+fn rules_where(keep: impl Fn(&str) -> bool) -> Vec<String> {
+    ROW_ORDER
+        .iter()
+        .filter(|r| keep(r))
+        .map(|r| r.to_string())
+        .collect()
+}
+
 impl Grid {
     fn default_grid() -> Grid {
         Grid {
@@ -146,16 +155,9 @@ impl Grid {
                 "fang-trim",
                 "adaptive-fltrust",
             ]),
-            plain_rules: strings(&[
-                "fedavg",
-                "fedavg-clip",
-                "krum",
-                "multi-krum",
-                "median",
-                "trimmed-mean",
-                "fltrust",
-            ]),
-            secure_rules: strings(&["secure-fedavg", "secure-fltrust", "secure-filter"]),
+            // Every rule of the report, in its row order.
+            plain_rules: rules_where(|r| !r.starts_with("secure")),
+            secure_rules: rules_where(|r| r.starts_with("secure")),
             secure_points: vec![("iid".into(), 0.0), ("iid".into(), 0.2)],
         }
     }
@@ -912,7 +914,7 @@ fn draw_plots(
     };
     let rules: Vec<String> = {
         let mut v: Vec<String> = Vec::new();
-        for r in tandem_harness::eval::ROW_ORDER {
+        for r in ROW_ORDER {
             if specs.iter().any(|s| s.rule == r) {
                 v.push(r.to_string());
             }
