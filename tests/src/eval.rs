@@ -427,7 +427,7 @@ pub fn render_report(
         md,
         "## How to read\n\n\
          One table per data partition and Byzantine fraction f (the highest-numbered \
-         ⌈f·workers⌉ workers run the column's attack every round). Rows are aggregation \
+         round(f·workers) workers run the column's attack every round). Rows are aggregation \
          rules, columns attacks; each cell is **final / last-{LAST_K} mean** test \
          accuracy in %: the accuracy after the last round, and the mean over the last \
          {LAST_K} rounds (less sensitive to one bad round). Plaintext rows give mean±std \
@@ -513,6 +513,12 @@ pub fn render_report(
     // Stalls and trust statistics of the trust rules.
     let trust: Vec<usize> = (0..specs.len())
         .filter(|&i| {
+            matches!(
+                specs[i].rule.as_str(),
+                "fltrust" | "secure-fltrust" | "secure-filter"
+            )
+        })
+        .filter(|&i| {
             results[i].as_ref().is_some_and(|r| {
                 r.rounds
                     .iter()
@@ -597,33 +603,46 @@ pub fn render_report(
     md
 }
 
-/// The run of `rule` that matches `s` in everything but the rule (attack,
-/// partition, fraction, seed, workers, rounds).
-fn twin<'a>(
+/// The plaintext rule a secure rule computes, if there is one: secure-fedavg
+/// is FedAvg with L2 clipping (`fedavg-clip`), secure-fltrust is `fltrust`;
+/// secure-filter has no plaintext row.
+pub fn plaintext_twin(secure_rule: &str) -> Option<&'static str> {
+    match secure_rule {
+        "secure-fedavg" => Some("fedavg-clip"),
+        "secure-fltrust" => Some("fltrust"),
+        _ => None,
+    }
+}
+
+/// Last-5 means of the finished, non-diverged runs of `rule` that match `s`
+/// in attack, partition, fraction, workers and rounds (every seed).
+fn last_k_of(
     specs: &[RunSpec],
-    results: &'a [Option<RunResult>],
+    results: &[Option<RunResult>],
     s: &RunSpec,
     rule: &str,
-) -> Option<&'a RunResult> {
+) -> Vec<f64> {
     specs
         .iter()
         .zip(results)
-        .find(|(t, _)| {
+        .filter(|(t, _)| {
             t.rule == rule
                 && t.attack == s.attack
                 && t.partition == s.partition
                 && t.fraction == s.fraction
-                && t.seed == s.seed
                 && t.workers == s.workers
                 && t.rounds == s.rounds
         })
-        .and_then(|(_, r)| r.as_ref())
+        .filter_map(|(_, r)| r.as_ref())
         .filter(|r| r.diverged_in_round.is_none())
+        .map(RunResult::last_k_mean)
+        .collect()
 }
 
 /// Per secure run, its last-5 mean next to the plaintext rule it computes
-/// (`secure-X` ↔ `X`) and to `fedavg` (no defence) with the same seed and
-/// everything else equal: what security costs, and whether the rule is ever
+/// ([`plaintext_twin`]) and to `fedavg` (no defence), each the mean ± std
+/// over that row's seeds with the same attack, data partition, fraction,
+/// workers and rounds: what security costs, and whether the rule is ever
 /// worse than no defence. Written only when such pairs exist.
 fn comparisons(md: &mut String, specs: &[RunSpec], results: &[Option<RunResult>]) {
     let mut rows = Vec::new();
@@ -634,24 +653,32 @@ fn comparisons(md: &mut String, specs: &[RunSpec], results: &[Option<RunResult>]
         if r.diverged_in_round.is_some() {
             continue;
         }
-        let plain = s.rule.strip_prefix("secure-").unwrap_or(&s.rule);
-        let p = twin(specs, results, s, plain);
-        let f = twin(specs, results, s, "fedavg");
-        if p.is_none() && f.is_none() {
+        let twin = plaintext_twin(&s.rule);
+        let p = twin
+            .map(|t| last_k_of(specs, results, s, t))
+            .unwrap_or_default();
+        let f = last_k_of(specs, results, s, "fedavg");
+        if p.is_empty() && f.is_empty() {
             continue;
         }
         let me = 100.0 * r.last_k_mean();
-        let cell = |o: Option<&RunResult>| {
-            o.map_or(("—".to_string(), "—".to_string()), |o| {
-                let v = 100.0 * o.last_k_mean();
-                (format!("{v:.1}"), format!("{:+.1}", me - v))
-            })
+        let cell = |v: &[f64]| {
+            if v.is_empty() {
+                return ("—".to_string(), "—".to_string());
+            }
+            let m = 100.0 * v.iter().sum::<f64>() / v.len() as f64;
+            (pct(v), format!("{:+.1}", me - m))
         };
-        let (pv, pd) = cell(p);
-        let (fv, fd) = cell(f);
+        let (pv, pd) = cell(&p);
+        let (fv, fd) = cell(&f);
         rows.push(format!(
-            "| {} | {} | {} | {} | {} | {me:.1} | {plain}: {pv} | {pd} | {fv} | {fd} |",
-            s.rule, s.attack, s.partition, s.fraction, s.seed
+            "| {} | {} | {} | {} | {} | {me:.1} | {}: {pv} | {pd} | {fv} | {fd} |",
+            s.rule,
+            s.attack,
+            s.partition,
+            s.fraction,
+            s.seed,
+            twin.unwrap_or("no plaintext rule")
         ));
     }
     if rows.is_empty() {
@@ -659,9 +686,16 @@ fn comparisons(md: &mut String, specs: &[RunSpec], results: &[Option<RunResult>]
     }
     let _ = writeln!(
         md,
-        "## Secure rules next to their plaintext twin and to no defence
-
-         Each secure run's last-{LAST_K} mean (%) beside the plaintext rule it computes          (`secure-X` ↔ `X`, same seed, attack and data) and beside `fedavg` (no defence)          with the same seed. Δ = secure − other in points: near 0 against the twin means          security costs no accuracy; negative against fedavg means the rule did worse          than no defence.\n"
+        "## Secure rules next to their plaintext twin and to no defence\n\n\
+         Each secure run's last-{LAST_K} mean (%) beside the plaintext rule it computes \
+         (secure-fltrust ↔ fltrust, secure-fedavg ↔ fedavg-clip) and beside `fedavg` (no \
+         defence), both as mean ± std over their seeds with the same attack, partition, \
+         fraction, workers and rounds. The secure processes and the in-process simulation \
+         draw the data split, the initial model and the minibatches from different \
+         generators, so a seed number does not pair runs: compare Δ with the plaintext \
+         rows' std. Δ = secure − plaintext mean, in points: near 0 against the twin means \
+         security costs no accuracy; negative against fedavg means the rule did worse than \
+         no defence.\n"
     );
     let _ = writeln!(
         md,

@@ -187,11 +187,11 @@ fn report_renders_tables_with_mean_and_std() {
         plots: vec![("a plot".into(), "plots/x.svg".into())],
     };
     let md = render_report(&meta, &specs, &results, &[(5, "boom".into())]);
-    // The secure run beside fedavg with the same seed (last-5 of [0.1, 0.1]);
-    // there is no plaintext fltrust run to compare with.
+    // The secure run beside fedavg's two seeds (last-5 10 % and 30 %: mean
+    // 20.0, sample std 14.1); there is no plaintext fltrust run.
     assert!(
         md.contains(
-            "| secure-fltrust | sign-flip | iid | 0.2 | 1 | 95.0 | fltrust: — | — | 10.0 | +85.0 |"
+            "| secure-fltrust | sign-flip | iid | 0.2 | 1 | 95.0 | fltrust: — | — | 20.0±14.1 | +75.0 |"
         ),
         "{md}"
     );

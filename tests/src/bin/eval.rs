@@ -33,7 +33,7 @@ use tandem_harness::{Cluster, ClusterOptions, default_data_dir, plot};
 /// defence), fedavg-clip (norm bounding), krum, multi-krum, median,
 /// trimmed-mean, fltrust × all attacks × f ∈ {0, 0.2, 0.4} × iid and
 /// dirichlet:0.5 × 2 seeds; secure rules (secure-fedavg, secure-fltrust,
-/// secure-filter; the real three-process system) at the headline points only,
+/// secure-filter; the real three-process system) at iid, f ∈ {0, 0.2} only,
 /// 1 seed. `--headline` runs the 100-round acceptance grid instead (see
 /// below). Every run is cached in OUT/cache/ by the SHA-256 of its
 /// configuration: rerunning skips finished runs (a stopped grid resumes).
@@ -47,7 +47,7 @@ struct Args {
     /// The acceptance grid: 100 workers, 100 rounds for every rule,
     /// iid, f ∈ {0, 0.2, 0.4}, every attack, fedavg and fltrust (2 seeds) and
     /// secure-fltrust (1 seed) — the numbers the README's headline table
-    /// quotes; ≈ 1.5 h on 2 cores. Writes to `report/headline` unless `--out`
+    /// quotes; ≈ 1.5 h on 2 cores with `--jobs 2`. Writes to `report/headline` unless `--out`
     /// says otherwise.
     #[arg(long)]
     headline: bool,
@@ -68,15 +68,19 @@ struct Args {
     #[arg(long)]
     workers: Option<usize>,
     /// Only runs whose name contains this substring, e.g. `secure`,
-    /// `| alie |`, `dirichlet`, `krum |` (names: `--dry-run`).
+    /// `| alie |`, `dirichlet`, `| krum |` … (names: `--dry-run`).
     #[arg(long)]
     only: Option<String>,
-    /// Rules to run instead of the grid's (comma-separated, plaintext and
-    /// secure names, e.g. `fedavg,fltrust,secure-fltrust`). Secure rules
-    /// listed here run at every partition and fraction of the grid.
+    /// Rules to run instead of the grid's (comma-separated; any of fedavg,
+    /// fedavg-clip, krum, multi-krum, median, trimmed-mean, fltrust,
+    /// secure-fedavg, secure-fltrust, secure-filter). Secure rules listed
+    /// here run at every partition and fraction of the grid.
     #[arg(long, value_delimiter = ',')]
     rules: Option<Vec<String>>,
-    /// Attacks to run instead of the grid's (comma-separated, at f > 0).
+    /// Attacks to run instead of the grid's (comma-separated, at f > 0; names
+    /// as the worker's `--attack`: sign-flip, scale:K, gaussian[:SIGMA],
+    /// label-flip, alie[:Z], ipm[:EPS], min-max, min-sum, fang-krum,
+    /// fang-trim, adaptive-fltrust).
     #[arg(long, value_delimiter = ',')]
     attacks: Option<Vec<String>>,
     /// Byzantine fractions instead of the grid's (comma-separated, in [0, 1)).
@@ -241,7 +245,7 @@ impl Grid {
         )
     }
 
-    /// Every run, headline point first (iid, the first f > 0).
+    /// Every run: partitions, then fractions, then attacks, in grid order.
     fn specs(&self) -> Result<Vec<RunSpec>> {
         let mut out = Vec::new();
         for part in &self.partitions {
@@ -371,9 +375,6 @@ fn secure_spec(
     g: &Grid,
 ) -> Result<RunSpec> {
     let agg: Aggregation = row.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-    if !row.starts_with("secure") {
-        bail!("{row} is not a secure rule");
-    }
     let d = rule_defaults(agg);
     let partition: Partition = part.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(RunSpec {
@@ -693,14 +694,23 @@ fn main() -> Result<()> {
         grid.secure_seeds = (1..=s).collect();
     }
     if let Some(rules) = &args.rules {
+        let rules: Vec<String> = rules.iter().map(|r| r.trim().to_lowercase()).collect();
+        if let Some(bad) = rules.iter().find(|r| !ROW_ORDER.contains(&r.as_str())) {
+            bail!(
+                "--rules: unknown rule `{bad}` (rules: {})",
+                ROW_ORDER.join(", ")
+            );
+        }
         let (secure, plain): (Vec<String>, Vec<String>) =
-            rules.iter().cloned().partition(|r| r.starts_with("secure"));
+            rules.into_iter().partition(|r| r.starts_with("secure"));
         grid.plain_rules = plain;
         grid.secure_rules = secure;
-        grid.secure_points = Vec::new();
     }
     if let Some(a) = &args.attacks {
-        grid.attacks = a.clone();
+        grid.attacks = a
+            .iter()
+            .map(|a| canonical_attack(a.trim()).map_err(|e| anyhow::anyhow!("--attacks: {e}")))
+            .collect::<Result<_>>()?;
     }
     if let Some(f) = &args.fractions {
         if let Some(bad) = f.iter().find(|f| !(0.0..1.0).contains(*f)) {
@@ -709,7 +719,15 @@ fn main() -> Result<()> {
         grid.fractions = f.clone();
     }
     if let Some(p) = &args.partitions {
-        grid.partitions = p.clone();
+        grid.partitions = p
+            .iter()
+            .map(|p| {
+                p.trim()
+                    .parse::<Partition>()
+                    .map(|p| p.to_string())
+                    .map_err(|e| anyhow::anyhow!("--partitions: {e}"))
+            })
+            .collect::<Result<_>>()?;
     }
     if args.rules.is_some() {
         grid.secure_points = grid

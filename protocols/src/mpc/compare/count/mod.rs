@@ -1,7 +1,7 @@
 //! Secure count against a public threshold: from XOR shares of bits
 //! `b_1 … b_n` and a public k, both servers learn the single bit
-//! `[Σ b_i ≥ k]` and nothing else (docs/PROTOCOL.md §3: "at least k_min workers have
-//! positive trust", revealed as one bit).
+//! `[Σ b_i ≥ k]` and nothing else (a k_min test revealed as one bit; the reveal
+//! rules of docs/PROTOCOL.md §3 release a sum only if at least k_min workers are in it).
 //!
 //! # Construction
 //!
