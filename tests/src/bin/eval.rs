@@ -842,7 +842,13 @@ fn main() -> Result<()> {
     let results: Vec<Option<RunResult>> = specs.iter().map(|s| load_cached(&out, s)).collect();
     let plots = draw_plots(&out, &specs, &results)?;
     let mut command = String::from("cargo run --release --bin eval");
-    let rest: Vec<String> = std::env::args().skip(1).map(|a| shell_quote(&a)).collect();
+    // The command that regenerates this report (a `--report-only` render
+    // shows the command that runs the grid).
+    let rest: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--report-only")
+        .map(|a| shell_quote(&a))
+        .collect();
     if !rest.is_empty() {
         command.push_str(" -- ");
         command.push_str(&rest.join(" "));
