@@ -615,14 +615,15 @@ pub fn plaintext_twin(secure_rule: &str) -> Option<&'static str> {
 }
 
 /// Last-5 means of the finished, non-diverged runs of `rule` that match `s`
-/// in attack, partition, fraction, workers and rounds (every seed).
+/// in attack, partition, fraction, workers and rounds (every seed), and how
+/// many of those runs diverged.
 fn last_k_of(
     specs: &[RunSpec],
     results: &[Option<RunResult>],
     s: &RunSpec,
     rule: &str,
-) -> Vec<f64> {
-    specs
+) -> (Vec<f64>, usize) {
+    let runs: Vec<&RunResult> = specs
         .iter()
         .zip(results)
         .filter(|(t, _)| {
@@ -634,9 +635,17 @@ fn last_k_of(
                 && t.rounds == s.rounds
         })
         .filter_map(|(_, r)| r.as_ref())
+        .collect();
+    let diverged = runs
+        .iter()
+        .filter(|r| r.diverged_in_round.is_some())
+        .count();
+    let ok = runs
+        .iter()
         .filter(|r| r.diverged_in_round.is_none())
-        .map(RunResult::last_k_mean)
-        .collect()
+        .map(|r| r.last_k_mean())
+        .collect();
+    (ok, diverged)
 }
 
 /// Per secure run, its last-5 mean next to the plaintext rule it computes
@@ -658,13 +667,14 @@ fn comparisons(md: &mut String, specs: &[RunSpec], results: &[Option<RunResult>]
             .map(|t| last_k_of(specs, results, s, t))
             .unwrap_or_default();
         let f = last_k_of(specs, results, s, "fedavg");
-        if p.is_empty() && f.is_empty() {
+        if p.0.is_empty() && f.0.is_empty() && p.1 + f.1 == 0 {
             continue;
         }
         let me = 100.0 * r.last_k_mean();
-        let cell = |v: &[f64]| {
+        let cell = |(v, diverged): &(Vec<f64>, usize)| {
             if v.is_empty() {
-                return ("—".to_string(), "—".to_string());
+                let what = if *diverged > 0 { "diverged" } else { "—" };
+                return (what.to_string(), "—".to_string());
             }
             let m = 100.0 * v.iter().sum::<f64>() / v.len() as f64;
             (pct(v), format!("{:+.1}", me - m))
