@@ -179,7 +179,7 @@ fn fedavg(dim: usize, clip: f32, k_min: u32) -> SessionInfo {
     }
 }
 
-fn session(dim: usize, aggregation: Aggregation, clip: f32) -> SessionInfo {
+pub(super) fn session(dim: usize, aggregation: Aggregation, clip: f32) -> SessionInfo {
     SessionInfo {
         model: "test".into(),
         dim: dim as u32,

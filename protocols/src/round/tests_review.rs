@@ -15,18 +15,8 @@ use crate::robust::submit::{Draft, RobustSetup, UploadParts};
 
 fn sess(dim: usize, agg: Aggregation, clip: f32, fixed: FixedParams) -> SessionInfo {
     SessionInfo {
-        model: "review".into(),
-        dim: dim as u32,
         fixed,
-        aggregation: agg,
-        clip,
-        train: mpc_core::wire::TrainParams {
-            epochs: 1,
-            batch_size: 32,
-            lr: 0.1,
-        },
-        cos_threshold: None,
-        k_min: 3,
+        ..super::tests::session(dim, agg, clip)
     }
 }
 
@@ -187,33 +177,11 @@ fn held_replaying_an_accepted_upload_into_the_next_round_is_refused() {
     assert_eq!(o.accepted, vec![0]);
     // Round 2: the same seed and B-bytes relabelled as round 2.
     sim.start(2, dim, 1);
-    let WorkerToB::Robust {
-        worker,
-        b,
-        kappa_b,
-        beta_b,
-        proof_b,
-        w,
-        z,
-        s: sc,
-        blind,
-        ..
-    } = up
-    else {
+    let mut up2 = up;
+    let WorkerToB::Robust { round, .. } = &mut up2 else {
         panic!()
     };
-    let up2 = WorkerToB::Robust {
-        round: 2,
-        worker,
-        b,
-        kappa_b,
-        beta_b,
-        proof_b,
-        w,
-        z,
-        s: sc,
-        blind,
-    };
+    *round = 2;
     submit_pair(&mut sim, 2, 0, seed, up2);
     let o = sim.outcome.take().unwrap();
     assert!(o.accepted.is_empty(), "{o:?}");
