@@ -1,5 +1,6 @@
 //! The `eval` binary's pieces that can fail quietly: cache keys, resume, and
-//! the report on a small synthetic result set (no training, no processes).
+//! the report on a small synthetic result set (no training), and the command
+//! line (`--dry-run`: no runs).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -222,4 +223,69 @@ fn report_renders_tables_with_mean_and_std() {
     assert!(md.contains("[a plot](plots/x.svg)"), "{md}");
     assert!(md.contains("## Failed runs"), "{md}");
     assert!(md.contains("boom"), "{md}");
+}
+
+/// The eval binary's command line: bad axis values name the flag; the
+/// presets and overrides list the runs they should.
+#[test]
+fn cli_validates_axes_and_lists_the_headline_grid() {
+    let eval = env!("CARGO_BIN_EXE_eval");
+    let out_dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(eval)
+            .args(args)
+            .args(["--dry-run", "--out"])
+            .arg(out_dir.path())
+            .output()
+            .unwrap()
+    };
+    for (args, needle) in [
+        (
+            &["--rules", "fedavg,nope"][..],
+            "--rules: unknown rule `nope`",
+        ),
+        (&["--attacks", "sign-flip,bogus"][..], "--attacks:"),
+        (&["--partitions", "dirichlet:-1"][..], "--partitions:"),
+        (&["--fractions", "1.5"][..], "--fractions: 1.5"),
+    ] {
+        let o = run(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} should fail");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    // --headline: 2 plaintext rules × 2 seeds + secure-fltrust × 1 seed, at
+    // f = 0 (none) and 12 attacks at each of f = 0.2 and 0.4: 25 points.
+    let o = run(&["--headline"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{text}");
+    assert!(
+        text.contains("eval: 125 runs (100 plaintext, 25 secure)"),
+        "{text}"
+    );
+    // Overrides: secure rules named in --rules run at every point; names are
+    // normalised.
+    let o = run(&[
+        "--rules",
+        " FedAvg,secure-fltrust",
+        "--attacks",
+        "sign-flip",
+        "--fractions",
+        "0.2",
+        "--partitions",
+        "iid,dirichlet:0.5",
+        "--seeds",
+        "2",
+        "--secure-seeds",
+        "2",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{text}");
+    assert!(
+        text.contains("eval: 8 runs (4 plaintext, 4 secure)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("secure-fltrust | sign-flip | f=0.2 (20/100) | dirichlet:0.5 | seed 2"),
+        "{text}"
+    );
 }
