@@ -512,12 +512,7 @@ pub fn render_report(
 
     // Stalls and trust statistics of the trust rules.
     let trust: Vec<usize> = (0..specs.len())
-        .filter(|&i| {
-            matches!(
-                specs[i].rule.as_str(),
-                "fltrust" | "secure-fltrust" | "secure-filter"
-            )
-        })
+        .filter(|&i| is_trust_rule(&specs[i].rule))
         .filter(|&i| {
             results[i].as_ref().is_some_and(|r| {
                 r.rounds
@@ -601,6 +596,16 @@ pub fn render_report(
         secs
     );
     md
+}
+
+/// Whether a row is a trust rule: plaintext `fltrust`, or a secure
+/// aggregation that [`mpc_core::wire::Aggregation::is_trust_based`] says
+/// weighs by trust.
+fn is_trust_rule(rule: &str) -> bool {
+    rule == "fltrust"
+        || rule
+            .parse::<mpc_core::wire::Aggregation>()
+            .is_ok_and(|a| a.is_trust_based())
 }
 
 /// The plaintext rule a secure rule computes, if there is one: secure-fedavg
