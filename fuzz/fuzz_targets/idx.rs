@@ -12,11 +12,11 @@
 
 use std::io::Write;
 
+use fl_ml::Dataset;
+use fl_ml::idx::{encode_images, encode_labels, parse_images, parse_labels};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use libfuzzer_sys::fuzz_target;
-use protocols::ml::Dataset;
-use protocols::ml::idx::{encode_images, encode_labels, parse_images, parse_labels};
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
@@ -32,7 +32,7 @@ fn labels_for(count: usize) -> Option<Vec<u8>> {
     (count <= 1 << 16).then(|| (0..count).map(|i| (i % 10) as u8).collect())
 }
 
-fn dataset(images: &protocols::ml::Images, labels: &[u8]) {
+fn dataset(images: &fl_ml::Images, labels: &[u8]) {
     match Dataset::from_idx(images, labels) {
         Ok(ds) => {
             assert_eq!(ds.len(), images.count);

@@ -4,7 +4,7 @@
 //!
 //! Workers send unit-norm updates uᵢ; server A computes a reference update ĝ₀
 //! on its proxy (root) set with the same local training the workers use
-//! ([`crate::ml::proxy_update`]). Then, with cᵢ = cos(uᵢ, ĝ₀):
+//! (`fl_ml::proxy_update`). Then, with cᵢ = cos(uᵢ, ĝ₀):
 //!
 //! - [`Rule::Trust`] (FLTrust): TSᵢ = ReLU(cᵢ) (0 when cᵢ < τ, if a threshold τ
 //!   is given) and g = ‖ĝ₀‖ · Σ TSᵢ·uᵢ / Σ TSᵢ.

@@ -6,7 +6,7 @@
 //! round on stdout (logs go to stderr).
 //!
 //! For trust-based rules A also holds the proxy (root) set — the first
-//! [`protocols::ml::PROXY_EXAMPLES`] training examples, which workers never train on — and
+//! [`fl_ml::PROXY_EXAMPLES`] training examples, which workers never train on — and
 //! computes the reference update ĝ₀ on it each round with the same local
 //! training it announces to the workers. ĝ₀ never leaves A.
 //!
@@ -29,11 +29,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use fl_ml::data::load_mnist;
+use fl_ml::model::{DEFAULT_CLIP, ModelKind, TrainConfig, evaluate, init_params};
+use fl_ml::{proxy_set, proxy_update, rule_defaults};
 use mpc_core::fixed::FixedParams;
 use mpc_core::wire::{self, AToB, AToWorker, Aggregation, BToA, Limits, SessionInfo, WorkerToA};
-use protocols::ml::data::load_mnist;
-use protocols::ml::model::{DEFAULT_CLIP, ModelKind, TrainConfig, evaluate, init_params};
-use protocols::ml::{proxy_set, proxy_update, rule_defaults};
 use protocols::mpc::engine::{EngineOutput, EngineStats, SelfTestReport};
 use protocols::round::leader::{Leader, LeaderAction, RoundOutcome};
 use rand::SeedableRng;
@@ -165,7 +165,7 @@ pub async fn run(args: Args) -> Result<()> {
     } else {
         let (train, test) = load_mnist(&args.data_dir)
             .with_context(|| format!("loading MNIST from {}", args.data_dir.display()))?;
-        // The same examples the workers leave out (see `protocols::ml::worker_indices`).
+        // The same examples the workers leave out (see `fl_ml::worker_indices`).
         let proxy = if trust_based {
             Some(proxy_set(&train).context("loading the proxy set")?)
         } else {
@@ -365,9 +365,9 @@ struct Shell {
     leader: Leader,
     kind: ModelKind,
     /// `None` in synthetic mode (nothing is evaluated).
-    test: Option<protocols::ml::data::Dataset>,
+    test: Option<fl_ml::data::Dataset>,
     /// Trust-based rules: the proxy (root) set ĝ₀ is trained on.
-    proxy: Option<protocols::ml::data::Dataset>,
+    proxy: Option<fl_ml::data::Dataset>,
     train_cfg: TrainConfig,
     server_lr: f32,
     server_lr_decay: Option<f32>,
@@ -571,14 +571,14 @@ impl Shell {
     }
 
     /// Applies the outcome of the `t`-th round of this run (from 1) to the
-    /// model with η_t ([`protocols::ml::server_lr_at`]) and reports it.
+    /// model with η_t ([`fl_ml::server_lr_at`]) and reports it.
     fn complete(
         &mut self,
         o: RoundOutcome,
         model: &mut [f32],
         t: u64,
     ) -> Result<serde_json::Value> {
-        let eta = protocols::ml::server_lr_at(self.server_lr, self.server_lr_decay, t);
+        let eta = fl_ml::server_lr_at(self.server_lr, self.server_lr_decay, t);
         if let Some(update) = &o.mean_update {
             for (w, u) in model.iter_mut().zip(update) {
                 *w += eta * *u;

@@ -47,7 +47,7 @@ pub struct RunSpec {
     /// Row name: a plaintext rule (`fedavg`, `fedavg-clip`, `krum`, …) or a
     /// secure aggregation (`secure-fltrust`, …).
     pub rule: String,
-    /// Canonical attack name (`protocols::ml::Attack`'s `Display`).
+    /// Canonical attack name (`fl_ml::Attack`'s `Display`).
     pub attack: String,
     /// Nominal Byzantine fraction (the table it belongs to).
     pub fraction: f64,
@@ -103,10 +103,7 @@ impl RunSpec {
         if let Value::Object(m) = &mut v {
             m.insert("version".into(), Value::String(EVAL_VERSION.into()));
             // Which examples the workers train on depends on the root set's size.
-            m.insert(
-                "proxy_examples".into(),
-                Value::from(protocols::ml::PROXY_EXAMPLES),
-            );
+            m.insert("proxy_examples".into(), Value::from(fl_ml::PROXY_EXAMPLES));
         }
         canonical(&v)
     }

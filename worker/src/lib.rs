@@ -9,7 +9,7 @@
 //! applied before `prepare`, so an attacker's update passes the norm checks. `--seed` drives partitioning, training and attacks only; every secret
 //! (share seeds) comes from the OS CSPRNG inside `prepare`.
 //!
-//! Attacks are [`protocols::ml::attack::Attack`]. With `label-flip` the
+//! Attacks are [`fl_ml::attack::Attack`]. With `label-flip` the
 //! Byzantine workers train on flipped labels. Attacks that use the other
 //! workers' benign updates (ALIE, IPM, min-max, min-sum, Fang, adaptive
 //! FLTrust) see those of every worker this process hosts (not those of
@@ -26,11 +26,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use fl_ml::attack::{Attack, AttackView, flip_labels};
+use fl_ml::data::{Dataset, Partition, load_mnist};
+use fl_ml::model::{ModelKind, TrainConfig, train_local};
+use fl_ml::{PROXY_EXAMPLES, proxy_set, proxy_update, worker_indices};
 use mpc_core::wire::{self, AToWorker, BToWorker, Limits, SessionInfo, WorkerToA, WorkerToB};
-use protocols::ml::attack::{Attack, AttackView, flip_labels};
-use protocols::ml::data::{Dataset, Partition, load_mnist};
-use protocols::ml::model::{ModelKind, TrainConfig, train_local};
-use protocols::ml::{PROXY_EXAMPLES, proxy_set, proxy_update, worker_indices};
 use protocols::round::worker::prepare;
 use rand::{RngExt, SeedableRng};
 use tokio::sync::Semaphore;

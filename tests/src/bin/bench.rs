@@ -64,9 +64,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use fl_ml::model::DEFAULT_CLIP;
 use mpc_core::fixed::FixedParams;
 use mpc_core::wire::{self, AToWorker, Aggregation, BToWorker, SessionInfo};
-use protocols::ml::model::DEFAULT_CLIP;
 use protocols::round::worker::prepare;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -247,7 +247,7 @@ fn synthetic_session(dim: usize, rule: Aggregation) -> Result<SessionInfo> {
         } else {
             DEFAULT_CLIP
         },
-        train: mpc_core::wire::TrainParams::try_from(&protocols::ml::rule_defaults(rule).train)?,
+        train: mpc_core::wire::TrainParams::try_from(&fl_ml::rule_defaults(rule).train)?,
         cos_threshold: None,
         k_min: 3,
     })

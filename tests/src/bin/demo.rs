@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use fl_ml::rule_defaults;
 use mpc_core::wire::Aggregation;
-use protocols::ml::rule_defaults;
 use serde_json::{Value, json};
 use tandem_harness::{Cluster, ClusterOptions, plot};
 
@@ -197,7 +197,7 @@ fn main() -> Result<()> {
             "clip": if args.aggregation.is_trust_based() || args.no_clip {
                 None
             } else {
-                Some(args.clip.unwrap_or(protocols::ml::DEFAULT_CLIP))
+                Some(args.clip.unwrap_or(fl_ml::DEFAULT_CLIP))
             },
             "round_timeout_s": round_timeout,
         },

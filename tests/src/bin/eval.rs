@@ -1,6 +1,6 @@
 //! `eval`: the robustness evaluation. Runs a grid of attacks × aggregation
 //! rules × Byzantine fractions × partitions × seeds — plaintext rules
-//! in-process through `protocols::ml::sim`, secure rules through the real
+//! in-process through `fl_ml::sim`, secure rules through the real
 //! three-process system (server A, server B, worker host on loopback) — caches
 //! every run under `OUT/cache/` by the SHA-256 of its canonical configuration
 //! (a stopped grid resumes), and writes `OUT/robustness.md` and SVG plots.
@@ -12,13 +12,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use fl_ml::aggregate::PlainRule;
+use fl_ml::sim;
+use fl_ml::{Attack, DEFAULT_CLIP, Dataset, ModelKind, Partition, load_mnist, rule_defaults};
 use indicatif::{ProgressBar, ProgressStyle};
 use mpc_core::wire::Aggregation;
-use protocols::ml::aggregate::PlainRule;
-use protocols::ml::sim;
-use protocols::ml::{
-    Attack, DEFAULT_CLIP, Dataset, ModelKind, Partition, load_mnist, rule_defaults,
-};
 use tandem_harness::eval::{
     Event, ROW_ORDER, ReportMeta, RoundRecord, RunResult, RunSpec, load_cached, mean_curve,
     render_report, run_grid,
@@ -212,10 +210,7 @@ impl Grid {
             .map(|(p, f)| format!("{p} f={f}"))
             .collect::<Vec<_>>()
             .join("; ");
-        let (proxy, last) = (
-            protocols::ml::PROXY_EXAMPLES,
-            protocols::ml::PROXY_EXAMPLES - 1,
-        );
+        let (proxy, last) = (fl_ml::PROXY_EXAMPLES, fl_ml::PROXY_EXAMPLES - 1);
         format!(
             "- workers: {}; rounds per run: {}; model: MLP (784→{}→10); data: the MNIST \
              split in `data/` (workers train on examples {proxy}.., server A's proxy set is \
@@ -229,7 +224,7 @@ impl Grid {
              in the cache files `cache/*.json`, field `config`)",
             self.workers,
             self.rounds,
-            protocols::ml::DEFAULT_HIDDEN,
+            fl_ml::DEFAULT_HIDDEN,
             self.partitions.join(", "),
             self.fractions
                 .iter()
@@ -564,7 +559,7 @@ fn run_plain(
     let diverged_in_round = match res {
         Ok(_) => None,
         // The model blew up: a result of the attack, recorded as such.
-        Err(protocols::ml::MlError::NonFinite) => Some(rounds.len() as u64 + 1),
+        Err(fl_ml::MlError::NonFinite) => Some(rounds.len() as u64 + 1),
         Err(e) => return Err(anyhow::anyhow!("{e}")),
     };
     Ok(RunResult {

@@ -3,9 +3,9 @@
 
 use rand::Rng;
 
-use super::data::Dataset;
-use super::error::MlError;
-use super::model::{ModelKind, TrainConfig, train_local};
+use crate::data::Dataset;
+use crate::error::MlError;
+use crate::model::{ModelKind, TrainConfig, train_local};
 
 /// Training examples `0..PROXY_EXAMPLES` are server A's proxy (root) set;
 /// workers never train on them (their partitions come from the rest).
@@ -48,7 +48,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::ml::{evaluate, init_params, load_mnist};
+    use crate::{evaluate, init_params, load_mnist};
     use rand::SeedableRng;
 
     #[test]

@@ -22,8 +22,8 @@ use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
-use super::MlError;
-use super::data::Dataset;
+use crate::MlError;
+use crate::data::Dataset;
 
 /// Input features (28×28 pixels).
 pub const INPUT_DIM: usize = 784;
@@ -627,10 +627,9 @@ mod tests {
 
     #[test]
     fn training_lowers_loss() {
-        let (train, _) = crate::ml::load_mnist(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data"),
-        )
-        .unwrap();
+        let (train, _) =
+            crate::load_mnist(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data"))
+                .unwrap();
         let idx: Vec<usize> = (0..500).collect();
         let d = train.subset(&idx);
         for kind in [ModelKind::LogReg, ModelKind::Mlp { hidden: 16 }] {
@@ -658,9 +657,9 @@ mod tests {
     #[test]
     fn clip_and_norm() {
         let mut v = vec![3.0f32, 4.0];
-        assert_eq!(crate::fedavg::l2_norm(&v), 5.0);
+        assert_eq!(protocols::fedavg::l2_norm(&v), 5.0);
         assert_eq!(v, vec![3.0, 4.0]);
-        crate::fedavg::clip_to_norm(&mut v, 1.0);
-        assert!((crate::fedavg::l2_norm(&v) - 1.0).abs() < 1e-5);
+        protocols::fedavg::clip_to_norm(&mut v, 1.0);
+        assert!((protocols::fedavg::l2_norm(&v) - 1.0).abs() < 1e-5);
     }
 }

@@ -1,5 +1,5 @@
 //! Plaintext aggregation rules over the submitted updates of one round: the
-//! baselines the secure rules and the attacks of [`super::attack`] are
+//! baselines the secure rules and the attacks of [`crate::attack`] are
 //! measured against. Pure functions; sums in f64; no randomness.
 //!
 //! With `n` submitted updates g₁…gₙ of dimension `d` and an assumed number
@@ -19,11 +19,11 @@
 //!   smallest values and average the n − 2k others. Needs n > 2k.
 //!   [`PlainRule::TrimmedMean`] uses k = f.
 //! - [`fltrust`]: FLTrust (Cao et al., NDSS 2021) as implemented by
-//!   [`crate::fltrust::aggregate`] with [`Rule::Trust`](crate::fltrust::Rule):
+//!   [`protocols::fltrust::aggregate`] with [`Rule::Trust`](protocols::fltrust::Rule):
 //!   each update is first normalised to unit norm (an update that has no
 //!   direction is left out), then
 //!   g = ‖g₀‖ · Σ ReLU(cos(uᵢ, g₀))·uᵢ / Σ ReLU(cos(uᵢ, g₀)); no update
-//!   (`None`) when fewer than [`crate::fltrust::DEFAULT_K_MIN`] updates get
+//!   (`None`) when fewer than [`protocols::fltrust::DEFAULT_K_MIN`] updates get
 //!   a positive weight.
 //!
 //! Every function checks its input first and returns an error (never panics)
@@ -34,7 +34,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::error::MlError;
+use crate::error::MlError;
 
 /// Checks the updates and returns their common dimension.
 fn check(updates: &[Vec<f32>]) -> Result<usize, MlError> {
@@ -245,7 +245,7 @@ pub fn trimmed_mean(updates: &[Vec<f32>], k: usize) -> Result<Vec<f32>, MlError>
 }
 
 /// Plaintext FLTrust against the server's reference update `reference` (g₀),
-/// via [`crate::fltrust::aggregate`] (ReLU(cos) trust, no threshold, the
+/// via [`protocols::fltrust::aggregate`] (ReLU(cos) trust, no threshold, the
 /// default `k_min`). Updates are normalised first; one without a direction
 /// (zero) is left out. `None` when too few updates get positive trust.
 pub fn fltrust(updates: &[Vec<f32>], reference: &[f32]) -> Result<Option<Vec<f32>>, MlError> {
@@ -263,9 +263,12 @@ pub fn fltrust(updates: &[Vec<f32>], reference: &[f32]) -> Result<Option<Vec<f32
     }
     let units: Vec<Vec<f32>> = updates
         .iter()
-        .filter_map(|u| crate::fltrust::normalise(u).ok())
+        .filter_map(|u| protocols::fltrust::normalise(u).ok())
         .collect();
-    Ok(crate::fltrust::aggregate(&units, reference, crate::fltrust::Rule::Trust, None).update)
+    Ok(
+        protocols::fltrust::aggregate(&units, reference, protocols::fltrust::Rule::Trust, None)
+            .update,
+    )
 }
 
 /// A plaintext aggregation rule, by name: `fedavg`, `krum`, `multi-krum`,

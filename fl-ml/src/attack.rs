@@ -80,7 +80,7 @@
 //!   removed, every attacker submits the unit vector
 //!   u(θ) = cos θ·ĝ₀ + sin θ·v, θ on the grid 0°, 1°, …, 90°, choosing the θ
 //!   that maximises the damage ⟨g(θ), −μ/‖μ‖⟩ where g(θ) is FLTrust's
-//!   aggregate ([`crate::fltrust`], ReLU(cos) trust, no threshold, default
+//!   aggregate ([`protocols::fltrust`], ReLU(cos) trust, no threshold, default
 //!   k_min, scaled by ‖g₀‖) of the unit-normalised `view.honest` plus one
 //!   copy of u(θ) per attacker; no aggregate counts as damage 0, ties go to
 //!   the smaller θ. (θ = 0 gets full trust but pushes along g₀; θ = 90° pushes
@@ -92,10 +92,10 @@ use std::str::FromStr;
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, Normal};
 
-use super::data::Dataset;
-use super::error::MlError;
-use super::model::NUM_CLASSES;
-use crate::fltrust::{Accumulator, DEFAULT_K_MIN, Rule};
+use crate::data::Dataset;
+use crate::error::MlError;
+use crate::model::NUM_CLASSES;
+use protocols::fltrust::{Accumulator, DEFAULT_K_MIN, Rule};
 
 /// The attack names [`Attack`] parses (for help texts and error messages).
 pub const ATTACK_NAMES: &str = "none, sign-flip, scale:K, gaussian[:SIGMA], label-flip, \
@@ -430,7 +430,7 @@ fn min_max_gamma(known: &[&[f32]], st: &Stats, min_max: bool) -> f64 {
         let mut row = 0f64;
         for j in 0..n {
             if i != j {
-                let d = super::aggregate::sq_dist(known[i], known[j]);
+                let d = crate::aggregate::sq_dist(known[i], known[j]);
                 row += d;
                 if min_max {
                     bound = bound.max(d);
@@ -496,7 +496,7 @@ fn fang_krum(own: &[Vec<f32>], view: &AttackView<'_>, d: usize) -> Result<Vec<f3
         ));
     }
     let sq_norm = |u: &[f32]| u.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>();
-    let hh = super::aggregate::sq_distance_matrix(honest);
+    let hh = crate::aggregate::sq_distance_matrix(honest);
     let norms: Vec<f64> = honest.iter().map(|u| sq_norm(u)).collect();
     let dots: Vec<f64> = honest
         .iter()
@@ -539,7 +539,7 @@ fn fang_krum(own: &[Vec<f32>], view: &AttackView<'_>, d: usize) -> Result<Vec<f3
                 };
             }
         }
-        let pick = super::aggregate::argmin(&super::aggregate::krum_scores_from(&sq, n, f));
+        let pick = crate::aggregate::argmin(&crate::aggregate::krum_scores_from(&sq, n, f));
         if pick >= h || lambda / 2.0 < FANG_MIN_LAMBDA {
             break;
         }
@@ -598,7 +598,7 @@ impl FltrustSim {
                 g0.len()
             )));
         }
-        let g0_unit = crate::fltrust::normalise(g0).map_err(|e| {
+        let g0_unit = protocols::fltrust::normalise(g0).map_err(|e| {
             MlError::InvalidArgument(format!("adaptive-fltrust: reference update: {e}"))
         })?;
         let st = Stats::new(own, view.honest, d);
@@ -624,7 +624,7 @@ impl FltrustSim {
             (ortho_norm > 1e-9).then(|| ortho.iter().map(|x| (x / ortho_norm) as f32).collect());
         let mut honest = Accumulator::new(g0.to_vec(), Rule::Trust, None, DEFAULT_K_MIN);
         for u in view.honest {
-            if let Ok(unit) = crate::fltrust::normalise(u) {
+            if let Ok(unit) = protocols::fltrust::normalise(u) {
                 honest.add(&unit);
             }
         }
@@ -786,7 +786,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::ml::aggregate;
+    use crate::aggregate;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
@@ -1137,7 +1137,7 @@ mod tests {
     }
 
     fn unit(v: &[f32]) -> Vec<f32> {
-        crate::fltrust::normalise(v).unwrap()
+        protocols::fltrust::normalise(v).unwrap()
     }
 
     #[test]
@@ -1166,8 +1166,8 @@ mod tests {
         let (s, c) = f64::from(best).to_radians().sin_cos();
         assert!(close(&out[0], &[c as f32, -s as f32], 1e-6), "{out:?}");
         // The crafted update is unit-norm and has positive cosine with g₀.
-        assert!((crate::fltrust::cosine(&out[0], &out[0]) - 1.0).abs() < 1e-9);
-        assert!(crate::fltrust::cosine(&out[0], &g0) > 0.0);
+        assert!((protocols::fltrust::cosine(&out[0], &out[0]) - 1.0).abs() < 1e-9);
+        assert!(protocols::fltrust::cosine(&out[0], &g0) > 0.0);
         // Without a reference it is an error.
         let v = view(&honest, 5, 2);
         assert!(Attack::AdaptiveFltrust.craft(&own, &v, &mut rng()).is_err());

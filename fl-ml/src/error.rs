@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::model::ModelKind;
+use crate::model::ModelKind;
 
 /// Everything that can go wrong while loading data, partitioning it, or training.
 #[derive(Debug, thiserror::Error)]

@@ -1,12 +1,16 @@
 //! Machine-learning substrate for the federated-learning protocols: an IDX (MNIST)
 //! reader, datasets and their partitioning among workers, and two small models
 //! (logistic regression and a one-hidden-layer ReLU MLP) trained with minibatch SGD
-//! over a single flat `Vec<f32>` of parameters.
+//! over a single flat `Vec<f32>` of parameters. Plaintext aggregation rules,
+//! attacks and an in-process simulation of a whole federation build on them.
+//!
+//! Kept out of `protocols` (which stays sans-io) because it reads dataset files;
+//! it uses `protocols::{fedavg, fltrust}` and `mpc_core::wire`, never the reverse.
 //!
 //! Typical use (FedAvg with clipping):
 //!
 //! ```no_run
-//! use protocols::ml::{self, ModelKind, Partition, TrainConfig};
+//! use fl_ml::{self as ml, ModelKind, Partition, TrainConfig};
 //! use rand::SeedableRng;
 //! # fn main() -> Result<(), ml::MlError> {
 //! let (train, test) = ml::load_mnist(std::path::Path::new("data"))?;

@@ -3,8 +3,8 @@
 
 use mpc_core::wire::{Aggregation, TrainParams};
 
-use super::error::MlError;
-use super::model::TrainConfig;
+use crate::error::MlError;
+use crate::model::TrainConfig;
 
 /// What a run uses when the operator does not say otherwise.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,7 +35,7 @@ pub fn server_lr_at(base: f32, decay: Option<f32>, round: u64) -> f32 {
 /// (see [`TrainConfig::default`]).
 ///
 /// Trust-based rules: the same local training as FedAvg (for the workers and
-/// for A's reference ĝ₀ on its [`crate::ml::PROXY_EXAMPLES`]-example root
+/// for A's reference ĝ₀ on its [`crate::PROXY_EXAMPLES`]-example root
 /// set), η = 2 decaying as η_t = 2 / (1 + (t − 1)/25), 100 rounds. Why, in
 /// short (measurements: docs/PROTOCOL.md §4.1): a reference of a few
 /// full-batch steps on 100 examples stops agreeing with the honest workers

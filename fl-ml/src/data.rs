@@ -10,9 +10,9 @@ use rand::{Rng, RngExt};
 use rand_distr::{Distribution, Gamma};
 use serde::{Deserialize, Serialize};
 
-use super::MlError;
-use super::idx::{self, Images};
-use super::model::{INPUT_DIM, NUM_CLASSES};
+use crate::MlError;
+use crate::idx::{self, Images};
+use crate::model::{INPUT_DIM, NUM_CLASSES};
 
 /// File name of the bundled MNIST images (10,000 shuffled digits).
 pub const MNIST_IMAGES_FILE: &str = "mnist10k-images-idx3-ubyte.gz";

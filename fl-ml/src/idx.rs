@@ -15,7 +15,7 @@ use std::io::Read;
 
 use flate2::read::MultiGzDecoder;
 
-use super::MlError;
+use crate::MlError;
 
 /// Magic of an IDX file holding unsigned-byte images (3 dimensions).
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;

@@ -2,7 +2,7 @@
 //! explicitly; prints per-round accuracy, update norms, cosine similarity with a
 //! proxy-set reference update, and training time):
 //!
-//! `cargo test -p protocols --release -- --ignored --nocapture fedavg_reaches_accuracy`
+//! `cargo test -p fl-ml --release -- --ignored --nocapture fedavg_reaches_accuracy`
 
 #![allow(clippy::unwrap_used)]
 
@@ -12,8 +12,8 @@ use std::time::Instant;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::*;
-use crate::fedavg::{clip_to_norm, l2_norm};
+use crate::*;
+use protocols::fedavg::{clip_to_norm, l2_norm};
 
 /// Workers and rounds of [`fedavg_reaches_accuracy`].
 const WORKERS: usize = 20;
@@ -38,10 +38,10 @@ fn thread_cpu_seconds() -> f64 {
 enum Agg {
     /// `global += mean(clip(Δᵢ, C))`.
     FedAvg,
-    /// FLTrust ([`crate::fltrust::Rule::Trust`]) on normalised updates against
+    /// FLTrust ([`protocols::fltrust::Rule::Trust`]) on normalised updates against
     /// the same local training run on the proxy set.
     FlTrust,
-    /// The cosine filter ([`crate::fltrust::Rule::Filter`]).
+    /// The cosine filter ([`protocols::fltrust::Rule::Filter`]).
     Filter,
 }
 
@@ -102,7 +102,7 @@ fn percentile(sorted: &[f32], q: f64) -> f32 {
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    crate::fltrust::cosine(a, b) as f32
+    protocols::fltrust::cosine(a, b) as f32
 }
 
 fn simulate(sim: &Sim) -> SimResult {
@@ -157,7 +157,7 @@ fn simulate(sim: &Sim) -> SimResult {
             match agg {
                 Agg::FedAvg => clip_to_norm(&mut delta, clip),
                 Agg::FlTrust | Agg::Filter => {
-                    delta = crate::fltrust::normalise(&delta).unwrap();
+                    delta = protocols::fltrust::normalise(&delta).unwrap();
                 }
             }
             deltas.push(delta);
@@ -165,16 +165,16 @@ fn simulate(sim: &Sim) -> SimResult {
         let cos: Vec<f32> = deltas.iter().map(|d| cosine(d, &reference)).collect();
         let (update, weights) = match agg {
             Agg::FedAvg => (
-                crate::fedavg::mean(&deltas),
+                protocols::fedavg::mean(&deltas),
                 vec![1.0 / workers as f32; workers],
             ),
             Agg::FlTrust | Agg::Filter => {
                 let rule = if agg == Agg::FlTrust {
-                    crate::fltrust::Rule::Trust
+                    protocols::fltrust::Rule::Trust
                 } else {
-                    crate::fltrust::Rule::Filter
+                    protocols::fltrust::Rule::Filter
                 };
-                let r = crate::fltrust::aggregate(&deltas, &reference, rule, tau);
+                let r = protocols::fltrust::aggregate(&deltas, &reference, rule, tau);
                 (r.update, r.weights)
             }
         };
@@ -256,7 +256,7 @@ fn fedavg_reaches_accuracy() {
 
 /// Manual parameter sweep: `SIM_MODEL=mlp SIM_PART=iid SIM_AGG=fedavg|fltrust|filter
 /// SIM_EPOCHS=3 SIM_BATCH=32 SIM_LR=0.2 SIM_CLIP=3 SIM_SEED=1 SIM_WORKERS=20
-/// SIM_ROUNDS=20 SIM_BYZ=0 SIM_TAU= SIM_SERVER_LR=1 cargo test -p protocols
+/// SIM_ROUNDS=20 SIM_BYZ=0 SIM_TAU= SIM_SERVER_LR=1 cargo test -p fl-ml
 /// --release -- --ignored --nocapture fedavg_tune` (`SIM_BYZ` workers sign-flip).
 #[test]
 #[ignore = "manual tuning"]
@@ -346,7 +346,7 @@ fn trust_diag() {
         let mut prng = ChaCha8Rng::seed_from_u64(round_seed ^ 0xffff);
         let g0 = proxy_update(kind, &global, &proxy, &ref_cfg, &mut prng).unwrap();
         let g0n = l2_norm(&g0);
-        let g0u = crate::fltrust::normalise(&g0).unwrap();
+        let g0u = protocols::fltrust::normalise(&g0).unwrap();
         // Reference direction.
         let mut reference = g0u.clone();
         if ref_mom > 0.0 {
@@ -374,7 +374,7 @@ fn trust_diag() {
             .collect();
         let units: Vec<Vec<f32>> = deltas
             .iter()
-            .map(|d| crate::fltrust::normalise(d).unwrap())
+            .map(|d| protocols::fltrust::normalise(d).unwrap())
             .collect();
         let cos: Vec<f32> = units.iter().map(|d| cosine(d, &reference)).collect();
         let step: Option<Vec<f32>> = if mode == "fedavg" {
@@ -386,10 +386,14 @@ fn trust_diag() {
                     d
                 })
                 .collect();
-            crate::fedavg::mean(&clipped)
+            protocols::fedavg::mean(&clipped)
         } else {
-            let r =
-                crate::fltrust::aggregate(&units, &reference, crate::fltrust::Rule::Trust, None);
+            let r = protocols::fltrust::aggregate(
+                &units,
+                &reference,
+                protocols::fltrust::Rule::Trust,
+                None,
+            );
             let total: f32 = r.weights.iter().sum();
             let s = g0n
                 * if env("D_NORM", "ts") == "n" {

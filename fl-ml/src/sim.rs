@@ -24,15 +24,15 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::aggregate::PlainRule;
-use super::attack::{Attack, AttackView, flip_labels};
-use super::data::{Dataset, Partition};
-use super::error::MlError;
-use super::model::{ModelKind, TrainConfig, evaluate, init_params, train_local};
-use super::proxy::{proxy_set, proxy_update, worker_indices};
-use super::rules::{rule_defaults, server_lr_at};
-use crate::fedavg::clip_to_norm;
+use crate::aggregate::PlainRule;
+use crate::attack::{Attack, AttackView, flip_labels};
+use crate::data::{Dataset, Partition};
+use crate::error::MlError;
+use crate::model::{ModelKind, TrainConfig, evaluate, init_params, train_local};
+use crate::proxy::{proxy_set, proxy_update, worker_indices};
+use crate::rules::{rule_defaults, server_lr_at};
 use mpc_core::wire::Aggregation;
+use protocols::fedavg::clip_to_norm;
 
 /// One plaintext run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -97,7 +97,7 @@ impl SimConfig {
             train: d.train,
             server_lr: d.server_lr,
             server_lr_decay: d.server_lr_decay,
-            k_min: crate::fltrust::DEFAULT_K_MIN,
+            k_min: protocols::fltrust::DEFAULT_K_MIN,
         }
     }
 }
@@ -197,12 +197,12 @@ pub fn run(
             let g0 = reference.as_deref().unwrap_or_default();
             let units: Vec<Vec<f32>> = deltas
                 .iter()
-                .map(|d| crate::fltrust::normalise(d).unwrap_or_else(|_| vec![0.0; d.len()]))
+                .map(|d| protocols::fltrust::normalise(d).unwrap_or_else(|_| vec![0.0; d.len()]))
                 .collect();
-            let r = crate::fltrust::aggregate_with_k_min(
+            let r = protocols::fltrust::aggregate_with_k_min(
                 &units,
                 g0,
-                crate::fltrust::Rule::Trust,
+                protocols::fltrust::Rule::Trust,
                 None,
                 cfg.k_min,
             );
@@ -240,7 +240,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::ml::load_mnist;
+    use crate::load_mnist;
 
     fn data() -> (Dataset, Dataset) {
         load_mnist(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data")).unwrap()
