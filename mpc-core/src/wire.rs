@@ -646,34 +646,55 @@ fn check_reason(reason: &str) -> Result<(), WireError> {
 
 fn check_session(s: &SessionInfo, limits: &Limits) -> Result<(), WireError> {
     check_len("dim", s.dim as usize, limits.max_dim)?;
-    check_len("model", s.model.len(), 64)?;
-    s.fixed.validate().map_err(|e| WireError::Malformed {
+    s.validate().map_err(|detail| WireError::Malformed {
         kind: "session",
-        detail: e.to_string(),
-    })?;
-    if s.cos_threshold
-        .is_some_and(|t| !t.is_finite() || !(-1.0..=1.0).contains(&t))
-    {
-        return Err(WireError::Malformed {
-            kind: "session",
-            detail: "cosine threshold must lie in [-1, 1]".into(),
-        });
+        detail,
+    })
+}
+
+impl SessionInfo {
+    /// The checks every party makes on a session, wherever it comes from (A
+    /// building it from its flags, B and workers decoding it); Err: what is
+    /// wrong, naming the field. The dimension's cap is a decoding limit
+    /// ([`Limits::max_dim`]), checked by the decoder.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.dim == 0 {
+            return Err("dim must be at least 1".into());
+        }
+        if self.model.len() > 64 {
+            return Err(format!(
+                "model name of {} bytes (at most 64)",
+                self.model.len()
+            ));
+        }
+        self.fixed.validate().map_err(|e| e.to_string())?;
+        match self.cos_threshold {
+            Some(_) if !self.aggregation.is_trust_based() => {
+                return Err(format!(
+                    "cos_threshold applies to trust-based rules; {} has none",
+                    self.aggregation
+                ));
+            }
+            Some(t) if !(t.is_finite() && (-1.0..=1.0).contains(&t)) => {
+                return Err("cos_threshold must lie in [-1, 1]".into());
+            }
+            _ => {}
+        }
+        if self.k_min == 0 {
+            return Err("k_min must be at least 1".into());
+        }
+        if !self.clip.is_finite() || self.clip < 0.0 {
+            return Err("clip must be finite and non-negative".into());
+        }
+        let t = &self.train;
+        if t.epochs > 1000 || t.batch_size == 0 || !t.lr.is_finite() || t.lr < 0.0 {
+            return Err(
+                "training parameters out of range (epochs ≤ 1000, batch_size ≥ 1, finite lr ≥ 0)"
+                    .into(),
+            );
+        }
+        Ok(())
     }
-    if !s.clip.is_finite() || s.clip < 0.0 {
-        return Err(WireError::Malformed {
-            kind: "session",
-            detail: "clip bound must be finite and non-negative".into(),
-        });
-    }
-    let t = &s.train;
-    if t.epochs > 1000 || t.batch_size == 0 || !t.lr.is_finite() || t.lr < 0.0 {
-        return Err(WireError::Malformed {
-            kind: "session",
-            detail: "training parameters out of range (epochs ≤ 1000, batch ≥ 1, finite lr ≥ 0)"
-                .into(),
-        });
-    }
-    Ok(())
 }
 
 impl WireMessage for WorkerToA {

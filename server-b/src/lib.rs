@@ -1,26 +1,21 @@
 //! Server B (helper): a thin async shell around `protocols::round::helper`.
 //!
 //! It accepts QUIC connections from server A (pinned certificate) and from
-//! enrolled workers, decodes their frames, feeds the helper state machine and
-//! carries out its actions. The only state kept on disk is the last revealed
-//! round id, written durably before B's share of that round leaves the process.
-//!
-//! Engine frames from A (`AToB::Engine`) go to the helper, whose session
-//! pipeline owns the 2PC engine (`protocols::mpc::engine`): made at A's
-//! `Hello` and replaced at the next one, so every session runs fresh base
-//! OTs; nothing of it is ever written to disk.
+//! enrolled workers, feeds their frames to the helper state machine (which
+//! decodes them and owns the session's 2PC engine) and carries out its
+//! actions. The only state kept on disk is the last revealed round id,
+//! written durably before B's share of that round leaves the process.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use mpc_core::wire::{self, AToB, BToWorker, Limits, WorkerToB};
+use mpc_core::wire::{self, Limits};
 use protocols::round::helper::{Helper, HelperAction, HelperConfig};
 use tokio::sync::mpsc;
-use tracing::{error, info, warn};
-use transport::hub::{Inbound, Outbox, PeerEvent};
+use tracing::{info, warn};
+use transport::hub::{Inbound, Peers, Seen};
 use transport::{Pki, TransportConfig};
 
 /// Server B: helper of the two-server aggregation.
@@ -154,44 +149,29 @@ pub async fn run(args: Args) -> Result<()> {
         HelperConfig {
             k_min: usize::try_from(args.k_min)?,
             max_in_flight: args.max_in_flight.max(1),
+            limits,
             ..HelperConfig::default()
         },
         last_revealed,
     );
     let mut shell = Shell {
         helper,
-        peers: HashMap::new(),
-        limits,
+        peers: Peers::new(),
         state_dir: args.state_dir.clone(),
     };
-    let stdin_gone = async {
-        if args.exit_on_stdin_close {
-            transport::node::stdin_closed().await
-        } else {
-            std::future::pending().await
-        }
-    };
-    tokio::select! {
-        r = shell.run(rx_a, rx_w) => r?,
-        _ = transport::node::shutdown_signal() => {}
-        _ = stdin_gone => {}
-    }
-    endpoint.close(quinn_code(0), b"server B shutting down");
-    transport::hub::drain(&endpoint, std::time::Duration::from_secs(1)).await;
-    Ok(())
+    let result = transport::node::until_stopped(args.exit_on_stdin_close, shell.run(rx_a, rx_w))
+        .await
+        .unwrap_or(Ok(()));
+    transport::node::close_and_drain(&endpoint, "server B shutting down").await;
+    result
 }
 
 /// Worker frames read ahead of the helper (each up to one upload).
 const WORKER_QUEUE: usize = 2;
 
-fn quinn_code(c: u32) -> transport::quinn::VarInt {
-    transport::quinn::VarInt::from_u32(c)
-}
-
 struct Shell {
     helper: Helper,
-    peers: HashMap<Peer, (u64, Outbox)>,
-    limits: Limits,
+    peers: Peers<Peer>,
     state_dir: PathBuf,
 }
 
@@ -208,65 +188,24 @@ impl Shell {
                 ev = rx_a.recv() => ev,
                 ev = rx_w.recv(), if wants => ev,
             };
-            let Some(Inbound {
-                peer,
-                conn_id,
-                event,
-            }) = next
-            else {
-                break;
+            let Some(ev) = next else {
+                return Ok(());
             };
-            match event {
-                PeerEvent::Connected(outbox) => {
-                    info!(?peer, "peer connected");
-                    if let Some((_, old)) = self.peers.insert(peer, (conn_id, outbox)) {
-                        old.close("replaced by a newer connection");
-                    }
-                }
-                PeerEvent::Closed(err) => {
-                    if self.peers.get(&peer).is_some_and(|(id, _)| *id == conn_id) {
-                        self.peers.remove(&peer);
-                    }
-                    match err {
-                        Some(transport::TransportError::PeerClosed(reason)) => {
-                            info!(?peer, %reason, "peer closed its connection")
-                        }
-                        Some(e) => warn!(?peer, error = %e, "peer connection failed"),
-                        None => info!(?peer, "peer disconnected"),
-                    }
-                }
-                PeerEvent::Frame {
+            let actions = match self.peers.on_event(ev) {
+                Seen::Frame {
+                    peer: Peer::ServerA,
+                    payload,
+                    ..
+                } => self.helper.handle_a_frame(&payload),
+                Seen::Frame {
+                    peer: Peer::Worker(id),
                     payload,
                     wire_bytes,
-                } => {
-                    let actions = match peer {
-                        Peer::ServerA => match wire::decode::<AToB>(&payload, &self.limits) {
-                            Ok(msg) => self.helper.on_a(msg),
-                            Err(e) => {
-                                error!(error = %e, "undecodable message from server A");
-                                continue;
-                            }
-                        },
-                        Peer::Worker(id) => match wire::decode::<WorkerToB>(&payload, &self.limits)
-                        {
-                            Ok(msg) => self.helper.on_worker(id, msg, wire_bytes),
-                            Err(e) => {
-                                warn!(worker = id, error = %e, "rejecting undecodable frame");
-                                vec![HelperAction::ToWorker {
-                                    worker: id,
-                                    msg: BToWorker::Reject {
-                                        round: 0,
-                                        reason: format!("undecodable frame: {e}"),
-                                    },
-                                }]
-                            }
-                        },
-                    };
-                    self.perform(actions)?;
-                }
-            }
+                } => self.helper.handle_worker_frame(id, &payload, wire_bytes),
+                Seen::Joined(_) | Seen::Left { .. } | Seen::Nothing => continue,
+            };
+            self.perform(actions)?;
         }
-        Ok(())
     }
 
     fn perform(&mut self, actions: Vec<HelperAction>) -> Result<()> {
@@ -277,27 +216,12 @@ impl Shell {
                     persist_reveal(&self.state_dir, round)
                         .context("recording the reveal durably failed; refusing to continue")?;
                 }
-                HelperAction::ToA(msg) => self.send(Peer::ServerA, &msg),
-                HelperAction::ToWorker { worker, msg } => self.send(Peer::Worker(worker), &msg),
+                HelperAction::ToA(msg) => self.peers.send(&Peer::ServerA, &msg),
+                HelperAction::ToWorker { worker, msg } => {
+                    self.peers.send(&Peer::Worker(worker), &msg)
+                }
             }
         }
         Ok(())
-    }
-
-    fn send<M: wire::WireMessage>(&self, peer: Peer, msg: &M) {
-        send_to(&self.peers, peer, msg);
-    }
-}
-
-fn send_to<M: wire::WireMessage>(peers: &HashMap<Peer, (u64, Outbox)>, peer: Peer, msg: &M) {
-    let Some((_, outbox)) = peers.get(&peer) else {
-        warn!(?peer, "peer not connected: message dropped");
-        return;
-    };
-    match wire::encode(msg) {
-        Ok(frame) => {
-            outbox.send(frame);
-        }
-        Err(e) => error!(?peer, error = %e, "encoding failed"),
     }
 }

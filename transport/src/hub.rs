@@ -13,8 +13,9 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mpc_core::wire::WireMessage;
 use tokio::sync::mpsc;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::config::TransportConfig;
 use crate::endpoint::accept_connection;
@@ -82,6 +83,140 @@ pub struct Inbound<P> {
     pub conn_id: u64,
     /// The event.
     pub event: PeerEvent,
+}
+
+/// What a server's event loop gets from [`Peers::on_event`].
+#[derive(Debug)]
+pub enum Seen<P> {
+    /// `peer` connected (or replaced its connection): it can be sent to now.
+    Joined(P),
+    /// A frame from `peer`.
+    Frame {
+        /// The authenticated sender.
+        peer: P,
+        /// The frame's payload.
+        payload: Vec<u8>,
+        /// Its size on the wire (with the length prefix).
+        wire_bytes: usize,
+    },
+    /// `peer`'s current connection ended (already logged).
+    Left {
+        /// The peer.
+        peer: P,
+        /// The transport's error, if the connection failed.
+        error: Option<TransportError>,
+    },
+    /// Nothing for the server (an old connection of a peer closed).
+    Nothing,
+}
+
+/// The outboxes of a server's connected peers, one live connection per
+/// peer: the bookkeeping both servers do on [`Inbound`] events.
+#[derive(Debug)]
+pub struct Peers<P> {
+    live: HashMap<P, (u64, Outbox)>,
+}
+
+impl<P> Default for Peers<P> {
+    fn default() -> Self {
+        Peers {
+            live: HashMap::new(),
+        }
+    }
+}
+
+impl<P: Clone + Debug + Eq + Hash> Peers<P> {
+    /// No peers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Books a connection event and says what it means for the server.
+    pub fn on_event(&mut self, ev: Inbound<P>) -> Seen<P> {
+        let Inbound {
+            peer,
+            conn_id,
+            event,
+        } = ev;
+        match event {
+            PeerEvent::Connected(outbox) => {
+                debug!(?peer, "peer connected");
+                if let Some((_, old)) = self.live.insert(peer.clone(), (conn_id, outbox)) {
+                    old.close("replaced by a newer connection");
+                }
+                Seen::Joined(peer)
+            }
+            PeerEvent::Frame {
+                payload,
+                wire_bytes,
+            } => Seen::Frame {
+                peer,
+                payload,
+                wire_bytes,
+            },
+            PeerEvent::Closed(error) => {
+                if self.live.get(&peer).is_none_or(|(c, _)| *c != conn_id) {
+                    return Seen::Nothing;
+                }
+                self.live.remove(&peer);
+                match &error {
+                    Some(TransportError::PeerClosed(reason)) => {
+                        info!(?peer, %reason, "peer closed its connection")
+                    }
+                    Some(e) => warn!(?peer, error = %e, "peer connection failed"),
+                    None => info!(?peer, "peer disconnected"),
+                }
+                Seen::Left { peer, error }
+            }
+        }
+    }
+
+    /// Encodes `msg` and queues it for `peer` (dropped, with a warning, if
+    /// the peer is not connected).
+    pub fn send<M: WireMessage>(&self, peer: &P, msg: &M) {
+        if let Some(frame) = encode_logged(msg) {
+            self.send_frame(peer, frame);
+        }
+    }
+
+    /// Encodes `msg` once and queues it for each of `peers` that is connected.
+    pub fn broadcast<M: WireMessage>(&self, peers: impl IntoIterator<Item = P>, msg: &M) {
+        let Some(frame) = encode_logged(msg) else {
+            return;
+        };
+        for peer in peers {
+            if let Some((_, outbox)) = self.live.get(&peer) {
+                outbox.send(frame.clone());
+            }
+        }
+    }
+
+    /// Queues an encoded frame for `peer`.
+    pub fn send_frame(&self, peer: &P, frame: Vec<u8>) {
+        match self.live.get(peer) {
+            Some((_, outbox)) => {
+                outbox.send(frame);
+            }
+            None => warn!(?peer, "peer not connected: message dropped"),
+        }
+    }
+
+    /// Closes every peer's connection with `reason`.
+    pub fn close_all(&self, reason: &str) {
+        for (_, outbox) in self.live.values() {
+            outbox.close(reason);
+        }
+    }
+}
+
+fn encode_logged<M: WireMessage>(msg: &M) -> Option<Vec<u8>> {
+    match mpc_core::wire::encode(msg) {
+        Ok(frame) => Some(frame),
+        Err(e) => {
+            error!(kind = M::KIND, error = %e, "encoding a message failed");
+            None
+        }
+    }
 }
 
 /// Live connections by peer: at most one per identity.

@@ -63,6 +63,32 @@ pub fn exit_with(result: Result<(), impl std::fmt::Display>) -> ! {
     }
 }
 
+/// Runs `work` until it finishes (`Some`), or until Ctrl-C / SIGTERM or —
+/// with `exit_on_stdin_close` — the end of standard input (`None`).
+pub async fn until_stopped<T>(
+    exit_on_stdin_close: bool,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let stdin_gone = async {
+        if exit_on_stdin_close {
+            stdin_closed().await
+        } else {
+            std::future::pending().await
+        }
+    };
+    tokio::select! {
+        r = work => Some(r),
+        _ = shutdown_signal() => None,
+        _ = stdin_gone => None,
+    }
+}
+
+/// Closes `endpoint` with `reason` and gives queued frames a second to leave.
+pub async fn close_and_drain(endpoint: &quinn::Endpoint, reason: &str) {
+    endpoint.close(quinn::VarInt::from_u32(0), reason.as_bytes());
+    crate::hub::drain(endpoint, std::time::Duration::from_secs(1)).await;
+}
+
 /// Resolves on Ctrl-C / SIGTERM.
 pub async fn shutdown_signal() {
     #[cfg(unix)]

@@ -6,8 +6,15 @@
 //! sum over exactly the accepted set — once per round id (the shell persists
 //! the reveal before it is sent) and only if at least `k_min` workers count
 //! (secure-fedavg: valid submissions; trust rules: positive trust).
+//!
+//! Frames come in undecoded ([`Helper::handle_a_frame`],
+//! [`Helper::handle_worker_frame`]): the helper decodes them with
+//! [`HelperConfig::limits`] and answers an undecodable worker frame with a
+//! `Reject`. The session's 2PC engine lives in the pipeline, made at A's
+//! `Hello` and replaced at the next one, so every session runs fresh base
+//! OTs; nothing of it is ever written to disk.
 
-use mpc_core::wire::{AToB, BToA, BToWorker, WorkerToB};
+use mpc_core::wire::{self, AToB, BToA, BToWorker, Limits, WorkerToB};
 use tracing::{info, warn};
 
 use super::robust_b::RobustHelper;
@@ -42,6 +49,8 @@ pub struct HelperConfig {
     /// their batch). At this many the shell stops reading worker frames until
     /// a batch completes ([`Helper::wants_uploads`]).
     pub max_in_flight: usize,
+    /// Decoding limits for frames from A and workers.
+    pub limits: Limits,
 }
 
 impl Default for HelperConfig {
@@ -50,6 +59,7 @@ impl Default for HelperConfig {
             k_min: 3,
             max_pending: 4096,
             max_in_flight: 64,
+            limits: Limits::default(),
         }
     }
 }
@@ -90,8 +100,34 @@ impl Helper {
         self.robust.as_ref().and_then(RobustHelper::open_round)
     }
 
+    /// A frame from server A (an undecodable one is logged and ignored).
+    pub fn handle_a_frame(&mut self, frame: &[u8]) -> Vec<HelperAction> {
+        match wire::decode::<AToB>(frame, &self.cfg.limits) {
+            Ok(msg) => self.on_a(msg),
+            Err(e) => {
+                warn!(error = %e, "undecodable message from server A: ignored");
+                Vec::new()
+            }
+        }
+    }
+
+    /// A frame from the authenticated worker `from`; `wire_bytes` is its
+    /// size on the wire (for accounting). An undecodable frame is refused to
+    /// its sender and changes nothing.
+    pub fn handle_worker_frame(
+        &mut self,
+        from: u32,
+        frame: &[u8],
+        wire_bytes: usize,
+    ) -> Vec<HelperAction> {
+        match wire::decode::<WorkerToB>(frame, &self.cfg.limits) {
+            Ok(msg) => self.on_worker(from, msg, wire_bytes),
+            Err(e) => refuse(from, 0, format!("undecodable frame: {e}")),
+        }
+    }
+
     /// Handles a message from server A.
-    pub fn on_a(&mut self, msg: AToB) -> Vec<HelperAction> {
+    fn on_a(&mut self, msg: AToB) -> Vec<HelperAction> {
         match msg {
             AToB::Hello { session } => {
                 info!(dim = session.dim, aggregation = %session.aggregation, "session started by server A");
@@ -174,7 +210,7 @@ impl Helper {
     /// a claimed id that is not the sender's, another round, a later
     /// duplicate — are refused to the sender only and change nothing, so a
     /// worker cannot make B contradict itself towards A.
-    pub fn on_worker(&mut self, from: u32, msg: WorkerToB, wire_bytes: usize) -> Vec<HelperAction> {
+    fn on_worker(&mut self, from: u32, msg: WorkerToB, wire_bytes: usize) -> Vec<HelperAction> {
         match msg {
             WorkerToB::Hello { worker } if worker == from => vec![HelperAction::ToWorker {
                 worker: from,

@@ -1,29 +1,65 @@
-//! Server A's round state machine (sans-io).
+//! Server A's session state machine (sans-io): the roster, the start rule,
+//! the deadlines, the engine self-test and every frame A receives.
 //!
-//! Secure rules (`secure-fedavg`, `secure-fltrust`, `secure-filter`) run
-//! through the validity-proved pipeline: [`super::robust_a::RobustLeader`]
-//! holds their rounds (secure-fedavg returns the mean update
-//! C · Σ Xᵢ / (n · 2^f) of the valid submissions).
+//! The shell (the `server-a` binary) owns sockets, the model and the clock;
+//! [`Leader`] owns everything else, in the style of `quinn-proto`:
 //!
-//! Plain rules: workers send updates in the clear; A checks the dimension,
-//! finiteness and the norm bound. `plain-fedavg` averages the (clipped)
-//! updates; `plain-fltrust` checks ‖u‖ = 1 (± [`NORM_SLACK`]) and weights each
-//! update as it arrives by ReLU(cos) with the round's reference update ĝ₀
-//! (A's proxy-set update, given to [`Leader::start_round`]), via
-//! [`crate::fltrust::Accumulator`]: the model moves by ‖ĝ₀‖ · Σ TSᵢ·uᵢ / Σ TSᵢ
-//! if at least `k_min` workers have positive trust.
+//! - frames in, undecoded: [`Leader::handle_worker_frame`] and
+//!   [`Leader::handle_b_frame`] decode them (with the session's
+//!   [`Limits`]) and answer an undecodable worker frame with a `Reject`;
+//! - connection events in: [`Leader::b_connected`] (A sends `Hello`),
+//!   [`Leader::b_closed`], [`Leader::worker_closed`];
+//! - time in: every handler takes `now`; [`Leader::poll_timeout`] says when
+//!   the shell must call [`Leader::handle_timeout`] next, and the shell does
+//!   nothing but sleep until then;
+//! - actions out, in order ([`LeaderAction`]): messages, a request to start
+//!   a round ([`LeaderAction::StartRound`], which the shell answers with
+//!   [`Leader::start_round`] once it has the model and the reference update),
+//!   finished rounds, the self-test's result, the end of training, or a fatal
+//!   error.
+//!
+//! **Roster.** A worker is in the roster from its valid `Hello` until its
+//! connection closes ([`Leader::worker_closed`]); a round is announced to the
+//! roster as it is when the round starts, and only those workers may submit.
+//!
+//! **Start rule.** A round starts when no round is open, B is ready (secure
+//! rules; after the self-test, if one was asked for) and at least
+//! [`LeaderConfig::min_workers`] workers are in the roster — or, once
+//! [`LeaderConfig::start_timeout`] has passed since the leader was made, at
+//! least one. With nobody in the roster after the start timeout, the session
+//! fails. After [`LeaderConfig::rounds`] rounds A sends `Finished` to the
+//! roster and stops. Round ids continue after the last round B revealed
+//! (B's `Ready`), so a restarted A never reuses an id.
+//!
+//! **Deadlines.** A round that is still open [`LeaderConfig::round_timeout`]
+//! after it started is closed with the submissions that are complete
+//! (workers that did not finish are rejected); B then gets one more
+//! `round_timeout` to answer the close, after which the round ends without
+//! an update.
+//!
+//! **Self-test.** With [`LeaderConfig::selftest_ops`], once B is ready the
+//! session's 2PC engine first runs K DReLUs and K multiplications on random
+//! shared inputs and opens them ([`crate::mpc::engine`]); the result is
+//! reported as [`LeaderAction::SelfTest`] and the rounds follow on the same
+//! engine. A wrong result, an engine failure or no result within
+//! [`SELFTEST_TIMEOUT`] is fatal.
+//!
+//! The rules' round logic lives in [`super::plain::PlainLeader`] (plain
+//! rules) and [`super::robust_a::RobustLeader`] (secure rules).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::time::{Duration, Instant};
 
-use mpc_core::wire::{AToB, AToWorker, BToA, SessionInfo, SubmitA, WorkerToA, bytes_to_f32s};
+use mpc_core::wire::{self, AToB, AToWorker, BToA, Limits, SessionInfo, WorkerToA};
 use tracing::{info, warn};
 
+use super::plain::PlainLeader;
 use super::robust_a::RobustLeader;
-use crate::fltrust::{Accumulator, NORM_SLACK, Rule};
-use crate::mpc::engine::{EngineOutput, EngineStats};
+use crate::mpc::engine::{EngineOutput, EngineStats, SelfTestReport};
 
-/// Relative slack on the clip bound for plaintext updates (float rounding).
-const CLIP_SLACK: f32 = 1e-3;
+/// How long the engine self-test may take before the session fails.
+pub const SELFTEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the leader asks its shell to do, in order.
 #[derive(Debug)]
@@ -35,12 +71,30 @@ pub enum LeaderAction {
         /// Message.
         msg: AToWorker,
     },
-    /// Send to every connected worker.
-    Broadcast(AToWorker),
+    /// Send one message to each of these workers (encode it once).
+    Broadcast {
+        /// Recipients.
+        to: Vec<u32>,
+        /// Message.
+        msg: AToWorker,
+    },
     /// Send to server B.
     ToB(AToB),
+    /// Start round `round` now: call [`Leader::start_round`] with the
+    /// current model (and, for trust-based rules, A's reference update)
+    /// before handling anything else.
+    StartRound {
+        /// Round id.
+        round: u64,
+    },
     /// The round is over.
     Complete(RoundOutcome),
+    /// The engine self-test finished (and opened correct results).
+    SelfTest(Box<SelfTestSummary>),
+    /// Every round is done and the workers were told: the session is over.
+    Finished,
+    /// The session cannot go on.
+    Fail(LeaderError),
 }
 
 /// The result of a round.
@@ -73,413 +127,497 @@ pub struct RoundOutcome {
     pub zero_trust_count: usize,
 }
 
+/// The engine self-test's result (`server-a --engine-selftest`).
+#[derive(Clone, Copy, Debug)]
+pub struct SelfTestSummary {
+    /// What was computed and how many results were wrong.
+    pub report: SelfTestReport,
+    /// The engine's counters at the end of the self-test.
+    pub stats: EngineStats,
+    /// Time from the start until A held its outputs (before the opening).
+    pub computed: Duration,
+    /// Time from the start until the opened results were checked.
+    pub checked: Duration,
+}
+
+/// Why the session stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LeaderError {
+    /// No worker joined before the start timeout.
+    NoWorkers {
+        /// The start timeout.
+        waited: Duration,
+    },
+    /// The connection to server B ended.
+    LostB {
+        /// The transport's reason, if any.
+        reason: Option<String>,
+    },
+    /// The engine self-test could not start (a plain rule, or a round ran first).
+    SelfTestRefused(String),
+    /// The engine self-test did not finish within [`SELFTEST_TIMEOUT`].
+    SelfTestTimeout,
+    /// The engine self-test opened wrong results.
+    SelfTestWrong(SelfTestReport),
+    /// The 2PC engine failed.
+    Engine(String),
+}
+
+impl fmt::Display for LeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LeaderError::NoWorkers { waited } => {
+                write!(f, "no worker joined within {} s", waited.as_secs_f64())
+            }
+            LeaderError::LostB { reason: None } => write!(f, "lost the connection to server B"),
+            LeaderError::LostB { reason: Some(r) } => {
+                write!(f, "lost the connection to server B: {r}")
+            }
+            LeaderError::SelfTestRefused(why) => write!(f, "engine self-test: {why}"),
+            LeaderError::SelfTestTimeout => write!(
+                f,
+                "the engine self-test did not finish within {} s",
+                SELFTEST_TIMEOUT.as_secs()
+            ),
+            LeaderError::SelfTestWrong(r) => {
+                write!(f, "the engine self-test opened wrong results: {r:?}")
+            }
+            // Debug formatting escapes control characters in a peer's abort reason.
+            LeaderError::Engine(e) => write!(f, "the 2PC engine failed: {e:?}"),
+        }
+    }
+}
+
+impl std::error::Error for LeaderError {}
+
+/// How the leader runs the session.
+#[derive(Clone, Debug)]
+pub struct LeaderConfig {
+    /// The session announced to B and to every worker.
+    pub session: SessionInfo,
+    /// Decoding limits for frames from workers and B.
+    pub limits: Limits,
+    /// Rounds to run.
+    pub rounds: u64,
+    /// Start the first round once this many workers are in the roster.
+    pub min_workers: usize,
+    /// After this long, start with whoever is in the roster (at least one).
+    pub start_timeout: Duration,
+    /// How long a round may stay open (and then how long B has to answer the close).
+    pub round_timeout: Duration,
+    /// Run the engine self-test with this many operations before the rounds.
+    pub selftest_ops: Option<usize>,
+}
+
+/// The rule's round logic.
 #[derive(Debug)]
-struct LeaderRound {
-    id: u64,
-    /// The workers the round was announced to; nobody else may submit.
-    expected: BTreeSet<u32>,
-    seen: BTreeSet<u32>,
-    included: BTreeSet<u32>,
-    rejected: BTreeMap<u32, String>,
-    plain_sum: Vec<f64>,
-    /// Trust-based rules: the weighted sum against the reference update.
-    trust: Option<Accumulator>,
-    zero_trust: BTreeSet<u32>,
-    bytes_a: u64,
+enum Rounds {
+    Plain(Box<PlainLeader>),
+    Robust(Box<RobustLeader>),
+}
+
+/// Where server B is (secure rules).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PeerB {
+    /// Not connected yet.
+    Absent,
+    /// A sent `Hello`; B has not answered.
+    Greeted,
+    /// B answered `Ready`: it revealed every round up to `last_revealed`.
+    Ready { last_revealed: u64 },
+}
+
+/// Progress of the engine self-test.
+#[derive(Clone, Copy, Debug)]
+enum SelfTest {
+    Off,
+    /// Starts once B is ready.
+    Pending(usize),
+    Running {
+        started: Instant,
+        computed: Option<Duration>,
+    },
+    Done,
 }
 
 /// Server A's state.
 #[derive(Debug)]
 pub struct Leader {
-    session: SessionInfo,
-    /// Plain rules' round.
-    round: Option<LeaderRound>,
-    /// Secure rules: the proved pipeline's rounds.
-    robust: Option<RobustLeader>,
+    cfg: LeaderConfig,
+    rounds: Rounds,
+    roster: BTreeSet<u32>,
+    b: PeerB,
+    /// Until when the start rule waits for `min_workers` (cleared when passed).
+    start_by: Option<Instant>,
+    /// The round the shell was asked to start and has not started yet.
+    requested: Option<u64>,
+    /// The id the next round gets (known once B is ready, or at once for plain rules).
+    next_round: Option<u64>,
+    rounds_done: u64,
+    /// When the open round (or B's answer to its close) times out.
+    deadline: Option<Instant>,
+    selftest: SelfTest,
+    selftest_deadline: Option<Instant>,
+    /// Finished or failed: nothing more happens.
+    over: bool,
 }
 
 impl Leader {
-    /// A leader for `session`.
-    pub fn new(session: SessionInfo) -> Leader {
-        let robust = session
-            .aggregation
-            .is_secure()
-            .then(|| RobustLeader::new(session.clone()));
+    /// A leader for `cfg`, made at `now` (the start timeout counts from here).
+    pub fn new(cfg: LeaderConfig, now: Instant) -> Leader {
+        let session = cfg.session.clone();
+        let rounds = if session.aggregation.is_secure() {
+            Rounds::Robust(Box::new(RobustLeader::new(session)))
+        } else {
+            Rounds::Plain(Box::new(PlainLeader::new(session)))
+        };
+        let secure = cfg.session.aggregation.is_secure();
         Leader {
-            session,
-            round: None,
-            robust,
+            start_by: now.checked_add(cfg.start_timeout),
+            selftest: cfg.selftest_ops.map_or(SelfTest::Off, SelfTest::Pending),
+            cfg,
+            rounds,
+            roster: BTreeSet::new(),
+            b: PeerB::Absent,
+            requested: None,
+            next_round: (!secure).then_some(1),
+            rounds_done: 0,
+            deadline: None,
+            selftest_deadline: None,
+            over: false,
         }
     }
 
     /// The session.
     pub fn session(&self) -> &SessionInfo {
-        &self.session
+        &self.cfg.session
     }
 
-    /// Secure rules: starts the 2PC engine self-test of `ops` DReLUs and
-    /// multiplications with B (`server-a --engine-selftest`), before the
-    /// first round, on the session's own engine; Err: why not.
-    pub fn start_selftest(&mut self, ops: usize) -> Result<Vec<LeaderAction>, String> {
-        match self.robust.as_mut() {
-            Some(r) => r.start_selftest(ops),
-            None => Err("the engine self-test needs a secure rule".into()),
-        }
-    }
-
-    /// The engine self-test's outputs so far.
-    pub fn take_selftest(&mut self) -> Vec<EngineOutput> {
-        self.robust
-            .as_mut()
-            .map(RobustLeader::take_selftest)
-            .unwrap_or_default()
-    }
-
-    /// Secure rules: the 2PC engine's counters; Err: why there is no engine.
-    pub fn engine_stats(&self) -> Result<EngineStats, String> {
-        match &self.robust {
-            Some(r) => r.engine_stats(),
-            None => Err("plain rules have no 2PC engine".into()),
-        }
+    /// The workers in the roster.
+    pub fn roster(&self) -> &BTreeSet<u32> {
+        &self.roster
     }
 
     /// The open round, if any.
     pub fn open_round(&self) -> Option<u64> {
-        if let Some(r) = &self.robust {
-            return r.open_round();
+        match &self.rounds {
+            Rounds::Plain(p) => p.open_round(),
+            Rounds::Robust(r) => r.open_round(),
         }
-        self.round.as_ref().map(|r| r.id)
     }
 
-    /// Starts round `round` for the workers in `expected` (the ones the
-    /// announcement goes to) with the current `model`.
+    /// Rounds completed so far.
+    pub fn rounds_done(&self) -> u64 {
+        self.rounds_done
+    }
+
+    /// Secure rules: the 2PC engine's counters; Err: why there is none.
+    pub fn engine_stats(&self) -> Result<EngineStats, String> {
+        match &self.rounds {
+            Rounds::Robust(r) => r.engine_stats(),
+            Rounds::Plain(_) => Err("plain rules have no 2PC engine".into()),
+        }
+    }
+
+    /// When the shell must call [`Leader::handle_timeout`] next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.over {
+            return None;
+        }
+        [self.deadline, self.selftest_deadline, self.start_by]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Time passed: fires the deadlines that are due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) -> Vec<LeaderAction> {
+        let mut out = Vec::new();
+        if self.over {
+            return out;
+        }
+        if self.start_by.is_some_and(|t| now >= t) {
+            self.start_by = None;
+        }
+        if self.selftest_deadline.is_some_and(|t| now >= t) {
+            self.selftest_deadline = None;
+            return self.fail(LeaderError::SelfTestTimeout);
+        }
+        if let (Some(round), Some(t)) = (self.open_round(), self.deadline)
+            && now >= t
+        {
+            // B gets a second deadline to answer the close.
+            self.deadline = now.checked_add(self.cfg.round_timeout);
+            let acts = match &mut self.rounds {
+                Rounds::Plain(p) => p.on_deadline(round),
+                Rounds::Robust(r) => r.on_deadline(round),
+            };
+            out.extend(acts);
+        }
+        self.settle(now, out)
+    }
+
+    /// The connection to B is up: A greets it with the session.
+    pub fn b_connected(&mut self) -> Vec<LeaderAction> {
+        self.b = PeerB::Greeted;
+        vec![LeaderAction::ToB(AToB::Hello {
+            session: self.cfg.session.clone(),
+        })]
+    }
+
+    /// The connection to B ended: a secure session cannot go on.
+    pub fn b_closed(&mut self, reason: Option<String>) -> Vec<LeaderAction> {
+        if self.over {
+            return Vec::new();
+        }
+        self.fail(LeaderError::LostB { reason })
+    }
+
+    /// A worker's connection ended: it leaves the roster (an open round
+    /// still waits for it until the deadline).
+    pub fn worker_closed(&mut self, worker: u32) {
+        self.roster.remove(&worker);
+    }
+
+    /// A frame from server B.
+    pub fn handle_b_frame(&mut self, now: Instant, frame: &[u8]) -> Vec<LeaderAction> {
+        if self.over {
+            return Vec::new();
+        }
+        let msg = match wire::decode::<BToA>(frame, &self.cfg.limits) {
+            Ok(msg) => msg,
+            Err(e) => {
+                warn!(error = %e, "undecodable message from server B: ignored");
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        match (msg, &mut self.rounds) {
+            (BToA::Ready { last_revealed }, _) => {
+                info!(last_revealed, "server B is ready");
+                self.b = PeerB::Ready { last_revealed };
+                self.next_round
+                    .get_or_insert(last_revealed.saturating_add(1));
+                if let SelfTest::Pending(ops) = self.selftest {
+                    out.extend(self.start_selftest(now, ops));
+                }
+            }
+            (msg, Rounds::Robust(r)) => out.extend(r.on_b(msg)),
+            (msg, Rounds::Plain(_)) => {
+                warn!(?msg, "message from B in a plain session: ignored");
+            }
+        }
+        if !self.over {
+            out.extend(self.selftest_progress(now));
+        }
+        self.settle(now, out)
+    }
+
+    /// A frame from the authenticated worker `from` (`wire_bytes`: its size
+    /// on the wire, for accounting). An undecodable frame is answered with a
+    /// `Reject` and changes nothing.
+    pub fn handle_worker_frame(
+        &mut self,
+        now: Instant,
+        from: u32,
+        frame: &[u8],
+        wire_bytes: usize,
+    ) -> Vec<LeaderAction> {
+        if self.over {
+            return Vec::new();
+        }
+        let msg = match wire::decode::<WorkerToA>(frame, &self.cfg.limits) {
+            Ok(msg) => msg,
+            Err(e) => return reject(from, 0, format!("undecodable frame: {e}")),
+        };
+        let out = match msg {
+            WorkerToA::Hello { worker } if worker == from => {
+                self.roster.insert(from);
+                vec![LeaderAction::ToWorker {
+                    worker: from,
+                    msg: AToWorker::Welcome {
+                        session: self.cfg.session.clone(),
+                    },
+                }]
+            }
+            WorkerToA::Hello { worker } => reject(
+                from,
+                0,
+                format!("claims worker id {worker} but its certificate is enrolled as {from}"),
+            ),
+            WorkerToA::Submit { round, worker, .. } if worker != from => reject(
+                from,
+                round,
+                format!(
+                    "submission claims worker id {worker} but its certificate is enrolled as {from}"
+                ),
+            ),
+            WorkerToA::Submit { round, payload, .. } => match &mut self.rounds {
+                Rounds::Plain(p) => p.on_submit(from, round, payload, wire_bytes),
+                Rounds::Robust(r) => r.on_submit(from, round, payload, wire_bytes),
+            },
+        };
+        self.settle(now, out)
+    }
+
+    /// Starts round `round` for the workers in the roster with the current
+    /// `model` (normally the round of a [`LeaderAction::StartRound`]; round
+    /// ids must increase).
     ///
     /// Trust-based rules need `reference`, A's update ĝ₀ on its proxy set for
     /// this `model` (it never leaves A); without one of the model's dimension
     /// the round ends at once without an update. Other rules ignore it.
     pub fn start_round(
         &mut self,
+        now: Instant,
         round: u64,
         model: &[f32],
-        expected: BTreeSet<u32>,
         reference: Option<Vec<f32>>,
     ) -> Vec<LeaderAction> {
-        if let Some(r) = self.robust.as_mut() {
-            return r.start_round(round, model, expected, reference);
+        if self.over || self.open_round().is_some() {
+            return Vec::new();
         }
-        let dim = self.session.dim as usize;
-        let announce = mpc_core::wire::f32s_to_bytes(model);
-        let trust = if self.session.aggregation.is_trust_based() {
-            match reference.filter(|r| r.len() == dim && r.iter().all(|x| x.is_finite())) {
-                Some(r) => Some(Accumulator::new(
-                    r,
-                    Rule::Trust,
-                    self.session.cos_threshold,
-                    self.session.k_min as usize,
-                )),
-                None => None,
-            }
-        } else {
-            None
+        self.requested = None;
+        self.next_round = Some(round.saturating_add(1));
+        self.deadline = now.checked_add(self.cfg.round_timeout);
+        info!(round, workers = self.roster.len(), "starting round");
+        let expected = self.roster.clone();
+        let out = match &mut self.rounds {
+            Rounds::Plain(p) => p.start_round(round, model, expected, reference),
+            Rounds::Robust(r) => r.start_round(round, model, expected, reference),
         };
-        let missing_reference = self.session.aggregation.is_trust_based() && trust.is_none();
-        self.round = Some(LeaderRound {
-            id: round,
-            expected,
-            seen: BTreeSet::new(),
-            included: BTreeSet::new(),
-            rejected: BTreeMap::new(),
-            plain_sum: if trust.is_some() {
-                Vec::new()
-            } else {
-                vec![0.0; dim]
-            },
-            trust,
-            zero_trust: BTreeSet::new(),
-            bytes_a: 0,
-        });
-        if missing_reference {
-            warn!(round, "no valid reference update for a trust-based rule");
-            return self.finish(
-                None,
-                Some("no valid reference update (proxy set) for this round".into()),
-            );
-        }
-        vec![LeaderAction::Broadcast(AToWorker::Announce {
-            round,
-            model: announce,
-        })]
+        self.settle(now, out)
     }
 
-    /// The round deadline passed: close with what has arrived.
-    pub fn on_deadline(&mut self, round: u64) -> Vec<LeaderAction> {
-        if let Some(r) = self.robust.as_mut() {
-            return r.on_deadline(round);
+    /// Starts the engine self-test on the session's engine.
+    fn start_selftest(&mut self, now: Instant, ops: usize) -> Vec<LeaderAction> {
+        let started = match &mut self.rounds {
+            Rounds::Robust(r) => r.start_selftest(ops),
+            Rounds::Plain(_) => Err("the engine self-test needs a secure rule".into()),
+        };
+        match started {
+            Ok(acts) => {
+                info!(ops, "engine self-test started");
+                self.selftest = SelfTest::Running {
+                    started: now,
+                    computed: None,
+                };
+                self.selftest_deadline = now.checked_add(SELFTEST_TIMEOUT);
+                acts
+            }
+            Err(why) => self.fail(LeaderError::SelfTestRefused(why)),
         }
-        let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
+    }
+
+    /// Reports the engine self-test's progress after a message from B.
+    fn selftest_progress(&mut self, now: Instant) -> Vec<LeaderAction> {
+        let SelfTest::Running { started, computed } = &mut self.selftest else {
             return Vec::new();
         };
-        info!(
-            round,
-            included = r.included.len(),
-            expected = r.expected.len(),
-            "round deadline reached"
-        );
-        self.finish_plain()
-    }
-
-    /// Handles a decoded message from the authenticated worker `from`.
-    pub fn on_worker(&mut self, from: u32, msg: WorkerToA, wire_bytes: usize) -> Vec<LeaderAction> {
-        match msg {
-            WorkerToA::Hello { worker } if worker == from => vec![LeaderAction::ToWorker {
-                worker: from,
-                msg: AToWorker::Welcome {
-                    session: self.session.clone(),
-                },
-            }],
-            WorkerToA::Hello { worker } => reject(
-                from,
-                0,
-                format!("claims worker id {worker} but its certificate is enrolled as {from}"),
-            ),
-            WorkerToA::Submit {
-                round,
-                worker,
-                payload,
-            } => self.on_submit(from, round, worker, payload, wire_bytes),
-        }
-    }
-
-    fn on_submit(
-        &mut self,
-        from: u32,
-        round: u64,
-        worker: u32,
-        payload: SubmitA,
-        wire_bytes: usize,
-    ) -> Vec<LeaderAction> {
-        if worker != from {
-            return reject(
-                from,
-                round,
-                format!(
-                    "submission claims worker id {worker} but its certificate is enrolled as {from}"
-                ),
-            );
-        }
-        if let Some(rl) = self.robust.as_mut() {
-            if let Err(reason) = rl.admit(round, from, wire_bytes) {
-                return reject(from, round, reason);
-            }
-            return match payload {
-                SubmitA::Seed(seed) => rl.on_seed(round, from, seed),
-                SubmitA::Plain(_) => {
-                    let reason = format!(
-                        "payload kind does not match the aggregation rule {}",
-                        self.session.aggregation
-                    );
-                    let mut out = reject(from, round, reason.clone());
-                    out.extend(rl.reject_in_round(round, from, reason));
-                    out
-                }
-            };
-        }
-        let open = self.open_round();
-        let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
-            return reject(
-                from,
-                round,
-                match open {
-                    Some(open) => format!("round {round} is not open (current round is {open})"),
-                    None => format!("round {round} is not open (no round is open)"),
-                },
-            );
+        let Rounds::Robust(r) = &mut self.rounds else {
+            return Vec::new();
         };
-        if !r.expected.contains(&from) {
-            return reject(
-                from,
-                round,
-                format!("worker {from} is not a participant of round {round}"),
-            );
-        }
-        r.bytes_a += wire_bytes as u64;
-        if !r.seen.insert(from) {
-            return reject(
-                from,
-                round,
-                "duplicate submission in this round (the first one stands)".into(),
-            );
-        }
-        let mut out = Vec::new();
-        match payload {
-            SubmitA::Plain(bytes) => match self.check_plain(&bytes) {
-                Ok(update) => {
-                    let Some(r) = self.round.as_mut() else {
-                        return out;
+        let stats = match r.engine_stats() {
+            Ok(s) => s,
+            Err(e) => return self.fail(LeaderError::Engine(e)),
+        };
+        let elapsed = now.saturating_duration_since(*started);
+        for output in r.take_selftest() {
+            match output {
+                EngineOutput::SelfTestComputed { .. } => *computed = Some(elapsed),
+                EngineOutput::SelfTest { report, .. } => {
+                    let summary = SelfTestSummary {
+                        report,
+                        stats,
+                        computed: computed.unwrap_or(elapsed),
+                        checked: elapsed,
                     };
-                    if let Some(acc) = r.trust.as_mut() {
-                        if acc.add(&update) <= 0.0 {
-                            r.zero_trust.insert(from);
-                        }
-                    } else {
-                        for (s, u) in r.plain_sum.iter_mut().zip(&update) {
-                            *s += f64::from(*u);
-                        }
+                    self.selftest = SelfTest::Done;
+                    self.selftest_deadline = None;
+                    if !report.correct() {
+                        return self.fail(LeaderError::SelfTestWrong(report));
                     }
-                    r.included.insert(from);
-                    out.push(ack(from, round));
+                    info!(ops = report.ops, "engine self-test done");
+                    return vec![LeaderAction::SelfTest(Box::new(summary))];
                 }
-                Err(reason) => return self.reject_in_round(from, round, reason),
-            },
-            SubmitA::Seed(_) => {
-                let reason = format!(
-                    "payload kind does not match the aggregation rule {}",
-                    self.session.aggregation
-                );
-                return self.reject_in_round(from, round, reason);
+                _ => {}
             }
         }
-        out.extend(self.maybe_close());
-        out
-    }
-
-    fn check_plain(&self, bytes: &[u8]) -> Result<Vec<f32>, String> {
-        let update = bytes_to_f32s(bytes).map_err(|e| format!("invalid update: {e}"))?;
-        if update.len() != self.session.dim as usize {
-            return Err(format!(
-                "update has dimension {}, expected {}",
-                update.len(),
-                self.session.dim
-            ));
-        }
-        // Computed in f64; it can only overflow to +inf in f32, which fails both checks.
-        let norm = crate::fedavg::l2_norm(&update);
-        if self.session.aggregation.is_trust_based() && (norm - 1.0).abs() > NORM_SLACK {
-            return Err(format!(
-                "update norm {norm:.6} is not 1 (± {NORM_SLACK}): {} needs unit-norm updates",
-                self.session.aggregation
-            ));
-        }
-        if !self.session.aggregation.is_trust_based()
-            && self.session.clip > 0.0
-            && norm > self.session.clip * (1.0 + CLIP_SLACK)
-        {
-            return Err(format!(
-                "update norm {norm:.4} exceeds the clip bound {}",
-                self.session.clip
-            ));
-        }
-        Ok(update)
-    }
-
-    fn reject_in_round(&mut self, worker: u32, round: u64, reason: String) -> Vec<LeaderAction> {
-        if let Some(r) = self.round.as_mut().filter(|r| r.id == round) {
-            r.rejected.insert(worker, reason.clone());
-        }
-        let mut out = reject(worker, round, reason);
-        out.extend(self.maybe_close());
-        out
-    }
-
-    /// Handles a message from server B.
-    pub fn on_b(&mut self, msg: BToA) -> Vec<LeaderAction> {
-        if let Some(r) = self.robust.as_mut() {
-            return match msg {
-                BToA::Ready { .. } => Vec::new(),
-                other => r.on_b(other),
-            };
-        }
-        warn!(?msg, "message from B in a plain session: ignored");
         Vec::new()
     }
 
-    fn maybe_close(&mut self) -> Vec<LeaderAction> {
-        let Some(r) = self.round.as_mut() else {
-            return Vec::new();
-        };
-        // Every announced worker has exactly one outcome (the sets are disjoint
-        // and only hold announced workers).
-        let done = r
-            .expected
-            .iter()
-            .all(|w| r.included.contains(w) || r.rejected.contains_key(w));
-        if !done {
-            return Vec::new();
+    /// Books finished rounds in `out`, then applies the start rule.
+    fn settle(&mut self, now: Instant, mut out: Vec<LeaderAction>) -> Vec<LeaderAction> {
+        for a in &out {
+            if matches!(a, LeaderAction::Complete(_)) {
+                self.rounds_done += 1;
+                self.deadline = None;
+            }
         }
-        self.finish_plain()
+        if !self.over {
+            out.extend(self.start_rule(now));
+        }
+        out
     }
 
-    fn finish_plain(&mut self) -> Vec<LeaderAction> {
-        let Some(r) = self.round.as_mut() else {
+    /// Starts the next round, ends the session or waits (see the module docs).
+    fn start_rule(&mut self, now: Instant) -> Vec<LeaderAction> {
+        let selftest_busy = matches!(
+            self.selftest,
+            SelfTest::Pending(_) | SelfTest::Running { .. }
+        );
+        if let (SelfTest::Pending(_), Rounds::Plain(_)) = (self.selftest, &self.rounds) {
+            return self.fail(LeaderError::SelfTestRefused(
+                "the engine self-test needs a secure rule".into(),
+            ));
+        }
+        if self.requested.is_some() || self.open_round().is_some() || selftest_busy {
             return Vec::new();
-        };
-        let n = r.included.len();
-        if n == 0 {
-            return self.finish(None, Some("no valid update arrived".into()));
         }
-        if let Some(acc) = r.trust.take() {
-            let (positive, k_min) = (acc.positive(), acc.k_min());
-            return match acc.finish() {
-                Some(update) => self.finish(Some(update), None),
-                None => {
-                    let note = format!(
-                        "{positive} worker(s) with positive trust, fewer than k_min = {k_min}: no update"
-                    );
-                    self.finish_keep_accepted(None, Some(note), true)
-                }
-            };
+        if self.rounds_done >= self.cfg.rounds {
+            self.over = true;
+            return vec![
+                LeaderAction::Broadcast {
+                    to: self.roster.iter().copied().collect(),
+                    msg: AToWorker::Finished,
+                },
+                LeaderAction::Finished,
+            ];
         }
-        let mean = r.plain_sum.iter().map(|&s| (s / n as f64) as f32).collect();
-        self.finish(Some(mean), None)
+        let waited = self.start_by.is_none_or(|t| now >= t);
+        if waited && self.roster.is_empty() {
+            return self.fail(LeaderError::NoWorkers {
+                waited: self.cfg.start_timeout,
+            });
+        }
+        let b_ready =
+            !self.cfg.session.aggregation.is_secure() || matches!(self.b, PeerB::Ready { .. });
+        let enough = self.roster.len() >= self.cfg.min_workers || waited;
+        match self.next_round {
+            Some(round) if b_ready && enough => {
+                self.requested = Some(round);
+                vec![LeaderAction::StartRound { round }]
+            }
+            _ => Vec::new(),
+        }
     }
 
-    fn finish(&mut self, mean: Option<Vec<f32>>, note: Option<String>) -> Vec<LeaderAction> {
-        self.finish_keep_accepted(mean, note, false)
-    }
-
-    /// Ends the round; `keep_accepted` reports the valid submissions even
-    /// without an update (a trust-based round below `k_min`).
-    fn finish_keep_accepted(
-        &mut self,
-        mean: Option<Vec<f32>>,
-        note: Option<String>,
-        keep_accepted: bool,
-    ) -> Vec<LeaderAction> {
-        let Some(r) = self.round.take() else {
-            return Vec::new();
-        };
-        let keep = mean.is_some() || keep_accepted;
-        let outcome = RoundOutcome {
-            round: r.id,
-            accepted: if keep {
-                r.included.into_iter().collect()
-            } else {
-                Vec::new()
-            },
-            zero_trust_count: if keep { r.zero_trust.len() } else { 0 },
-            zero_trust: if keep {
-                r.zero_trust.into_iter().collect()
-            } else {
-                Vec::new()
-            },
-            mean_update: mean,
-            rejected: r.rejected,
-            note,
-            bytes_from_workers_a: r.bytes_a,
-            bytes_from_workers_b: 0,
-        };
-        vec![LeaderAction::Complete(outcome)]
+    fn fail(&mut self, e: LeaderError) -> Vec<LeaderAction> {
+        self.over = true;
+        vec![LeaderAction::Fail(e)]
     }
 }
 
-fn ack(worker: u32, round: u64) -> LeaderAction {
+/// Acknowledges `worker`'s submission in `round`.
+pub(super) fn ack(worker: u32, round: u64) -> LeaderAction {
     LeaderAction::ToWorker {
         worker,
         msg: AToWorker::Ack { round },
     }
 }
 
-fn reject(worker: u32, round: u64, reason: String) -> Vec<LeaderAction> {
+/// Refuses `worker`'s message in `round` with `reason`.
+pub(super) fn reject(worker: u32, round: u64, reason: String) -> Vec<LeaderAction> {
     warn!(worker, round, %reason, "rejecting worker message");
     vec![LeaderAction::ToWorker {
         worker,

@@ -3,6 +3,7 @@
 
 pub mod helper;
 pub mod leader;
+pub mod plain;
 pub mod robust_a;
 pub mod robust_b;
 pub mod worker;
@@ -13,3 +14,5 @@ mod tests;
 mod tests_review;
 #[cfg(test)]
 mod tests_robust;
+#[cfg(test)]
+mod tests_session;

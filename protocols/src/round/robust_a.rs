@@ -10,10 +10,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use mpc_core::field::Fp;
 use mpc_core::prg::Seed;
 use mpc_core::share::{decode_field_bytes, encode_field_bytes};
-use mpc_core::wire::{AToB, AToWorker, BToA, SessionInfo};
+use mpc_core::wire::{AToB, AToWorker, BToA, SessionInfo, SubmitA};
 use tracing::{info, warn};
 
-use super::leader::{LeaderAction, RoundOutcome};
+use super::leader::{LeaderAction, RoundOutcome, reject};
 use crate::mpc::corr::Party;
 use crate::mpc::engine::{EngineOutput, EngineStats};
 use crate::robust::pipeline::{
@@ -203,18 +203,45 @@ impl RobustLeader {
     pub fn on_opened(&mut self, round: u64) -> Vec<LeaderAction> {
         match self.round.as_mut().filter(|r| r.id == round) {
             Some(r) => match r.announce.take() {
-                Some(model) => vec![LeaderAction::Broadcast(AToWorker::Announce {
-                    round,
-                    model,
-                })],
+                Some(model) => vec![LeaderAction::Broadcast {
+                    to: r.expected.iter().copied().collect(),
+                    msg: AToWorker::Announce { round, model },
+                }],
                 None => Vec::new(),
             },
             None => Vec::new(),
         }
     }
 
+    /// A submission from the authenticated worker `from` (its claimed id
+    /// already checked by the leader): admitted once per open round, and
+    /// only a seed (the upload goes to B).
+    pub fn on_submit(
+        &mut self,
+        from: u32,
+        round: u64,
+        payload: SubmitA,
+        wire_bytes: usize,
+    ) -> Vec<LeaderAction> {
+        if let Err(reason) = self.admit(round, from, wire_bytes) {
+            return reject(from, round, reason);
+        }
+        match payload {
+            SubmitA::Seed(seed) => self.on_seed(round, from, seed),
+            SubmitA::Plain(_) => {
+                let reason = format!(
+                    "payload kind does not match the aggregation rule {}",
+                    self.session.aggregation
+                );
+                let mut out = reject(from, round, reason.clone());
+                out.extend(self.reject_in_round(round, from, reason));
+                out
+            }
+        }
+    }
+
     /// Whether `round` takes submissions from `worker` now; Err: the reason.
-    pub fn admit(&mut self, round: u64, worker: u32, wire_bytes: usize) -> Result<(), String> {
+    fn admit(&mut self, round: u64, worker: u32, wire_bytes: usize) -> Result<(), String> {
         let open = self.open_round();
         let Some(r) = self
             .round
@@ -239,7 +266,7 @@ impl RobustLeader {
     }
 
     /// A worker's seed (after [`RobustLeader::admit`]).
-    pub fn on_seed(&mut self, round: u64, worker: u32, seed: Seed) -> Vec<LeaderAction> {
+    fn on_seed(&mut self, round: u64, worker: u32, seed: Seed) -> Vec<LeaderAction> {
         let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
             return Vec::new();
         };
@@ -259,12 +286,7 @@ impl RobustLeader {
     }
 
     /// A worker refused by A in this round (wrong payload kind etc.).
-    pub fn reject_in_round(
-        &mut self,
-        round: u64,
-        worker: u32,
-        reason: String,
-    ) -> Vec<LeaderAction> {
+    fn reject_in_round(&mut self, round: u64, worker: u32, reason: String) -> Vec<LeaderAction> {
         if let Some(r) = self.round.as_mut().filter(|r| r.id == round) {
             r.rejected.insert(worker, reason);
             r.seeds.remove(&worker);

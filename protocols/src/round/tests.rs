@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use mpc_core::fixed::FixedParams;
 use mpc_core::wire::{
@@ -12,7 +13,7 @@ use mpc_core::wire::{
 use proptest::prelude::*;
 
 use super::helper::{Helper, HelperAction, HelperConfig};
-use super::leader::{Leader, LeaderAction, RoundOutcome};
+use super::leader::{Leader, LeaderAction, LeaderConfig, RoundOutcome};
 use super::worker::prepare;
 use crate::fedavg::{clip_to_norm, mean};
 use crate::robust::encode::norm_sq;
@@ -31,15 +32,36 @@ pub(super) enum Msg {
     ToA(BToA),
 }
 
+/// The round deadline of the `Sim`'s leader.
+pub(super) const ROUND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A leader configuration that starts nothing by itself (the tests start
+/// rounds) and never runs out of rounds.
+pub(super) fn manual(session: SessionInfo) -> LeaderConfig {
+    LeaderConfig {
+        session,
+        limits: Limits::default(),
+        rounds: u64::MAX,
+        min_workers: usize::MAX,
+        start_timeout: Duration::from_secs(1 << 40),
+        round_timeout: ROUND_TIMEOUT,
+        selftest_ops: None,
+    }
+}
+
 pub(super) struct Sim {
     pub(super) leader: Leader,
     pub(super) helper: Helper,
+    /// The leader's clock.
+    pub(super) now: Instant,
     /// Messages workers received from A and B.
     pub(super) from_a: Vec<(u32, AToWorker)>,
     pub(super) from_b: Vec<(u32, BToWorker)>,
     pub(super) announced: Option<u64>,
     pub(super) outcome: Option<RoundOutcome>,
     pub(super) reveals: Vec<u64>,
+    /// Other leader actions (start requests, self-test, end, failures).
+    pub(super) events: Vec<LeaderAction>,
 }
 
 impl Sim {
@@ -54,17 +76,25 @@ impl Sim {
     }
 
     pub(super) fn with_helper(session: SessionInfo, cfg: HelperConfig) -> Sim {
+        Sim::with(manual(session), cfg)
+    }
+
+    /// A leader with `cfg` and a connected helper with `helper`.
+    pub(super) fn with(cfg: LeaderConfig, helper: HelperConfig) -> Sim {
+        let now = Instant::now();
         let mut sim = Sim {
-            leader: Leader::new(session.clone()),
-            helper: Helper::new(cfg, 0),
+            leader: Leader::new(cfg, now),
+            helper: Helper::new(helper, 0),
+            now,
             from_a: Vec::new(),
             from_b: Vec::new(),
             announced: None,
             outcome: None,
             reveals: Vec::new(),
+            events: Vec::new(),
         };
-        let acts = sim.helper.on_a(rt(&AToB::Hello { session }).0);
-        sim.run_helper(acts);
+        let acts = sim.leader.b_connected();
+        sim.run_leader(acts);
         sim
     }
 
@@ -82,15 +112,22 @@ impl Sim {
 
     pub(super) fn drain(&mut self, mut q: VecDeque<Msg>) {
         while let Some(m) = q.pop_front() {
-            match m {
-                Msg::ToB(m) => {
-                    let acts = self.helper.on_a(rt(&m).0);
-                    self.helper_actions(acts, &mut q);
-                }
-                Msg::ToA(m) => {
-                    let acts = self.leader.on_b(rt(&m).0);
-                    self.leader_actions(acts, &mut q);
-                }
+            self.deliver(m, &mut q);
+        }
+    }
+
+    /// Delivers one message between the servers through the codec.
+    pub(super) fn deliver(&mut self, m: Msg, q: &mut VecDeque<Msg>) {
+        match m {
+            Msg::ToB(m) => {
+                let acts = self.helper.handle_a_frame(&wire::encode(&m).unwrap());
+                self.helper_actions(acts, q);
+            }
+            Msg::ToA(m) => {
+                let acts = self
+                    .leader
+                    .handle_b_frame(self.now, &wire::encode(&m).unwrap());
+                self.leader_actions(acts, q);
             }
         }
     }
@@ -100,12 +137,15 @@ impl Sim {
             match a {
                 LeaderAction::ToB(m) => q.push_back(Msg::ToB(m)),
                 LeaderAction::ToWorker { worker, msg } => self.from_a.push((worker, rt(&msg).0)),
-                LeaderAction::Broadcast(msg) => {
+                LeaderAction::Broadcast { to, msg } => {
                     if let AToWorker::Announce { round, .. } = &msg {
                         self.announced = Some(*round);
                     }
+                    let msg = rt(&msg).0;
+                    self.from_a.extend(to.into_iter().map(|w| (w, msg.clone())));
                 }
                 LeaderAction::Complete(o) => self.outcome = Some(o),
+                other => self.events.push(other),
             }
         }
     }
@@ -120,16 +160,48 @@ impl Sim {
         }
     }
 
-    pub(super) fn worker_to_a(&mut self, from: u32, m: WorkerToA) {
-        let (m, n) = rt(&m);
-        let acts = self.leader.on_worker(from, m, n);
+    /// A frame from worker `from` to A, as raw bytes.
+    pub(super) fn frame_to_a(&mut self, from: u32, frame: &[u8]) {
+        let acts = self
+            .leader
+            .handle_worker_frame(self.now, from, frame, frame.len());
         self.run_leader(acts);
     }
 
+    pub(super) fn worker_to_a(&mut self, from: u32, m: WorkerToA) {
+        self.frame_to_a(from, &wire::encode(&m).unwrap());
+    }
+
     pub(super) fn worker_to_b(&mut self, from: u32, m: WorkerToB) {
-        let (m, n) = rt(&m);
-        let acts = self.helper.on_worker(from, m, n);
+        let frame = wire::encode(&m).unwrap();
+        let acts = self.helper.handle_worker_frame(from, &frame, frame.len());
         self.run_helper(acts);
+    }
+
+    /// Makes the leader's roster exactly workers `0..n` (new ones say Hello).
+    pub(super) fn roster(&mut self, n: usize) {
+        let n = n as u32;
+        let extra: Vec<u32> = self
+            .leader
+            .roster()
+            .iter()
+            .copied()
+            .filter(|&w| w >= n)
+            .collect();
+        for w in extra {
+            self.leader.worker_closed(w);
+        }
+        for w in 0..n {
+            if !self.leader.roster().contains(&w) {
+                self.worker_to_a(w, WorkerToA::Hello { worker: w });
+            }
+        }
+    }
+
+    /// Starts `round` for the roster as it is, without checking the announcement.
+    pub(super) fn start_raw(&mut self, round: u64, model: &[f32], reference: Option<Vec<f32>>) {
+        let acts = self.leader.start_round(self.now, round, model, reference);
+        self.run_leader(acts);
     }
 
     pub(super) fn start(&mut self, round: u64, dim: usize, expected: usize) {
@@ -143,13 +215,8 @@ impl Sim {
         expected: usize,
         reference: Option<Vec<f32>>,
     ) {
-        let acts = self.leader.start_round(
-            round,
-            &vec![0.0; dim],
-            (0..expected as u32).collect(),
-            reference,
-        );
-        self.run_leader(acts);
+        self.roster(expected);
+        self.start_raw(round, &vec![0.0; dim], reference);
         assert_eq!(
             self.announced,
             Some(round),
@@ -165,8 +232,13 @@ impl Sim {
         }
     }
 
+    /// Lets the deadline of `round` pass (nothing happens if it is closed).
     pub(super) fn deadline(&mut self, round: u64) {
-        let acts = self.leader.on_deadline(round);
+        if self.leader.open_round() != Some(round) {
+            return;
+        }
+        self.now += ROUND_TIMEOUT;
+        let acts = self.leader.handle_timeout(self.now);
         self.run_leader(acts);
     }
 }
@@ -448,19 +520,25 @@ fn fewer_than_k_min_reveals_nothing_and_b_reveals_once() {
     assert!(o.note.unwrap().contains("fewer than k_min"));
     assert_eq!(sim.reveals, vec![1]);
     // A second close of the same round is refused, as is reopening it.
-    let acts = sim.helper.on_a(AToB::CloseRobust {
-        round: 1,
-        positive: 0,
-    });
+    let acts = sim.helper.handle_a_frame(
+        &wire::encode(&AToB::CloseRobust {
+            round: 1,
+            positive: 0,
+        })
+        .unwrap(),
+    );
     assert!(matches!(
         &acts[..],
         [HelperAction::ToA(BToA::Refused { .. })]
     ));
-    let acts = sim.helper.on_a(AToB::OpenRobust {
-        round: 1,
-        reference: Vec::new(),
-        participants: vec![0, 1],
-    });
+    let acts = sim.helper.handle_a_frame(
+        &wire::encode(&AToB::OpenRobust {
+            round: 1,
+            reference: Vec::new(),
+            participants: vec![0, 1],
+        })
+        .unwrap(),
+    );
     assert!(matches!(
         &acts[..],
         [HelperAction::ToA(BToA::Refused { .. })]
@@ -796,10 +874,8 @@ fn plain_fltrust_needs_a_reference() {
     let dim = 4;
     let s = fltrust_session(dim);
     let mut sim = Sim::new(s, 1);
-    let acts = sim
-        .leader
-        .start_round(1, &[0.0; 4], (0..3).collect(), Some(vec![1.0; 3]));
-    sim.run_leader(acts);
+    sim.roster(3);
+    sim.start_raw(1, &[0.0; 4], Some(vec![1.0; 3]));
     let o = sim.outcome.take().expect("ends at once");
     assert!(o.mean_update.is_none());
     assert!(o.note.unwrap().contains("reference"));
@@ -835,15 +911,22 @@ fn engine_selftest_then_a_round_on_the_same_engine() {
     // self-test before the first round, then the rounds use it.
     let dim = 16;
     let s = fedavg(dim, 1.0, 3);
-    let mut sim = Sim::new(s.clone(), 3);
-    let acts = sim.leader.start_selftest(8).unwrap();
-    sim.run_leader(acts);
-    let outs = sim.leader.take_selftest();
-    let report = outs.iter().find_map(|o| match o {
-        crate::mpc::engine::EngineOutput::SelfTest { report, .. } => Some(*report),
+    let cfg = LeaderConfig {
+        selftest_ops: Some(8),
+        ..manual(s.clone())
+    };
+    let helper = HelperConfig {
+        k_min: 3,
+        ..HelperConfig::default()
+    };
+    // The self-test starts as soon as B is ready, before any round.
+    let mut sim = Sim::with(cfg, helper);
+    let report = sim.events.iter().find_map(|e| match e {
+        LeaderAction::SelfTest(summary) => Some(summary.report),
         _ => None,
     });
     assert!(report.expect("self-test finished").correct());
+    assert!(summary_checked_after_computed(&sim));
     sim.start(1, dim, 3);
     for w in 0..3 {
         sim.submit(1, w, &[0.1; 16], &s);
@@ -851,4 +934,10 @@ fn engine_selftest_then_a_round_on_the_same_engine() {
     let o = sim.outcome.take().expect("round complete");
     assert_eq!(o.accepted, vec![0, 1, 2], "{o:?}");
     assert!(o.mean_update.is_some(), "{o:?}");
+}
+
+fn summary_checked_after_computed(sim: &Sim) -> bool {
+    sim.events.iter().any(|e| {
+        matches!(e, LeaderAction::SelfTest(s) if s.checked >= s.computed && s.stats.ots_extended() > 0)
+    })
 }

@@ -233,10 +233,8 @@ fn a_round_without_a_proxy_update_ends_without_an_update() {
     let dim = 8;
     let s = session(dim, Aggregation::SecureFltrust);
     let mut sim = Sim::new(s, 3);
-    let acts = sim
-        .leader
-        .start_round(1, &[0.0; 8], (0..3).collect(), Some(vec![0.0; 8]));
-    sim.run_leader(acts);
+    sim.roster(3);
+    sim.start_raw(1, &[0.0; 8], Some(vec![0.0; 8]));
     let o = sim.outcome.take().unwrap();
     assert!(o.mean_update.is_none());
     assert!(o.note.unwrap().contains("proxy update"));
@@ -332,7 +330,7 @@ fn finding2_uploads_without_a_seed_at_a_do_not_lock_out_participants() {
 /// the outcome lists the same worker as accepted and rejected.
 #[test]
 fn finding3_deadline_during_a_batch_keeps_verdicts_consistent() {
-    use super::tests::{Msg, rt};
+    use super::tests::Msg;
     use mpc_core::wire::BToA;
     use std::collections::VecDeque;
     let dim = 16;
@@ -345,28 +343,21 @@ fn finding3_deadline_during_a_batch_keeps_verdicts_consistent() {
     }
     let sub = prepare(&s, 1, 2, &g0).unwrap();
     sim.worker_to_a(2, sub.to_a);
-    let (m, n) = rt(&sub.to_b.unwrap());
-    let acts = sim.helper.on_worker(2, m, n);
+    let frame = mpc_core::wire::encode(&sub.to_b.unwrap()).unwrap();
+    let acts = sim.helper.handle_worker_frame(2, &frame, frame.len());
     let mut q = VecDeque::new();
     sim.helper_actions(acts, &mut q);
     // Deliver until A has started worker 2's batch.
     loop {
-        match q.pop_front().expect("A starts a batch") {
-            Msg::ToB(m) => {
-                let acts = sim.helper.on_a(rt(&m).0);
-                sim.helper_actions(acts, &mut q);
-            }
-            Msg::ToA(m) => {
-                let started = matches!(m, BToA::UploadReady { .. });
-                let acts = sim.leader.on_b(rt(&m).0);
-                sim.leader_actions(acts, &mut q);
-                if started {
-                    break;
-                }
-            }
+        let m = q.pop_front().expect("A starts a batch");
+        let started = matches!(m, Msg::ToA(BToA::UploadReady { .. }));
+        sim.deliver(m, &mut q);
+        if started {
+            break;
         }
     }
-    let acts = sim.leader.on_deadline(1);
+    sim.now += super::tests::ROUND_TIMEOUT;
+    let acts = sim.leader.handle_timeout(sim.now);
     sim.leader_actions(acts, &mut q);
     sim.drain(q);
     let o = sim.outcome.take().expect("round complete");
@@ -387,10 +378,8 @@ fn a_round_with_more_participants_than_the_no_wrap_bound_is_refused() {
     let max = setup.max_workers;
     assert!((32..100).contains(&max), "f = 19 allows {max} workers");
     let mut sim = Sim::new(s, 3);
-    let acts = sim
-        .leader
-        .start_round(1, &[0.0; 8], (0..=max as u32).collect(), Some(vec![1.0; 8]));
-    sim.run_leader(acts);
+    sim.roster(max + 1);
+    sim.start_raw(1, &[0.0; 8], Some(vec![1.0; 8]));
     let o = sim.outcome.take().expect("the round ends at once");
     assert!(o.mean_update.is_none());
     assert!(o.note.unwrap().contains("without wrap-around"));

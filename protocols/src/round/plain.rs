@@ -1,0 +1,316 @@
+//! Plain rules' rounds at server A (`plain-fedavg`, `plain-fltrust`), driven
+//! by [`super::leader::Leader`].
+//!
+//! Workers send updates in the clear; A checks the dimension, finiteness and
+//! the norm bound. `plain-fedavg` averages the (clipped) updates;
+//! `plain-fltrust` checks ‖u‖ = 1 (± [`NORM_SLACK`]) and weights each update
+//! as it arrives by ReLU(cos) with the round's reference update ĝ₀ (A's
+//! proxy-set update), via [`crate::fltrust::Accumulator`]: the model moves by
+//! ‖ĝ₀‖ · Σ TSᵢ·uᵢ / Σ TSᵢ if at least `k_min` workers have positive trust.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use mpc_core::wire::{AToWorker, SessionInfo, SubmitA, bytes_to_f32s};
+use tracing::{info, warn};
+
+use super::leader::{LeaderAction, RoundOutcome, ack, reject};
+use crate::fltrust::{Accumulator, NORM_SLACK, Rule};
+
+/// Relative slack on the clip bound for plaintext updates (float rounding).
+const CLIP_SLACK: f32 = 1e-3;
+
+#[derive(Debug)]
+struct PlainRound {
+    id: u64,
+    /// The workers the round was announced to; nobody else may submit.
+    expected: BTreeSet<u32>,
+    seen: BTreeSet<u32>,
+    included: BTreeSet<u32>,
+    rejected: BTreeMap<u32, String>,
+    plain_sum: Vec<f64>,
+    /// Trust-based rules: the weighted sum against the reference update.
+    trust: Option<Accumulator>,
+    zero_trust: BTreeSet<u32>,
+    bytes_a: u64,
+}
+
+/// Plain rules' round state at A.
+#[derive(Debug)]
+pub struct PlainLeader {
+    session: SessionInfo,
+    round: Option<PlainRound>,
+}
+
+impl PlainLeader {
+    /// Plain rounds for `session`.
+    pub fn new(session: SessionInfo) -> PlainLeader {
+        PlainLeader {
+            session,
+            round: None,
+        }
+    }
+
+    /// The open round, if any.
+    pub fn open_round(&self) -> Option<u64> {
+        self.round.as_ref().map(|r| r.id)
+    }
+
+    /// Starts round `round` for the workers in `expected` (the ones the
+    /// announcement goes to) with the current `model`.
+    ///
+    /// Trust-based rules need `reference`, A's update ĝ₀ on its proxy set for
+    /// this `model` (it never leaves A); without one of the model's dimension
+    /// the round ends at once without an update. Other rules ignore it.
+    pub fn start_round(
+        &mut self,
+        round: u64,
+        model: &[f32],
+        expected: BTreeSet<u32>,
+        reference: Option<Vec<f32>>,
+    ) -> Vec<LeaderAction> {
+        let dim = self.session.dim as usize;
+        let announce = mpc_core::wire::f32s_to_bytes(model);
+        let trust = if self.session.aggregation.is_trust_based() {
+            match reference.filter(|r| r.len() == dim && r.iter().all(|x| x.is_finite())) {
+                Some(r) => Some(Accumulator::new(
+                    r,
+                    Rule::Trust,
+                    self.session.cos_threshold,
+                    self.session.k_min as usize,
+                )),
+                None => None,
+            }
+        } else {
+            None
+        };
+        let missing_reference = self.session.aggregation.is_trust_based() && trust.is_none();
+        let to = expected.iter().copied().collect();
+        self.round = Some(PlainRound {
+            id: round,
+            expected,
+            seen: BTreeSet::new(),
+            included: BTreeSet::new(),
+            rejected: BTreeMap::new(),
+            plain_sum: if trust.is_some() {
+                Vec::new()
+            } else {
+                vec![0.0; dim]
+            },
+            trust,
+            zero_trust: BTreeSet::new(),
+            bytes_a: 0,
+        });
+        if missing_reference {
+            warn!(round, "no valid reference update for a trust-based rule");
+            return self.finish(
+                None,
+                Some("no valid reference update (proxy set) for this round".into()),
+            );
+        }
+        vec![LeaderAction::Broadcast {
+            to,
+            msg: AToWorker::Announce {
+                round,
+                model: announce,
+            },
+        }]
+    }
+
+    /// The round deadline passed: close with what has arrived.
+    pub fn on_deadline(&mut self, round: u64) -> Vec<LeaderAction> {
+        let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
+            return Vec::new();
+        };
+        info!(
+            round,
+            included = r.included.len(),
+            expected = r.expected.len(),
+            "round deadline reached"
+        );
+        self.finish_plain()
+    }
+
+    /// A submission from the authenticated worker `from` (its claimed id
+    /// already checked by the leader).
+    pub fn on_submit(
+        &mut self,
+        from: u32,
+        round: u64,
+        payload: SubmitA,
+        wire_bytes: usize,
+    ) -> Vec<LeaderAction> {
+        let open = self.open_round();
+        let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
+            return reject(
+                from,
+                round,
+                match open {
+                    Some(open) => format!("round {round} is not open (current round is {open})"),
+                    None => format!("round {round} is not open (no round is open)"),
+                },
+            );
+        };
+        if !r.expected.contains(&from) {
+            return reject(
+                from,
+                round,
+                format!("worker {from} is not a participant of round {round}"),
+            );
+        }
+        r.bytes_a += wire_bytes as u64;
+        if !r.seen.insert(from) {
+            return reject(
+                from,
+                round,
+                "duplicate submission in this round (the first one stands)".into(),
+            );
+        }
+        let mut out = Vec::new();
+        match payload {
+            SubmitA::Plain(bytes) => match self.check_plain(&bytes) {
+                Ok(update) => {
+                    let Some(r) = self.round.as_mut() else {
+                        return out;
+                    };
+                    if let Some(acc) = r.trust.as_mut() {
+                        if acc.add(&update) <= 0.0 {
+                            r.zero_trust.insert(from);
+                        }
+                    } else {
+                        for (s, u) in r.plain_sum.iter_mut().zip(&update) {
+                            *s += f64::from(*u);
+                        }
+                    }
+                    r.included.insert(from);
+                    out.push(ack(from, round));
+                }
+                Err(reason) => return self.reject_in_round(from, round, reason),
+            },
+            SubmitA::Seed(_) => {
+                let reason = format!(
+                    "payload kind does not match the aggregation rule {}",
+                    self.session.aggregation
+                );
+                return self.reject_in_round(from, round, reason);
+            }
+        }
+        out.extend(self.maybe_close());
+        out
+    }
+
+    fn check_plain(&self, bytes: &[u8]) -> Result<Vec<f32>, String> {
+        let update = bytes_to_f32s(bytes).map_err(|e| format!("invalid update: {e}"))?;
+        if update.len() != self.session.dim as usize {
+            return Err(format!(
+                "update has dimension {}, expected {}",
+                update.len(),
+                self.session.dim
+            ));
+        }
+        // Computed in f64; it can only overflow to +inf in f32, which fails both checks.
+        let norm = crate::fedavg::l2_norm(&update);
+        if self.session.aggregation.is_trust_based() && (norm - 1.0).abs() > NORM_SLACK {
+            return Err(format!(
+                "update norm {norm:.6} is not 1 (± {NORM_SLACK}): {} needs unit-norm updates",
+                self.session.aggregation
+            ));
+        }
+        if !self.session.aggregation.is_trust_based()
+            && self.session.clip > 0.0
+            && norm > self.session.clip * (1.0 + CLIP_SLACK)
+        {
+            return Err(format!(
+                "update norm {norm:.4} exceeds the clip bound {}",
+                self.session.clip
+            ));
+        }
+        Ok(update)
+    }
+
+    fn reject_in_round(&mut self, worker: u32, round: u64, reason: String) -> Vec<LeaderAction> {
+        if let Some(r) = self.round.as_mut().filter(|r| r.id == round) {
+            r.rejected.insert(worker, reason.clone());
+        }
+        let mut out = reject(worker, round, reason);
+        out.extend(self.maybe_close());
+        out
+    }
+
+    fn maybe_close(&mut self) -> Vec<LeaderAction> {
+        let Some(r) = self.round.as_mut() else {
+            return Vec::new();
+        };
+        // Every announced worker has exactly one outcome (the sets are disjoint
+        // and only hold announced workers).
+        let done = r
+            .expected
+            .iter()
+            .all(|w| r.included.contains(w) || r.rejected.contains_key(w));
+        if !done {
+            return Vec::new();
+        }
+        self.finish_plain()
+    }
+
+    fn finish_plain(&mut self) -> Vec<LeaderAction> {
+        let Some(r) = self.round.as_mut() else {
+            return Vec::new();
+        };
+        let n = r.included.len();
+        if n == 0 {
+            return self.finish(None, Some("no valid update arrived".into()));
+        }
+        if let Some(acc) = r.trust.take() {
+            let (positive, k_min) = (acc.positive(), acc.k_min());
+            return match acc.finish() {
+                Some(update) => self.finish(Some(update), None),
+                None => {
+                    let note = format!(
+                        "{positive} worker(s) with positive trust, fewer than k_min = {k_min}: no update"
+                    );
+                    self.finish_keep_accepted(None, Some(note), true)
+                }
+            };
+        }
+        let mean = r.plain_sum.iter().map(|&s| (s / n as f64) as f32).collect();
+        self.finish(Some(mean), None)
+    }
+
+    fn finish(&mut self, mean: Option<Vec<f32>>, note: Option<String>) -> Vec<LeaderAction> {
+        self.finish_keep_accepted(mean, note, false)
+    }
+
+    /// Ends the round; `keep_accepted` reports the valid submissions even
+    /// without an update (a trust-based round below `k_min`).
+    fn finish_keep_accepted(
+        &mut self,
+        mean: Option<Vec<f32>>,
+        note: Option<String>,
+        keep_accepted: bool,
+    ) -> Vec<LeaderAction> {
+        let Some(r) = self.round.take() else {
+            return Vec::new();
+        };
+        let keep = mean.is_some() || keep_accepted;
+        let outcome = RoundOutcome {
+            round: r.id,
+            accepted: if keep {
+                r.included.into_iter().collect()
+            } else {
+                Vec::new()
+            },
+            zero_trust_count: if keep { r.zero_trust.len() } else { 0 },
+            zero_trust: if keep {
+                r.zero_trust.into_iter().collect()
+            } else {
+                Vec::new()
+            },
+            mean_update: mean,
+            rejected: r.rejected,
+            note,
+            bytes_from_workers_a: r.bytes_a,
+            bytes_from_workers_b: 0,
+        };
+        vec![LeaderAction::Complete(outcome)]
+    }
+}

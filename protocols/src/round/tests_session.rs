@@ -1,0 +1,326 @@
+//! The leader's session layer, deterministically: the start rule, the
+//! deadlines, the self-test and malformed frames, with time given by hand.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use mpc_core::wire::{self, AToB, AToWorker, Aggregation, BToWorker, WorkerToA};
+
+use super::helper::HelperConfig;
+use super::leader::{LeaderAction, LeaderConfig, LeaderError, SELFTEST_TIMEOUT};
+use super::tests::{Msg, ROUND_TIMEOUT, Sim, manual, session};
+
+const START: Duration = Duration::from_secs(30);
+
+/// A session that reveals from one worker on.
+fn low(agg: Aggregation) -> mpc_core::wire::SessionInfo {
+    mpc_core::wire::SessionInfo {
+        k_min: 1,
+        ..session(8, agg, 1.0)
+    }
+}
+
+fn auto(agg: Aggregation, min_workers: usize, rounds: u64) -> LeaderConfig {
+    LeaderConfig {
+        min_workers,
+        rounds,
+        start_timeout: START,
+        ..manual(low(agg))
+    }
+}
+
+fn helper() -> HelperConfig {
+    HelperConfig {
+        k_min: 1,
+        ..HelperConfig::default()
+    }
+}
+
+fn hello(sim: &mut Sim, w: u32) {
+    sim.worker_to_a(w, WorkerToA::Hello { worker: w });
+}
+
+/// The start requests the leader made so far.
+fn starts(sim: &Sim) -> Vec<u64> {
+    sim.events
+        .iter()
+        .filter_map(|e| match e {
+            LeaderAction::StartRound { round } => Some(*round),
+            _ => None,
+        })
+        .collect()
+}
+
+fn failure(sim: &Sim) -> Option<&LeaderError> {
+    sim.events.iter().find_map(|e| match e {
+        LeaderAction::Fail(e) => Some(e),
+        _ => None,
+    })
+}
+
+fn advance(sim: &mut Sim, by: Duration) {
+    sim.now += by;
+    let acts = sim.leader.handle_timeout(sim.now);
+    sim.run_leader(acts);
+}
+
+#[test]
+fn a_round_starts_once_enough_workers_said_hello() {
+    let mut sim = Sim::with(auto(Aggregation::SecureFedAvg, 2, 5), helper());
+    hello(&mut sim, 0);
+    assert!(starts(&sim).is_empty(), "one of two workers is not enough");
+    hello(&mut sim, 1);
+    // B revealed nothing yet: ids start at 1.
+    assert_eq!(starts(&sim), vec![1]);
+    // Until the shell starts it, the request is not repeated.
+    hello(&mut sim, 2);
+    assert_eq!(starts(&sim), vec![1]);
+}
+
+#[test]
+fn after_the_start_timeout_one_worker_is_enough() {
+    let mut sim = Sim::with(auto(Aggregation::PlainFedAvg, 5, 5), helper());
+    hello(&mut sim, 3);
+    assert!(starts(&sim).is_empty());
+    assert_eq!(sim.leader.poll_timeout(), Some(sim.now + START));
+    advance(&mut sim, START);
+    assert_eq!(starts(&sim), vec![1]);
+}
+
+#[test]
+fn nobody_by_the_start_timeout_is_fatal() {
+    let mut sim = Sim::with(auto(Aggregation::SecureFltrust, 1, 5), helper());
+    advance(&mut sim, START - Duration::from_millis(1));
+    assert!(failure(&sim).is_none(), "not yet");
+    advance(&mut sim, Duration::from_millis(1));
+    assert_eq!(
+        failure(&sim),
+        Some(&LeaderError::NoWorkers { waited: START })
+    );
+    assert_eq!(sim.leader.poll_timeout(), None, "a failed leader sleeps");
+}
+
+#[test]
+fn the_session_ends_after_its_rounds_and_tells_the_roster() {
+    let s = low(Aggregation::PlainFedAvg);
+    let mut sim = Sim::with(auto(Aggregation::PlainFedAvg, 2, 2), helper());
+    for w in 0..2 {
+        hello(&mut sim, w);
+    }
+    for round in 1..=2 {
+        assert_eq!(starts(&sim).last(), Some(&round));
+        sim.start_raw(round, &[0.0; 8], None);
+        for w in 0..2 {
+            sim.submit(round, w, &[0.1; 8], &s);
+        }
+        assert!(sim.outcome.take().unwrap().mean_update.is_some());
+    }
+    assert!(matches!(sim.events.last(), Some(LeaderAction::Finished)));
+    let told: Vec<u32> = sim
+        .from_a
+        .iter()
+        .filter(|(_, m)| matches!(m, AToWorker::Finished))
+        .map(|(w, _)| *w)
+        .collect();
+    assert_eq!(told, vec![0, 1]);
+    assert_eq!(sim.leader.rounds_done(), 2);
+}
+
+#[test]
+fn a_worker_that_left_is_not_in_the_next_round() {
+    let mut sim = Sim::with(auto(Aggregation::PlainFedAvg, 3, 5), helper());
+    for w in 0..3 {
+        hello(&mut sim, w);
+    }
+    sim.leader.worker_closed(1);
+    sim.start_raw(1, &[0.0; 8], None);
+    let announced: Vec<u32> = sim
+        .from_a
+        .iter()
+        .filter(|(_, m)| matches!(m, AToWorker::Announce { .. }))
+        .map(|(w, _)| *w)
+        .collect();
+    assert_eq!(announced, vec![0, 2]);
+}
+
+#[test]
+fn the_round_deadline_closes_with_the_complete_submissions() {
+    let s = low(Aggregation::SecureFedAvg);
+    let mut sim = Sim::with(manual(s.clone()), helper());
+    sim.start(1, 8, 3);
+    assert_eq!(sim.leader.poll_timeout(), Some(sim.now + ROUND_TIMEOUT));
+    sim.submit(1, 0, &[0.1; 8], &s);
+    sim.submit(1, 1, &[0.1; 8], &s);
+    advance(&mut sim, ROUND_TIMEOUT - Duration::from_millis(1));
+    assert!(sim.outcome.is_none(), "not before the deadline");
+    advance(&mut sim, Duration::from_millis(1));
+    let o = sim.outcome.take().expect("closed at the deadline");
+    assert_eq!(o.accepted, vec![0, 1]);
+    assert!(
+        o.rejected[&2].contains("before the round deadline"),
+        "{o:?}"
+    );
+    assert!(o.mean_update.is_some());
+    // No round deadline is left (only the manual config's far start timeout).
+    assert!(
+        sim.leader
+            .poll_timeout()
+            .is_none_or(|t| t > sim.now + 1000 * ROUND_TIMEOUT)
+    );
+}
+
+#[test]
+fn b_silent_after_the_close_ends_the_round_without_an_update() {
+    let s = low(Aggregation::SecureFedAvg);
+    let mut sim = Sim::with(manual(s.clone()), helper());
+    sim.start(1, 8, 2);
+    sim.submit(1, 0, &[0.1; 8], &s);
+    sim.submit(1, 1, &[0.1; 8], &s);
+    // Both submissions were checked; A has sent CloseRobust. B "never got it":
+    // here every submission arrived, so the close went out already. Re-run
+    // with one missing and drop what A sends B at the deadline.
+    let o = sim.outcome.take().expect("complete");
+    assert!(o.mean_update.is_some());
+    sim.start(2, 8, 2);
+    sim.submit(2, 0, &[0.1; 8], &s);
+    sim.now += ROUND_TIMEOUT;
+    let acts = sim.leader.handle_timeout(sim.now);
+    let mut dropped = VecDeque::new();
+    sim.leader_actions(acts, &mut dropped);
+    assert!(
+        dropped
+            .iter()
+            .any(|m| matches!(m, Msg::ToB(AToB::CloseRobust { round: 2, .. }))),
+        "A closes at the deadline"
+    );
+    assert!(sim.outcome.is_none(), "A waits for B's answer");
+    advance(&mut sim, ROUND_TIMEOUT);
+    let o = sim.outcome.take().expect("second deadline");
+    assert!(o.mean_update.is_none());
+    assert!(o.note.unwrap().contains("did not answer the close"));
+}
+
+#[test]
+fn undecodable_worker_frames_are_refused_and_change_nothing() {
+    let s = low(Aggregation::SecureFedAvg);
+    let mut sim = Sim::with(manual(s.clone()), helper());
+    sim.start(1, 8, 2);
+    let before = sim.from_a.len();
+    for junk in [&b""[..], &[0xff; 3], &[0, 1, 7, 7, 7]] {
+        sim.frame_to_a(0, junk);
+        let acts = sim.helper.handle_worker_frame(0, junk, junk.len());
+        sim.run_helper(acts);
+    }
+    // An oversized frame is refused before decoding.
+    let big = vec![0u8; wire::DEFAULT_MAX_FRAME + 1];
+    sim.frame_to_a(1, &big);
+    let refusals = sim.from_a[before..]
+        .iter()
+        .filter(|(_, m)| matches!(m, AToWorker::Reject { round: 0, reason } if reason.starts_with("undecodable frame")))
+        .count();
+    assert_eq!(refusals, 4);
+    assert_eq!(
+        sim.from_b
+            .iter()
+            .filter(|(_, m)| matches!(m, BToWorker::Reject { reason, .. } if reason.starts_with("undecodable frame")))
+            .count(),
+        3
+    );
+    // The round is unchanged: both workers still submit and count.
+    sim.submit(1, 0, &[0.1; 8], &s);
+    sim.submit(1, 1, &[0.1; 8], &s);
+    let o = sim.outcome.take().expect("complete");
+    assert_eq!(o.accepted, vec![0, 1]);
+    assert!(o.rejected.is_empty());
+}
+
+#[test]
+fn undecodable_frames_between_the_servers_are_ignored() {
+    let s = low(Aggregation::SecureFedAvg);
+    let mut sim = Sim::with(manual(s.clone()), helper());
+    sim.start(1, 8, 1);
+    let acts = sim.leader.handle_b_frame(sim.now, &[0xde, 0xad]);
+    assert!(acts.is_empty());
+    assert!(sim.helper.handle_a_frame(&[0xbe, 0xef]).is_empty());
+    sim.submit(1, 0, &[0.1; 8], &s);
+    assert_eq!(sim.outcome.take().expect("complete").accepted, vec![0]);
+}
+
+#[test]
+fn a_claimed_id_that_is_not_the_certificates_is_refused() {
+    let mut sim = Sim::with(manual(session(8, Aggregation::PlainFedAvg, 1.0)), helper());
+    sim.worker_to_a(4, WorkerToA::Hello { worker: 0 });
+    assert!(sim.leader.roster().is_empty());
+    assert!(matches!(
+        sim.from_a.last(),
+        Some((4, AToWorker::Reject { reason, .. })) if reason.contains("enrolled as 4")
+    ));
+}
+
+#[test]
+fn the_self_test_runs_before_the_first_round() {
+    let cfg = LeaderConfig {
+        selftest_ops: Some(4),
+        ..auto(Aggregation::SecureFedAvg, 1, 1)
+    };
+    // A worker is already there, but no round may start before the self-test.
+    let mut sim = Sim::with(cfg, helper());
+    let pos = |sim: &Sim, f: fn(&LeaderAction) -> bool| sim.events.iter().position(f);
+    hello(&mut sim, 0);
+    let selftest = pos(&sim, |e| matches!(e, LeaderAction::SelfTest(_))).expect("self-test");
+    let start = pos(&sim, |e| matches!(e, LeaderAction::StartRound { .. })).expect("start");
+    assert!(selftest < start);
+}
+
+#[test]
+fn a_self_test_without_an_answer_times_out() {
+    let cfg = LeaderConfig {
+        selftest_ops: Some(4),
+        ..auto(Aggregation::SecureFedAvg, 1, 1)
+    };
+    let now = std::time::Instant::now();
+    let mut leader = super::leader::Leader::new(cfg, now);
+    let _hello = leader.b_connected();
+    let ready = wire::encode(&mpc_core::wire::BToA::Ready { last_revealed: 0 }).unwrap();
+    // B is ready, the self-test starts, and B never sends its engine frames.
+    let acts = leader.handle_b_frame(now, &ready);
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, LeaderAction::ToB(AToB::Engine(_))))
+    );
+    assert_eq!(
+        leader.poll_timeout(),
+        Some(now + SELFTEST_TIMEOUT.min(START))
+    );
+    let acts = leader.handle_timeout(now + SELFTEST_TIMEOUT);
+    assert!(matches!(
+        &acts[..],
+        [LeaderAction::Fail(LeaderError::SelfTestTimeout)]
+    ));
+}
+
+#[test]
+fn a_self_test_with_a_plain_rule_is_refused() {
+    let cfg = LeaderConfig {
+        selftest_ops: Some(4),
+        ..auto(Aggregation::PlainFedAvg, 1, 1)
+    };
+    let mut sim = Sim::with(cfg, helper());
+    hello(&mut sim, 0);
+    assert!(matches!(
+        failure(&sim),
+        Some(LeaderError::SelfTestRefused(_))
+    ));
+}
+
+#[test]
+fn losing_b_is_fatal() {
+    let mut sim = Sim::with(auto(Aggregation::SecureFltrust, 1, 1), helper());
+    let acts = sim.leader.b_closed(Some("reset".into()));
+    sim.run_leader(acts);
+    assert_eq!(
+        failure(&sim).map(ToString::to_string),
+        Some("lost the connection to server B: reset".into())
+    );
+}
