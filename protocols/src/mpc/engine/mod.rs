@@ -153,7 +153,10 @@
 //! measured IKNP bytes per OT), per value; [`EngineStats::bytes_per_relu`]
 //! likewise for ReLU.
 
+mod error;
 mod msg;
+mod output;
+mod stats;
 #[cfg(test)]
 mod tests;
 
@@ -162,28 +165,30 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use core::fmt;
 
 use mpc_core::field::Fp;
-use mpc_core::ot::{IknpError, IknpReceiver, IknpReceiverSetup, IknpSender, SessionId};
+use mpc_core::ot::{IknpReceiver, IknpReceiverSetup, IknpSender, SessionId};
 use mpc_core::prg::Seed;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha12Rng;
 use sha2::{Digest, Sha256};
-use thiserror::Error;
 use zeroize::Zeroize;
 
+pub use error::EngineError;
 pub use msg::{
     EngineCodecError, EngineMsg, HEADER_LEN, HelloMsg, JobKind, MAX_ABORT_REASON, MAX_MSG_BYTES,
     OpenMsg, Protocol, SelfTestMsg,
 };
+pub use output::{EngineOutput, SelfTestReport};
+pub use stats::EngineStats;
 
-use crate::mpc::arith::coin::{CoinError, CoinRevealed, CoinToss};
-use crate::mpc::arith::mult::{Mult, MultError};
-use crate::mpc::arith::triples::{OTS_PER_TRIPLE, TripleError, TripleGen};
-use crate::mpc::arith::{Traffic, random_fp};
-use crate::mpc::compare::count::{Count, CountError, CountInput, CountParams};
-use crate::mpc::compare::drelu::{Drelu, DreluError, DreluParams, Threshold};
-use crate::mpc::compare::mux::{Mux, MuxError, MuxMode, MuxParams};
-use crate::mpc::compare::relu::{Relu, ReluError, ReluOutput, ReluParams};
-use crate::mpc::compare::{PingPong, Relation, RotDemand, RotShapeError, Rots};
+use crate::mpc::arith::coin::{CoinRevealed, CoinToss};
+use crate::mpc::arith::mult::Mult;
+use crate::mpc::arith::random_fp;
+use crate::mpc::arith::triples::{OTS_PER_TRIPLE, TripleGen};
+use crate::mpc::compare::count::{Count, CountInput, CountParams};
+use crate::mpc::compare::drelu::{Drelu, DreluParams, Threshold};
+use crate::mpc::compare::mux::{Mux, MuxMode, MuxParams};
+use crate::mpc::compare::relu::{Relu, ReluOutput, ReluParams};
+use crate::mpc::compare::{PingPong, Relation, RotDemand, Rots};
 use crate::mpc::corr::{Party, Triple};
 
 /// Most peer messages buffered for instances that have not started here yet.
@@ -243,390 +248,6 @@ impl Default for EngineConfig {
 /// A submitted job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct JobId(pub u32);
-
-/// Outcome of a self-test, after opening.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SelfTestReport {
-    /// DReLUs and multiplications run (each).
-    pub ops: usize,
-    /// DReLU outputs that differ from the plaintext.
-    pub drelu_wrong: usize,
-    /// Products that differ from the plaintext.
-    pub mult_wrong: usize,
-}
-
-impl SelfTestReport {
-    /// Every output matched the plaintext.
-    pub fn correct(&self) -> bool {
-        self.drelu_wrong == 0 && self.mult_wrong == 0
-    }
-}
-
-/// A finished job or self-test event. `Debug` never shows shares.
-pub enum EngineOutput {
-    /// This party's XOR shares of `[v ≥ 0]`.
-    Drelu {
-        /// The job.
-        job: JobId,
-        /// XOR shares, one per value.
-        shares: Vec<bool>,
-    },
-    /// This party's additive shares of the products.
-    Mult {
-        /// The job.
-        job: JobId,
-        /// Shares of `x_j · y_j`.
-        shares: Vec<Fp>,
-    },
-    /// This party's shares of a gated-value (ReLU) batch.
-    Relu {
-        /// The job.
-        job: JobId,
-        /// Additive shares of `b_j · v_j`, `b_j = [v_j ⋈ T]`.
-        gated: Vec<Fp>,
-        /// XOR shares of the gate bits `b_j`.
-        bits: Vec<bool>,
-    },
-    /// This party's additive shares of XOR-shared bits.
-    B2a {
-        /// The job.
-        job: JobId,
-        /// Additive shares (0/1 in F), one per bit.
-        shares: Vec<Fp>,
-    },
-    /// The public result of a secure count (the same at both parties).
-    Count {
-        /// The job.
-        job: JobId,
-        /// `[Σ b_i ≥ k]`.
-        at_least_k: bool,
-    },
-    /// A joint coin (the same at both parties).
-    Coin {
-        /// The job.
-        job: JobId,
-        /// 32 uniformly random bytes both parties contributed to.
-        coin: [u8; 32],
-    },
-    /// The self-test's DReLUs and multiplications finished here (opening follows).
-    SelfTestComputed {
-        /// The self-test job.
-        job: JobId,
-        /// Operations of each kind.
-        ops: usize,
-    },
-    /// The self-test's results were opened and checked.
-    SelfTest {
-        /// The self-test job.
-        job: JobId,
-        /// Result of the check.
-        report: SelfTestReport,
-    },
-}
-
-impl fmt::Debug for EngineOutput {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EngineOutput::Drelu { job, shares } => f
-                .debug_struct("Drelu")
-                .field("job", job)
-                .field("len", &shares.len())
-                .finish_non_exhaustive(),
-            EngineOutput::Mult { job, shares } => f
-                .debug_struct("Mult")
-                .field("job", job)
-                .field("len", &shares.len())
-                .finish_non_exhaustive(),
-            EngineOutput::Relu { job, gated, .. } => f
-                .debug_struct("Relu")
-                .field("job", job)
-                .field("len", &gated.len())
-                .finish_non_exhaustive(),
-            EngineOutput::B2a { job, shares } => f
-                .debug_struct("B2a")
-                .field("job", job)
-                .field("len", &shares.len())
-                .finish_non_exhaustive(),
-            EngineOutput::Count { job, at_least_k } => f
-                .debug_struct("Count")
-                .field("job", job)
-                .field("at_least_k", at_least_k)
-                .finish(),
-            EngineOutput::Coin { job, .. } => f
-                .debug_struct("Coin")
-                .field("job", job)
-                .finish_non_exhaustive(),
-            EngineOutput::SelfTestComputed { job, ops } => f
-                .debug_struct("SelfTestComputed")
-                .field("job", job)
-                .field("ops", ops)
-                .finish(),
-            EngineOutput::SelfTest { job, report } => f
-                .debug_struct("SelfTest")
-                .field("job", job)
-                .field("report", report)
-                .finish(),
-        }
-    }
-}
-
-/// Engine errors: kinds, counts and indices only, never values.
-#[derive(Clone, Debug, Error, PartialEq, Eq)]
-pub enum EngineError {
-    /// A peer message does not decode.
-    #[error("engine: {0}")]
-    Codec(#[from] EngineCodecError),
-    /// Base OT or IKNP failed.
-    #[error("engine: {0}")]
-    Ot(#[from] IknpError),
-    /// Triple generation failed.
-    #[error("engine: {0}")]
-    Triples(#[from] TripleError),
-    /// A multiplication failed.
-    #[error("engine: {0}")]
-    Mult(#[from] MultError),
-    /// A DReLU failed.
-    #[error("engine: {0}")]
-    Drelu(#[from] DreluError),
-    /// A ReLU failed.
-    #[error("engine: {0}")]
-    Relu(#[from] ReluError),
-    /// A B2A failed.
-    #[error("engine: {0}")]
-    B2a(#[from] MuxError),
-    /// A secure count failed.
-    #[error("engine: {0}")]
-    Count(#[from] CountError),
-    /// A coin toss failed.
-    #[error("engine: {0}")]
-    Coin(#[from] CoinError),
-    /// An OT pool split failed (a local bug; never peer data alone).
-    #[error("engine: {0}")]
-    Rots(#[from] RotShapeError),
-    /// A message that cannot come at this point of the session.
-    #[error("engine: unexpected {got} message: {why}")]
-    Unexpected {
-        /// Message kind.
-        got: &'static str,
-        /// Why it cannot come now.
-        why: &'static str,
-    },
-    /// A message for an instance of another protocol.
-    #[error("engine: instance {instance} runs {expected}, got a {got} message")]
-    WrongProtocol {
-        /// The instance.
-        instance: u32,
-        /// Protocol of the instance.
-        expected: &'static str,
-        /// Kind of the message.
-        got: &'static str,
-    },
-    /// A message for an instance that already finished.
-    #[error("engine: message for instance {instance}, which has finished")]
-    FinishedInstance {
-        /// The instance.
-        instance: u32,
-    },
-    /// Too many messages for instances that have not started here.
-    #[error(
-        "engine: more than {MAX_EARLY} messages or {MAX_EARLY_BYTES} bytes wait for instances that have not started"
-    )]
-    TooManyEarly,
-    /// An extension batch above the limits: larger than `max_extend`, or
-    /// growing the pool beyond what the announced jobs need (or `max_pool`).
-    #[error(
-        "engine: the peer's IKNP batch of {count} OTs would grow the pool of {pool} beyond {allowed}, what the announced jobs that have not started need"
-    )]
-    ExtendLimit {
-        /// OTs in the batch.
-        count: usize,
-        /// OTs already in the pool.
-        pool: usize,
-        /// Most OTs the pool may hold now.
-        allowed: usize,
-    },
-    /// Too few triples survived generation (probability ≈ n · 2^-31 per missing triple).
-    #[error("engine: triple generation produced {got} triples, {need} needed")]
-    TriplesShort {
-        /// Triples produced.
-        got: usize,
-        /// Triples needed.
-        need: usize,
-    },
-    /// An invalid job submission (local).
-    #[error("engine: invalid job: {0}")]
-    Job(&'static str),
-    /// The peer announced a job this engine would refuse.
-    #[error("engine: the peer announced an invalid job: {0}")]
-    PeerJob(&'static str),
-    /// The two parties queued different jobs at the same position.
-    #[error(
-        "engine: the job at instance {instance} is {ours:?} × {ours_n} here but {theirs:?} × {theirs_n} at the peer"
-    )]
-    JobMismatch {
-        /// First instance of the job.
-        instance: u32,
-        /// This party's job kind.
-        ours: JobKind,
-        /// This party's job size.
-        ours_n: usize,
-        /// The peer's job kind.
-        theirs: JobKind,
-        /// The peer's job size.
-        theirs_n: usize,
-    },
-    /// The peer's self-test opening has the wrong size.
-    #[error("engine: self-test opening has {got} values, expected {expected}")]
-    OpenCount {
-        /// Expected per section.
-        expected: usize,
-        /// Received.
-        got: usize,
-    },
-    /// The peer runs other protocol settings (its hello's digest differs).
-    #[error(
-        "engine: the peer's protocol settings differ (DReLU bound/digit bits, triple margin, count digits); both servers need the same"
-    )]
-    Settings,
-    /// The peer reported a failure.
-    #[error("engine: the peer aborted: {0}")]
-    PeerAborted(String),
-    /// The engine failed earlier.
-    #[error("engine: failed earlier; start a new engine")]
-    Failed,
-}
-
-/// Bytes and messages of one party, per protocol.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct EngineStats {
-    /// Base OTs (IKNP setup), both directions.
-    pub base_ot: Traffic,
-    /// IKNP extension batches, both directions.
-    pub iknp: Traffic,
-    /// Triple generation.
-    pub triples: Traffic,
-    /// Multiplications.
-    pub mult: Traffic,
-    /// DReLUs.
-    pub drelu: Traffic,
-    /// ReLUs (gated values).
-    pub relu: Traffic,
-    /// B2A conversions.
-    pub b2a: Traffic,
-    /// Secure counts.
-    pub count: Traffic,
-    /// Coin tosses.
-    pub coin: Traffic,
-    /// Self-test control and opening, aborts.
-    pub control: Traffic,
-    /// OTs extended with this party as the IKNP receiver.
-    pub ots_as_receiver: u64,
-    /// OTs extended with this party as the IKNP sender.
-    pub ots_as_sender: u64,
-    /// OTs (both directions) consumed by DReLU instances.
-    pub drelu_rots: u64,
-    /// OTs (both directions) consumed by triple generation.
-    pub triple_rots: u64,
-    /// OTs (both directions) consumed by ReLU instances.
-    pub relu_rots: u64,
-    /// OTs (both directions) consumed by B2A instances.
-    pub b2a_rots: u64,
-    /// OTs (both directions) consumed by secure counts.
-    pub count_rots: u64,
-    /// ReLU values computed.
-    pub relu_ops: u64,
-    /// Bits converted by B2A.
-    pub b2a_ops: u64,
-    /// Secure counts run.
-    pub count_ops: u64,
-    /// Coins tossed.
-    pub coins: u64,
-    /// DReLU values computed.
-    pub drelu_ops: u64,
-    /// Products computed.
-    pub mult_ops: u64,
-    /// Triples generated (after rejections, including unused margin).
-    pub triples_made: u64,
-}
-
-impl EngineStats {
-    fn entry(&mut self, p: Protocol) -> &mut Traffic {
-        match p {
-            Protocol::BaseOt => &mut self.base_ot,
-            Protocol::Iknp => &mut self.iknp,
-            Protocol::Triples => &mut self.triples,
-            Protocol::Mult => &mut self.mult,
-            Protocol::Drelu => &mut self.drelu,
-            Protocol::Relu => &mut self.relu,
-            Protocol::B2a => &mut self.b2a,
-            Protocol::Count => &mut self.count,
-            Protocol::Coin => &mut self.coin,
-            Protocol::Control => &mut self.control,
-        }
-    }
-
-    /// All traffic.
-    pub fn total(&self) -> Traffic {
-        let mut t = Traffic::default();
-        for x in [
-            self.base_ot,
-            self.iknp,
-            self.triples,
-            self.mult,
-            self.drelu,
-            self.relu,
-            self.b2a,
-            self.count,
-            self.coin,
-            self.control,
-        ] {
-            t += x;
-        }
-        t
-    }
-
-    /// OTs extended in both directions.
-    pub fn ots_extended(&self) -> u64 {
-        self.ots_as_receiver + self.ots_as_sender
-    }
-
-    /// Measured IKNP bytes per extended OT (both directions).
-    pub fn iknp_bytes_per_ot(&self) -> f64 {
-        match self.ots_extended() {
-            0 => 0.0,
-            n => self.iknp.total_bytes() as f64 / n as f64,
-        }
-    }
-
-    /// Bytes exchanged per DReLU: its messages plus its OTs' share of the
-    /// IKNP traffic (base-OT setup not included: it is shared by every job).
-    pub fn bytes_per_drelu(&self) -> Option<f64> {
-        (self.drelu_ops > 0).then(|| {
-            (self.drelu.total_bytes() as f64 + self.drelu_rots as f64 * self.iknp_bytes_per_ot())
-                / self.drelu_ops as f64
-        })
-    }
-
-    /// Bytes exchanged per ReLU value: its messages plus its OTs' share of
-    /// the IKNP traffic.
-    pub fn bytes_per_relu(&self) -> Option<f64> {
-        (self.relu_ops > 0).then(|| {
-            (self.relu.total_bytes() as f64 + self.relu_rots as f64 * self.iknp_bytes_per_ot())
-                / self.relu_ops as f64
-        })
-    }
-
-    /// Bytes exchanged per multiplication: its messages, the triple
-    /// messages, and the triples' OTs' share of the IKNP traffic.
-    pub fn bytes_per_mult(&self) -> Option<f64> {
-        (self.mult_ops > 0).then(|| {
-            (self.mult.total_bytes() as f64
-                + self.triples.total_bytes() as f64
-                + self.triple_rots as f64 * self.iknp_bytes_per_ot())
-                / self.mult_ops as f64
-        })
-    }
-}
 
 /// What the shell sends after a frame, and the error (if any) that ended the engine.
 #[derive(Debug, Default)]
