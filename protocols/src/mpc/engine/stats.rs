@@ -1,7 +1,8 @@
 //! Traffic accounting: [`EngineStats`] (bytes and messages per protocol, OTs
-//! extended and consumed, operations per job kind).
+//! extended and consumed, operations per job kind) and the outbox, through
+//! which every message for the peer passes so it is counted exactly once.
 
-use super::msg::Protocol;
+use super::msg::{EngineMsg, Protocol};
 use crate::mpc::arith::Traffic;
 
 /// Bytes and messages of one party, per protocol.
@@ -58,7 +59,7 @@ pub struct EngineStats {
 }
 
 impl EngineStats {
-    pub(super) fn entry(&mut self, p: Protocol) -> &mut Traffic {
+    fn entry(&mut self, p: Protocol) -> &mut Traffic {
         match p {
             Protocol::BaseOt => &mut self.base_ot,
             Protocol::Iknp => &mut self.iknp,
@@ -133,5 +134,38 @@ impl EngineStats {
                 + self.triple_rots as f64 * self.iknp_bytes_per_ot())
                 / self.mult_ops as f64
         })
+    }
+}
+
+/// Messages for the peer, in order, and the counters they are charged to.
+#[derive(Debug, Default)]
+pub(super) struct Outbox {
+    /// Messages not yet handed to the shell.
+    pub(super) msgs: Vec<EngineMsg>,
+    /// Every message sent or received, counted when it passes.
+    pub(super) stats: EngineStats,
+}
+
+impl Outbox {
+    /// Queues a message for the peer (counted as sent).
+    pub(super) fn send(&mut self, msg: EngineMsg) {
+        self.stats.entry(msg.protocol()).sent(msg.encoded_len());
+        self.msgs.push(msg);
+    }
+
+    /// Queues a message ahead of everything queued so far (the hello).
+    pub(super) fn send_first(&mut self, msg: EngineMsg) {
+        self.stats.entry(msg.protocol()).sent(msg.encoded_len());
+        self.msgs.insert(0, msg);
+    }
+
+    /// Counts a message from the peer.
+    pub(super) fn received(&mut self, msg: &EngineMsg) {
+        self.stats.entry(msg.protocol()).received(msg.encoded_len());
+    }
+
+    /// Everything queued so far.
+    pub(super) fn take(&mut self) -> Vec<EngineMsg> {
+        std::mem::take(&mut self.msgs)
     }
 }
