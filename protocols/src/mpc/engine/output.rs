@@ -89,27 +89,18 @@ pub enum EngineOutput {
 
 impl fmt::Debug for EngineOutput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Batches show their size, never their shares.
+        let batch = |f: &mut fmt::Formatter<'_>, name: &str, job: &JobId, len: usize| {
+            f.debug_struct(name)
+                .field("job", job)
+                .field("len", &len)
+                .finish_non_exhaustive()
+        };
         match self {
-            EngineOutput::Drelu { job, shares } => f
-                .debug_struct("Drelu")
-                .field("job", job)
-                .field("len", &shares.len())
-                .finish_non_exhaustive(),
-            EngineOutput::Mult { job, shares } => f
-                .debug_struct("Mult")
-                .field("job", job)
-                .field("len", &shares.len())
-                .finish_non_exhaustive(),
-            EngineOutput::Relu { job, gated, .. } => f
-                .debug_struct("Relu")
-                .field("job", job)
-                .field("len", &gated.len())
-                .finish_non_exhaustive(),
-            EngineOutput::B2a { job, shares } => f
-                .debug_struct("B2a")
-                .field("job", job)
-                .field("len", &shares.len())
-                .finish_non_exhaustive(),
+            EngineOutput::Drelu { job, shares } => batch(f, "Drelu", job, shares.len()),
+            EngineOutput::Mult { job, shares } => batch(f, "Mult", job, shares.len()),
+            EngineOutput::Relu { job, gated, .. } => batch(f, "Relu", job, gated.len()),
+            EngineOutput::B2a { job, shares } => batch(f, "B2a", job, shares.len()),
             EngineOutput::Count { job, at_least_k } => f
                 .debug_struct("Count")
                 .field("job", job)
