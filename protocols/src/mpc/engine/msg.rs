@@ -750,31 +750,7 @@ impl EngineMsg {
             TAG_BASE_SENDER => EngineMsg::BaseOtSender(BaseOtSenderMsg::from_bytes(payload)?),
             TAG_BASE_RECEIVER => EngineMsg::BaseOtReceiver(BaseOtReceiverMsg::from_bytes(payload)?),
             TAG_EXTEND => EngineMsg::Extend(ExtendMsg::from_slice(payload)?),
-            TAG_SELFTEST => {
-                if payload.len() != 36 {
-                    return Err(EngineCodecError::Length {
-                        kind: SELFTEST_KIND,
-                        expected: 36,
-                        got: payload.len(),
-                    });
-                }
-                let (o, s) = payload.split_at(4);
-                let mut ops = [0u8; 4];
-                ops.copy_from_slice(o);
-                let mut seed = [0u8; 32];
-                seed.copy_from_slice(s);
-                let ops = u32::from_le_bytes(ops);
-                if ops == 0 {
-                    return Err(EngineCodecError::ZeroOps {
-                        kind: SELFTEST_KIND,
-                    });
-                }
-                EngineMsg::SelfTest(SelfTestMsg {
-                    instance,
-                    ops,
-                    seed,
-                })
-            }
+            TAG_SELFTEST => EngineMsg::SelfTest(SelfTestMsg::decode(instance, payload)?),
             TAG_ABORT => {
                 if payload.len() > MAX_ABORT_REASON {
                     return Err(EngineCodecError::Reason);
@@ -782,36 +758,7 @@ impl EngineMsg {
                 let reason = core::str::from_utf8(payload).map_err(|_| EngineCodecError::Reason)?;
                 EngineMsg::Abort(reason.to_string())
             }
-            TAG_JOB => {
-                let Some(&code) = payload.first() else {
-                    return Err(EngineCodecError::Length {
-                        kind: JOB_KIND,
-                        expected: 5,
-                        got: 0,
-                    });
-                };
-                let Some(extra) = JobKind::params_len(code) else {
-                    return Err(EngineCodecError::JobKind { code });
-                };
-                let (head, params) = match payload.split_at_checked(5) {
-                    Some((h, p)) if p.len() == extra => (h, p),
-                    _ => {
-                        return Err(EngineCodecError::Length {
-                            kind: JOB_KIND,
-                            expected: 5 + extra,
-                            got: payload.len(),
-                        });
-                    }
-                };
-                let mut nb = [0u8; 4];
-                nb.copy_from_slice(head.get(1..5).unwrap_or(&[0; 4]));
-                let n = u32::from_le_bytes(nb);
-                if n == 0 {
-                    return Err(EngineCodecError::ZeroOps { kind: JOB_KIND });
-                }
-                let kind = JobKind::decode(code, params)?;
-                EngineMsg::Job { instance, kind, n }
-            }
+            TAG_JOB => decode_job(instance, payload)?,
             TAG_TRIPLES => EngineMsg::Triples {
                 instance,
                 msg: TripleMsg::decode(payload)?,
@@ -851,6 +798,67 @@ impl EngineMsg {
             tag => return Err(EngineCodecError::UnknownTag { tag }),
         })
     }
+}
+
+impl SelfTestMsg {
+    /// The payload of a self-test request: `ops (u32 LE) ‖ seed`.
+    fn decode(instance: u32, payload: &[u8]) -> Result<SelfTestMsg, EngineCodecError> {
+        if payload.len() != 36 {
+            return Err(EngineCodecError::Length {
+                kind: SELFTEST_KIND,
+                expected: 36,
+                got: payload.len(),
+            });
+        }
+        let (o, s) = payload.split_at(4);
+        let mut ops = [0u8; 4];
+        ops.copy_from_slice(o);
+        let mut seed = [0u8; 32];
+        seed.copy_from_slice(s);
+        let ops = u32::from_le_bytes(ops);
+        if ops == 0 {
+            return Err(EngineCodecError::ZeroOps {
+                kind: SELFTEST_KIND,
+            });
+        }
+        Ok(SelfTestMsg {
+            instance,
+            ops,
+            seed,
+        })
+    }
+}
+
+/// The payload of a job announcement: `code ‖ n (u32 LE) ‖ parameters`.
+fn decode_job(instance: u32, payload: &[u8]) -> Result<EngineMsg, EngineCodecError> {
+    let Some(&code) = payload.first() else {
+        return Err(EngineCodecError::Length {
+            kind: JOB_KIND,
+            expected: 5,
+            got: 0,
+        });
+    };
+    let Some(extra) = JobKind::params_len(code) else {
+        return Err(EngineCodecError::JobKind { code });
+    };
+    let (head, params) = match payload.split_at_checked(5) {
+        Some((h, p)) if p.len() == extra => (h, p),
+        _ => {
+            return Err(EngineCodecError::Length {
+                kind: JOB_KIND,
+                expected: 5 + extra,
+                got: payload.len(),
+            });
+        }
+    };
+    let mut nb = [0u8; 4];
+    nb.copy_from_slice(head.get(1..5).unwrap_or(&[0; 4]));
+    let n = u32::from_le_bytes(nb);
+    if n == 0 {
+        return Err(EngineCodecError::ZeroOps { kind: JOB_KIND });
+    }
+    let kind = JobKind::decode(code, params)?;
+    Ok(EngineMsg::Job { instance, kind, n })
 }
 
 const UNKNOWN_KIND: &str = "unknown";

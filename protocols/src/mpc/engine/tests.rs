@@ -6,6 +6,9 @@ use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 
 use super::*;
+use crate::mpc::arith::random_fp;
+use crate::mpc::arith::triples::OTS_PER_TRIPLE;
+use crate::mpc::compare::Relation;
 
 fn seed(x: u64) -> Seed {
     let mut s = [0u8; 32];
@@ -1180,7 +1183,8 @@ fn extension_beyond_announced_demand_is_refused() {
     assert!(p.run().is_none());
     // No job queued anywhere: even one IKNP block is refused.
     let (_, msg) =
-        p.a.receiver
+        p.a.ots
+            .receiver
             .as_mut()
             .unwrap()
             .extend_rot(&mut r, 128)
@@ -1207,7 +1211,8 @@ fn extension_beyond_announced_demand_is_refused() {
     assert!(p.run().is_none(), "A's job and its extensions are accepted");
     assert_eq!(p.b.pooled_ots().0, need.next_multiple_of(128));
     let (_, msg) =
-        p.a.receiver
+        p.a.ots
+            .receiver
             .as_mut()
             .unwrap()
             .extend_rot(&mut r, 128)
@@ -1291,26 +1296,26 @@ fn ot_pools_are_presized_so_they_never_reallocate() {
     let need = p.a.waiting.front().unwrap().demand.a_receives;
     assert!(need > 4 * cfg.extend_chunk);
     // A's own pool holds the whole batch in one allocation.
-    assert!(p.a.pool.received.mc.capacity() >= need);
-    assert_eq!(p.a.pool.received.mc.len(), need.next_multiple_of(128));
+    assert!(p.a.ots.pool.received.mc.capacity() >= need);
+    assert_eq!(p.a.ots.pool.received.mc.len(), need.next_multiple_of(128));
     p.outgoing();
     p.to_a.clear();
     // Deliver A's job and first extension batch to B.
-    while p.b.pool.sent.m0.is_empty() {
+    while p.b.ots.pool.sent.m0.is_empty() {
         let f = p.to_b.pop_front().unwrap();
         assert!(p.b.on_frame(&f).error.is_none());
     }
-    assert!(p.b.pool.sent.m0.len() < need);
-    let ptr = p.b.pool.sent.m0.as_ptr();
+    assert!(p.b.ots.pool.sent.m0.len() < need);
+    let ptr = p.b.ots.pool.sent.m0.as_ptr();
     assert!(
-        p.b.pool.sent.m0.capacity() >= need,
+        p.b.ots.pool.sent.m0.capacity() >= need,
         "sized for the announced demand"
     );
-    while p.b.pool.sent.m0.len() < need {
+    while p.b.ots.pool.sent.m0.len() < need {
         let f = p.to_b.pop_front().unwrap();
         assert!(p.b.on_frame(&f).error.is_none());
-        if p.b.pool.sent.m0.len() < need {
-            assert_eq!(p.b.pool.sent.m0.as_ptr(), ptr, "no reallocation");
+        if p.b.ots.pool.sent.m0.len() < need {
+            assert_eq!(p.b.ots.pool.sent.m0.as_ptr(), ptr, "no reallocation");
         }
     }
     assert!(p.run().is_none());
