@@ -1,7 +1,7 @@
 //! OT benchmarks: Chou–Orlandi base OTs, our IKNP extension, and cryprot-ot's
 //! semi-honest IKNP side by side in the same run.
 //!
-//! `cargo bench -p mpc-core --bench ot` (10 samples per benchmark).
+//! `cd bench-cryprot && cargo bench --bench ot` (10 samples per benchmark).
 //!
 //! * `ot/base/*`: 128 base OTs, both parties in this thread, through the byte
 //!   encodings (one round trip of messages, no network).
@@ -43,7 +43,7 @@ use mpc_core::ot::base::{
     BaseOtReceiver, BaseOtReceiverMsg, BaseOtSender, BaseOtSenderMsg, SessionId,
 };
 use mpc_core::ot::block::{AesPrg, Crhf};
-use mpc_core::ot::iknp::{ExtendMsg, IknpReceiver, IknpSender, OtCorrectionsMsg};
+use mpc_core::ot::iknp::{ExtendMsg, IknpReceiver, IknpSender};
 use mpc_core::ot::transpose::transpose_tiles;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -91,17 +91,6 @@ fn print_traffic() {
         mib(rot),
         rot as f64 / OTS as f64
     );
-    let choices = vec![false; OTS];
-    let zeros = vec![0u128; OTS];
-    let (p, m) = r.extend_chosen(&choices).unwrap();
-    let corr = s.send_chosen(&m, &zeros, &zeros).unwrap();
-    let chosen = (m.encoded_len() + corr.encoded_len()) as u64;
-    r.finish_chosen(p, &corr).unwrap();
-    println!(
-        "IKNP chosen-message OT 2^{LOG_OTS}: {chosen} B ({:.2} MiB, {:.2} B/OT, 2 messages)",
-        mib(chosen),
-        chosen as f64 / OTS as f64
-    );
     let total = r.traffic();
     assert_eq!(total.bytes_sent, s.traffic().bytes_received);
     println!(
@@ -111,10 +100,10 @@ fn print_traffic() {
         total.messages_sent + total.messages_received
     );
     println!(
-        "(message sizes: BaseOtSenderMsg {} B, BaseOtReceiverMsg(128) {} B, ExtendMsg(m) 17+16*ceil(m/128)*128 B, OtCorrectionsMsg(m) {} + 32*m B)",
+        "(message sizes: BaseOtSenderMsg {} B, BaseOtReceiverMsg(128) {} B, ExtendMsg(m) {}+16*ceil(m/128)*128 B)",
         BaseOtSenderMsg::ENCODED_LEN,
         BaseOtReceiverMsg::encoded_len_for(128),
-        OtCorrectionsMsg::encoded_len_for(0),
+        ExtendMsg::HEADER_LEN,
     );
 }
 

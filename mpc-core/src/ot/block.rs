@@ -69,20 +69,8 @@ pub fn get_bit(b: Block, k: usize) -> bool {
     (b >> (k & 127)) & 1 == 1
 }
 
-/// Packs bits into blocks, bit `i` of the input at bit `i % 128` of block
-/// `i / 128`; the last block is zero-padded.
-pub fn pack_bits(bits: &[bool]) -> Vec<Block> {
-    bits.chunks(128)
-        .map(|chunk| {
-            chunk
-                .iter()
-                .enumerate()
-                .fold(0u128, |acc, (k, &b)| acc | (Block::from(b) << k))
-        })
-        .collect()
-}
-
-/// The first `n` bits of `blocks` (inverse of [`pack_bits`]); missing bits are `false`.
+/// The first `n` bits of `blocks`, bit `i` at bit `i % 128` of block `i / 128`;
+/// missing bits are `false`.
 pub fn unpack_bits(blocks: &[Block], n: usize) -> Vec<bool> {
     let mut out = Vec::with_capacity(blocks.len() * 128);
     for &w in blocks.iter().take(n.div_ceil(128)) {
@@ -299,6 +287,18 @@ mod tests {
             assert_ne!(sigma(e), 0);
             assert_ne!(sigma(e) ^ e, 0);
         }
+    }
+
+    /// The inverse of [`unpack_bits`] (the last block zero-padded).
+    fn pack_bits(bits: &[bool]) -> Vec<Block> {
+        bits.chunks(128)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u128, |acc, (k, &b)| acc | (Block::from(b) << k))
+            })
+            .collect()
     }
 
     proptest! {

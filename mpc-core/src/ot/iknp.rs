@@ -27,21 +27,20 @@
 //! * Both transpose (rows `t_i`, `q_i` ∈ {0,1}^128): `t_i = q_i ⊕ r_i·Δ` — a
 //!   **correlated OT** ([`CotSenderOutput`] / [`CotReceiverOutput`]).
 //!
-//! Derived outputs, all in the same single message:
+//! Derived outputs, both from the same single message, R's choices `r` random:
 //!
-//! * **COT, random choices** ([`IknpReceiver::extend_cot`]) or **chosen
-//!   choices** ([`IknpReceiver::extend_cot_with_choices`]; R sets `r` itself).
 //! * **Random OT** ([`IknpReceiver::extend_rot`] / [`IknpSender::receive_rot`]):
 //!   S outputs `m0_i = H(i, q_i)`, `m1_i = H(i, q_i ⊕ Δ)`, R outputs
 //!   `H(i, t_i) = m{r_i}_i`, with `H` the fixed-key-AES TCCR hash
 //!   ([`Crhf`]) and `i` the OT's index in the session (a counter that both
 //!   parties advance by `m'` per batch, so no tweak repeats in a session).
-//! * **Chosen-message OT** of 128-bit messages `(x0_i, x1_i)`
-//!   ([`IknpReceiver::extend_chosen`] → [`IknpSender::send_chosen`] →
-//!   [`IknpReceiver::finish_chosen`]): R runs the extension with `r = c` (its
-//!   choices); S answers with one correction pair per OT,
-//!   `y_b,i = x_b,i ⊕ H(i, q_i ⊕ b·Δ)` ([`OtCorrectionsMsg`], 17 + 32·m bytes);
-//!   R outputs `y_{c_i},i ⊕ H(i, t_i) = x_{c_i},i`. Two messages in total.
+//!   This is what the product consumes (the 2PC engine, and through it every
+//!   protocol of `protocols::mpc`).
+//! * **COT** ([`IknpReceiver::extend_cot`] / [`IknpSender::receive_cot`]): the
+//!   raw correlation above, unhashed. No protocol consumes it; it stays
+//!   because it is the correlation the tests check directly (a broken
+//!   extension shows up here before any hashing hides it) and the
+//!   `bench-cryprot` comparison times it against cryprot-ot.
 //!
 //! Batches are numbered; each message carries its batch number and OT count,
 //! and the receiving party checks both (and the exact size) before it touches
@@ -56,17 +55,12 @@
 //!   of `r`. Simulator: run the base-OT receiver simulator, send a uniformly
 //!   random `u`; S's outputs `q^j = G(s_j) ⊕ Δ_j·u^j` are then fixed by its view
 //!   and handed to the ideal COT functionality, which gives R `t_i = q_i ⊕ r_i·Δ`.
-//!   For chosen-choice and chosen-message OT the same holds: `u` does not
-//!   depend on `r`, so S learns nothing about R's choices.
 //! * **R's view**: `r`, its base-OT sender view (the points `B_j`, which are
-//!   independent of `Δ`) and keys `(k0_j, k1_j)`; in chosen-message OT also the
-//!   corrections. The COT output `t` is a function of R's own keys; `Δ` never
-//!   influences R's view, so R learns nothing about `Δ` and hence nothing about
-//!   `q_i ⊕ (1−r_i)·Δ`. For ROT the other message `H(i, t_i ⊕ Δ)` is
+//!   independent of `Δ`) and keys `(k0_j, k1_j)`. The COT output `t` is a
+//!   function of R's own keys; `Δ` never influences R's view, so R learns
+//!   nothing about `Δ` and hence nothing about `q_i ⊕ (1−r_i)·Δ`. For ROT the other message `H(i, t_i ⊕ Δ)` is
 //!   pseudorandom given the view, because `Δ` is uniform and hidden and `H` is
-//!   tweakable correlation robust with distinct tweaks; for chosen-message OT
-//!   the simulator sends `y_{c_i} = x_{c_i} ⊕ H(i, t_i)` and a uniformly
-//!   random `y_{1−c_i}`, indistinguishable for the same reason.
+//!   tweakable correlation robust with distinct tweaks.
 //!
 //! This is semi-honest security only: a malicious R could use different `r`
 //! in different columns and learn bits of `Δ` (KOS adds a consistency check).
@@ -87,7 +81,7 @@ use zeroize::Zeroize;
 use super::base::{
     BaseOtError, BaseOtReceiver, BaseOtReceiverMsg, BaseOtSender, BaseOtSenderMsg, SessionId,
 };
-use super::block::{AesPrg, Block, Crhf, bit_mask, pack_bits, unpack_bits};
+use super::block::{AesPrg, Block, Crhf, bit_mask, unpack_bits};
 use super::transpose::transpose_128;
 use super::{CotReceiverOutput, CotSenderOutput, RotReceiverOutput, RotSenderOutput, Traffic};
 
@@ -104,9 +98,7 @@ const TILE_BYTES: usize = KAPPA * BLOCK_BYTES;
 const CHUNK_TILES: usize = 32;
 
 const TAG_EXTEND: u8 = 0xc1;
-const TAG_CORRECTIONS: u8 = 0xc2;
 const EXTEND_KIND: &str = "extend";
-const CORRECTIONS_KIND: &str = "corrections";
 
 /// IKNP errors. They describe structure only, never secret values.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -161,16 +153,6 @@ pub enum IknpError {
         n: usize,
         /// Limit.
         max: usize,
-    },
-    /// Chosen-message OT with message vectors of the wrong length.
-    #[error("chosen-message OT of {count} OTs got {m0} first and {m1} second messages")]
-    MessageCount {
-        /// OTs in the batch.
-        count: usize,
-        /// Length of the first message vector.
-        m0: usize,
-        /// Length of the second message vector.
-        m1: usize,
     },
 }
 
@@ -340,90 +322,6 @@ impl ExtendMsg {
     }
 }
 
-/// S → R: the chosen-message OT corrections `(y0_i, y1_i)` of one batch.
-#[derive(Clone)]
-pub struct OtCorrectionsMsg {
-    bytes: Vec<u8>,
-    batch: u64,
-    count: usize,
-}
-
-impl fmt::Debug for OtCorrectionsMsg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OtCorrectionsMsg")
-            .field("batch", &self.batch)
-            .field("count", &self.count)
-            .field("bytes", &self.bytes.len())
-            .finish()
-    }
-}
-
-impl OtCorrectionsMsg {
-    fn body_len(count: usize) -> usize {
-        count * 2 * BLOCK_BYTES
-    }
-
-    /// Encoded size of the message for a batch of `count` OTs.
-    pub fn encoded_len_for(count: usize) -> usize {
-        HEADER_LEN + Self::body_len(count)
-    }
-
-    /// Encoded size in bytes.
-    pub fn encoded_len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    /// Batch number of the extension this answers.
-    pub fn batch(&self) -> u64 {
-        self.batch
-    }
-
-    /// Number of OTs.
-    pub fn count(&self) -> usize {
-        self.count
-    }
-
-    /// The encoding.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-
-    /// A copy of the encoding.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        self.bytes.clone()
-    }
-
-    /// The encoding, without copying.
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.bytes
-    }
-
-    /// Decodes and validates tag, count (≤ [`MAX_BATCH`]) and exact size.
-    pub fn from_slice(bytes: &[u8]) -> Result<OtCorrectionsMsg, IknpError> {
-        let (batch, count) = read_header(bytes, CORRECTIONS_KIND, TAG_CORRECTIONS, Self::body_len)?;
-        Ok(OtCorrectionsMsg {
-            bytes: bytes.to_vec(),
-            batch,
-            count,
-        })
-    }
-
-    /// As [`OtCorrectionsMsg::from_slice`], taking ownership (no copy).
-    pub fn from_vec(bytes: Vec<u8>) -> Result<OtCorrectionsMsg, IknpError> {
-        let (batch, count) =
-            read_header(&bytes, CORRECTIONS_KIND, TAG_CORRECTIONS, Self::body_len)?;
-        Ok(OtCorrectionsMsg {
-            bytes,
-            batch,
-            count,
-        })
-    }
-
-    fn body(&self) -> &[u8] {
-        self.bytes.get(HEADER_LEN..).unwrap_or_default()
-    }
-}
-
 /// R between [`IknpReceiver::setup`] and [`IknpReceiverSetup::finish`].
 pub struct IknpReceiverSetup {
     base: BaseOtSender,
@@ -474,42 +372,6 @@ impl fmt::Debug for IknpReceiver {
             .field("ots_used", &self.next_index)
             .field("traffic", &self.traffic)
             .finish_non_exhaustive()
-    }
-}
-
-/// R's state for a chosen-message OT batch, waiting for S's corrections.
-pub struct ChosenOtReceiver {
-    batch: u64,
-    choices: Vec<bool>,
-    /// `H(i, t_i)`.
-    keys: Vec<Block>,
-}
-
-impl fmt::Debug for ChosenOtReceiver {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChosenOtReceiver")
-            .field("batch", &self.batch)
-            .field("count", &self.keys.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Drop for ChosenOtReceiver {
-    fn drop(&mut self) {
-        self.choices.zeroize();
-        self.keys.zeroize();
-    }
-}
-
-impl ChosenOtReceiver {
-    /// Number of OTs.
-    pub fn count(&self) -> usize {
-        self.keys.len()
-    }
-
-    /// Batch number.
-    pub fn batch(&self) -> u64 {
-        self.batch
     }
 }
 
@@ -630,25 +492,6 @@ impl IknpReceiver {
         Ok((CotReceiverOutput { choices, t }, msg))
     }
 
-    /// A batch of correlated OTs with the choice bits fixed by R (`r = choices`).
-    pub fn extend_cot_with_choices(
-        &mut self,
-        choices: &[bool],
-    ) -> Result<(CotReceiverOutput, ExtendMsg), IknpError> {
-        check_batch_size(choices.len())?;
-        let mut r = pack_bits(choices);
-        let (mut t, msg, _) = self.extend_core(&r, choices.len());
-        Self::truncate_secret(&mut t, choices.len());
-        r.zeroize();
-        Ok((
-            CotReceiverOutput {
-                choices: choices.to_vec(),
-                t,
-            },
-            msg,
-        ))
-    }
-
     /// A batch of `count` random OTs with random choice bits.
     pub fn extend_rot(
         &mut self,
@@ -663,80 +506,6 @@ impl IknpReceiver {
         let choices = unpack_bits(&r, count);
         r.zeroize();
         Ok((RotReceiverOutput { choices, mc: t }, msg))
-    }
-
-    /// A batch of random OTs (random messages) with the choice bits fixed by R.
-    pub fn extend_rot_with_choices(
-        &mut self,
-        choices: &[bool],
-    ) -> Result<(RotReceiverOutput, ExtendMsg), IknpError> {
-        check_batch_size(choices.len())?;
-        let mut r = pack_bits(choices);
-        let (mut t, msg, first) = self.extend_core(&r, choices.len());
-        Self::truncate_secret(&mut t, choices.len());
-        self.crhf.hash_seq_in_place(Block::from(first), &mut t);
-        r.zeroize();
-        Ok((
-            RotReceiverOutput {
-                choices: choices.to_vec(),
-                mc: t,
-            },
-            msg,
-        ))
-    }
-
-    /// Chosen-message OT, step 1: the extension with `r = choices`. Send the
-    /// message to S ([`IknpSender::send_chosen`]) and pass its answer to
-    /// [`IknpReceiver::finish_chosen`].
-    pub fn extend_chosen(
-        &mut self,
-        choices: &[bool],
-    ) -> Result<(ChosenOtReceiver, ExtendMsg), IknpError> {
-        let (out, msg) = self.extend_rot_with_choices(choices)?;
-        let RotReceiverOutput { choices, mc } = out;
-        Ok((
-            ChosenOtReceiver {
-                batch: msg.batch,
-                choices,
-                keys: mc,
-            },
-            msg,
-        ))
-    }
-
-    /// Chosen-message OT, step 3: `x_{c_i} = y_{c_i, i} ⊕ H(i, t_i)`.
-    pub fn finish_chosen(
-        &mut self,
-        pending: ChosenOtReceiver,
-        msg: &OtCorrectionsMsg,
-    ) -> Result<Vec<Block>, IknpError> {
-        if msg.batch != pending.batch {
-            return Err(IknpError::Batch {
-                kind: CORRECTIONS_KIND,
-                expected: pending.batch,
-                got: msg.batch,
-            });
-        }
-        if msg.count != pending.count() {
-            return Err(IknpError::Count {
-                kind: CORRECTIONS_KIND,
-                expected: pending.count(),
-                got: msg.count,
-            });
-        }
-        self.traffic.received(msg.encoded_len());
-        let out = pending
-            .keys
-            .iter()
-            .zip(&pending.choices)
-            .zip(msg.body().chunks_exact(2 * BLOCK_BYTES))
-            .map(|((&key, &c), pair)| {
-                let (y0, y1) = pair.split_at(BLOCK_BYTES);
-                let (y0, y1) = (read_block(y0), read_block(y1));
-                y0 ^ ((y0 ^ y1) & bit_mask(c)) ^ key
-            })
-            .collect();
-        Ok(out)
     }
 }
 
@@ -887,7 +656,7 @@ impl IknpSender {
         Ok((q, first))
     }
 
-    /// Correlated OTs of a batch of `count` (random or chosen choices alike).
+    /// Correlated OTs of a batch of `count`.
     pub fn receive_cot(
         &mut self,
         msg: &ExtendMsg,
@@ -912,40 +681,6 @@ impl IknpSender {
         self.crhf
             .hash_pairs_in_place(Block::from(first), &mut m0, self.delta, &mut m1);
         Ok(RotSenderOutput { m0, m1 })
-    }
-
-    /// Chosen-message OT, step 2: S's messages `(m0[i], m1[i])`; returns the
-    /// corrections for R. The batch size is `m0.len()` (= `m1.len()`).
-    pub fn send_chosen(
-        &mut self,
-        msg: &ExtendMsg,
-        m0: &[Block],
-        m1: &[Block],
-    ) -> Result<OtCorrectionsMsg, IknpError> {
-        let count = m0.len();
-        if m1.len() != count {
-            return Err(IknpError::MessageCount {
-                count: msg.count,
-                m0: m0.len(),
-                m1: m1.len(),
-            });
-        }
-        let batch = self.batch;
-        let rot = self.receive_rot(msg, count)?;
-        let mut bytes = Vec::with_capacity(OtCorrectionsMsg::encoded_len_for(count));
-        write_header(&mut bytes, TAG_CORRECTIONS, batch, count);
-        for (((x0, x1), p0), p1) in m0.iter().zip(m1).zip(&rot.m0).zip(&rot.m1) {
-            bytes.extend_from_slice(&(x0 ^ p0).to_le_bytes());
-            bytes.extend_from_slice(&(x1 ^ p1).to_le_bytes());
-        }
-        let mut rot = rot;
-        rot.zeroize();
-        self.traffic.sent(bytes.len());
-        Ok(OtCorrectionsMsg {
-            bytes,
-            batch,
-            count,
-        })
     }
 }
 

@@ -19,11 +19,11 @@
 //! S: let (s, m2)     = IknpSender::setup(rng, sid, &m1)?;   S → R: m2 (BaseOtReceiverMsg, 4101 B)
 //! R: let mut r       = setup.finish(&m2)?;
 //! // any number of batches, in the same order on both sides:
-//! R: let (out_r, u)  = r.extend_cot(rng, m)?;                R → S: u (ExtendMsg, 17 + 16·⌈m/128⌉·128 B)
-//! S: let out_s       = s.receive_cot(&u, m)?;
+//! R: let (out_r, u)  = r.extend_rot(rng, m)?;                R → S: u (ExtendMsg, 17 + 16·⌈m/128⌉·128 B)
+//! S: let out_s       = s.receive_rot(&u, m)?;
 //! ```
 //!
-//! See [`iknp`] for random OT and chosen-message OT.
+//! See [`iknp`] for the unhashed correlated OT (`extend_cot` / `receive_cot`).
 
 pub mod base;
 pub mod block;
@@ -38,10 +38,7 @@ pub use base::{BaseOtError, SessionId};
 /// A 128-bit block (`u128`): OT keys, messages, correlations.
 pub use block::Block;
 pub use block::{AesPrg, Crhf};
-pub use iknp::{
-    ChosenOtReceiver, ExtendMsg, IknpError, IknpReceiver, IknpReceiverSetup, IknpSender,
-    OtCorrectionsMsg,
-};
+pub use iknp::{ExtendMsg, IknpError, IknpReceiver, IknpReceiverSetup, IknpSender};
 
 /// Correlated-OT output of the sender: `t_i = q_i ⊕ (r_i · Δ)` on the receiver's side.
 #[derive(Clone, Default)]

@@ -21,23 +21,6 @@ impl Party {
     }
 }
 
-/// One party's XOR shares of a Boolean triple: (a_A ⊕ a_B) ∧ (b_A ⊕ b_B) = c_A ⊕ c_B.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct AndTriple {
-    /// Share of a.
-    pub a: bool,
-    /// Share of b.
-    pub b: bool,
-    /// Share of c.
-    pub c: bool,
-}
-
-impl core::fmt::Debug for AndTriple {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("AndTriple(<redacted>)")
-    }
-}
-
 /// One party's additive shares of a Beaver triple over F: (a_A + a_B)(b_A + b_B) = c_A + c_B.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Triple {
@@ -57,14 +40,14 @@ impl core::fmt::Debug for Triple {
 
 /// An ideal in-process dealer of triples, for unit tests of a single protocol
 /// layer only (never compiled into the product; the product makes triples with
-/// `mpc::arith::triples` and `mpc::arith::and_triples` from OT). Ideal OT
-/// correlations are in `mpc::arith::ot::ideal`.
+/// `mpc::arith::triples` from OT). Ideal OT correlations are in
+/// `mpc::arith::ot::ideal`.
 #[cfg(any(test, doc))]
 pub mod ideal {
     use mpc_core::field::Fp;
     use rand::CryptoRng;
 
-    use super::{AndTriple, Triple};
+    use super::Triple;
 
     fn fp<R: CryptoRng + ?Sized>(rng: &mut R) -> Fp {
         loop {
@@ -72,10 +55,6 @@ pub mod ideal {
                 return x;
             }
         }
-    }
-
-    fn bit<R: CryptoRng + ?Sized>(rng: &mut R) -> bool {
-        rng.next_u32() & 1 == 1
     }
 
     /// `n` Beaver triples over F: (A's shares, B's shares).
@@ -94,31 +73,6 @@ pub mod ideal {
                         a: a - a0,
                         b: b - b0,
                         c: a * b - c0,
-                    },
-                )
-            })
-            .unzip()
-    }
-
-    /// `n` Boolean AND triples: (A's shares, B's shares).
-    pub fn and_triples<R: CryptoRng + ?Sized>(
-        n: usize,
-        rng: &mut R,
-    ) -> (Vec<AndTriple>, Vec<AndTriple>) {
-        (0..n)
-            .map(|_| {
-                let (a, b) = (bit(rng), bit(rng));
-                let (a0, b0, c0) = (bit(rng), bit(rng), bit(rng));
-                (
-                    AndTriple {
-                        a: a0,
-                        b: b0,
-                        c: c0,
-                    },
-                    AndTriple {
-                        a: a ^ a0,
-                        b: b ^ b0,
-                        c: (a & b) ^ c0,
                     },
                 )
             })

@@ -56,15 +56,6 @@ proptest! {
     }
 
     #[test]
-    fn cot_with_chosen_choices(seed: u64, choices in proptest::collection::vec(any::<bool>(), 0..700)) {
-        let (mut s, mut r, _) = session(seed);
-        let (out_r, msg) = r.extend_cot_with_choices(&choices).unwrap();
-        prop_assert_eq!(&out_r.choices, &choices);
-        let out_s = s.receive_cot(&wire(msg), choices.len()).unwrap();
-        check_cot(&out_s, &out_r, choices.len());
-    }
-
-    #[test]
     fn rot_keys_match_choice(seed: u64, counts in proptest::collection::vec(1usize..600, 1..3)) {
         let (mut s, mut r, mut rng) = session(seed);
         for &count in &counts {
@@ -84,24 +75,6 @@ proptest! {
         }
     }
 
-    #[test]
-    fn chosen_ot_delivers_chosen_message(
-        seed: u64,
-        msgs in proptest::collection::vec((any::<u128>(), any::<u128>(), any::<bool>()), 0..500),
-    ) {
-        let (mut s, mut r, _) = session(seed);
-        let m0: Vec<Block> = msgs.iter().map(|m| m.0).collect();
-        let m1: Vec<Block> = msgs.iter().map(|m| m.1).collect();
-        let choices: Vec<bool> = msgs.iter().map(|m| m.2).collect();
-        let (pending, ext) = r.extend_chosen(&choices).unwrap();
-        let corr = s.send_chosen(&wire(ext), &m0, &m1).unwrap();
-        prop_assert_eq!(corr.encoded_len(), OtCorrectionsMsg::encoded_len_for(msgs.len()));
-        let corr = OtCorrectionsMsg::from_vec(corr.into_bytes()).unwrap();
-        let got = r.finish_chosen(pending, &corr).unwrap();
-        for (i, &(x0, x1, c)) in msgs.iter().enumerate() {
-            prop_assert_eq!(got[i], if c { x1 } else { x0 });
-        }
-    }
 }
 
 #[test]
@@ -139,19 +112,6 @@ fn mixed_batches_stay_in_step() {
         }
         seen.extend_from_slice(&rs.m0);
         seen.extend_from_slice(&rs.m1);
-
-        let fixed: Vec<bool> = (0..200).map(|i| i % 3 == round % 3).collect();
-        let (rr, m) = r.extend_rot_with_choices(&fixed).unwrap();
-        assert_eq!(rr.choices, fixed);
-        let rs = s.receive_rot(&wire(m), 200).unwrap();
-        for (i, &c) in fixed.iter().enumerate() {
-            assert_eq!(rr.mc[i], if c { rs.m1[i] } else { rs.m0[i] });
-        }
-
-        let choices = vec![true, false, true];
-        let (p, m) = r.extend_chosen(&choices).unwrap();
-        let corr = s.send_chosen(&wire(m), &[1, 2, 3], &[4, 5, 6]).unwrap();
-        assert_eq!(r.finish_chosen(p, &corr).unwrap(), vec![4, 2, 6]);
     }
     // No value repeats across batches (PRG streams and tweaks continue).
     let n = seen.len();
@@ -198,7 +158,7 @@ fn tampered_extend_messages_are_rejected() {
     }
     // Wrong tag.
     let mut b = good.clone();
-    b[0] = TAG_CORRECTIONS;
+    b[0] = TAG_EXTEND + 1;
     assert!(matches!(
         ExtendMsg::from_slice(&b),
         Err(IknpError::Tag { .. })
@@ -272,46 +232,6 @@ fn flipped_u_bytes_do_not_panic() {
 }
 
 #[test]
-fn tampered_corrections_are_rejected() {
-    let (mut s, mut r, _) = session(5);
-    let (pending, ext) = r.extend_chosen(&[true, false]).unwrap();
-    let corr = s.send_chosen(&ext, &[1, 2], &[3, 4]).unwrap();
-    let good = corr.to_bytes();
-    for len in [0, 16, good.len() - 1, good.len() + 16] {
-        let mut b = good.clone();
-        b.resize(len, 0);
-        assert!(matches!(
-            OtCorrectionsMsg::from_slice(&b),
-            Err(IknpError::Length { .. })
-        ));
-    }
-    let mut b = good.clone();
-    b[0] = TAG_EXTEND;
-    assert!(matches!(
-        OtCorrectionsMsg::from_slice(&b),
-        Err(IknpError::Tag { .. })
-    ));
-    let mut b = good.clone();
-    b[1..9].copy_from_slice(&9u64.to_le_bytes());
-    let m = OtCorrectionsMsg::from_slice(&b).unwrap();
-    assert!(matches!(
-        r.finish_chosen(pending, &m),
-        Err(IknpError::Batch { .. })
-    ));
-    // Count mismatch (a well-formed message for 3 OTs).
-    let (pending, ext) = r.extend_chosen(&[true, false]).unwrap();
-    let corr3 = s.send_chosen(&ext, &[1, 2, 3], &[4, 5, 6]);
-    assert!(matches!(corr3, Err(IknpError::Count { .. })));
-    // Message vectors of different lengths.
-    assert!(matches!(
-        s.send_chosen(&ext, &[1, 2], &[4]),
-        Err(IknpError::MessageCount { .. })
-    ));
-    let corr = s.send_chosen(&ext, &[1, 2], &[3, 4]).unwrap();
-    assert_eq!(r.finish_chosen(pending, &corr).unwrap(), vec![3, 2]);
-}
-
-#[test]
 fn tampered_setup_messages_are_rejected() {
     let mut rng = ChaCha20Rng::seed_from_u64(8);
     let sid = SessionId::from_label(b"x");
@@ -364,16 +284,15 @@ fn traffic_counters_match() {
     let len = m.encoded_len();
     assert_eq!(len, 17 + 1024 * 16);
     s.receive_cot(&m, 1000).unwrap();
-    let (p, m) = r.extend_chosen(&[true; 10]).unwrap();
-    let c = s.send_chosen(&m, &[0; 10], &[1; 10]).unwrap();
-    r.finish_chosen(p, &c).unwrap();
+    let (_, m) = r.extend_rot(&mut rng, 10).unwrap();
+    s.receive_rot(&m, 10).unwrap();
     assert_eq!(r.traffic().bytes_sent, s.traffic().bytes_received);
     assert_eq!(r.traffic().bytes_received, s.traffic().bytes_sent);
     assert_eq!(r.traffic().messages_sent, 3);
-    assert_eq!(s.traffic().messages_sent, 2);
+    assert_eq!(s.traffic().messages_sent, 1);
     assert_eq!(
         r.traffic().total_bytes(),
-        setup_bytes + len as u64 + (17 + 128 * 16) + (17 + 10 * 32)
+        setup_bytes + len as u64 + (17 + 128 * 16)
     );
 }
 

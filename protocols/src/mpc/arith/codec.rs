@@ -2,12 +2,11 @@
 //!
 //! Every message starts with a one-byte tag naming its type, then `u32`
 //! little-endian counts, then fixed-size entries: field elements as 8-byte
-//! little-endian canonical values, `u64`/`u32` words little-endian, bits packed
-//! LSB-first. Decoding checks, in this order and before allocating anything
-//! proportional to a count: the tag, that the header is complete, that the
-//! total length equals exactly what the counts imply, then every field element
-//! is canonical (< p) and every padding bit is zero. Errors name the message
-//! kind, counts and indices, never a value.
+//! little-endian canonical values, `u32` words little-endian. Decoding checks,
+//! in this order and before allocating anything proportional to a count: the
+//! tag, that the header is complete, that the total length equals exactly what
+//! the counts imply, then every field element is canonical (< p). Errors name
+//! the message kind, counts and indices, never a value.
 
 use mpc_core::field::Fp;
 use thiserror::Error;
@@ -62,12 +61,6 @@ pub enum CodecError {
         /// Index of the element.
         index: usize,
     },
-    /// Padding bits after the last packed bit are not zero.
-    #[error("{kind} message: padding bits are not zero")]
-    Padding {
-        /// Message kind.
-        kind: &'static str,
-    },
     /// A list that must be strictly increasing is not.
     #[error("{kind} message: index list is not strictly increasing at position {index}")]
     Unsorted {
@@ -86,38 +79,9 @@ pub trait ArithMessage: Sized {
     fn encoded_len(&self) -> usize;
     /// The wire bytes.
     fn encode(&self) -> Vec<u8>;
-    /// Structural decoding (tag, exact length, canonical elements, padding).
+    /// Structural decoding (tag, exact length, canonical elements).
     /// Counts are checked against the batch by the receiving state machine.
     fn decode(bytes: &[u8]) -> Result<Self, CodecError>;
-}
-
-/// Bytes of `n` packed bits.
-pub(crate) const fn packed_len(n: usize) -> usize {
-    n.div_ceil(8)
-}
-
-/// Packs bits LSB-first.
-pub(crate) fn pack_bits(bits: impl IntoIterator<Item = bool>, out: &mut Vec<u8>) {
-    let mut acc = 0u8;
-    let mut k = 0u32;
-    for b in bits {
-        acc |= u8::from(b) << k;
-        k += 1;
-        if k == 8 {
-            out.push(acc);
-            acc = 0;
-            k = 0;
-        }
-    }
-    if k > 0 {
-        out.push(acc);
-    }
-}
-
-/// Bit `i` of a packed string (the caller guarantees `i < 8·bytes.len()`).
-#[inline]
-pub(crate) fn get_bit(bytes: &[u8], i: usize) -> bool {
-    bytes.get(i / 8).is_some_and(|b| (b >> (i % 8)) & 1 == 1)
 }
 
 /// A cursor over a message whose total length has been checked.
@@ -214,12 +178,6 @@ impl<'a> Reader<'a> {
             .collect())
     }
 
-    pub(crate) fn u64_vec(&mut self, n: usize) -> Result<Vec<u64>, CodecError> {
-        let kind = self.kind;
-        let s = self.take(n.checked_mul(8).ok_or(CodecError::Overflow { kind })?)?;
-        Ok(s.chunks_exact(8).map(le_u64).collect())
-    }
-
     pub(crate) fn fp_vec(&mut self, n: usize) -> Result<Vec<Fp>, CodecError> {
         let kind = self.kind;
         let s = self.take(
@@ -232,19 +190,6 @@ impl<'a> Reader<'a> {
                 Fp::from_canonical(le_u64(c)).ok_or(CodecError::NonCanonical { kind, index })
             })
             .collect()
-    }
-
-    /// `n` packed bits; padding bits must be zero.
-    pub(crate) fn bits(&mut self, n: usize) -> Result<Vec<u8>, CodecError> {
-        let kind = self.kind;
-        let s = self.take(packed_len(n))?;
-        if !n.is_multiple_of(8) {
-            let last = s.last().copied().unwrap_or_default();
-            if last >> (n % 8) != 0 {
-                return Err(CodecError::Padding { kind });
-            }
-        }
-        Ok(s.to_vec())
     }
 
     /// Every byte must have been consumed.
@@ -273,7 +218,7 @@ pub(crate) fn put_fps(out: &mut Vec<u8>, xs: &[Fp]) {
     }
 }
 
-/// Appends a count (the caller keeps counts ≤ [`super::MAX_BATCH`] · 64 · width < 2^32).
+/// Appends a count (the caller keeps counts ≤ [`super::MAX_BATCH`] · 64 < 2^32).
 pub(crate) fn put_count(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(&(n as u32).to_le_bytes());
 }

@@ -1,19 +1,17 @@
-//! Arithmetic between the servers over F = Goldilocks, and Boolean gates,
-//! built from OT correlations the servers make themselves (no dealer).
+//! Arithmetic between the servers over F = Goldilocks, built from OT
+//! correlations the servers make themselves (no dealer), and joint coins.
 //!
 //! | protocol | folder | OTs / op | bytes / op (both directions) | rounds / batch |
 //! |---|---|---|---|---|
-//! | Gilboa OLE (chosen x, y) | [`ole`] | 64 ROT | 8 + 512·w | 2 |
-//! | Beaver triple over F | [`triples`] | 128 ROT (64 each direction) | 1024 | 1 |
+//! | Beaver triple over F (two Gilboa OLEs) | [`triples`] | 128 ROT (64 each direction) | 1024 | 1 |
 //! | multiplication of shared scalars | [`mult`] | — (1 triple) | 32 | 1 |
-//! | AND triple | [`and_triples`] | 2 ROT (1 each direction) | 0 | 0 |
-//! | AND of XOR-shared bits | [`and`] | — (1 AND triple) | 0.5 | 1 |
-//! | bit → additive share (B2A) | [`b2a`] | 1 ROT | 8.125 | 2 |
 //! | joint coin (32-byte seed) | [`coin`] | — | 196 per toss | 2 |
 //!
-//! (w = width of a vector OLE; every message also carries a 5–9 byte header,
-//! once per batch. The OT extension itself adds ≈ 16 bytes per ROT from the
-//! IKNP receiver to the sender, not counted above.)
+//! (Triple and multiplication messages also carry a 9- resp. 5-byte header,
+//! once per batch; the coin's 196 bytes include its tags. The OT
+//! extension itself adds ≈ 16 bytes per ROT from the IKNP receiver to the
+//! sender, not counted above.) Bit conversions and comparisons (B2A, bit ×
+//! value, DReLU, …) are in [`super::compare`].
 //!
 //! # Shape
 //!
@@ -22,7 +20,7 @@
 //! Nothing here does I/O or reads a clock. A driver moves messages between the
 //! two parties: it calls `encode()` on an outgoing message, ships the bytes,
 //! and on the other side calls `Msg::decode(&bytes)` (structural validation:
-//! tag, exact length, canonical field elements, zero padding bits) before
+//! tag, exact length, canonical field elements) before
 //! handing the typed message to the state machine (semantic validation:
 //! counts against the batch size). Every message exposes
 //! [`ArithMessage::encoded_len`]; every finished protocol reports its
@@ -34,9 +32,8 @@
 //! output of [`mpc_core::ot`] ([`ot::RotSenderOutput`],
 //! [`ot::RotReceiverOutput`], from `IknpReceiver::extend_rot` /
 //! `IknpSender::receive_rot`), one struct per protocol instance, taken by
-//! value so a correlation can never be used twice. Chosen choices are obtained
-//! from random ones by the standard derandomisation (the receiver sends
-//! `choice ⊕ random choice`). See [`ot`] for directions and splitting.
+//! value so a correlation can never be used twice. See [`ot`] for directions
+//! and splitting.
 //!
 //! # Security
 //!
@@ -45,13 +42,9 @@
 //! never printed: the `Debug` impls here show lengths only, and errors report
 //! structure (counts, indices, tags), never values.
 
-pub mod and;
-pub mod and_triples;
-pub mod b2a;
 pub mod codec;
 pub mod coin;
 pub mod mult;
-pub mod ole;
 pub mod ot;
 pub mod triples;
 
@@ -148,12 +141,6 @@ pub(crate) fn select(bit: bool, x: Fp) -> Fp {
     let mask = 0u64.wrapping_sub(u64::from(bit));
     // x & mask is either x (canonical) or 0: no reduction happens.
     Fp::reduce_u64(x.value() & mask)
-}
-
-/// The field element 0 or 1.
-#[inline]
-pub(crate) fn bit_fp(bit: bool) -> Fp {
-    Fp::reduce_u64(u64::from(bit))
 }
 
 #[cfg(test)]

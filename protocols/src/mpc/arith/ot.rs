@@ -11,8 +11,8 @@
 //!   and may be reduced to a field element directly ([`block_to_fp`]).
 //!
 //! All arith protocols consume **random OTs with random receiver choices**, so
-//! they can be produced in batches ahead of need; the protocols derandomise
-//! choices themselves where they need chosen ones. Correlated OTs
+//! they can be produced in batches ahead of need (the triple generator uses
+//! the random choices as its secret `b`, so it needs no chosen ones). Correlated OTs
 //! (`CotSenderOutput` / `CotReceiverOutput`) are not consumed here: turn them
 //! into random OTs with the OT layer's hash (`receive_rot` / `extend_rot` do
 //! exactly that), never by reducing a raw `q` or `t`.
@@ -26,7 +26,6 @@
 
 use mpc_core::field::Fp;
 pub use mpc_core::ot::{Block, RotReceiverOutput, RotSenderOutput};
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 /// An OT batch handed to a protocol has the wrong shape (a local wiring bug,
@@ -126,31 +125,6 @@ pub fn block_to_fp(b: Block) -> Fp {
     hi * TWO_64_MOD_P + lo
 }
 
-const EXPAND_LABEL: &[u8] = b"tandem/arith/expand-block/v1\0";
-
-/// `out.len()` field elements pseudorandomly derived from one random OT block:
-/// SHA-256(label ‖ counter ‖ block) in counter mode, two elements (16 bytes
-/// each, reduced mod p as in [`block_to_fp`]) per hash. Used by vector OLE
-/// (width > 1), where one OT masks several field elements. Not used for width
-/// 1: there the block itself is reduced, and mixing the two on one block
-/// would leak half of its entropy through the reduced value.
-pub fn expand_block(b: Block, out: &mut [Fp]) {
-    for (ctr, pair) in out.chunks_mut(2).enumerate() {
-        let mut h = Sha256::new();
-        h.update(EXPAND_LABEL);
-        h.update((ctr as u64).to_le_bytes());
-        h.update(b.to_le_bytes());
-        let d: [u8; 32] = h.finalize().into();
-        for (k, o) in pair.iter_mut().enumerate() {
-            let mut w = [0u8; 16];
-            if let Some(src) = d.get(16 * k..16 * k + 16) {
-                w.copy_from_slice(src);
-            }
-            *o = block_to_fp(u128::from_le_bytes(w));
-        }
-    }
-}
-
 /// An in-process generator of ideal OT correlations, for unit tests of the
 /// protocols above the OT layer only. Never compiled into the product.
 #[cfg(test)]
@@ -245,18 +219,6 @@ mod tests {
             rot_sender_len(&s).unwrap_err(),
             OtShapeError::Ragged(70, 69)
         );
-    }
-
-    #[test]
-    fn expand_is_deterministic_and_distinct() {
-        let mut a = [Fp::ZERO; 5];
-        let mut b = [Fp::ZERO; 5];
-        expand_block(42, &mut a);
-        expand_block(42, &mut b);
-        assert_eq!(a, b);
-        expand_block(43, &mut b);
-        assert_ne!(a, b);
-        assert_ne!(a[0], a[1]);
     }
 
     #[test]

@@ -3,18 +3,12 @@
 //! messages through their byte encodings.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use mpc_core::field::Fp;
 use mpc_core::ot::base::BaseOtSenderMsg;
 use mpc_core::ot::{ExtendMsg, IknpReceiver, IknpSender, SessionId};
-use rand::Rng;
 use rand_chacha::ChaCha12Rng;
 
-use super::and::And;
-use super::and_triples::and_triples;
-use super::b2a::{B2aReceiver, B2aSender};
 use super::coin::CoinToss;
 use super::mult::Mult;
-use super::ole::{OTS_PER_PRODUCT, OleReceiver, OleSender};
 use super::ot::{RotReceiverOutput, RotSenderOutput, take_rot_receiver, take_rot_sender};
 use super::test_util::{rng, share, values, wire};
 use super::triples::{OTS_PER_TRIPLE, TripleGen};
@@ -40,10 +34,6 @@ fn rots(
     (s.receive_rot(&u, n).unwrap(), ro)
 }
 
-fn bits(n: usize, g: &mut ChaCha12Rng) -> Vec<bool> {
-    (0..n).map(|_| g.next_u32() & 1 == 1).collect()
-}
-
 #[test]
 fn all_protocols_on_real_iknp() {
     let mut g = rng(200);
@@ -63,11 +53,9 @@ fn all_protocols_on_real_iknp() {
 
     // Preprocessing: one big ROT batch per direction, split per instance.
     let n_triples = 1000;
-    let n_ole = 500;
-    let n_bits = 5000;
-    // A sends: triples, OLE, AND triples. B sends: triples, AND triples, B2A.
-    let a_sends = n_triples * OTS_PER_TRIPLE + n_ole * OTS_PER_PRODUCT + n_bits;
-    let b_sends = n_triples * OTS_PER_TRIPLE + 2 * n_bits;
+    // Each party is the OT sender of 64 OTs per triple.
+    let a_sends = n_triples * OTS_PER_TRIPLE;
+    let b_sends = n_triples * OTS_PER_TRIPLE;
     let (mut b_send_pool, mut a_recv_pool) = rots(&mut a_recv, b_sends, &mut g);
     let (mut a_send_pool, mut b_recv_pool) = rots(&mut b_recv, a_sends, &mut g);
 
@@ -101,65 +89,6 @@ fn all_protocols_on_real_iknp() {
     let zb = pb.finish(&wire(&ma)).unwrap().output;
     for j in 0..m {
         assert_eq!(za[j] + zb[j], xs[j] * ys[j]);
-    }
-
-    // Chosen-input OLE, A as sender.
-    let k = n_ole * OTS_PER_PRODUCT;
-    let xs = values(n_ole, &mut g);
-    let ys = values(n_ole, &mut g);
-    let sender =
-        OleSender::new(xs.clone(), 1, take_rot_sender(&mut a_send_pool, k).unwrap()).unwrap();
-    let (receiver, c) =
-        OleReceiver::start(&ys, 1, take_rot_receiver(&mut b_recv_pool, k).unwrap()).unwrap();
-    let (t, s_out) = sender.respond(&wire(&c)).unwrap();
-    let r_out = receiver.finish(&wire(&t)).unwrap();
-    for j in 0..n_ole {
-        assert_eq!(s_out.output[j] + r_out.output[j], xs[j] * ys[j]);
-    }
-
-    // AND triples (one ROT each direction), then AND gates.
-    let ata = and_triples(
-        take_rot_sender(&mut a_send_pool, n_bits).unwrap(),
-        take_rot_receiver(&mut a_recv_pool, n_bits).unwrap(),
-    )
-    .unwrap()
-    .output;
-    let atb = and_triples(
-        take_rot_sender(&mut b_send_pool, n_bits).unwrap(),
-        take_rot_receiver(&mut b_recv_pool, n_bits).unwrap(),
-    )
-    .unwrap()
-    .output;
-    let (xa, xb, ya, yb) = (
-        bits(n_bits, &mut g),
-        bits(n_bits, &mut g),
-        bits(n_bits, &mut g),
-        bits(n_bits, &mut g),
-    );
-    let (pa, ma) = And::start(Party::A, &xa, &ya, ata).unwrap();
-    let (pb, mb) = And::start(Party::B, &xb, &yb, atb).unwrap();
-    let za = pa.finish(&wire(&mb)).unwrap().output;
-    let zb = pb.finish(&wire(&ma)).unwrap().output;
-    for j in 0..n_bits {
-        assert_eq!(za[j] ^ zb[j], (xa[j] ^ xb[j]) & (ya[j] ^ yb[j]));
-    }
-
-    // B2A of the AND outputs, B as OT sender.
-    let sender = B2aSender::new(
-        zb.clone(),
-        take_rot_sender(&mut b_send_pool, n_bits).unwrap(),
-    )
-    .unwrap();
-    let (receiver, c) = B2aReceiver::start(
-        za.clone(),
-        take_rot_receiver(&mut a_recv_pool, n_bits).unwrap(),
-    )
-    .unwrap();
-    let (t, s_out) = sender.respond(&wire(&c)).unwrap();
-    let r_out = receiver.finish(&wire(&t)).unwrap();
-    for j in 0..n_bits {
-        let b = Fp::reduce_u64(u64::from(za[j] ^ zb[j]));
-        assert_eq!(s_out.output[j] + r_out.output[j], b);
     }
 
     // Every pooled OT was used exactly once.

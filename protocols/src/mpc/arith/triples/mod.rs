@@ -2,7 +2,7 @@
 //!
 //! Each party P samples `a_P` uniformly and takes `b_P` from its random OT
 //! choices; then `c = (a_A + a_B)(b_A + b_B) = a_A b_A + a_B b_B + a_A b_B + a_B b_A`,
-//! where each cross term is one OLE ([`super::ole`] with width 1): in the
+//! where each cross term is one Gilboa OLE (`triples::gilboa`): in the
 //! first, A is the OT sender with `x = a_A` and B the receiver with `y = b_B`;
 //! in the second the roles are swapped. Each party therefore holds two OT
 //! batches of 64·n random OTs: one where it is the sender, one where it is the
@@ -33,7 +33,7 @@
 //! Each party sees its own values, its OT outputs, the peer's rejected list
 //! (a function of discarded randomness, simulated by including each index
 //! with probability 2^-32 independently) and the peer's corrections. As in
-//! [`super::ole`], each correction contains a derived element of the OT block
+//! `triples::gilboa`, each correction contains a derived element of the OT block
 //! the party did not choose and is pseudorandom to it; the simulator samples
 //! them uniformly subject to the party's output share. The output triple is
 //! uniform with `c = a·b`, which is what the ideal triple functionality gives.
@@ -50,15 +50,17 @@ use thiserror::Error;
 use zeroize::Zeroize;
 
 use super::codec::{self, ArithMessage, CodecError, FP_BYTES, Reader};
-use super::ole::{OTS_PER_PRODUCT, gilboa_receive, gilboa_send, pack_u64};
 use super::ot::{
     Block, OtShapeError, RotReceiverOutput, RotSenderOutput, expect_receiver, expect_sender,
 };
 use super::{Finished, MAX_BATCH, Traffic, random_fp};
 use crate::mpc::corr::Triple;
 
+mod gilboa;
 #[cfg(test)]
 mod tests;
+
+use gilboa::{OTS_PER_PRODUCT, gilboa_receive, gilboa_send, pack_u64};
 
 /// Random OTs per triple in each direction.
 pub const OTS_PER_TRIPLE: usize = OTS_PER_PRODUCT;
@@ -229,7 +231,7 @@ impl TripleGen {
             .filter(|(_, b)| **b >= MODULUS)
             .map(|(j, _)| j as u32)
             .collect();
-        let (tau, sender_shares) = gilboa_send(&a, 1, &sender_ots, None);
+        let (tau, sender_shares) = gilboa_send(&a, &sender_ots);
         let msg = TripleMsg {
             rejected: rejected.clone(),
             tau,
@@ -273,7 +275,7 @@ impl TripleGen {
         {
             return Err(TripleError::RejectedIndex { index, n });
         }
-        let receiver_shares = gilboa_receive(&self.b, 1, &self.mc, &peer.tau);
+        let receiver_shares = gilboa_receive(&self.b, &self.mc, &peer.tau);
         let mut own = self.rejected.iter().peekable();
         let mut theirs = peer.rejected.iter().peekable();
         let mut triples = Vec::with_capacity(n);

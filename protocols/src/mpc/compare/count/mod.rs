@@ -7,7 +7,7 @@
 //!
 //! 1. **B2A** ([`Mux`] in B2A mode, A speaks first): additive shares of each
 //!    `b_i` in F. Skipped if the caller already holds additive shares
-//!    ([`CountInput::Additive`], e.g. from `arith::b2a`).
+//!    ([`CountInput::Additive`], e.g. from an earlier [`Mux`] B2A).
 //! 2. **Local sum**: `c = Σ b_i − k` (A subtracts k). `c ∈ [−k, n − k]`.
 //! 3. **One DReLU** on c with the smallest bound B such that
 //!    `2^B > max(n, k)` (so `c ∈ [−2^B, 2^B)`): for n, k ≤ 1000, B = 10 and the
