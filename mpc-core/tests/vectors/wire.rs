@@ -215,7 +215,8 @@ fn samples() -> Vec<Sample> {
         .iter()
         .enumerate()
         .map(|(i, &agg)| AToWorker::Welcome {
-            session: session(agg, (i % 2 == 0).then_some(0.25)),
+            // A threshold only where the rule has one (SessionInfo::validate).
+            session: session(agg, (i % 2 == 0 && agg.is_trust_based()).then_some(0.25)),
         })
         .collect();
     a_to_worker_msgs.extend([
