@@ -23,7 +23,7 @@ pub(crate) fn round_line(o: &RoundOutcome, agg: Aggregation, st: RoundStats) -> 
     let reasons: serde_json::Map<_, _> = o
         .rejected
         .iter()
-        .map(|(w, r)| (w.to_string(), json!(r)))
+        .map(|(w, r)| (w.to_string(), json!(r.to_string())))
         .collect();
     let mut line = json!({
         "round": o.round,

@@ -17,6 +17,7 @@
 use mpc_core::wire::{self, AToB, BToA, BToWorker, Limits, WorkerToB};
 use tracing::{info, warn};
 
+use super::rejection::Rejection;
 use super::robust_b::RobustHelper;
 
 /// What the helper asks its shell to do, in order.
@@ -122,7 +123,7 @@ impl Helper {
     ) -> Vec<HelperAction> {
         match wire::decode::<WorkerToB>(frame, &self.cfg.limits) {
             Ok(msg) => self.on_worker(from, msg, wire_bytes),
-            Err(e) => refuse(from, 0, format!("undecodable frame: {e}")),
+            Err(e) => refuse(from, 0, Rejection::Undecodable(e.to_string())),
         }
     }
 
@@ -216,31 +217,30 @@ impl Helper {
                 worker: from,
                 msg: BToWorker::Welcome,
             }],
-            WorkerToB::Hello { worker } => refuse(
-                from,
-                0,
-                format!("claims worker id {worker} but its certificate is enrolled as {from}"),
-            ),
-            WorkerToB::Robust { round, worker, .. } if worker != from => refuse(
-                from,
-                round,
-                format!(
-                    "upload claims worker id {worker} but its certificate is enrolled as {from}"
-                ),
-            ),
+            WorkerToB::Hello { worker } => refuse(from, 0, wrong_id(worker, from)),
+            WorkerToB::Robust { round, worker, .. } if worker != from => {
+                refuse(from, round, wrong_id(worker, from))
+            }
             upload @ WorkerToB::Robust { round, .. } => match self.robust.as_mut() {
                 Some(r) => r.on_upload(from, upload, wire_bytes),
-                None => refuse(from, round, "no secure session is running".into()),
+                None => refuse(from, round, Rejection::NoSession),
             },
         }
     }
 }
 
+fn wrong_id(claimed: u32, enrolled: u32) -> Rejection {
+    Rejection::WrongId { claimed, enrolled }
+}
+
 /// Refuses a message to its sender only; no state changes and A is not told.
-fn refuse(worker: u32, round: u64, reason: String) -> Vec<HelperAction> {
-    warn!(worker, round, %reason, "refusing worker message");
+fn refuse(worker: u32, round: u64, why: Rejection) -> Vec<HelperAction> {
+    warn!(worker, round, reason = %why, "refusing worker message");
     vec![HelperAction::ToWorker {
         worker,
-        msg: BToWorker::Reject { round, reason },
+        msg: BToWorker::Reject {
+            round,
+            reason: why.to_string(),
+        },
     }]
 }

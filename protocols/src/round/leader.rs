@@ -55,6 +55,7 @@ use mpc_core::wire::{self, AToB, AToWorker, BToA, Limits, SessionInfo, WorkerToA
 use tracing::{info, warn};
 
 use super::plain::PlainLeader;
+use super::rejection::Rejection;
 use super::robust_a::RobustLeader;
 use crate::mpc::engine::{EngineOutput, EngineStats, SelfTestReport};
 
@@ -114,7 +115,7 @@ pub struct RoundOutcome {
     /// update is not in the aggregate).
     pub zero_trust: Vec<u32>,
     /// Workers refused, with reasons.
-    pub rejected: BTreeMap<u32, String>,
+    pub rejected: BTreeMap<u32, Rejection>,
     /// Why no update was produced, if none was.
     pub note: Option<String>,
     /// Bytes A received from workers in this round.
@@ -428,7 +429,7 @@ impl Leader {
         }
         let msg = match wire::decode::<WorkerToA>(frame, &self.cfg.limits) {
             Ok(msg) => msg,
-            Err(e) => return reject(from, 0, format!("undecodable frame: {e}")),
+            Err(e) => return reject(from, 0, Rejection::Undecodable(e.to_string())),
         };
         let out = match msg {
             WorkerToA::Hello { worker } if worker == from => {
@@ -440,18 +441,10 @@ impl Leader {
                     },
                 }]
             }
-            WorkerToA::Hello { worker } => reject(
-                from,
-                0,
-                format!("claims worker id {worker} but its certificate is enrolled as {from}"),
-            ),
-            WorkerToA::Submit { round, worker, .. } if worker != from => reject(
-                from,
-                round,
-                format!(
-                    "submission claims worker id {worker} but its certificate is enrolled as {from}"
-                ),
-            ),
+            WorkerToA::Hello { worker } => reject(from, 0, wrong_id(worker, from)),
+            WorkerToA::Submit { round, worker, .. } if worker != from => {
+                reject(from, round, wrong_id(worker, from))
+            }
             WorkerToA::Submit { round, payload, .. } => match &mut self.rounds {
                 Rounds::Plain(p) => p.on_submit(from, round, payload, wire_bytes),
                 Rounds::Robust(r) => r.on_submit(from, round, payload, wire_bytes),
@@ -608,6 +601,10 @@ impl Leader {
     }
 }
 
+fn wrong_id(claimed: u32, enrolled: u32) -> Rejection {
+    Rejection::WrongId { claimed, enrolled }
+}
+
 /// Acknowledges `worker`'s submission in `round`.
 pub(super) fn ack(worker: u32, round: u64) -> LeaderAction {
     LeaderAction::ToWorker {
@@ -616,11 +613,14 @@ pub(super) fn ack(worker: u32, round: u64) -> LeaderAction {
     }
 }
 
-/// Refuses `worker`'s message in `round` with `reason`.
-pub(super) fn reject(worker: u32, round: u64, reason: String) -> Vec<LeaderAction> {
-    warn!(worker, round, %reason, "rejecting worker message");
+/// Refuses `worker`'s message in `round`, telling it why.
+pub(super) fn reject(worker: u32, round: u64, why: Rejection) -> Vec<LeaderAction> {
+    warn!(worker, round, reason = %why, "rejecting worker message");
     vec![LeaderAction::ToWorker {
         worker,
-        msg: AToWorker::Reject { round, reason },
+        msg: AToWorker::Reject {
+            round,
+            reason: why.to_string(),
+        },
     }]
 }

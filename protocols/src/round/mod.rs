@@ -4,6 +4,7 @@
 pub mod helper;
 pub mod leader;
 pub mod plain;
+pub mod rejection;
 pub mod robust_a;
 pub mod robust_b;
 pub mod worker;

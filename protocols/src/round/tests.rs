@@ -617,7 +617,9 @@ fn unclipped(delta: &[f32], clip: f32) -> Vec<i64> {
 }
 
 fn refused_for(o: &RoundOutcome, worker: u32, needle: &str) -> bool {
-    o.rejected.get(&worker).is_some_and(|r| r.contains(needle))
+    o.rejected
+        .get(&worker)
+        .is_some_and(|r| r.to_string().contains(needle))
 }
 
 #[test]

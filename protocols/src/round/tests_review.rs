@@ -71,7 +71,9 @@ fn round_with(attack: impl FnOnce(&mut Sim, &SessionInfo, &RobustSetup)) -> (Sim
 }
 
 fn refused(o: &RoundOutcome, w: u32, needle: &str) -> bool {
-    o.rejected.get(&w).is_some_and(|r| r.contains(needle))
+    o.rejected
+        .get(&w)
+        .is_some_and(|r| r.to_string().contains(needle))
 }
 
 #[test]

@@ -157,8 +157,9 @@ fn the_round_deadline_closes_with_the_complete_submissions() {
     advance(&mut sim, Duration::from_millis(1));
     let o = sim.outcome.take().expect("closed at the deadline");
     assert_eq!(o.accepted, vec![0, 1]);
-    assert!(
-        o.rejected[&2].contains("before the round deadline"),
+    assert_eq!(
+        o.rejected[&2],
+        super::rejection::Rejection::Deadline,
         "{o:?}"
     );
     assert!(o.mean_update.is_some());
