@@ -35,7 +35,7 @@ pub struct Args {
     #[arg(long, default_value = "mlp")]
     pub(crate) model: ModelKind,
     /// Aggregation rule.
-    #[arg(long, default_value = "secure-fltrust")]
+    #[arg(long, default_value = "secure-fltrust", value_parser = rule_names())]
     pub(crate) aggregation: Aggregation,
     /// L2 clipping bound C for updates.
     #[arg(long, default_value_t = DEFAULT_CLIP)]
@@ -104,6 +104,14 @@ pub struct Args {
     /// derived from `--seed` and the round (see `synthetic_reference`).
     #[arg(long, value_name = "D")]
     pub(crate) synthetic_dim: Option<usize>,
+}
+
+/// Parses a rule by name; `--help` and the error for an unknown name list
+/// every rule.
+fn rule_names() -> impl clap::builder::TypedValueParser<Value = Aggregation> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Aggregation::ALL.map(Aggregation::name))
+        .try_map(|s| s.parse::<Aggregation>())
 }
 
 /// What A runs with, checked, from its flags.
