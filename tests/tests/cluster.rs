@@ -226,7 +226,7 @@ fn bad_input_is_rejected_and_the_round_is_unchanged() {
         let intruder = transport::Identity::generate("intruder").unwrap();
         let pin = transport::Pki::new(&pki).server_a_fingerprint().unwrap();
         let refused = async {
-            let mut l = Link::open(&intruder, a, pin).await?;
+            let mut l = Link::connect(&intruder, a, pin).await?;
             l.send(&WorkerToA::Hello { worker: 1 }).await?;
             l.recv::<AToWorker>(Duration::from_secs(5)).await
         };

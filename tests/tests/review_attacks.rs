@@ -241,7 +241,7 @@ fn a_flood_of_forged_claims_does_not_disconnect_a() {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
             if link.conn.close_reason().is_some() {
-                link = tandem_harness::client::Link::open(&identity, b, pin_b)
+                link = tandem_harness::client::Link::connect(&identity, b, pin_b)
                     .await
                     .unwrap();
             }

@@ -30,12 +30,15 @@ use fl_ml::attack::{Attack, AttackView, flip_labels};
 use fl_ml::data::{Dataset, Partition, load_mnist};
 use fl_ml::model::{ModelKind, TrainConfig, train_local};
 use fl_ml::{PROXY_EXAMPLES, proxy_set, proxy_update, worker_indices};
-use mpc_core::wire::{self, AToWorker, BToWorker, Limits, SessionInfo, WorkerToA, WorkerToB};
+use mpc_core::wire::{self, AToWorker, BToWorker};
 use protocols::round::worker::prepare;
 use rand::{RngExt, SeedableRng};
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
-use transport::{Counters, FrameReader, FrameWriter, Pki, TransportConfig};
+use transport::{Pki, TransportConfig};
+
+pub mod link;
+use link::Link;
 
 /// Hosts simulated workers that train on MNIST and submit shared updates.
 #[derive(Debug, Parser)]
@@ -119,7 +122,6 @@ struct Shared {
     parts: Vec<Vec<usize>>,
     pki: Pki,
     cfg: TransportConfig,
-    limits: Limits,
     server_a: SocketAddr,
     server_b: Option<SocketAddr>,
     byzantine_from: u32,
@@ -183,10 +185,6 @@ pub async fn run(args: Args) -> Result<()> {
         train,
         parts,
         pki: Pki::new(&args.pki),
-        limits: Limits {
-            max_frame: cfg.max_frame,
-            max_dim: wire::DEFAULT_MAX_DIM,
-        },
         cfg,
         server_a: args.server_a,
         server_b: args.server_b,
@@ -224,13 +222,6 @@ pub async fn run(args: Args) -> Result<()> {
         let endpoint = endpoint.clone();
         tasks.spawn(async move { (id, run_worker(id, shared, endpoint).await) });
     }
-    let stdin_gone = async {
-        if args.exit_on_stdin_close {
-            transport::node::stdin_closed().await
-        } else {
-            std::future::pending().await
-        }
-    };
     let mut failures = 0;
     let all = async {
         while let Some(res) = tasks.join_next().await {
@@ -251,56 +242,12 @@ pub async fn run(args: Args) -> Result<()> {
             }
         }
     };
-    tokio::select! {
-        _ = all => {}
-        _ = transport::node::shutdown_signal() => {}
-        _ = stdin_gone => {}
-    }
+    transport::node::until_stopped(args.exit_on_stdin_close, all).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
     if failures > 0 {
         bail!("{failures} workers stopped with errors");
     }
     Ok(())
-}
-
-struct Link {
-    conn: transport::quinn::Connection,
-    writer: FrameWriter,
-    reader: FrameReader,
-}
-
-async fn link(
-    endpoint: &transport::quinn::Endpoint,
-    identity: &transport::Identity,
-    addr: SocketAddr,
-    pin: transport::Fingerprint,
-    cfg: &TransportConfig,
-) -> Result<Link> {
-    let conn = transport::connect_as(endpoint, identity, addr, pin, cfg)
-        .await
-        .with_context(|| format!("connecting to {addr}"))?;
-    let (writer, reader) = transport::open_bi(&conn, cfg, &Counters::none()).await?;
-    Ok(Link {
-        conn,
-        writer,
-        reader,
-    })
-}
-
-async fn send<M: wire::WireMessage>(w: &mut FrameWriter, msg: &M) -> Result<()> {
-    w.send_owned(wire::encode(msg)?).await?;
-    Ok(())
-}
-
-async fn recv<M: wire::WireMessage>(
-    r: &mut FrameReader,
-    limits: &Limits,
-    wait: Option<Duration>,
-) -> Result<Option<M>> {
-    match r.recv_with_timeout(wait).await? {
-        Some(f) => Ok(Some(wire::decode(&f, limits)?)),
-        None => Ok(None),
-    }
 }
 
 async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoint) -> Result<()> {
@@ -314,13 +261,8 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
         .load_worker(id)
         .context("loading the worker identity")?;
     let pin_a = s.pki.server_a_fingerprint()?;
-    let mut a = link(&endpoint, &identity, s.server_a, pin_a, &s.cfg).await?;
-    send(&mut a.writer, &WorkerToA::Hello { worker: id }).await?;
-    let session: SessionInfo = match recv(&mut a.reader, &s.limits, Some(s.cfg.io_timeout)).await? {
-        Some(AToWorker::Welcome { session }) => session,
-        Some(AToWorker::Reject { reason, .. }) => bail!("server A refused us: {reason}"),
-        other => bail!("unexpected first message from server A: {other:?}"),
-    };
+    let mut a = Link::open(&endpoint, &identity, s.server_a, pin_a, &s.cfg).await?;
+    let session = a.hello_a(id, s.cfg.io_timeout).await?;
     let kind: ModelKind = session
         .model
         .parse()
@@ -332,19 +274,9 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
             .server_b
             .context("the session is secure but --server-b was not given")?;
         // B's certificate comes from enrolment, never from A.
-        let mut l = link(
-            &endpoint,
-            &identity,
-            addr,
-            s.pki.server_b_fingerprint()?,
-            &s.cfg,
-        )
-        .await?;
-        send(&mut l.writer, &WorkerToB::Hello { worker: id }).await?;
-        match recv(&mut l.reader, &s.limits, Some(s.cfg.io_timeout)).await? {
-            Some(BToWorker::Welcome) => {}
-            other => bail!("unexpected first message from server B: {other:?}"),
-        }
+        let pin_b = s.pki.server_b_fingerprint()?;
+        let mut l = Link::open(&endpoint, &identity, addr, pin_b, &s.cfg).await?;
+        l.hello_b(id, s.cfg.io_timeout).await?;
         Some(l)
     } else {
         None
@@ -358,7 +290,7 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
     }
     let data = Arc::new(data);
     loop {
-        let msg = recv::<AToWorker>(&mut a.reader, &s.limits, None).await?;
+        let msg = a.next::<AToWorker>(None).await?;
         let (round, model) = match msg {
             Some(AToWorker::Announce { round, model }) => (round, wire::bytes_to_f32s(&model)?),
             Some(AToWorker::Finished) | None => break,
@@ -415,10 +347,10 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
             delta
         };
         let sub = prepare(&session, round, id, &delta)?;
-        send(&mut a.writer, &sub.to_a).await?;
+        a.send(&sub.to_a).await?;
         if let (Some(b), Some(to_b)) = (b.as_mut(), sub.to_b.as_ref()) {
-            send(&mut b.writer, to_b).await?;
-            match recv::<BToWorker>(&mut b.reader, &s.limits, Some(s.cfg.io_timeout)).await? {
+            b.send(to_b).await?;
+            match b.next::<BToWorker>(Some(s.cfg.io_timeout)).await? {
                 Some(BToWorker::Ack { .. }) => {}
                 Some(BToWorker::Reject { reason, .. }) => {
                     warn!(worker = id, round, %reason, "server B rejected our upload")
@@ -426,7 +358,7 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
                 other => warn!(worker = id, ?other, "unexpected reply from server B"),
             }
         }
-        match recv::<AToWorker>(&mut a.reader, &s.limits, Some(s.cfg.io_timeout)).await? {
+        match a.next::<AToWorker>(Some(s.cfg.io_timeout)).await? {
             Some(AToWorker::Ack { .. }) => {}
             Some(AToWorker::Reject { reason, .. }) => {
                 warn!(worker = id, round, %reason, "server A rejected our submission")
@@ -435,9 +367,9 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
             other => warn!(worker = id, ?other, "unexpected reply from server A"),
         }
     }
-    a.conn.close(transport::quinn::VarInt::from_u32(0), b"done");
+    a.close();
     if let Some(b) = b.take() {
-        b.conn.close(transport::quinn::VarInt::from_u32(0), b"done");
+        b.close();
     }
     Ok(())
 }
