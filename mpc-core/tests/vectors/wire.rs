@@ -215,7 +215,7 @@ fn samples() -> Vec<Sample> {
         .iter()
         .enumerate()
         .map(|(i, &agg)| AToWorker::Welcome {
-            session: session(agg, (i % 2 == 0).then_some(0.25)),
+            session: session(agg, (agg.is_trust_based() && i % 2 == 0).then_some(0.25)),
         })
         .collect();
     a_to_worker_msgs.extend([
