@@ -32,8 +32,9 @@ use clap::Parser;
 use fl_ml::data::{Dataset, load_mnist};
 use fl_ml::model::{DEFAULT_CLIP, ModelKind, TrainConfig, evaluate, init_params};
 use fl_ml::{proxy_set, proxy_update, rule_defaults};
+use mpc_core::codec::{DEFAULT_MAX_DIM, Limits};
 use mpc_core::fixed::FixedParams;
-use mpc_core::wire::{self, Aggregation, Limits, SessionInfo};
+use mpc_core::wire::{self, Aggregation, SessionInfo};
 use protocols::round::leader::{Leader, LeaderAction, LeaderConfig, RoundOutcome, SelfTestSummary};
 use rand::SeedableRng;
 use serde_json::json;
@@ -271,7 +272,7 @@ pub async fn run(args: Args) -> Result<()> {
     let cfg = TransportConfig::protocol();
     let limits = Limits {
         max_frame: cfg.max_frame,
-        max_dim: wire::DEFAULT_MAX_DIM.max(plan.model.len()),
+        max_dim: DEFAULT_MAX_DIM.max(plan.model.len()),
     };
     let endpoint =
         transport::server_endpoint(args.listen, &identity, enrolled.fingerprints(), &cfg)

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use mpc_core::wire::{self, AToWorker, BToWorker, Limits, SessionInfo, WorkerToA, WorkerToB};
+use mpc_core::codec::{self, Message};
+use mpc_core::wire::{AToWorker, BToWorker, SessionInfo, WorkerToA, WorkerToB};
 use transport::{Counters, FrameReader, FrameWriter, Identity, Pki, TransportConfig};
 
 /// One stream to one server.
@@ -39,8 +40,8 @@ impl Link {
     }
 
     /// Sends a typed message.
-    pub async fn send<M: wire::WireMessage>(&mut self, msg: &M) -> Result<()> {
-        self.writer.send_owned(wire::encode(msg)?).await?;
+    pub async fn send<M: Message>(&mut self, msg: &M) -> Result<()> {
+        self.writer.send_owned(msg.encode()).await?;
         Ok(())
     }
 
@@ -57,9 +58,9 @@ impl Link {
     }
 
     /// Receives a typed message within `wait`.
-    pub async fn recv<M: wire::WireMessage>(&mut self, wait: Duration) -> Result<M> {
+    pub async fn recv<M: Message>(&mut self, wait: Duration) -> Result<M> {
         match self.reader.recv_with_timeout(Some(wait)).await? {
-            Some(f) => Ok(wire::decode(&f, &Limits::default())?),
+            Some(f) => Ok(M::decode(&f)?),
             None => bail!("stream ended"),
         }
     }
@@ -126,7 +127,7 @@ impl ScriptedWorker {
         loop {
             match self.a.recv::<AToWorker>(Duration::from_secs(120)).await? {
                 AToWorker::Announce { round, model } => {
-                    return Ok((round, wire::bytes_to_f32s(&model)?));
+                    return Ok((round, codec::bytes_to_f32s(&model)?));
                 }
                 AToWorker::Finished => bail!("training finished"),
                 _ => {}

@@ -30,7 +30,8 @@ use fl_ml::attack::{Attack, AttackView, flip_labels};
 use fl_ml::data::{Dataset, Partition, load_mnist};
 use fl_ml::model::{ModelKind, TrainConfig, train_local};
 use fl_ml::{PROXY_EXAMPLES, proxy_set, proxy_update, worker_indices};
-use mpc_core::wire::{self, AToWorker, BToWorker, Limits, SessionInfo, WorkerToA, WorkerToB};
+use mpc_core::codec::{self, Limits, Message};
+use mpc_core::wire::{AToWorker, BToWorker, SessionInfo, WorkerToA, WorkerToB};
 use protocols::round::worker::prepare;
 use rand::{RngExt, SeedableRng};
 use tokio::sync::Semaphore;
@@ -185,7 +186,7 @@ pub async fn run(args: Args) -> Result<()> {
         pki: Pki::new(&args.pki),
         limits: Limits {
             max_frame: cfg.max_frame,
-            max_dim: wire::DEFAULT_MAX_DIM,
+            max_dim: codec::DEFAULT_MAX_DIM,
         },
         cfg,
         server_a: args.server_a,
@@ -287,18 +288,18 @@ async fn link(
     })
 }
 
-async fn send<M: wire::WireMessage>(w: &mut FrameWriter, msg: &M) -> Result<()> {
-    w.send_owned(wire::encode(msg)?).await?;
+async fn send<M: Message>(w: &mut FrameWriter, msg: &M) -> Result<()> {
+    w.send_owned(msg.encode()).await?;
     Ok(())
 }
 
-async fn recv<M: wire::WireMessage>(
+async fn recv<M: Message>(
     r: &mut FrameReader,
     limits: &Limits,
     wait: Option<Duration>,
 ) -> Result<Option<M>> {
     match r.recv_with_timeout(wait).await? {
-        Some(f) => Ok(Some(wire::decode(&f, limits)?)),
+        Some(f) => Ok(Some(M::decode_with(&f, limits)?)),
         None => Ok(None),
     }
 }
@@ -360,7 +361,7 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
     loop {
         let msg = recv::<AToWorker>(&mut a.reader, &s.limits, None).await?;
         let (round, model) = match msg {
-            Some(AToWorker::Announce { round, model }) => (round, wire::bytes_to_f32s(&model)?),
+            Some(AToWorker::Announce { round, model }) => (round, codec::bytes_to_f32s(&model)?),
             Some(AToWorker::Finished) | None => break,
             Some(AToWorker::Reject { round, reason }) => {
                 warn!(worker = id, round, %reason, "server A rejected our message");
