@@ -32,7 +32,7 @@ use anyhow::{Context, Result, bail};
 use fl_ml::data::{Dataset, load_mnist};
 use fl_ml::model::{ModelKind, evaluate};
 use fl_ml::{proxy_set, proxy_update};
-use mpc_core::wire::{self, Limits};
+use mpc_core::codec::{DEFAULT_MAX_DIM, Limits};
 use protocols::round::leader::{Leader, LeaderAction, LeaderConfig, RoundOutcome};
 use rand::SeedableRng;
 
@@ -95,7 +95,7 @@ pub async fn run(args: Args) -> Result<()> {
     let cfg = TransportConfig::protocol();
     let limits = Limits {
         max_frame: cfg.max_frame,
-        max_dim: wire::DEFAULT_MAX_DIM.max(plan.model.len()),
+        max_dim: DEFAULT_MAX_DIM.max(plan.model.len()),
     };
     let endpoint =
         transport::server_endpoint(args.listen, &identity, enrolled.fingerprints(), &cfg)

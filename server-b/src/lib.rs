@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use mpc_core::wire::{self, Limits};
+use mpc_core::codec::{self, Limits};
 use protocols::round::helper::{Helper, HelperAction, HelperConfig};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -46,7 +46,7 @@ pub struct Args {
     #[arg(long)]
     exit_on_stdin_close: bool,
     /// Largest model dimension accepted.
-    #[arg(long, default_value_t = wire::DEFAULT_MAX_DIM)]
+    #[arg(long, default_value_t = codec::DEFAULT_MAX_DIM)]
     max_dim: usize,
 }
 

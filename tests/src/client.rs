@@ -6,7 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use mpc_core::wire::{self, AToWorker, BToWorker, SessionInfo, WorkerToA, WorkerToB};
+use mpc_core::codec;
+use mpc_core::wire::{AToWorker, BToWorker, SessionInfo, WorkerToA, WorkerToB};
 use transport::Pki;
 
 pub use worker::link::Link;
@@ -64,7 +65,7 @@ impl ScriptedWorker {
         loop {
             match self.a.recv::<AToWorker>(Duration::from_secs(120)).await? {
                 AToWorker::Announce { round, model } => {
-                    return Ok((round, wire::bytes_to_f32s(&model)?));
+                    return Ok((round, codec::bytes_to_f32s(&model)?));
                 }
                 AToWorker::Finished => bail!("training finished"),
                 _ => {}

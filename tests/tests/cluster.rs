@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
+use mpc_core::codec::Message;
 use mpc_core::wire::{self, AToWorker, BToWorker, WorkerToA};
 use tandem_harness::client::{Link, ScriptedWorker, WAIT};
 use tandem_harness::{Cluster, ClusterOptions};
@@ -174,7 +175,7 @@ fn bad_input_is_rejected_and_the_round_is_unchanged() {
 
         // 5: wrong protocol version.
         let w = &mut ws[1];
-        let mut frame = wire::encode(&WorkerToA::Hello { worker: 5 }).unwrap();
+        let mut frame = WorkerToA::Hello { worker: 5 }.encode();
         let other = wire::PROTOCOL_VERSION + 1;
         frame[0..2].copy_from_slice(&other.to_be_bytes());
         w.a.send_raw(&frame).await.unwrap();

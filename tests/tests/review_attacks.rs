@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use mpc_core::codec::Message;
 use mpc_core::wire::{AToWorker, BToWorker, WorkerToB};
 use tandem_harness::client::{ScriptedWorker, WAIT};
 use tandem_harness::{Cluster, ClusterOptions};
@@ -212,7 +213,7 @@ fn a_flood_of_forged_claims_does_not_disconnect_a() {
             .unwrap();
         w.hello().await.unwrap();
         let (round, _) = w.announcement().await.unwrap();
-        let forged = mpc_core::wire::encode(&WorkerToB::Robust {
+        let forged = WorkerToB::Robust {
             round,
             worker: u32::MAX,
             b: Vec::new(),
@@ -223,8 +224,8 @@ fn a_flood_of_forged_claims_does_not_disconnect_a() {
             z: Vec::new(),
             s: 0,
             blind: [0; 32],
-        })
-        .unwrap();
+        }
+        .encode();
         let pki = transport::Pki::new(&pki_dir);
         let identity = pki.load_worker(3).unwrap();
         let pin_b = pki.server_b_fingerprint().unwrap();

@@ -30,7 +30,8 @@ use fl_ml::attack::{Attack, AttackView, flip_labels};
 use fl_ml::data::{Dataset, Partition, load_mnist};
 use fl_ml::model::{ModelKind, TrainConfig, train_local};
 use fl_ml::{PROXY_EXAMPLES, proxy_set, proxy_update, worker_indices};
-use mpc_core::wire::{self, AToWorker, BToWorker};
+use mpc_core::codec;
+use mpc_core::wire::{AToWorker, BToWorker};
 use protocols::round::worker::prepare;
 use rand::{RngExt, SeedableRng};
 use tokio::sync::Semaphore;
@@ -292,7 +293,7 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
     loop {
         let msg = a.next::<AToWorker>(None).await?;
         let (round, model) = match msg {
-            Some(AToWorker::Announce { round, model }) => (round, wire::bytes_to_f32s(&model)?),
+            Some(AToWorker::Announce { round, model }) => (round, codec::bytes_to_f32s(&model)?),
             Some(AToWorker::Finished) | None => break,
             Some(AToWorker::Reject { round, reason }) => {
                 warn!(worker = id, round, %reason, "server A rejected our message");

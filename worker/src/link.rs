@@ -7,9 +7,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use mpc_core::wire::{
-    self, AToWorker, BToWorker, Limits, SessionInfo, WireMessage, WorkerToA, WorkerToB,
-};
+use mpc_core::codec::{self, Limits, Message};
+use mpc_core::wire::{AToWorker, BToWorker, SessionInfo, WorkerToA, WorkerToB};
 use transport::quinn::{Connection, Endpoint, VarInt};
 use transport::{Counters, Fingerprint, FrameReader, FrameWriter, Identity, TransportConfig};
 
@@ -46,7 +45,7 @@ impl Link {
             reader,
             limits: Limits {
                 max_frame: cfg.max_frame,
-                max_dim: wire::DEFAULT_MAX_DIM,
+                max_dim: codec::DEFAULT_MAX_DIM,
             },
         })
     }
@@ -60,8 +59,8 @@ impl Link {
     }
 
     /// Sends a typed message.
-    pub async fn send<M: WireMessage>(&mut self, msg: &M) -> Result<()> {
-        self.send_owned(wire::encode(msg)?).await
+    pub async fn send<M: Message>(&mut self, msg: &M) -> Result<()> {
+        self.send_owned(msg.encode()).await
     }
 
     /// Sends frame bytes the link takes over (no copy into QUIC's buffer).
@@ -77,7 +76,7 @@ impl Link {
     }
 
     /// The next message within `wait`; an error if the stream ended.
-    pub async fn recv<M: WireMessage>(&mut self, wait: Duration) -> Result<M> {
+    pub async fn recv<M: Message>(&mut self, wait: Duration) -> Result<M> {
         match self.next(Some(wait)).await? {
             Some(m) => Ok(m),
             None => bail!("stream ended"),
@@ -85,9 +84,9 @@ impl Link {
     }
 
     /// The next message, within `wait` if given; `None` when the stream ended.
-    pub async fn next<M: WireMessage>(&mut self, wait: Option<Duration>) -> Result<Option<M>> {
+    pub async fn next<M: Message>(&mut self, wait: Option<Duration>) -> Result<Option<M>> {
         match self.reader.recv_with_timeout(wait).await? {
-            Some(f) => Ok(Some(wire::decode(&f, &self.limits)?)),
+            Some(f) => Ok(Some(M::decode_with(&f, &self.limits)?)),
             None => Ok(None),
         }
     }

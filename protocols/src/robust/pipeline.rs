@@ -37,10 +37,10 @@
 //! Nothing of a worker is accumulated before its proof verdict and both
 //! checks are known.
 
+use mpc_core::codec::{Message, decode_field_bytes, encode_field_bytes};
 use mpc_core::field::{Fp, MulAcc};
 use mpc_core::flp::{FlpReject, JointRand, QueryPoint};
 use mpc_core::prg::{Domain, Prg, Purpose, Seed};
-use mpc_core::share::{decode_field_bytes, encode_field_bytes};
 use mpc_core::wire::{Aggregation, Exchange};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -884,26 +884,6 @@ pub fn gate(rule: Aggregation, tau: Option<f32>, scale: f64, g_norm: f64) -> Thr
     }
 }
 
-/// Decodes a reference vector sent as little-endian i32s.
-pub fn decode_reference(bytes: &[u8], dim: usize) -> Result<Vec<i32>, PipeError> {
-    if dim.checked_mul(4) != Some(bytes.len()) {
-        return Err(PipeError::Malformed(format!(
-            "reference of {} bytes, expected {}",
-            bytes.len(),
-            dim * 4
-        )));
-    }
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
-}
-
-/// Encodes a reference vector as little-endian i32s.
-pub fn encode_reference(g: &[i32]) -> Vec<u8> {
-    g.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
 /// The reference G = round(ĝ₀/‖ĝ₀‖·2^f) of A's proxy update (None: ĝ₀ = 0).
 pub fn reference_from(g0: &[f32], scale: f64) -> Option<Vec<i32>> {
     let n = g0
@@ -919,18 +899,6 @@ pub fn reference_from(g0: &[f32], scale: f64) -> Option<Vec<i32>> {
             .map(|&v| (f64::from(v) / n * scale).round() as i32)
             .collect(),
     )
-}
-
-/// Keeps the first `n` elements of per-worker verifier shares from a
-/// concatenation (B side of `Batch`).
-pub fn split_verifiers(
-    bytes: &[u8],
-    workers: usize,
-    len: usize,
-) -> Result<Vec<Vec<Fp>>, PipeError> {
-    let all = decode_field_bytes(bytes, workers * len)
-        .map_err(|e| PipeError::Malformed(format!("verifiers: {e}")))?;
-    Ok(all.chunks(len.max(1)).map(<[Fp]>::to_vec).collect())
 }
 
 /// A server's pipeline for the session, or why it could not be built (the

@@ -15,11 +15,12 @@
 //! c_B), so the worker prepares everything offline and uploads once, and the
 //! servers recompute c_A and c_B from what they actually hold.
 
+use mpc_core::codec::{decode_field_bytes, encode_field_bytes};
 use mpc_core::field::Fp;
 use mpc_core::fixed::FixedParams;
 use mpc_core::flp::{self, FlpParams, JointRand, ValidityCircuit};
 use mpc_core::prg::{Domain, Prg, Purpose, Seed, os_random_fp};
-use mpc_core::share::{RING_SHARE_BYTES, decode_field_bytes, encode_field_bytes};
+use mpc_core::share::RING_SHARE_BYTES;
 use mpc_core::wire::{SessionInfo, WorkerToB};
 use rand::SeedableRng;
 use rand_chacha::ChaCha12Rng;

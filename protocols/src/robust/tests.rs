@@ -3,10 +3,10 @@
 //! check the protocol makes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use mpc_core::codec::encode_field_bytes;
 use mpc_core::field::Fp;
 use mpc_core::fixed::FixedParams;
 use mpc_core::prg::Seed;
-use mpc_core::share::encode_field_bytes;
 use mpc_core::wire::{Aggregation, SessionInfo, WorkerToB};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -449,7 +449,7 @@ fn a_forged_s_prime_is_refused() {
                                     * Fp::reduce_u64(u64::from_le_bytes(kb))
                         })
                         .collect();
-                    let mut z = mpc_core::share::decode_field_bytes(&p.z, setup.dim).unwrap();
+                    let mut z = mpc_core::codec::decode_field_bytes(&p.z, setup.dim).unwrap();
                     for (zk, xk) in z.iter_mut().zip(&xb) {
                         *zk += *xk;
                     }

@@ -14,7 +14,8 @@
 //! `Hello` and replaced at the next one, so every session runs fresh base
 //! OTs; nothing of it is ever written to disk.
 
-use mpc_core::wire::{self, AToB, BToA, BToWorker, Limits, WorkerToB};
+use mpc_core::codec::{Limits, Message};
+use mpc_core::wire::{AToB, BToA, BToWorker, WorkerToB};
 use tracing::{info, warn};
 
 use super::rejection::Rejection;
@@ -103,7 +104,7 @@ impl Helper {
 
     /// A frame from server A (an undecodable one is logged and ignored).
     pub fn handle_a_frame(&mut self, frame: &[u8]) -> Vec<HelperAction> {
-        match wire::decode::<AToB>(frame, &self.cfg.limits) {
+        match AToB::decode_with(frame, &self.cfg.limits) {
             Ok(msg) => self.on_a(msg),
             Err(e) => {
                 warn!(error = %e, "undecodable message from server A: ignored");
@@ -121,7 +122,7 @@ impl Helper {
         frame: &[u8],
         wire_bytes: usize,
     ) -> Vec<HelperAction> {
-        match wire::decode::<WorkerToB>(frame, &self.cfg.limits) {
+        match WorkerToB::decode_with(frame, &self.cfg.limits) {
             Ok(msg) => self.on_worker(from, msg, wire_bytes),
             Err(e) => refuse(from, 0, Rejection::Undecodable(e.to_string())),
         }

@@ -51,7 +51,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use mpc_core::wire::{self, AToB, AToWorker, BToA, Limits, SessionInfo, WorkerToA};
+use mpc_core::codec::{Limits, Message};
+use mpc_core::wire::{AToB, AToWorker, BToA, SessionInfo, WorkerToA};
 use tracing::{info, warn};
 
 use super::plain::PlainLeader;
@@ -385,7 +386,7 @@ impl Leader {
         if self.over {
             return Vec::new();
         }
-        let msg = match wire::decode::<BToA>(frame, &self.cfg.limits) {
+        let msg = match BToA::decode_with(frame, &self.cfg.limits) {
             Ok(msg) => msg,
             Err(e) => {
                 warn!(error = %e, "undecodable message from server B: ignored");
@@ -427,7 +428,7 @@ impl Leader {
         if self.over {
             return Vec::new();
         }
-        let msg = match wire::decode::<WorkerToA>(frame, &self.cfg.limits) {
+        let msg = match WorkerToA::decode_with(frame, &self.cfg.limits) {
             Ok(msg) => msg,
             Err(e) => return reject(from, 0, Rejection::Undecodable(e.to_string())),
         };

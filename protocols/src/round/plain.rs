@@ -10,7 +10,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use mpc_core::wire::{AToWorker, SessionInfo, SubmitA, bytes_to_f32s};
+use mpc_core::codec::{bytes_to_f32s, f32s_to_bytes};
+use mpc_core::wire::{AToWorker, SessionInfo, SubmitA};
 use tracing::{info, warn};
 
 use super::leader::{LeaderAction, RoundOutcome, ack, reject};
@@ -70,7 +71,7 @@ impl PlainLeader {
         reference: Option<Vec<f32>>,
     ) -> Vec<LeaderAction> {
         let dim = self.session.dim as usize;
-        let announce = mpc_core::wire::f32s_to_bytes(model);
+        let announce = f32s_to_bytes(model);
         let trust = if self.session.aggregation.is_trust_based() {
             match reference.filter(|r| r.len() == dim && r.iter().all(|x| x.is_finite())) {
                 Some(r) => Some(Accumulator::new(

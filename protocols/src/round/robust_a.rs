@@ -7,9 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use mpc_core::codec::{decode_field_bytes, encode_field_bytes, f32s_to_bytes, i32s_to_bytes};
 use mpc_core::field::Fp;
 use mpc_core::prg::Seed;
-use mpc_core::share::{decode_field_bytes, encode_field_bytes};
 use mpc_core::wire::{AToB, AToWorker, BToA, SessionInfo, SubmitA};
 use tracing::{info, warn};
 
@@ -18,8 +18,7 @@ use super::rejection::Rejection;
 use crate::mpc::corr::Party;
 use crate::mpc::engine::{EngineOutput, EngineStats};
 use crate::robust::pipeline::{
-    self, Local, MAX_BATCH, PeerMsg, PipeError, Pipeline, PipelineSlot, encode_reference,
-    reference_from,
+    self, Local, MAX_BATCH, PeerMsg, PipeError, Pipeline, PipelineSlot, reference_from,
 };
 use crate::robust::submit::{commit_a, half_a};
 
@@ -138,7 +137,7 @@ impl RobustLeader {
         self.round = Some(RRound {
             id: round,
             expected,
-            announce: Some(mpc_core::wire::f32s_to_bytes(model)),
+            announce: Some(f32s_to_bytes(model)),
             seen: BTreeSet::new(),
             seeds: BTreeMap::new(),
             ready: VecDeque::new(),
@@ -193,7 +192,7 @@ impl RobustLeader {
         }
         let mut out = vec![LeaderAction::ToB(AToB::OpenRobust {
             round,
-            reference: encode_reference(&g),
+            reference: i32s_to_bytes(&g),
             participants,
         })];
         out.extend(self.drain());

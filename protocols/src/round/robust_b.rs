@@ -9,17 +9,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use mpc_core::codec::{bytes_to_i32s, decode_field_chunks, encode_field_bytes};
 use mpc_core::field::Fp;
-use mpc_core::share::encode_field_bytes;
 use mpc_core::wire::{AToB, BToA, BToWorker, SessionInfo, WorkerToB};
 use tracing::{info, warn};
 
 use super::helper::{HelperAction, HelperConfig};
 use crate::mpc::corr::Party;
 use crate::mpc::engine::EngineOutput;
-use crate::robust::pipeline::{
-    self, Local, PeerMsg, PipeError, PipelineSlot, decode_reference, split_verifiers,
-};
+use crate::robust::pipeline::{self, Local, PeerMsg, PipeError, PipelineSlot};
 use crate::robust::submit::{Half, half_b};
 
 struct HRound {
@@ -91,7 +89,7 @@ impl RobustHelper {
         };
         // secure-fedavg has no reference (empty).
         let len = if p.setup().trust { p.setup().dim } else { 0 };
-        let g = match decode_reference(reference, len) {
+        let g = match bytes_to_i32s(reference, len) {
             Ok(g) => g,
             Err(e) => return refuse_round(round, e.to_string()),
         };
@@ -230,7 +228,8 @@ impl RobustHelper {
             .filter(|r| r.id == round)
             .ok_or_else(|| PipeError::Protocol(format!("batch for round {round}, not open")))?;
         let len = p.setup().circuit.verifier_len();
-        let peer = split_verifiers(verifiers, workers.len(), len)?;
+        let peer = decode_field_chunks(verifiers, workers.len(), len)
+            .map_err(|e| PipeError::Malformed(format!("verifiers: {e}")))?;
         let mut locals = Vec::with_capacity(workers.len());
         for w in &workers {
             let l = r.locals.remove(w).ok_or_else(|| {

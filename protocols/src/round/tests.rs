@@ -5,10 +5,10 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use mpc_core::codec::{Limits, Message, f32s_to_bytes};
 use mpc_core::fixed::FixedParams;
 use mpc_core::wire::{
-    self, AToB, AToWorker, Aggregation, BToA, BToWorker, Limits, SessionInfo, SubmitA, WireMessage,
-    WorkerToA, WorkerToB,
+    AToB, AToWorker, Aggregation, BToA, BToWorker, SessionInfo, SubmitA, WorkerToA, WorkerToB,
 };
 use proptest::prelude::*;
 
@@ -19,12 +19,10 @@ use crate::fedavg::{clip_to_norm, mean};
 use crate::robust::encode::norm_sq;
 use crate::robust::submit::{Draft, RobustSetup};
 
-pub(super) fn rt<M: WireMessage>(m: &M) -> (M, usize) {
-    let bytes = wire::encode(m).unwrap();
-    (
-        wire::decode(&bytes, &Limits::default()).unwrap(),
-        bytes.len(),
-    )
+pub(super) fn rt<M: Message>(m: &M) -> (M, usize) {
+    let bytes = m.encode();
+    assert_eq!(bytes.len(), m.encoded_len(), "{}", M::KIND);
+    (M::decode(&bytes).unwrap(), bytes.len())
 }
 
 pub(super) enum Msg {
@@ -120,13 +118,11 @@ impl Sim {
     pub(super) fn deliver(&mut self, m: Msg, q: &mut VecDeque<Msg>) {
         match m {
             Msg::ToB(m) => {
-                let acts = self.helper.handle_a_frame(&wire::encode(&m).unwrap());
+                let acts = self.helper.handle_a_frame(&m.encode());
                 self.helper_actions(acts, q);
             }
             Msg::ToA(m) => {
-                let acts = self
-                    .leader
-                    .handle_b_frame(self.now, &wire::encode(&m).unwrap());
+                let acts = self.leader.handle_b_frame(self.now, &m.encode());
                 self.leader_actions(acts, q);
             }
         }
@@ -169,11 +165,11 @@ impl Sim {
     }
 
     pub(super) fn worker_to_a(&mut self, from: u32, m: WorkerToA) {
-        self.frame_to_a(from, &wire::encode(&m).unwrap());
+        self.frame_to_a(from, &m.encode());
     }
 
     pub(super) fn worker_to_b(&mut self, from: u32, m: WorkerToB) {
-        let frame = wire::encode(&m).unwrap();
+        let frame = m.encode();
         let acts = self.helper.handle_worker_frame(from, &frame, frame.len());
         self.run_helper(acts);
     }
@@ -521,23 +517,23 @@ fn fewer_than_k_min_reveals_nothing_and_b_reveals_once() {
     assert_eq!(sim.reveals, vec![1]);
     // A second close of the same round is refused, as is reopening it.
     let acts = sim.helper.handle_a_frame(
-        &wire::encode(&AToB::CloseRobust {
+        &AToB::CloseRobust {
             round: 1,
             positive: 0,
-        })
-        .unwrap(),
+        }
+        .encode(),
     );
     assert!(matches!(
         &acts[..],
         [HelperAction::ToA(BToA::Refused { .. })]
     ));
     let acts = sim.helper.handle_a_frame(
-        &wire::encode(&AToB::OpenRobust {
+        &AToB::OpenRobust {
             round: 1,
             reference: Vec::new(),
             participants: vec![0, 1],
-        })
-        .unwrap(),
+        }
+        .encode(),
     );
     assert!(matches!(
         &acts[..],
@@ -556,7 +552,7 @@ fn plain_rejects_over_norm_and_wrong_payload() {
         WorkerToA::Submit {
             round: 1,
             worker: 0,
-            payload: SubmitA::Plain(wire::f32s_to_bytes(&[1.0; 8])),
+            payload: SubmitA::Plain(f32s_to_bytes(&[1.0; 8])),
         },
     );
     assert!(a_rejected(&sim, 0, "exceeds the clip bound"));
@@ -847,7 +843,7 @@ fn plain_fltrust_checks_the_unit_norm_and_k_min() {
     let raw = |w: u32, v: &[f32]| WorkerToA::Submit {
         round: 1,
         worker: w,
-        payload: SubmitA::Plain(wire::f32s_to_bytes(v)),
+        payload: SubmitA::Plain(f32s_to_bytes(v)),
     };
     sim.worker_to_a(0, raw(0, &[0.5, 0.0, 0.0, 0.0]));
     assert!(a_rejected(&sim, 0, "is not 1"));

@@ -292,7 +292,7 @@ fn held_set_agreement_under_mixed_payloads_and_orderings() {
             WorkerToA::Submit {
                 round: 1,
                 worker: 4,
-                payload: SubmitA::Plain(mpc_core::wire::f32s_to_bytes(&vec![0.0; s.dim as usize])),
+                payload: SubmitA::Plain(mpc_core::codec::f32s_to_bytes(&vec![0.0; s.dim as usize])),
             },
         );
     });

@@ -4,6 +4,7 @@
 //! the round-level refusals.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use mpc_core::codec::Message;
 use mpc_core::fixed::FixedParams;
 use mpc_core::wire::{AToWorker, Aggregation, BToWorker, SessionInfo};
 use proptest::prelude::*;
@@ -347,7 +348,7 @@ fn finding3_deadline_during_a_batch_keeps_verdicts_consistent() {
     }
     let sub = prepare(&s, 1, 2, &g0).unwrap();
     sim.worker_to_a(2, sub.to_a);
-    let frame = mpc_core::wire::encode(&sub.to_b.unwrap()).unwrap();
+    let frame = sub.to_b.unwrap().encode();
     let acts = sim.helper.handle_worker_frame(2, &frame, frame.len());
     let mut q = VecDeque::new();
     sim.helper_actions(acts, &mut q);

@@ -5,7 +5,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use mpc_core::wire::{self, AToB, AToWorker, Aggregation, BToWorker, WorkerToA};
+use mpc_core::codec::{DEFAULT_MAX_FRAME, Message};
+use mpc_core::wire::{AToB, AToWorker, Aggregation, BToWorker, WorkerToA};
 
 use super::helper::HelperConfig;
 use super::leader::{LeaderAction, LeaderConfig, LeaderError, SELFTEST_TIMEOUT};
@@ -214,7 +215,7 @@ fn undecodable_worker_frames_are_refused_and_change_nothing() {
         sim.run_helper(acts);
     }
     // An oversized frame is refused before decoding.
-    let big = vec![0u8; wire::DEFAULT_MAX_FRAME + 1];
+    let big = vec![0u8; DEFAULT_MAX_FRAME + 1];
     sim.frame_to_a(1, &big);
     let refusals = sim.from_a[before..]
         .iter()
@@ -283,7 +284,7 @@ fn a_self_test_without_an_answer_times_out() {
     let now = std::time::Instant::now();
     let mut leader = super::leader::Leader::new(cfg, now);
     let _hello = leader.b_connected();
-    let ready = wire::encode(&mpc_core::wire::BToA::Ready { last_revealed: 0 }).unwrap();
+    let ready = mpc_core::wire::BToA::Ready { last_revealed: 0 }.encode();
     // B is ready, the self-test starts, and B never sends its engine frames.
     let acts = leader.handle_b_frame(now, &ready);
     assert!(

@@ -1,7 +1,8 @@
 //! The worker's side of a round (sans-io): turn a local model delta into the
 //! messages for server A and server B.
 
-use mpc_core::wire::{SessionInfo, SubmitA, WorkerToA, WorkerToB, f32s_to_bytes};
+use mpc_core::codec::f32s_to_bytes;
+use mpc_core::wire::{SessionInfo, SubmitA, WorkerToA, WorkerToB};
 use thiserror::Error;
 
 use crate::fedavg::clip_to_norm;

@@ -65,8 +65,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use fl_ml::model::DEFAULT_CLIP;
+use mpc_core::codec::Message;
 use mpc_core::fixed::FixedParams;
-use mpc_core::wire::{self, AToWorker, Aggregation, BToWorker, SessionInfo};
+use mpc_core::wire::{AToWorker, Aggregation, BToWorker, SessionInfo};
 use protocols::round::worker::prepare;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -303,8 +304,8 @@ fn prepare_all(session: &SessionInfo, a: &RoundArgs) -> Result<Prepared> {
             let delta = synthetic_update(a.seed, id, round, g);
             let t = Instant::now();
             let sub = prepare(session, round, id, &delta)?;
-            let to_a = wire::encode(&sub.to_a)?;
-            let to_b = sub.to_b.as_ref().map(wire::encode).transpose()?;
+            let to_a = sub.to_a.encode();
+            let to_b = sub.to_b.as_ref().map(Message::encode);
             ms.push(t.elapsed().as_secs_f64() * 1e3);
             frames.push(Some((to_a, to_b)));
         }
