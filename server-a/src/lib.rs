@@ -33,9 +33,12 @@ use fl_ml::data::{Dataset, load_mnist};
 use fl_ml::model::{DEFAULT_CLIP, ModelKind, TrainConfig, evaluate, init_params};
 use fl_ml::{proxy_set, proxy_update, rule_defaults};
 use mpc_core::fixed::FixedParams;
+use mpc_core::prg::Seed;
 use mpc_core::wire::{self, Aggregation, Limits, SessionInfo};
 use protocols::round::leader::{Leader, LeaderAction, LeaderConfig, RoundOutcome, SelfTestSummary};
 use rand::SeedableRng;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 use serde_json::json;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -322,6 +325,8 @@ pub async fn run(args: Args) -> Result<()> {
             start_timeout: Duration::from_secs_f64(args.start_timeout),
             round_timeout: Duration::from_secs_f64(args.round_timeout),
             selftest_ops: args.engine_selftest,
+            // The session's secret randomness (its 2PC engine): from the OS.
+            seed: Seed::from_rng(&mut UnwrapErr(SysRng)),
         },
         Instant::now(),
     );

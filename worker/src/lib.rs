@@ -7,7 +7,8 @@
 //! `protocols::round::worker::prepare`, which clips (or, for trust-based
 //! rules, normalises to unit norm), encodes and shares it. An attack is
 //! applied before `prepare`, so an attacker's update passes the norm checks. `--seed` drives partitioning, training and attacks only; every secret
-//! (share seeds) comes from the OS CSPRNG inside `prepare`.
+//! (share seeds, the dealt scalar, commitment blinds, proof randomness)
+//! comes from the OS CSPRNG, which the worker passes to `prepare`.
 //!
 //! Attacks are [`fl_ml::attack::Attack`]. With `label-flip` the
 //! Byzantine workers train on flipped labels. Attacks that use the other
@@ -32,6 +33,8 @@ use fl_ml::model::{ModelKind, TrainConfig, train_local};
 use fl_ml::{PROXY_EXAMPLES, proxy_set, proxy_update, worker_indices};
 use mpc_core::wire::{self, AToWorker, BToWorker, Limits, SessionInfo, WorkerToA, WorkerToB};
 use protocols::round::worker::prepare;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 use rand::{RngExt, SeedableRng};
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
@@ -414,7 +417,8 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
         } else {
             delta
         };
-        let sub = prepare(&session, round, id, &delta)?;
+        // The submission's secret randomness (seeds, s, blind, proof): from the OS.
+        let sub = prepare(&session, round, id, &delta, &mut UnwrapErr(SysRng))?;
         send(&mut a.writer, &sub.to_a).await?;
         if let (Some(b), Some(to_b)) = (b.as_mut(), sub.to_b.as_ref()) {
             send(&mut b.writer, to_b).await?;

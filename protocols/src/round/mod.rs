@@ -11,6 +11,8 @@ pub mod worker;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_replay;
+#[cfg(test)]
 mod tests_review;
 #[cfg(test)]
 mod tests_robust;

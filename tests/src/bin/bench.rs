@@ -302,7 +302,7 @@ fn prepare_all(session: &SessionInfo, a: &RoundArgs) -> Result<Prepared> {
         for (round, g) in (1u64..).zip(&refs) {
             let delta = synthetic_update(a.seed, id, round, g);
             let t = Instant::now();
-            let sub = prepare(session, round, id, &delta)?;
+            let sub = prepare(session, round, id, &delta, &mut rand::rng())?;
             let to_a = wire::encode(&sub.to_a)?;
             let to_b = sub.to_b.as_ref().map(wire::encode).transpose()?;
             ms.push(t.elapsed().as_secs_f64() * 1e3);
