@@ -12,36 +12,13 @@
 
 use core::fmt;
 
-use rand::rngs::SysRng;
-use rand::{CryptoRng, Rng, SeedableRng, TryRng};
+use rand::{CryptoRng, Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::field::{Fp, MODULUS};
-
-/// Fills `buf` from the operating system's CSPRNG.
-///
-/// # Panics
-/// If the OS cannot supply randomness at all; no secret is involved in the message.
-pub fn os_fill(buf: &mut [u8]) {
-    #[allow(clippy::expect_used)]
-    SysRng
-        .try_fill_bytes(buf)
-        .expect("the operating system's random number generator failed");
-}
-
-/// A uniformly random field element from the OS CSPRNG (rejection sampled).
-pub fn os_random_fp() -> Fp {
-    loop {
-        let mut b = [0u8; 8];
-        os_fill(&mut b);
-        if let Some(x) = Fp::from_canonical(u64::from_le_bytes(b)) {
-            return x;
-        }
-    }
-}
 
 /// A uniformly random field element from `rng` (rejection sampling).
 pub fn random_fp<R: CryptoRng + ?Sized>(rng: &mut R) -> Fp {
@@ -63,13 +40,6 @@ impl fmt::Debug for Seed {
 }
 
 impl Seed {
-    /// A fresh seed from the OS CSPRNG.
-    pub fn random() -> Seed {
-        let mut s = [0u8; 32];
-        os_fill(&mut s);
-        Seed(s)
-    }
-
     /// A fresh seed: 32 bytes from `rng`.
     pub fn from_rng<R: CryptoRng + ?Sized>(rng: &mut R) -> Seed {
         let mut s = [0u8; 32];
