@@ -33,12 +33,12 @@ use fl_ml::data::{Dataset, load_mnist};
 use fl_ml::model::{DEFAULT_CLIP, ModelKind, TrainConfig, evaluate, init_params};
 use fl_ml::{proxy_set, proxy_update, rule_defaults};
 use mpc_core::fixed::FixedParams;
-use mpc_core::prg::Seed;
+use mpc_core::prg::{Domain, Purpose, Seed};
 use mpc_core::wire::{self, Aggregation, Limits, SessionInfo};
 use protocols::round::leader::{Leader, LeaderAction, LeaderConfig, RoundOutcome, SelfTestSummary};
 use rand::SeedableRng;
 use rand::rand_core::UnwrapErr;
-use rand::rngs::SysRng;
+use rand::rngs::{StdRng, SysRng};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -139,15 +139,24 @@ pub struct Args {
     synthetic_dim: Option<usize>,
 }
 
+/// The public randomness of `purpose` in `round` from `--seed` (`seed`):
+/// a generator keyed by the `mpc_core::prg` child seed of that domain.
+fn public_rng(seed: u64, purpose: Purpose, round: u64) -> StdRng {
+    let domain = Domain {
+        purpose,
+        round,
+        worker: 0,
+    };
+    StdRng::from_seed(Seed::from_u64(seed).derive(domain).0)
+}
+
 /// The synthetic reference update ĝ₀ of `round` for `--synthetic-dim`: `dim`
-/// coordinates uniform in [−1, 1) from a PRG seeded by (`seed`, `round`).
-/// Public (benchmark workers recompute it to aim their updates); it comes from
-/// `--seed`, never from a secret.
+/// coordinates uniform in [−1, 1) from a PRG keyed by (`seed`, `round`) in
+/// the `SyntheticReference` domain. Public (benchmark workers recompute it
+/// to aim their updates); it comes from `--seed`, never from a secret.
 pub fn synthetic_reference(seed: u64, round: u64, dim: usize) -> Vec<f32> {
     use rand::RngExt;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(
-        seed ^ 0x5e17_ae7c_0000_0000 ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15),
-    );
+    let mut rng = public_rng(seed, Purpose::SyntheticReference, round);
     (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect()
 }
 
@@ -485,14 +494,12 @@ impl Shell {
 
     /// Trust-based rules: A's update ĝ₀ on its proxy set for the current
     /// model, trained exactly as the workers train (its randomness comes
-    /// from `--seed` and the round; it is not a secret).
+    /// from `--seed` and the round in the `ProxyUpdate` domain; it is not a secret).
     fn reference_update(&self, round: u64) -> Result<Option<Vec<f32>>> {
         let Some(proxy) = &self.proxy else {
             return Ok(None);
         };
-        let mut rng = rand::rngs::StdRng::seed_from_u64(
-            self.seed ^ 0x7072_6f78_7900_0000 ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15),
-        );
+        let mut rng = public_rng(self.seed, Purpose::ProxyUpdate, round);
         let started = Instant::now();
         let g0 = proxy_update(
             self.kind,
