@@ -33,8 +33,11 @@ use fl_ml::data::{Dataset, load_mnist};
 use fl_ml::model::{ModelKind, evaluate};
 use fl_ml::{proxy_set, proxy_update};
 use mpc_core::codec::{DEFAULT_MAX_DIM, Limits};
+use mpc_core::prg::{Domain, Purpose, Seed};
 use protocols::round::leader::{Leader, LeaderAction, LeaderConfig, RoundOutcome};
 use rand::SeedableRng;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::{StdRng, SysRng};
 
 pub use cli::Args;
 use cli::{Plan, plan};
@@ -43,15 +46,24 @@ use tracing::{info, warn};
 use transport::hub::{Inbound, Peers, Seen};
 use transport::{ByteCounter, Counters, Pki, TransportConfig};
 
+/// The public randomness of `purpose` in `round` from `--seed` (`seed`):
+/// a generator keyed by the `mpc_core::prg` child seed of that domain.
+fn public_rng(seed: u64, purpose: Purpose, round: u64) -> StdRng {
+    let domain = Domain {
+        purpose,
+        round,
+        worker: 0,
+    };
+    StdRng::from_seed(Seed::from_u64(seed).derive(domain).0)
+}
+
 /// The synthetic reference update ĝ₀ of `round` for `--synthetic-dim`: `dim`
-/// coordinates uniform in [−1, 1) from a PRG seeded by (`seed`, `round`).
-/// Public (benchmark workers recompute it to aim their updates); it comes from
-/// `--seed`, never from a secret.
+/// coordinates uniform in [−1, 1) from a PRG keyed by (`seed`, `round`) in
+/// the `SyntheticReference` domain. Public (benchmark workers recompute it
+/// to aim their updates); it comes from `--seed`, never from a secret.
 pub fn synthetic_reference(seed: u64, round: u64, dim: usize) -> Vec<f32> {
     use rand::RngExt;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(
-        seed ^ 0x5e17_ae7c_0000_0000 ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15),
-    );
+    let mut rng = public_rng(seed, Purpose::SyntheticReference, round);
     (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect()
 }
 
@@ -146,6 +158,8 @@ pub async fn run(args: Args) -> Result<()> {
             start_timeout: Duration::from_secs_f64(args.start_timeout),
             round_timeout: Duration::from_secs_f64(args.round_timeout),
             selftest_ops: args.engine_selftest,
+            // The session's secret randomness (its 2PC engine): from the OS.
+            seed: Seed::from_rng(&mut UnwrapErr(SysRng)),
         },
         Instant::now(),
     );
@@ -304,14 +318,12 @@ impl Shell {
 
     /// Trust-based rules: A's update ĝ₀ on its proxy set for the current
     /// model, trained exactly as the workers train (its randomness comes
-    /// from `--seed` and the round; it is not a secret).
+    /// from `--seed` and the round in the `ProxyUpdate` domain; it is not a secret).
     fn reference_update(&self, round: u64) -> Result<Option<Vec<f32>>> {
         let Some(proxy) = &self.proxy else {
             return Ok(None);
         };
-        let mut rng = rand::rngs::StdRng::seed_from_u64(
-            self.seed ^ 0x7072_6f78_7900_0000 ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15),
-        );
+        let mut rng = public_rng(self.seed, Purpose::ProxyUpdate, round);
         let started = Instant::now();
         let g0 = proxy_update(
             self.kind,

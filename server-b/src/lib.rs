@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Parser;
 use mpc_core::codec::{self, Limits};
+use mpc_core::prg::Seed;
 use protocols::round::helper::{Helper, HelperAction, HelperConfig};
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 use transport::hub::{Inbound, Peers, Seen};
@@ -150,7 +153,8 @@ pub async fn run(args: Args) -> Result<()> {
             k_min: usize::try_from(args.k_min)?,
             max_in_flight: args.max_in_flight.max(1),
             limits,
-            ..HelperConfig::default()
+            // Every session's 2PC engine is seeded from this: from the OS.
+            ..HelperConfig::new(Seed::from_rng(&mut UnwrapErr(SysRng)))
         },
         last_revealed,
     );

@@ -73,14 +73,16 @@ impl ScriptedWorker {
         }
     }
 
-    /// Prepares and sends an honest submission of `delta`; returns (A's reply, B's reply).
+    /// Prepares (randomness from the OS) and sends an honest submission of
+    /// `delta`; returns (A's reply, B's reply).
     pub async fn submit(
         &mut self,
         round: u64,
         delta: &[f32],
     ) -> Result<(AToWorker, Option<BToWorker>)> {
         let session = self.session.clone().context("hello first")?;
-        let sub = protocols::round::worker::prepare(&session, round, self.id, delta)?;
+        let sub =
+            protocols::round::worker::prepare(&session, round, self.id, delta, &mut rand::rng())?;
         self.send_pair(&sub.to_a, sub.to_b.as_ref()).await
     }
 

@@ -189,8 +189,14 @@ fn bad_input_is_rejected_and_the_round_is_unchanged() {
         let w = &mut ws[2];
         let mut short = session.clone();
         short.dim -= 1;
-        let sub =
-            protocols::round::worker::prepare(&short, round, 6, &vec![0.001; dim - 1]).unwrap();
+        let sub = protocols::round::worker::prepare(
+            &short,
+            round,
+            6,
+            &vec![0.001; dim - 1],
+            &mut rand::rng(),
+        )
+        .unwrap();
         let (_, rb) = w.send_pair(&sub.to_a, sub.to_b.as_ref()).await.unwrap();
         assert!(
             matches!(&rb, Some(BToWorker::Reject { reason, .. }) if reason.contains("upload field `b`")),
@@ -199,7 +205,14 @@ fn bad_input_is_rejected_and_the_round_is_unchanged() {
 
         // 7: enrolled as 7, claims to be worker 0.
         let w = &mut ws[3];
-        let sub = protocols::round::worker::prepare(&session, round, 0, &vec![0.001; dim]).unwrap();
+        let sub = protocols::round::worker::prepare(
+            &session,
+            round,
+            0,
+            &vec![0.001; dim],
+            &mut rand::rng(),
+        )
+        .unwrap();
         let (ra, rb) = w.send_pair(&sub.to_a, sub.to_b.as_ref()).await.unwrap();
         assert!(
             matches!(&ra, AToWorker::Reject { reason, .. } if reason.contains("enrolled as 7")),

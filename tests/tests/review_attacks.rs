@@ -60,17 +60,19 @@ fn a_forged_claim_cannot_void_the_round() {
         let (round, model) = w.announcement().await.unwrap();
         let session = w.session.clone().unwrap();
         let delta = vec![0.0f32; model.len()];
-        let sub = protocols::round::worker::prepare(&session, round, 3, &delta).unwrap();
+        let sub = protocols::round::worker::prepare(&session, round, 3, &delta, &mut rand::rng())
+            .unwrap();
         // 1. Seed to A; wait for A's Ack (A has sent SeedCommit to B).
         w.a.send(&sub.to_a).await.unwrap();
         let ra = w.a.recv::<AToWorker>(WAIT).await.unwrap();
         assert!(matches!(ra, AToWorker::Ack { .. }), "{ra:?}");
         let bl = w.b.as_mut().unwrap();
         // 2. An upload naming worker 4: B rejects it and tells A "worker 3 rejected".
-        let forged = protocols::round::worker::prepare(&session, round, 4, &delta)
-            .unwrap()
-            .to_b
-            .unwrap();
+        let forged =
+            protocols::round::worker::prepare(&session, round, 4, &delta, &mut rand::rng())
+                .unwrap()
+                .to_b
+                .unwrap();
         bl.send(&forged).await.unwrap();
         let rb = bl.recv::<BToWorker>(WAIT).await.unwrap();
         assert!(

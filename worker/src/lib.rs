@@ -6,8 +6,10 @@
 //! takes the delta, optionally applies an attack, and hands it to
 //! `protocols::round::worker::prepare`, which clips (or, for trust-based
 //! rules, normalises to unit norm), encodes and shares it. An attack is
-//! applied before `prepare`, so an attacker's update passes the norm checks. `--seed` drives partitioning, training and attacks only; every secret
-//! (share seeds) comes from the OS CSPRNG inside `prepare`.
+//! applied before `prepare`, so an attacker's update passes the norm checks. `--seed` drives partitioning, training and attacks only (per round
+//! through `mpc_core::prg` domains); every secret (share seeds, the dealt
+//! scalar, commitment blinds, proof randomness) comes from the OS CSPRNG,
+//! which the worker passes to `prepare`.
 //!
 //! Attacks are [`fl_ml::attack::Attack`]. With `label-flip` the
 //! Byzantine workers train on flipped labels. Attacks that use the other
@@ -31,8 +33,11 @@ use fl_ml::data::{Dataset, Partition, load_mnist};
 use fl_ml::model::{ModelKind, TrainConfig, train_local};
 use fl_ml::{PROXY_EXAMPLES, proxy_set, proxy_update, worker_indices};
 use mpc_core::codec;
+use mpc_core::prg::{Domain, Purpose, Seed};
 use mpc_core::wire::{AToWorker, BToWorker};
 use protocols::round::worker::prepare;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::{StdRng, SysRng};
 use rand::{RngExt, SeedableRng};
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
@@ -92,9 +97,6 @@ pub struct Args {
 /// updates before crafting from those that arrived (server A closes a round
 /// after 60 s by default, so this is shorter).
 const COLLUSION_TIMEOUT: Duration = Duration::from_secs(45);
-
-/// Seed tweak of the round-wide attack randomness (shared by the colluders).
-const ATTACK_SEED_TAG: u64 = 0x6174_7461_636b_0001;
 
 fn parse_ids(spec: Option<&str>, total: usize) -> Result<Vec<u32>> {
     let total = u32::try_from(total).context("too many workers")?;
@@ -305,9 +307,7 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
             }
         };
         // Per-round, per-worker randomness for training and dropout (attacks: `attack_rng`).
-        let mut rng = rand::rngs::StdRng::seed_from_u64(
-            s.seed ^ (u64::from(id) << 32) ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15),
-        );
+        let mut rng = public_rng(s.seed, Purpose::WorkerTraining, round, id);
         if s.dropout > 0.0 && rng.random_bool(s.dropout) {
             info!(worker = id, round, "sitting this round out (dropout)");
             if let Some(board) = &s.board {
@@ -347,7 +347,8 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
         } else {
             delta
         };
-        let sub = prepare(&session, round, id, &delta)?;
+        // The submission's secret randomness (seeds, s, blind, proof): from the OS.
+        let sub = prepare(&session, round, id, &delta, &mut UnwrapErr(SysRng))?;
         a.send(&sub.to_a).await?;
         if let (Some(b), Some(to_b)) = (b.as_mut(), sub.to_b.as_ref()) {
             b.send(to_b).await?;
@@ -375,15 +376,25 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
     Ok(())
 }
 
+/// The public randomness of `purpose` in `round` for `worker`, from
+/// `--seed` (`seed`): a generator keyed by the `mpc_core::prg` child seed
+/// of that domain.
+fn public_rng(seed: u64, purpose: Purpose, round: u64, worker: u32) -> StdRng {
+    let domain = Domain {
+        purpose,
+        round,
+        worker,
+    };
+    StdRng::from_seed(Seed::from_u64(seed).derive(domain).0)
+}
+
 /// The attack randomness of `round`: from `--seed` only, the same for every
 /// colluder (`id` = `None`) or per worker.
-fn attack_rng(seed: u64, round: u64, id: Option<u32>) -> rand::rngs::StdRng {
-    let who = id.map_or(u64::MAX, u64::from);
-    rand::rngs::StdRng::seed_from_u64(
-        seed ^ ATTACK_SEED_TAG
-            ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            ^ who.wrapping_mul(0xc2b2_ae3d_27d4_eb4f),
-    )
+fn attack_rng(seed: u64, round: u64, id: Option<u32>) -> StdRng {
+    match id {
+        None => public_rng(seed, Purpose::AttackCollusion, round, 0),
+        Some(id) => public_rng(seed, Purpose::AttackOwn, round, id),
+    }
 }
 
 /// A Byzantine worker's update from its own delta alone (the attacks that

@@ -245,15 +245,18 @@ impl core::fmt::Debug for Pipeline {
 pub const MAX_BATCH: usize = 32;
 
 impl Pipeline {
-    /// A pipeline for `party`; starts its engine (fresh base OTs, keys from
-    /// the OS CSPRNG). The first engine messages are in [`Pipeline::take_outgoing`].
+    /// A pipeline for `party`; starts its engine (fresh base OTs), all of
+    /// whose randomness comes from `engine_seed` — a fresh, secret seed per
+    /// pipeline, never reused. The first engine messages are in
+    /// [`Pipeline::take_outgoing`].
     pub fn new(
         party: Party,
         setup: RobustSetup,
         rule: Aggregation,
         cos_threshold: Option<f32>,
+        engine_seed: &Seed,
     ) -> Result<Pipeline, PipeError> {
-        let mut engine = Engine::new(party, EngineConfig::default(), &Seed::random());
+        let mut engine = Engine::new(party, EngineConfig::default(), engine_seed);
         let first = engine.start()?;
         let out = first
             .into_iter()
@@ -905,11 +908,38 @@ pub fn reference_from(g0: &[f32], scale: f64) -> Option<Vec<i32>> {
 /// reason ends every round of the session in a note).
 pub type PipelineSlot = Result<Pipeline, String>;
 
-/// Builds `party`'s pipeline for a robust `session`.
-pub fn for_session(party: Party, session: &mpc_core::wire::SessionInfo) -> PipelineSlot {
+/// Builds `party`'s pipeline for a robust `session`, its engine seeded
+/// with `engine_seed` (see [`Pipeline::new`]).
+pub fn for_session(
+    party: Party,
+    session: &mpc_core::wire::SessionInfo,
+    engine_seed: &Seed,
+) -> PipelineSlot {
     let setup = RobustSetup::new(session).map_err(|e| e.to_string())?;
-    Pipeline::new(party, setup, session.aggregation, session.cos_threshold)
-        .map_err(|e| e.to_string())
+    Pipeline::new(
+        party,
+        setup,
+        session.aggregation,
+        session.cos_threshold,
+        engine_seed,
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The engine seed of `party`'s pipeline in its `session`-th session, from
+/// the server's secret `root` seed (`LeaderConfig::seed` /
+/// `HelperConfig::seed`): a child seed in the `EngineSession` domain, so
+/// no two sessions of a server (nor the two parties, should they share a
+/// root in a test) ever seed an engine alike.
+pub fn session_engine_seed(root: &Seed, party: Party, session: u64) -> Seed {
+    root.derive(Domain {
+        purpose: Purpose::EngineSession,
+        round: session,
+        worker: match party {
+            Party::A => 0,
+            Party::B => 1,
+        },
+    })
 }
 
 /// Runs `f` on the slot's pipeline, or reports why there is none.

@@ -12,14 +12,18 @@
 //! [`HelperConfig::limits`] and answers an undecodable worker frame with a
 //! `Reject`. The session's 2PC engine lives in the pipeline, made at A's
 //! `Hello` and replaced at the next one, so every session runs fresh base
-//! OTs; nothing of it is ever written to disk.
+//! OTs (its engine seed is derived from [`HelperConfig::seed`] and a session
+//! counter, never reused); nothing of it is ever written to disk.
 
 use mpc_core::codec::{Limits, Message};
+use mpc_core::prg::Seed;
 use mpc_core::wire::{AToB, BToA, BToWorker, WorkerToB};
 use tracing::{info, warn};
 
 use super::rejection::Rejection;
 use super::robust_b::RobustHelper;
+use crate::mpc::corr::Party;
+use crate::robust::pipeline::session_engine_seed;
 
 /// What the helper asks its shell to do, in order.
 #[derive(Debug)]
@@ -40,8 +44,8 @@ pub enum HelperAction {
     },
 }
 
-/// Helper configuration.
-#[derive(Clone, Copy, Debug)]
+/// Helper configuration ([`HelperConfig::new`] for the defaults).
+#[derive(Clone, Debug)]
 pub struct HelperConfig {
     /// Minimum number of workers in a revealed sum.
     pub k_min: usize,
@@ -53,15 +57,23 @@ pub struct HelperConfig {
     pub max_in_flight: usize,
     /// Decoding limits for frames from A and workers.
     pub limits: Limits,
+    /// B's secret root seed: the pipeline of the n-th session (A's n-th
+    /// `Hello`) gets the engine seed
+    /// [`session_engine_seed`]`(seed, B, n)`. Fresh from the OS CSPRNG in
+    /// server B; fixed in tests, which makes a run replayable.
+    pub seed: Seed,
 }
 
-impl Default for HelperConfig {
-    fn default() -> Self {
+impl HelperConfig {
+    /// The default bounds (k_min 3, 4096 pending, 64 in flight, default
+    /// limits) with root seed `seed`.
+    pub fn new(seed: Seed) -> HelperConfig {
         HelperConfig {
             k_min: 3,
             max_pending: 4096,
             max_in_flight: 64,
             limits: Limits::default(),
+            seed,
         }
     }
 }
@@ -71,6 +83,8 @@ impl Default for HelperConfig {
 pub struct Helper {
     cfg: HelperConfig,
     last_revealed: u64,
+    /// Sessions started so far (A's `Hello`s): numbers the engine seeds.
+    sessions: u64,
     /// The session's pipeline state (from A's `Hello`).
     robust: Option<RobustHelper>,
 }
@@ -81,6 +95,7 @@ impl Helper {
         Helper {
             cfg,
             last_revealed,
+            sessions: 0,
             robust: None,
         }
     }
@@ -138,7 +153,9 @@ impl Helper {
                 })];
                 self.robust = None;
                 if session.aggregation.is_secure() {
-                    let (r, first) = RobustHelper::new(self.cfg, &session);
+                    self.sessions += 1;
+                    let seed = session_engine_seed(&self.cfg.seed, Party::B, self.sessions);
+                    let (r, first) = RobustHelper::new(&self.cfg, &session, &seed);
                     self.robust = Some(r);
                     out.extend(first);
                 }

@@ -52,13 +52,16 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use mpc_core::codec::{Limits, Message};
+use mpc_core::prg::Seed;
 use mpc_core::wire::{AToB, AToWorker, BToA, SessionInfo, WorkerToA};
 use tracing::{info, warn};
 
 use super::plain::PlainLeader;
 use super::rejection::Rejection;
 use super::robust_a::RobustLeader;
+use crate::mpc::corr::Party;
 use crate::mpc::engine::{EngineOutput, EngineStats, SelfTestReport};
+use crate::robust::pipeline::session_engine_seed;
 
 /// How long the engine self-test may take before the session fails.
 pub const SELFTEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -209,6 +212,10 @@ pub struct LeaderConfig {
     pub round_timeout: Duration,
     /// Run the engine self-test with this many operations before the rounds.
     pub selftest_ops: Option<usize>,
+    /// A's secret root seed: the session's 2PC engine is seeded from it
+    /// ([`crate::robust::pipeline::session_engine_seed`]). Fresh from the
+    /// OS CSPRNG in server A; fixed in tests, which makes a run replayable.
+    pub seed: Seed,
 }
 
 /// The rule's round logic.
@@ -269,7 +276,8 @@ impl Leader {
     pub fn new(cfg: LeaderConfig, now: Instant) -> Leader {
         let session = cfg.session.clone();
         let rounds = if session.aggregation.is_secure() {
-            Rounds::Robust(Box::new(RobustLeader::new(session)))
+            let engine_seed = session_engine_seed(&cfg.seed, Party::A, 0);
+            Rounds::Robust(Box::new(RobustLeader::new(session, &engine_seed)))
         } else {
             Rounds::Plain(Box::new(PlainLeader::new(session)))
         };

@@ -12,6 +12,8 @@ pub mod worker;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_replay;
+#[cfg(test)]
 mod tests_review;
 #[cfg(test)]
 mod tests_robust;

@@ -66,10 +66,11 @@ impl core::fmt::Debug for RobustLeader {
 }
 
 impl RobustLeader {
-    /// A's side for `session` (a robust rule); starts the 2PC engine — its
-    /// first messages go out with the first round.
-    pub fn new(session: SessionInfo) -> RobustLeader {
-        let pipeline = pipeline::for_session(Party::A, &session);
+    /// A's side for `session` (a robust rule); starts the 2PC engine, seeded
+    /// with `engine_seed` (fresh per session) — its first messages go out
+    /// with the first round.
+    pub fn new(session: SessionInfo, engine_seed: &Seed) -> RobustLeader {
+        let pipeline = pipeline::for_session(Party::A, &session, engine_seed);
         RobustLeader {
             session,
             pipeline,

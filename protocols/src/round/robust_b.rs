@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mpc_core::codec::{bytes_to_i32s, decode_field_chunks, encode_field_bytes};
 use mpc_core::field::Fp;
+use mpc_core::prg::Seed;
 use mpc_core::wire::{AToB, BToA, BToWorker, SessionInfo, WorkerToB};
 use tracing::{info, warn};
 
@@ -31,9 +32,17 @@ struct HRound {
     bytes_from_workers: u64,
 }
 
+/// The bounds B's session keeps from its [`HelperConfig`].
+#[derive(Clone, Copy)]
+struct Bounds {
+    k_min: usize,
+    max_pending: usize,
+    max_in_flight: usize,
+}
+
 /// B's robust-round state.
 pub struct RobustHelper {
-    cfg: HelperConfig,
+    cfg: Bounds,
     pipeline: PipelineSlot,
     round: Option<HRound>,
 }
@@ -47,13 +56,19 @@ impl core::fmt::Debug for RobustHelper {
 }
 
 impl RobustHelper {
-    /// B's side for `session` (a robust rule): starts the 2PC engine.
-    pub fn new(cfg: HelperConfig, session: &SessionInfo) -> (RobustHelper, Vec<HelperAction>) {
-        let pipeline = pipeline::for_session(Party::B, session);
+    /// B's side for `session` (a robust rule): starts the 2PC engine,
+    /// seeded with `engine_seed` (fresh per session).
+    pub fn new(
+        cfg: &HelperConfig,
+        session: &SessionInfo,
+        engine_seed: &Seed,
+    ) -> (RobustHelper, Vec<HelperAction>) {
+        let pipeline = pipeline::for_session(Party::B, session, engine_seed);
         // B never reveals below its own k_min, whatever A announces.
-        let cfg = HelperConfig {
+        let cfg = Bounds {
             k_min: cfg.k_min.max(session.k_min as usize),
-            ..cfg
+            max_pending: cfg.max_pending,
+            max_in_flight: cfg.max_in_flight,
         };
         let mut h = RobustHelper {
             cfg,

@@ -8,9 +8,8 @@ use std::time::Duration;
 use mpc_core::codec::{DEFAULT_MAX_FRAME, Message};
 use mpc_core::wire::{AToB, AToWorker, Aggregation, BToWorker, WorkerToA};
 
-use super::helper::HelperConfig;
 use super::leader::{LeaderAction, LeaderConfig, LeaderError, SELFTEST_TIMEOUT};
-use super::tests::{Msg, ROUND_TIMEOUT, Sim, manual, session};
+use super::tests::{Msg, ROUND_TIMEOUT, Sim, helper_config, manual, session};
 
 const START: Duration = Duration::from_secs(30);
 
@@ -31,11 +30,8 @@ fn auto(agg: Aggregation, min_workers: usize, rounds: u64) -> LeaderConfig {
     }
 }
 
-fn helper() -> HelperConfig {
-    HelperConfig {
-        k_min: 1,
-        ..HelperConfig::default()
-    }
+fn helper() -> super::helper::HelperConfig {
+    helper_config(1)
 }
 
 fn hello(sim: &mut Sim, w: u32) {

@@ -335,8 +335,9 @@ impl fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// A new engine for `party`; all its randomness comes from `seed`
-    /// (use [`Seed::random`] outside tests).
+    /// A new engine for `party`; all its randomness comes from `seed`, a
+    /// fresh secret seed per engine, never reused (the servers derive one
+    /// per session from their root seed with [`Seed::derive`]).
     pub fn new(party: Party, config: EngineConfig, seed: &Seed) -> Engine {
         Engine {
             party,
