@@ -315,37 +315,17 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
             }
             continue;
         }
-        let delta = {
-            let _permit = s.cpu.acquire().await?;
-            let data = Arc::clone(&data);
-            let cfg = train_cfg.clone();
-            let model2 = model.clone();
-            let local = tokio::task::spawn_blocking(move || {
-                train_local(kind, &model2, &data, &cfg, &mut rng)
-            })
-            .await??;
-            let delta: Vec<f32> = local.iter().zip(&model).map(|(l, g)| l - g).collect();
-            delta
+        let ctx = RoundCtx {
+            id,
+            round,
+            kind,
+            model: &model,
+            train: &train_cfg,
+            data: &data,
+            byzantine,
         };
-        let delta = if let Some(board) = &s.board {
-            board.post(id, round, Some(delta.clone()));
-            if byzantine {
-                match colluding_update(&s, board, id, round, kind, &model, &train_cfg).await {
-                    Ok(u) => u,
-                    Err(e) => {
-                        // One round's attack failing (say, too few updates for
-                        // fang-krum) must not end the attacker for the run.
-                        warn!(worker = id, round, error = %e, "could not craft the attack; sitting this round out");
-                        continue;
-                    }
-                }
-            } else {
-                delta
-            }
-        } else if byzantine {
-            own_attack(&s, id, round, delta)?
-        } else {
-            delta
+        let Some(delta) = round_update(&s, ctx, rng).await? else {
+            continue;
         };
         // The submission's secret randomness (seeds, s, blind, proof): from the OS.
         let sub = prepare(&session, round, id, &delta, &mut UnwrapErr(SysRng))?;
@@ -374,6 +354,62 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
         b.close();
     }
     Ok(())
+}
+
+/// What one worker's update in one round depends on.
+struct RoundCtx<'a> {
+    id: u32,
+    round: u64,
+    kind: ModelKind,
+    model: &'a [f32],
+    train: &'a TrainConfig,
+    data: &'a Arc<Dataset>,
+    byzantine: bool,
+}
+
+/// This worker's update for the round: local training from the announced
+/// model, then (Byzantine workers) the attack — alone, or with the other
+/// colluders through the board. `None`: a colluding attack could not be
+/// crafted this round, so the worker sits it out.
+async fn round_update(
+    s: &Arc<Shared>,
+    c: RoundCtx<'_>,
+    mut rng: StdRng,
+) -> Result<Option<Vec<f32>>> {
+    let delta = {
+        let _permit = s.cpu.acquire().await?;
+        let data = Arc::clone(c.data);
+        let cfg = c.train.clone();
+        let (kind, model) = (c.kind, c.model.to_vec());
+        let local =
+            tokio::task::spawn_blocking(move || train_local(kind, &model, &data, &cfg, &mut rng))
+                .await??;
+        local
+            .iter()
+            .zip(c.model)
+            .map(|(l, g)| l - g)
+            .collect::<Vec<f32>>()
+    };
+    let Some(board) = &s.board else {
+        return if c.byzantine {
+            own_attack(s, c.id, c.round, delta).map(Some)
+        } else {
+            Ok(Some(delta))
+        };
+    };
+    board.post(c.id, c.round, Some(delta.clone()));
+    if !c.byzantine {
+        return Ok(Some(delta));
+    }
+    match colluding_update(s, board, c.id, c.round, c.kind, c.model, c.train).await {
+        Ok(u) => Ok(Some(u)),
+        Err(e) => {
+            // One round's attack failing (say, too few updates for fang-krum)
+            // must not end the attacker for the run.
+            warn!(worker = c.id, round = c.round, error = %e, "could not craft the attack; sitting this round out");
+            Ok(None)
+        }
+    }
 }
 
 /// The public randomness of `purpose` in `round` for `worker`, from

@@ -46,7 +46,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 use zeroize::Zeroize;
 
-use super::submit::{Half, RobustSetup};
+use super::submit::{RobustSetup, ServerHalf};
 use crate::mpc::compare::Relation;
 use crate::mpc::compare::drelu::Threshold;
 use crate::mpc::corr::Party;
@@ -103,7 +103,7 @@ impl core::fmt::Debug for RoundShares {
 }
 
 /// One worker's locally computed values, ready for a batch.
-pub struct Local {
+pub struct PreparedWorker {
     verifier: Vec<Fp>,
     score: Fp,
     mult_x: [Fp; 2],
@@ -114,20 +114,20 @@ pub struct Local {
     offset: Vec<Fp>,
 }
 
-impl core::fmt::Debug for Local {
+impl core::fmt::Debug for PreparedWorker {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Local {{ dim: {}, <redacted> }}", self.x.len())
+        write!(f, "PreparedWorker {{ dim: {}, <redacted> }}", self.x.len())
     }
 }
 
-impl Local {
+impl PreparedWorker {
     /// This server's verifier share.
     pub fn verifier(&self) -> &[Fp] {
         &self.verifier
     }
 }
 
-impl Drop for Local {
+impl Drop for PreparedWorker {
     fn drop(&mut self) {
         self.x.zeroize();
         self.offset.zeroize();
@@ -159,7 +159,7 @@ struct Batch {
     verdicts: Vec<Result<(), String>>,
     /// Indices (into `workers`) of the FLP-valid workers, with their values.
     valid: Vec<usize>,
-    locals: Vec<Local>,
+    locals: Vec<PreparedWorker>,
     mult_job: Option<JobId>,
     relu_job: Option<JobId>,
     b2a_job: Option<JobId>,
@@ -182,7 +182,7 @@ pub struct Pipeline {
     round: Option<PipeRound>,
     out: Vec<PeerMsg>,
     done: Vec<BatchDone>,
-    spare: Spare,
+    pool: BufferPool,
     /// Outputs of an engine self-test (`server-a --engine-selftest`).
     selftest: Vec<EngineOutput>,
 }
@@ -192,12 +192,12 @@ pub struct Pipeline {
 /// kernel zeroing of ≈ 4 MB per worker at d = 270k). Wiped when dropped;
 /// a reused vector is overwritten in full.
 #[derive(Default)]
-struct Spare(std::sync::Mutex<Vec<Vec<Fp>>>);
+struct BufferPool(std::sync::Mutex<Vec<Vec<Fp>>>);
 
-/// Most vectors kept in [`Spare`] (two per worker of a full batch).
-const SPARE_MAX: usize = 2 * MAX_BATCH;
+/// Most vectors kept in [`BufferPool`] (two per worker of a full batch).
+const POOL_MAX: usize = 2 * MAX_BATCH;
 
-impl Spare {
+impl BufferPool {
     fn take(&self, dim: usize) -> Vec<Fp> {
         let mut v = self
             .0
@@ -210,10 +210,10 @@ impl Spare {
         v
     }
 
-    fn give(&self, local: &mut Local) {
+    fn give(&self, local: &mut PreparedWorker) {
         if let Ok(mut s) = self.0.lock() {
             for v in [&mut local.x, &mut local.offset] {
-                if s.len() < SPARE_MAX && v.capacity() > 0 {
+                if s.len() < POOL_MAX && v.capacity() > 0 {
                     s.push(std::mem::take(v));
                 }
             }
@@ -221,7 +221,7 @@ impl Spare {
     }
 }
 
-impl Drop for Spare {
+impl Drop for BufferPool {
     fn drop(&mut self) {
         if let Ok(s) = self.0.get_mut() {
             for v in s.iter_mut() {
@@ -271,7 +271,7 @@ impl Pipeline {
             round: None,
             out,
             done: Vec::new(),
-            spare: Spare::default(),
+            pool: BufferPool::default(),
             selftest: Vec::new(),
         })
     }
@@ -378,9 +378,9 @@ impl Pipeline {
     pub fn prepare(
         &self,
         worker: u32,
-        half: Half,
+        half: ServerHalf,
         peer_commit: &[u8; 32],
-    ) -> Result<Local, PipeError> {
+    ) -> Result<PreparedWorker, PipeError> {
         let round = self
             .round
             .as_ref()
@@ -411,8 +411,8 @@ impl Pipeline {
             .query_start(&joint, t)
             .map_err(|e| PipeError::Malformed(format!("validity query: {e}")))?;
         let dim = setup.dim;
-        let mut x = self.spare.take(dim);
-        let mut offset = self.spare.take(if setup.trust { dim } else { 0 });
+        let mut x = self.pool.take(dim);
+        let mut offset = self.pool.take(if setup.trust { dim } else { 0 });
         let (mut score, mut rx, mut r1, mut r2) = (
             MulAcc::default(),
             MulAcc::default(),
@@ -458,7 +458,7 @@ impl Pipeline {
             // scalar = s.
             Party::B => ([s, Fp::ZERO], [Fp::ZERO, rx], [-r1, r2]),
         };
-        Ok(Local {
+        Ok(PreparedWorker {
             verifier,
             score,
             mult_x,
@@ -481,7 +481,7 @@ impl Pipeline {
         &mut self,
         batch: u32,
         workers: Vec<u32>,
-        locals: Vec<Local>,
+        locals: Vec<PreparedWorker>,
         peer_verifiers: &[Vec<Fp>],
     ) -> Result<(), PipeError> {
         let Pipeline {
@@ -489,7 +489,7 @@ impl Pipeline {
             setup,
             engine,
             round,
-            spare,
+            pool,
             done,
             ..
         } = self;
@@ -539,7 +539,7 @@ impl Pipeline {
                 }
                 round.weight += one;
                 round.positive += one;
-                spare.give(&mut l);
+                pool.give(&mut l);
             }
             done.push(BatchDone {
                 batch,
@@ -800,7 +800,7 @@ impl Pipeline {
             return Ok(());
         };
         for l in &mut b.locals {
-            self.spare.give(l);
+            self.pool.give(l);
         }
         let verdicts = b.workers.iter().copied().zip(b.verdicts).collect();
         self.done.push(BatchDone {

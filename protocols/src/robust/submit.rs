@@ -428,11 +428,11 @@ impl Draft {
 
 /// One server's half of a worker's submission. The input share of the
 /// validity proof is `[x ‖ kappa ‖ beta]`. The long vectors (x, κ and the two
-/// dealt vectors, d each) are not materialised: [`Half::for_each_block`]
+/// dealt vectors, d each) are not materialised: [`ServerHalf::for_each_block`]
 /// expands them (A, from the seed) or decodes them (B, from its upload bytes,
 /// validated when the half was made) block by block, so the server's local
 /// work runs in one cache-hot pass.
-pub struct Half {
+pub struct ServerHalf {
     /// Range-bit shares.
     beta: Vec<Fp>,
     /// Proof share.
@@ -456,13 +456,13 @@ enum Long {
     },
 }
 
-impl core::fmt::Debug for Half {
+impl core::fmt::Debug for ServerHalf {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Half {{ <redacted> }}")
+        write!(f, "ServerHalf {{ <redacted> }}")
     }
 }
 
-impl Drop for Half {
+impl Drop for ServerHalf {
     fn drop(&mut self) {
         // B's upload bytes are uniform shares and masked vectors; like the
         // received frame they came in, they are freed without a wipe (7 MB
@@ -472,11 +472,11 @@ impl Drop for Half {
     }
 }
 
-/// Coordinates per block of [`Half::for_each_block`] (the scratch buffers,
+/// Coordinates per block of [`ServerHalf::for_each_block`] (the scratch buffers,
 /// 4 × 8 KiB, stay in L1/L2).
 pub const BLOCK: usize = 1024;
 
-impl Half {
+impl ServerHalf {
     /// Range-bit shares.
     pub fn beta(&self) -> &[Fp] {
         &self.beta
@@ -638,13 +638,13 @@ impl ViewA {
 
 /// A's half: the seed (the long vectors are expanded block by block when
 /// used), the range-bit and proof shares and s′.
-pub fn half_a(setup: &RobustSetup, seed: &Seed, round: u64, worker: u32) -> Half {
+pub fn half_a(setup: &RobustSetup, seed: &Seed, round: u64, worker: u32) -> ServerHalf {
     let fill = |purpose, len| {
         let mut v = vec![Fp::ZERO; len];
         RobustSetup::prg(seed, purpose, round, worker).fill_fp(&mut v);
         v
     };
-    Half {
+    ServerHalf {
         beta: fill(Purpose::RangeBitsA, setup.range_len()),
         proof: fill(Purpose::ProofShareA, setup.circuit.proof_len()),
         scalar: RobustSetup::prg(seed, Purpose::VoleScalarA, round, worker).next_fp(),
@@ -698,7 +698,7 @@ fn ring_word(c: &[u8]) -> u32 {
 /// B's half, parsed and validated from its upload (`WorkerToB::Robust`),
 /// which it takes over (the long parts are kept as bytes, not copied).
 /// Computes c_B in the same pass as the checks.
-pub fn half_b(setup: &RobustSetup, upload: WorkerToB) -> Result<Half, SubmitError> {
+pub fn half_b(setup: &RobustSetup, upload: WorkerToB) -> Result<ServerHalf, SubmitError> {
     let WorkerToB::Robust {
         b,
         kappa_b,
@@ -787,7 +787,7 @@ pub fn half_b(setup: &RobustSetup, upload: WorkerToB) -> Result<Half, SubmitErro
     h.update(s.to_le_bytes());
     let commit: [u8; 32] = h.finalize().into();
     debug_assert_eq!(commit, commit_b(&blind, [&b, &kappa_b, &beta_b, &w, &z], s));
-    Ok(Half {
+    Ok(ServerHalf {
         beta,
         proof,
         scalar,

@@ -231,7 +231,7 @@ fn secure_fltrust_equals_the_plaintext_on_the_encoded_updates() {
         let mut xs = Vec::new();
         let mut subs = Vec::new();
         for w in 0..n as u32 {
-            // Half the workers point roughly along g0, half against it.
+            // ServerHalf the workers point roughly along g0, half against it.
             let u: Vec<f32> = g0
                 .iter()
                 .map(|&v| {

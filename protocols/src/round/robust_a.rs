@@ -18,23 +18,23 @@ use super::rejection::Rejection;
 use crate::mpc::corr::Party;
 use crate::mpc::engine::{EngineOutput, EngineStats};
 use crate::robust::pipeline::{
-    self, Local, MAX_BATCH, PeerMsg, PipeError, Pipeline, PipelineSlot, reference_from,
+    self, MAX_BATCH, PeerMsg, PipeError, Pipeline, PipelineSlot, PreparedWorker, reference_from,
 };
 use crate::robust::submit::{commit_a, half_a};
 
-struct Ready {
+struct ReadyWorker {
     worker: u32,
-    local: Local,
+    local: PreparedWorker,
     peer_verifier: Vec<Fp>,
 }
 
-struct RRound {
+struct LeaderRound {
     id: u64,
     expected: BTreeSet<u32>,
     announce: Option<Vec<u8>>,
     seen: BTreeSet<u32>,
     seeds: BTreeMap<u32, Seed>,
-    ready: VecDeque<Ready>,
+    ready: VecDeque<ReadyWorker>,
     accepted: BTreeSet<u32>,
     rejected: BTreeMap<u32, Rejection>,
     /// ‖ĝ₀‖ (trust rules) or C (secure-fedavg): see [`RobustLeader::start_round`].
@@ -51,7 +51,7 @@ struct RRound {
 pub struct RobustLeader {
     session: SessionInfo,
     pipeline: PipelineSlot,
-    round: Option<RRound>,
+    round: Option<LeaderRound>,
     /// Whether the engine's frames go out yet: from the first round or
     /// engine self-test on (B has the session by then).
     live: bool,
@@ -135,7 +135,7 @@ impl RobustLeader {
             f64::from(self.session.clip)
         };
         self.live = true;
-        self.round = Some(RRound {
+        self.round = Some(LeaderRound {
             id: round,
             expected,
             announce: Some(f32s_to_bytes(model)),
@@ -412,7 +412,7 @@ impl RobustLeader {
         };
         let half = half_a(setup, &seed, round, worker);
         match pipeline.prepare(worker, half, &commit_b) {
-            Ok(local) => r.ready.push_back(Ready {
+            Ok(local) => r.ready.push_back(ReadyWorker {
                 worker,
                 local,
                 peer_verifier,
@@ -451,7 +451,7 @@ impl RobustLeader {
                 break;
             }
             let n = r.ready.len().min(MAX_BATCH);
-            let batch: Vec<Ready> = r.ready.drain(..n).collect();
+            let batch: Vec<ReadyWorker> = r.ready.drain(..n).collect();
             let workers: Vec<u32> = batch.iter().map(|x| x.worker).collect();
             let mut verifiers = Vec::new();
             let mut locals = Vec::with_capacity(n);

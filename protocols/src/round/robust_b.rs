@@ -18,16 +18,16 @@ use tracing::{info, warn};
 use super::helper::{HelperAction, HelperConfig};
 use crate::mpc::corr::Party;
 use crate::mpc::engine::EngineOutput;
-use crate::robust::pipeline::{self, Local, PeerMsg, PipeError, PipelineSlot};
-use crate::robust::submit::{Half, half_b};
+use crate::robust::pipeline::{self, PeerMsg, PipeError, PipelineSlot, PreparedWorker};
+use crate::robust::submit::{ServerHalf, half_b};
 
-struct HRound {
+struct HelperRound {
     id: u64,
     participants: BTreeSet<u32>,
     seen: BTreeSet<u32>,
-    halves: BTreeMap<u32, Half>,
+    halves: BTreeMap<u32, ServerHalf>,
     commits: BTreeMap<u32, [u8; 32]>,
-    locals: BTreeMap<u32, Local>,
+    locals: BTreeMap<u32, PreparedWorker>,
     accepted: BTreeSet<u32>,
     bytes_from_workers: u64,
 }
@@ -44,7 +44,7 @@ struct Bounds {
 pub struct RobustHelper {
     cfg: Bounds,
     pipeline: PipelineSlot,
-    round: Option<HRound>,
+    round: Option<HelperRound>,
 }
 
 impl core::fmt::Debug for RobustHelper {
@@ -111,7 +111,7 @@ impl RobustHelper {
         if let Err(e) = p.open_round(round, &g) {
             return refuse_round(round, e.to_string());
         }
-        self.round = Some(HRound {
+        self.round = Some(HelperRound {
             id: round,
             participants: participants.into_iter().collect(),
             seen: BTreeSet::new(),
@@ -255,7 +255,7 @@ impl RobustHelper {
         p.begin_batch(batch, workers, locals, &peer)
     }
 
-    /// Local work for every worker whose upload and c_A are both here, once
+    /// PreparedWorker work for every worker whose upload and c_A are both here, once
     /// the round's coin is known.
     fn prepare_ready(&mut self) -> Vec<HelperAction> {
         let (Ok(p), Some(r)) = (self.pipeline.as_ref(), self.round.as_mut()) else {

@@ -18,10 +18,10 @@
 //! exactly that), never by reducing a raw `q` or `t`.
 //!
 //! **A correlation must never be used twice.** Protocols take these structs by
-//! value; a driver that holds one large IKNP batch splits it with
-//! [`take_rot_sender`] / [`take_rot_receiver`] (both parties must take the same
-//! counts in the same order, so index `i` on one side meets index `i` on the
-//! other). Each protocol needs OTs in a fixed direction: the module docs say
+//! value; the engine's OT pool (`mpc::engine::pool`) hands each job batches
+//! it takes off the front of its own (both parties take the same counts in
+//! the same order, so index `i` on one side meets index `i` on the other);
+//! unit tests split one batch with `take_rot_sender` / `take_rot_receiver`. Each protocol needs OTs in a fixed direction: the module docs say
 //! which party is the OT sender of which batch.
 
 use mpc_core::field::Fp;
@@ -77,8 +77,9 @@ pub(crate) fn expect_receiver(ots: &RotReceiverOutput, needed: usize) -> Result<
     Ok(())
 }
 
-/// Removes the last `n` OTs of a sender batch and returns them.
-pub fn take_rot_sender(
+/// Removes the last `n` OTs of a sender batch and returns them (unit tests).
+#[cfg(test)]
+pub(crate) fn take_rot_sender(
     ots: &mut RotSenderOutput,
     n: usize,
 ) -> Result<RotSenderOutput, OtShapeError> {
@@ -93,8 +94,9 @@ pub fn take_rot_sender(
     })
 }
 
-/// Removes the last `n` OTs of a receiver batch and returns them.
-pub fn take_rot_receiver(
+/// Removes the last `n` OTs of a receiver batch and returns them (unit tests).
+#[cfg(test)]
+pub(crate) fn take_rot_receiver(
     ots: &mut RotReceiverOutput,
     n: usize,
 ) -> Result<RotReceiverOutput, OtShapeError> {

@@ -6,8 +6,7 @@
 //! # Construction
 //!
 //! 1. **B2A** ([`Mux`] in B2A mode, A speaks first): additive shares of each
-//!    `b_i` in F. Skipped if the caller already holds additive shares
-//!    ([`CountInput::Additive`], e.g. from an earlier [`Mux`] B2A).
+//!    `b_i` in F.
 //! 2. **Local sum**: `c = Σ b_i − k` (A subtracts k). `c ∈ [−k, n − k]`.
 //! 3. **One DReLU** on c with the smallest bound B such that
 //!    `2^B > max(n, k)` (so `c ∈ [−2^B, 2^B)`): for n, k ≤ 1000, B = 10 and the
@@ -138,24 +137,14 @@ impl CountParams {
         }
     }
 
-    /// OTs consumed: the B2A's first (if the input is XOR-shared), then the DReLU's.
-    pub fn rot_demand(&self, xor_input: bool) -> Result<RotDemand, CountError> {
-        let d = self.drelu()?.rot_demand(1)?;
-        Ok(if xor_input {
-            self.b2a().rot_demand(self.n) + d
-        } else {
-            d
-        })
+    /// OTs consumed: the B2A's first, then the DReLU's.
+    pub fn rot_demand(&self) -> Result<RotDemand, CountError> {
+        Ok(self.b2a().rot_demand(self.n) + self.drelu()?.rot_demand(1)?)
     }
 
     /// Exact cost.
-    pub fn cost(&self, xor_input: bool) -> Result<Cost, CountError> {
-        let d = self.drelu()?.cost(1)?;
-        let mut c = if xor_input {
-            self.b2a().cost(self.n).then(d)
-        } else {
-            d
-        };
+    pub fn cost(&self) -> Result<Cost, CountError> {
+        let mut c = self.b2a().cost(self.n).then(self.drelu()?.cost(1)?);
         // Reveal: one bit each way.
         let reveal = 1 + codec::COUNT_BYTES + 1;
         c.add_message(Party::A, reveal);
@@ -164,24 +153,6 @@ impl CountParams {
         c.bytes_a_to_b += c.messages.div_ceil(2);
         c.bytes_b_to_a += c.messages / 2;
         Ok(c)
-    }
-}
-
-/// The input bits: XOR shares, or additive shares over F (after a B2A).
-#[derive(Clone)]
-pub enum CountInput {
-    /// This party's XOR shares of the bits.
-    Xor(Vec<bool>),
-    /// This party's additive shares of the bits (each bit shared as 0/1 in F).
-    Additive(Vec<Fp>),
-}
-
-impl fmt::Debug for CountInput {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CountInput::Xor(v) => write!(f, "Xor({} bits)", v.len()),
-            CountInput::Additive(v) => write!(f, "Additive({} elements)", v.len()),
-        }
     }
 }
 
@@ -319,18 +290,13 @@ impl Count {
     pub fn new(
         party: Party,
         params: &CountParams,
-        input: CountInput,
+        bits: Vec<bool>,
         mut rots: Rots,
     ) -> Result<Count, CountError> {
-        let len = match &input {
-            CountInput::Xor(v) => v.len(),
-            CountInput::Additive(v) => v.len(),
-        };
-        if len != params.n {
+        if bits.len() != params.n {
             return Err(CountError::Params("input length differs from n"));
         }
-        let xor = matches!(input, CountInput::Xor(_));
-        rots.expect(party, params.rot_demand(xor)?)?;
+        rots.expect(party, params.rot_demand()?)?;
         let mut c = Count {
             party,
             params: *params,
@@ -338,23 +304,15 @@ impl Count {
             stage: Stage::Failed,
             traffic: Traffic::default(),
         };
-        match input {
-            CountInput::Xor(bits) => {
-                let b_rots = rots.take_front(party, params.b2a().rot_demand(params.n))?;
-                c.drelu_rots = Some(rots);
-                c.stage = Stage::B2a(Box::new(Mux::new(
-                    party,
-                    params.b2a(),
-                    bits,
-                    Vec::new(),
-                    b_rots,
-                )?));
-            }
-            CountInput::Additive(v) => {
-                c.drelu_rots = Some(rots);
-                c.stage = Stage::Drelu(Box::new(c.drelu(&v)?));
-            }
-        }
+        let b_rots = rots.take_front(party, params.b2a().rot_demand(params.n))?;
+        c.drelu_rots = Some(rots);
+        c.stage = Stage::B2a(Box::new(Mux::new(
+            party,
+            params.b2a(),
+            bits,
+            Vec::new(),
+            b_rots,
+        )?));
         Ok(c)
     }
 

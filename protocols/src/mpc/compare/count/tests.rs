@@ -1,13 +1,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use mpc_core::field::Fp;
 use rand::Rng;
 use rand_chacha::ChaCha12Rng;
 
 use super::*;
-use crate::mpc::compare::test_util::{ideal_rots, rng, run, run_until, share, tamperings};
+use crate::mpc::compare::test_util::{ideal_rots, rng, run, run_until, tamperings};
 
-fn eval(n: usize, k: u64, ones: usize, xor: bool, r: &mut ChaCha12Rng) -> bool {
+fn eval(n: usize, k: u64, ones: usize, r: &mut ChaCha12Rng) -> bool {
     let mut bits = vec![false; n];
     // `ones` bits set at random positions.
     let mut set = 0;
@@ -19,19 +18,12 @@ fn eval(n: usize, k: u64, ones: usize, xor: bool, r: &mut ChaCha12Rng) -> bool {
         }
     }
     let params = CountParams::new(n, k);
-    let (ra, rb) = ideal_rots(params.rot_demand(xor).unwrap(), r);
-    let (ia, ib) = if xor {
-        let a: Vec<bool> = (0..n).map(|_| r.next_u32() & 1 == 1).collect();
-        let b: Vec<bool> = a.iter().zip(&bits).map(|(x, y)| x ^ y).collect();
-        (CountInput::Xor(a), CountInput::Xor(b))
-    } else {
-        let v: Vec<Fp> = bits.iter().map(|&b| Fp::from_i64(i64::from(b))).collect();
-        let (a, b) = share(&v, r);
-        (CountInput::Additive(a), CountInput::Additive(b))
-    };
+    let (ra, rb) = ideal_rots(params.rot_demand().unwrap(), r);
+    let ia: Vec<bool> = (0..n).map(|_| r.next_u32() & 1 == 1).collect();
+    let ib: Vec<bool> = ia.iter().zip(&bits).map(|(x, y)| x ^ y).collect();
     let a = Count::new(Party::A, &params, ia, ra).unwrap();
     let b = Count::new(Party::B, &params, ib, rb).unwrap();
-    let cost = params.cost(xor).unwrap();
+    let cost = params.cost().unwrap();
     let (fa, fb, flights) = run(a, b, r);
     assert_eq!(flights as u64, cost.messages);
     assert_eq!(fa.traffic.rounds, cost.messages);
@@ -54,13 +46,11 @@ fn both_sides_of_every_threshold() {
                 }
             }
             for ones in cases {
-                for xor in [true, false] {
-                    assert_eq!(
-                        eval(n, k, ones, xor, &mut r),
-                        ones as u64 >= k,
-                        "n {n} k {k} ones {ones} xor {xor}"
-                    );
-                }
+                assert_eq!(
+                    eval(n, k, ones, &mut r),
+                    ones as u64 >= k,
+                    "n {n} k {k} ones {ones}"
+                );
             }
         }
     }
@@ -73,7 +63,7 @@ fn random_counts() {
         let n = 1 + (r.next_u32() % 300) as usize;
         let k = u64::from(r.next_u32() % 320);
         let ones = (r.next_u32() as usize) % (n + 1);
-        assert_eq!(eval(n, k, ones, true, &mut r), ones as u64 >= k);
+        assert_eq!(eval(n, k, ones, &mut r), ones as u64 >= k);
     }
 }
 
@@ -82,29 +72,23 @@ fn large_n() {
     let mut r = rng(3);
     // 10^5 bits, k on both sides of the count.
     for (ones, k) in [(50_000, 50_000u64), (49_999, 50_000), (50_001, 50_000)] {
-        assert_eq!(eval(100_000, k, ones, true, &mut r), ones as u64 >= k);
+        assert_eq!(eval(100_000, k, ones, &mut r), ones as u64 >= k);
     }
 }
 
 fn pair(r: &mut ChaCha12Rng) -> (Count, Count) {
     let params = CountParams::new(5, 3);
-    let (ra, rb) = ideal_rots(params.rot_demand(true).unwrap(), r);
+    let (ra, rb) = ideal_rots(params.rot_demand().unwrap(), r);
     (
-        Count::new(
-            Party::A,
-            &params,
-            CountInput::Xor(vec![true, false, true, true, false]),
-            ra,
-        )
-        .unwrap(),
-        Count::new(Party::B, &params, CountInput::Xor(vec![false; 5]), rb).unwrap(),
+        Count::new(Party::A, &params, vec![true, false, true, true, false], ra).unwrap(),
+        Count::new(Party::B, &params, vec![false; 5], rb).unwrap(),
     )
 }
 
 #[test]
 fn tampered_messages_are_errors() {
     let mut r = rng(4);
-    let total = CountParams::new(5, 3).cost(true).unwrap().messages as usize;
+    let total = CountParams::new(5, 3).cost().unwrap().messages as usize;
     for target in 0..total {
         let (a, b) = pair(&mut r);
         let (_, bytes) = run_until(a, b, target, &mut r).unwrap();
@@ -126,22 +110,17 @@ fn tampered_messages_are_errors() {
 fn wrong_inputs_are_errors() {
     let mut r = rng(5);
     let params = CountParams::new(5, 3);
-    let (ra, _) = ideal_rots(params.rot_demand(true).unwrap(), &mut r);
+    let (ra, _) = ideal_rots(params.rot_demand().unwrap(), &mut r);
     assert!(matches!(
-        Count::new(
-            Party::A,
-            &params,
-            CountInput::Xor(vec![true; 4]),
-            ra.clone()
-        ),
+        Count::new(Party::A, &params, vec![true; 4], ra),
         Err(CountError::Params(_))
     ));
     assert!(matches!(
         Count::new(
             Party::A,
             &params,
-            CountInput::Additive(vec![Fp::ZERO; 5]),
-            ra
+            vec![true; 5],
+            ideal_rots(CountParams::new(6, 3).rot_demand().unwrap(), &mut r).0
         ),
         Err(CountError::Rots(_))
     ));
@@ -153,7 +132,7 @@ fn wrong_inputs_are_errors() {
 
 #[test]
 fn count_cost() {
-    let c = CountParams::new(100, 3).cost(true).unwrap();
+    let c = CountParams::new(100, 3).cost().unwrap();
     eprintln!(
         "count n=100 k=3: {} ROTs, {} B of messages, {} B with OTs, {} messages",
         c.rots.total(),

@@ -2,7 +2,7 @@
 //! of XOR-shared bits (`compare::count`, [`COUNT_DIGIT_BITS`]-bit digits).
 
 use super::{Bits, Cx, Proto};
-use crate::mpc::compare::count::{Count, CountInput, CountMsg, CountParams};
+use crate::mpc::compare::count::{Count, CountMsg, CountParams};
 use crate::mpc::compare::{RotDemand, Rots};
 use crate::mpc::engine::stats::EngineStats;
 use crate::mpc::engine::{COUNT_DIGIT_BITS, EngineError, EngineMsg, EngineOutput, JobId};
@@ -18,7 +18,7 @@ fn params(n: usize, k: u64) -> CountParams {
 /// OTs of a count over `n` bits against `k`.
 pub(in crate::mpc::engine) fn demand(n: usize, k: u64) -> Result<RotDemand, EngineError> {
     params(n, k)
-        .rot_demand(true)
+        .rot_demand()
         .map_err(|_| EngineError::Job("count: n or k exceeds the comparison's bound"))
 }
 
@@ -29,7 +29,7 @@ impl Proto for Count {
     fn build((mut bits, k): (Bits, u64), rots: Rots, cx: &Cx<'_>) -> Result<Count, EngineError> {
         let params = params(bits.len(), k);
         let bits = std::mem::take(&mut *bits);
-        Ok(Count::new(cx.party, &params, CountInput::Xor(bits), rots)?)
+        Ok(Count::new(cx.party, &params, bits, rots)?)
     }
 
     fn count_rots(stats: &mut EngineStats, ots: u64) {
