@@ -39,6 +39,7 @@ mod error;
 pub mod idx;
 pub mod model;
 mod proxy;
+mod rng;
 mod rules;
 pub mod sim;
 
@@ -58,4 +59,5 @@ pub use model::{
     gradient, init_params, train_local,
 };
 pub use proxy::{PROXY_EXAMPLES, proxy_set, proxy_update, worker_indices};
+pub use rng::public_rng;
 pub use rules::{RuleDefaults, rule_defaults, server_lr_at};

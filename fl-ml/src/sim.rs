@@ -119,7 +119,10 @@ pub struct SimRound {
     pub byzantine_trusted: Option<usize>,
 }
 
-/// Per-(round, worker) training seed.
+/// Per-(round, worker) training seed of the in-process simulation. (The
+/// distributed roles key theirs with [`crate::public_rng`]; this one stays
+/// as it is because the committed plaintext-rule figures in `report/` were
+/// drawn with it and must reproduce.)
 fn round_seed(seed: u64, round: u64, who: u64) -> u64 {
     seed ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ who.wrapping_mul(0xbf58_476d_1ce4_e5b9)
 }

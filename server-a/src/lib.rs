@@ -31,13 +31,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use fl_ml::data::{Dataset, load_mnist};
 use fl_ml::model::{ModelKind, evaluate};
-use fl_ml::{proxy_set, proxy_update};
+use fl_ml::{proxy_set, proxy_update, public_rng};
 use mpc_core::codec::{DEFAULT_MAX_DIM, Limits};
-use mpc_core::prg::{Domain, Purpose, Seed};
+use mpc_core::prg::{Purpose, Seed};
 use protocols::round::leader::{Leader, LeaderAction, LeaderConfig, RoundOutcome};
-use rand::SeedableRng;
 use rand::rand_core::UnwrapErr;
-use rand::rngs::{StdRng, SysRng};
+use rand::rngs::SysRng;
 
 pub use cli::Args;
 use cli::{Plan, plan};
@@ -46,24 +45,13 @@ use tracing::{info, warn};
 use transport::hub::{Inbound, Peers, Seen};
 use transport::{ByteCounter, Counters, Pki, TransportConfig};
 
-/// The public randomness of `purpose` in `round` from `--seed` (`seed`):
-/// a generator keyed by the `mpc_core::prg` child seed of that domain.
-fn public_rng(seed: u64, purpose: Purpose, round: u64) -> StdRng {
-    let domain = Domain {
-        purpose,
-        round,
-        worker: 0,
-    };
-    StdRng::from_seed(Seed::from_u64(seed).derive(domain).0)
-}
-
 /// The synthetic reference update ĝ₀ of `round` for `--synthetic-dim`: `dim`
 /// coordinates uniform in [−1, 1) from a PRG keyed by (`seed`, `round`) in
 /// the `SyntheticReference` domain. Public (benchmark workers recompute it
 /// to aim their updates); it comes from `--seed`, never from a secret.
 pub fn synthetic_reference(seed: u64, round: u64, dim: usize) -> Vec<f32> {
     use rand::RngExt;
-    let mut rng = public_rng(seed, Purpose::SyntheticReference, round);
+    let mut rng = public_rng(seed, Purpose::SyntheticReference, round, 0);
     (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect()
 }
 
@@ -323,7 +311,7 @@ impl Shell {
         let Some(proxy) = &self.proxy else {
             return Ok(None);
         };
-        let mut rng = public_rng(self.seed, Purpose::ProxyUpdate, round);
+        let mut rng = public_rng(self.seed, Purpose::ProxyUpdate, round, 0);
         let started = Instant::now();
         let g0 = proxy_update(
             self.kind,

@@ -31,9 +31,9 @@ use clap::Parser;
 use fl_ml::attack::{Attack, AttackView, flip_labels};
 use fl_ml::data::{Dataset, Partition, load_mnist};
 use fl_ml::model::{ModelKind, TrainConfig, train_local};
-use fl_ml::{PROXY_EXAMPLES, proxy_set, proxy_update, worker_indices};
+use fl_ml::{PROXY_EXAMPLES, proxy_set, proxy_update, public_rng, worker_indices};
 use mpc_core::codec;
-use mpc_core::prg::{Domain, Purpose, Seed};
+use mpc_core::prg::Purpose;
 use mpc_core::wire::{AToWorker, BToWorker};
 use protocols::round::worker::prepare;
 use rand::rand_core::UnwrapErr;
@@ -410,18 +410,6 @@ async fn round_update(
             Ok(None)
         }
     }
-}
-
-/// The public randomness of `purpose` in `round` for `worker`, from
-/// `--seed` (`seed`): a generator keyed by the `mpc_core::prg` child seed
-/// of that domain.
-fn public_rng(seed: u64, purpose: Purpose, round: u64, worker: u32) -> StdRng {
-    let domain = Domain {
-        purpose,
-        round,
-        worker,
-    };
-    StdRng::from_seed(Seed::from_u64(seed).derive(domain).0)
 }
 
 /// The attack randomness of `round`: from `--seed` only, the same for every
