@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use tandem_harness::{Cluster, ClusterOptions};
+use tandem::{Cluster, ClusterOptions};
 
 fn positive(v: &Value, key: &str) -> f64 {
     let x = v[key]

@@ -28,7 +28,7 @@
 //!      no MNIST, ĝ₀ = `server_a::synthetic_reference(seed, round, D)`, a
 //!      public PRG direction) with `--workers N`, so the first round starts
 //!      only when all N workers are connected;
-//!   3. connects N in-process workers (`tandem_harness::client::ScriptedWorker`:
+//!   3. connects N in-process workers (`tandem::client::ScriptedWorker`:
 //!      one real QUIC connection to each server per worker, enrolled
 //!      identities from the cluster's PKI), checks that A's `Welcome` carries
 //!      exactly the session the submissions were prepared for (round ids
@@ -72,8 +72,8 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 use server_a::synthetic_reference;
-use tandem_harness::client::ScriptedWorker;
-use tandem_harness::{Cluster, ClusterOptions, bin_dir};
+use tandem::client::ScriptedWorker;
+use tandem::{Cluster, ClusterOptions, bin_dir};
 
 /// Benchmarks of tandem between real processes.
 #[derive(Debug, Parser)]

@@ -17,11 +17,11 @@ use fl_ml::sim;
 use fl_ml::{Attack, DEFAULT_CLIP, Dataset, ModelKind, Partition, load_mnist, rule_defaults};
 use indicatif::{ProgressBar, ProgressStyle};
 use mpc_core::wire::Aggregation;
-use tandem_harness::eval::{
+use tandem::eval::{
     Event, ROW_ORDER, ReportMeta, RoundRecord, RunResult, RunSpec, load_cached, mean_curve,
     render_report, run_grid,
 };
-use tandem_harness::{Cluster, ClusterOptions, default_data_dir, plot};
+use tandem::{Cluster, ClusterOptions, default_data_dir, plot};
 
 /// Robustness evaluation: accuracy of every aggregation rule under every
 /// attack, written to OUT/robustness.md with plots in OUT/plots/.
@@ -795,7 +795,7 @@ fn main() -> Result<()> {
     if !args.report_only && specs.iter().zip(&cached).any(|(s, c)| s.secure && !*c) {
         // Under cargo this builds the server and worker binaries once, before
         // any run is timed.
-        tandem_harness::bin_dir()?;
+        tandem::bin_dir()?;
     }
     let (train, test) = load_mnist(&data_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     let data = Arc::new((train, test));

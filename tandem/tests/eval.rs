@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tandem_harness::eval::{
+use tandem::eval::{
     ReportMeta, RoundRecord, RunResult, RunSpec, cache_path, canonical, load_cached, pending,
     render_report, run_grid, store,
 };

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use mpc_core::wire::{AToWorker, BToWorker, WorkerToB};
-use tandem_harness::client::{ScriptedWorker, WAIT};
-use tandem_harness::{Cluster, ClusterOptions};
+use tandem::client::{ScriptedWorker, WAIT};
+use tandem::{Cluster, ClusterOptions};
 
 const EVENT_WAIT: Duration = Duration::from_secs(180);
 
@@ -241,7 +241,7 @@ fn a_flood_of_forged_claims_does_not_disconnect_a() {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
             if link.conn.close_reason().is_some() {
-                link = tandem_harness::client::Link::open(&identity, b, pin_b)
+                link = tandem::client::Link::open(&identity, b, pin_b)
                     .await
                     .unwrap();
             }

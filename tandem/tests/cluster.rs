@@ -7,8 +7,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use mpc_core::wire::{self, AToWorker, BToWorker, WorkerToA};
-use tandem_harness::client::{Link, ScriptedWorker, WAIT};
-use tandem_harness::{Cluster, ClusterOptions};
+use tandem::client::{Link, ScriptedWorker, WAIT};
+use tandem::{Cluster, ClusterOptions};
 
 const EVENT_WAIT: Duration = Duration::from_secs(180);
 

@@ -10,7 +10,7 @@ use clap::Parser;
 use fl_ml::rule_defaults;
 use mpc_core::wire::Aggregation;
 use serde_json::{Value, json};
-use tandem_harness::{Cluster, ClusterOptions, plot};
+use tandem::{Cluster, ClusterOptions, plot};
 
 /// Private, Byzantine-robust federated learning on two servers: local demo.
 #[derive(Debug, Parser)]

@@ -127,11 +127,11 @@ pub fn bin_dir() -> Result<PathBuf> {
             }
             cmd.args(["build", "--quiet", "--manifest-path"])
                 .arg(&manifest)
-                // Listing tandem-tests too keeps cargo's feature resolution identical
+                // Listing tandem too keeps cargo's feature resolution identical
                 // to `cargo run --bin demo`, so the libraries are reused, not rebuilt.
                 .args([
                     "-p",
-                    "tandem-tests",
+                    "tandem",
                     "-p",
                     "server-a",
                     "-p",

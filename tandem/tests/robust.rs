@@ -11,8 +11,8 @@ use mpc_core::field::Fp;
 use mpc_core::wire::{AToWorker, BToWorker, WorkerToA};
 use protocols::robust::encode::{encode_clipped, encode_unit, norm_sq};
 use protocols::robust::submit::{Draft, RobustSetup};
-use tandem_harness::client::ScriptedWorker;
-use tandem_harness::{Cluster, ClusterOptions};
+use tandem::client::ScriptedWorker;
+use tandem::{Cluster, ClusterOptions};
 
 const EVENT_WAIT: Duration = Duration::from_secs(240);
 
