@@ -1,4 +1,4 @@
-//! `bench`: benchmarks between real server processes over QUIC.
+//! `tandem bench`: benchmarks between real server processes over QUIC.
 //!
 //! - `bench engine --ops K [--repeat R]`: starts server B and server A (no
 //!   workers, secure-fedavg, `--rounds 0`, `--engine-selftest K`). A runs the
@@ -73,12 +73,12 @@ use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 use server_a::synthetic_reference;
 use tandem::client::ScriptedWorker;
-use tandem::{Cluster, ClusterOptions, bin_dir};
+use tandem::{Cluster, ClusterOptions};
 
 /// Benchmarks of tandem between real processes.
 #[derive(Debug, Parser)]
 #[command(name = "bench", version)]
-struct Args {
+pub struct Args {
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -178,8 +178,6 @@ fn engine(ops: usize, repeat: usize, dir: Option<std::path::PathBuf>) -> Result<
     if ops == 0 || repeat == 0 {
         bail!("--ops and --repeat must be positive");
     }
-    // Resolve (and under cargo, build) the server binaries before any clock starts.
-    bin_dir()?;
     let is_tmp = dir.is_none();
     let dir = dir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("tandem-bench-engine-{}", std::process::id()))
@@ -612,8 +610,6 @@ fn round(a: &RoundArgs) -> Result<Value> {
     if !a.aggregation.is_secure() {
         bail!("--aggregation is the secure rule to measure (plain-fedavg is the baseline)");
     }
-    // Resolve (and under cargo, build) the server binaries before any clock starts.
-    bin_dir()?;
     let is_tmp = a.dir.is_none();
     let dir = a.dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("tandem-bench-round-{}", std::process::id()))
@@ -700,8 +696,7 @@ fn round(a: &RoundArgs) -> Result<Value> {
     Ok(out)
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
+pub fn run(args: Args) -> Result<()> {
     match args.cmd {
         Cmd::Engine { ops, repeat, dir } => {
             let out = engine(ops, repeat, dir)?;
