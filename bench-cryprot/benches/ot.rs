@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use cryprot_ot::extension::{SemiHonestOtExtensionReceiver, SemiHonestOtExtensionSender};
 use cryprot_ot::{CotReceiver, CotSender, RotReceiver, RotSender, random_choices};
+use mpc_core::codec::Message;
 use mpc_core::ot::base::{
     BaseOtReceiver, BaseOtReceiverMsg, BaseOtSender, BaseOtSenderMsg, SessionId,
 };
@@ -120,9 +121,9 @@ fn bench_base(c: &mut Criterion) {
         b.iter(|| {
             let (sender, m1) = BaseOtSender::new(&mut rng_s, sid, 128).unwrap();
             let receiver = BaseOtReceiver::new(&mut rng_r, sid, &choices).unwrap();
-            let m1 = BaseOtSenderMsg::from_bytes(&m1.to_bytes()).unwrap();
+            let m1 = BaseOtSenderMsg::decode(&m1.encode()).unwrap();
             let (m2, out_r) = receiver.receive(&m1).unwrap();
-            let m2 = BaseOtReceiverMsg::from_bytes(&m2.to_bytes()).unwrap();
+            let m2 = BaseOtReceiverMsg::decode(&m2.encode()).unwrap();
             let out_s = sender.receive(&m2).unwrap();
             black_box((out_s, out_r))
         })
@@ -130,22 +131,22 @@ fn bench_base(c: &mut Criterion) {
     // The sender's work: A = a·G, then 128 × (a·B_i, two KDFs) after decoding.
     let receiver = BaseOtReceiver::new(&mut rng_r, sid, &choices).unwrap();
     let (_, m1) = BaseOtSender::new(&mut rng_s, sid, 128).unwrap();
-    let m2_bytes = receiver.receive(&m1).unwrap().0.to_bytes();
+    let m2_bytes = receiver.receive(&m1).unwrap().0.encode();
     g.bench_function("chou-orlandi-128 sender", |b| {
         b.iter(|| {
             let (sender, m1) = BaseOtSender::new(&mut rng_s, sid, 128).unwrap();
-            let m2 = BaseOtReceiverMsg::from_bytes(&m2_bytes).unwrap();
-            black_box((sender.receive(&m2).unwrap(), m1.to_bytes()))
+            let m2 = BaseOtReceiverMsg::decode(&m2_bytes).unwrap();
+            black_box((sender.receive(&m2).unwrap(), m1.encode()))
         })
     });
     // The receiver's work: b_i·G ahead of time, then B_i, b_i·A, KDF.
-    let m1_bytes = m1.to_bytes();
+    let m1_bytes = m1.encode();
     g.bench_function("chou-orlandi-128 receiver", |b| {
         b.iter(|| {
             let receiver = BaseOtReceiver::new(&mut rng_r, sid, &choices).unwrap();
-            let m1 = BaseOtSenderMsg::from_bytes(&m1_bytes).unwrap();
+            let m1 = BaseOtSenderMsg::decode(&m1_bytes).unwrap();
             let (m2, out) = receiver.receive(&m1).unwrap();
-            black_box((m2.to_bytes(), out))
+            black_box((m2.encode(), out))
         })
     });
     g.finish();

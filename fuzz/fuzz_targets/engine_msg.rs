@@ -4,12 +4,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use mpc_core::codec::Message;
 use mpc_core::Seed;
 use protocols::mpc::corr::Party;
 use protocols::mpc::engine::{Engine, EngineConfig, EngineMsg};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(m) = EngineMsg::decode(data) {
+        assert_eq!(m.encoded_len(), data.len(), "engine encoded_len");
         assert_eq!(m.encode(), data, "engine messages must round-trip");
     }
     for party in [Party::A, Party::B] {

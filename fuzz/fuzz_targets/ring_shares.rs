@@ -1,4 +1,5 @@
-//! The servers' byte-vector parsers: `decode_field_bytes`, `bytes_to_f32s`.
+//! The codec's byte-vector parsers (`mpc_core::codec`): `decode_field_bytes`,
+//! `bytes_to_f32s`.
 //! (B's ring and carry shares are parsed by `robust::submit::half_b`: target
 //! `robust_upload`.)
 //!
@@ -14,8 +15,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mpc_core::share::{FIELD_BYTES, decode_field_bytes, encode_field_bytes};
-use mpc_core::wire::{bytes_to_f32s, f32s_to_bytes};
+use mpc_core::codec::{
+    FP_BYTES, bytes_to_f32s, decode_field_bytes, encode_field_bytes, f32s_to_bytes,
+};
 
 fuzz_target!(|data: &[u8]| {
     let [d0, d1, d2, d3, _ell, _frac, s0, s1, payload @ ..] = data else {
@@ -26,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     let split = usize::from(split & 0x7fff).min(payload.len());
     let (b, kappa) = payload.split_at(split);
 
-    for len in [raw_dim, kappa.len() / FIELD_BYTES] {
+    for len in [raw_dim, kappa.len() / FP_BYTES] {
         if let Ok(v) = decode_field_bytes(kappa, len) {
             assert_eq!(v.len(), len);
             assert_eq!(encode_field_bytes(&v), kappa);

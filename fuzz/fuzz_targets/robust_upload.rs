@@ -1,7 +1,8 @@
 //! Server B's parsing of a robust upload and the servers' robust-round
-//! decoders: `wire::decode::<WorkerToB>` then `robust::submit::half_b` for a
-//! small secure-fltrust or secure-fedavg session, `pipeline::decode_reference` and
-//! `pipeline::split_verifiers`.
+//! decoders: `WorkerToB::decode` then `robust::submit::half_b` for a small
+//! secure-fltrust or secure-fedavg session, and the codec's parsers of the
+//! reference (`codec::bytes_to_i32s`) and of A's verifier shares
+//! (`codec::decode_field_chunks`).
 //!
 //! Input layout: `dim: u8 | selector: u8 | payload...`. The session has
 //! dimension `1 + dim % 64`; the payload is a whole wire frame (selector even)
@@ -10,9 +11,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mpc_core::wire::{self, Aggregation, Limits, SessionInfo, TrainParams, WorkerToB};
+use mpc_core::codec::{Message, bytes_to_i32s, decode_field_chunks};
+use mpc_core::wire::{Aggregation, SessionInfo, TrainParams, WorkerToB};
 use mpc_core::FixedParams;
-use protocols::robust::pipeline::{decode_reference, split_verifiers};
 use protocols::robust::submit::{RobustSetup, half_b};
 
 fuzz_target!(|data: &[u8]| {
@@ -43,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let upload = if selector % 2 == 0 {
-        match wire::decode::<WorkerToB>(payload, &Limits::default()) {
+        match WorkerToB::decode(payload) {
             Ok(m) => m,
             Err(_) => return,
         }
@@ -81,11 +82,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(half) = half_b(&setup, upload) {
         assert_eq!(half.proof().len(), setup.circuit.proof_len());
     }
-    if let Ok(g) = decode_reference(payload, dim) {
+    if let Ok(g) = bytes_to_i32s(payload, dim) {
         assert_eq!(g.len(), dim);
     }
     let len = setup.circuit.verifier_len();
-    if let Ok(v) = split_verifiers(payload, usize::from(*selector % 8), len) {
+    if let Ok(v) = decode_field_chunks(payload, usize::from(*selector % 8), len) {
         assert!(v.iter().all(|x| x.len() == len));
     }
 });

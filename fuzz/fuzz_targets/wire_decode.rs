@@ -1,20 +1,22 @@
-//! Every wire message family through `mpc_core::wire::decode`.
+//! Every wire message family through the codec's decoder
+//! (`mpc_core::codec::Message::decode_with`).
 //!
 //! The input is a whole frame body (version header included). For each family
 //! and for two decoder limits (the defaults and tiny ones) the decoder must
 //! return `Ok` or `Err`, never panic or allocate without bound. A successful
-//! decode must re-encode to a frame that decodes again and re-encodes to the
-//! same bytes (round-trip stability), is no longer than the input (bincode's
-//! encoding is minimal, so re-encoding can only drop redundancy), and the bulk
-//! byte fields are then run through their parsers.
+//! decode must re-encode to a frame of exactly `encoded_len` bytes that
+//! decodes again and re-encodes to the same bytes (round-trip stability), is
+//! no longer than the input (bincode's encoding is minimal, so re-encoding can
+//! only drop redundancy), and the bulk byte fields are then run through their
+//! parsers.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mpc_core::share::{FIELD_BYTES, decode_field_bytes};
-use mpc_core::wire::{
-    self, AToB, AToWorker, BToA, BToWorker, Limits, SubmitA, WireMessage, WorkerToA, WorkerToB,
-    bytes_to_f32s, f32s_to_bytes,
+use mpc_core::codec::{
+    FP_BYTES, Limits, Message, bytes_to_f32s, decode_field_bytes, encode_field_bytes,
+    f32s_to_bytes,
 };
+use mpc_core::wire::{AToB, AToWorker, BToA, BToWorker, SubmitA, WorkerToA, WorkerToB};
 
 const TINY: Limits = Limits {
     max_frame: 256,
@@ -22,9 +24,10 @@ const TINY: Limits = Limits {
 };
 
 /// Decode, and on success check that encode ∘ decode is stable.
-fn check<M: WireMessage>(data: &[u8], limits: &Limits) -> Option<M> {
-    let msg: M = wire::decode(data, limits).ok()?;
-    let once = wire::encode(&msg).expect("a decoded message re-encodes");
+fn check<M: Message>(data: &[u8], limits: &Limits) -> Option<M> {
+    let msg = M::decode_with(data, limits).ok()?;
+    let once = msg.encode();
+    assert_eq!(once.len(), msg.encoded_len(), "{}: encoded_len", M::KIND);
     assert!(
         once.len() <= data.len(),
         "{}: re-encoding grew the frame from {} to {} bytes",
@@ -32,8 +35,8 @@ fn check<M: WireMessage>(data: &[u8], limits: &Limits) -> Option<M> {
         data.len(),
         once.len()
     );
-    let again: M = wire::decode(&once, limits).expect("a re-encoded message decodes");
-    let twice = wire::encode(&again).expect("a decoded message re-encodes");
+    let again = M::decode_with(&once, limits).expect("a re-encoded message decodes");
+    let twice = again.encode();
     assert_eq!(once, twice, "{}: encode/decode is not stable", M::KIND);
     Some(msg)
 }
@@ -46,8 +49,8 @@ fn check_f32s(bytes: &[u8]) {
 }
 
 fn check_fields(bytes: &[u8]) {
-    if let Ok(v) = decode_field_bytes(bytes, bytes.len() / FIELD_BYTES) {
-        assert_eq!(mpc_core::share::encode_field_bytes(&v), bytes);
+    if let Ok(v) = decode_field_bytes(bytes, bytes.len() / FP_BYTES) {
+        assert_eq!(encode_field_bytes(&v), bytes);
     }
 }
 

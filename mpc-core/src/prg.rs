@@ -1,16 +1,18 @@
-//! Seeds, domain-separated pseudorandom expansion, and the OS randomness source.
+//! Seeds, domain-separated pseudorandom expansion, and the sampling helpers
+//! that turn a caller's CSPRNG into seeds and field elements.
 //!
-//! A [`Seed`] is 32 bytes from the OS CSPRNG. It is never used directly as a
-//! stream key: [`Prg::new`] hashes it together with a [`Domain`] (purpose,
-//! round, worker), so one seed expanded for two purposes, rounds or workers
-//! yields independent streams. Field elements are sampled by rejection (a
-//! 64-bit word ≥ p is discarded), ring elements mod 2^ℓ by masking a 32-bit
-//! word (exact, since 2^ℓ divides 2^32).
+//! Nothing here reads the operating system: a fresh [`Seed`] comes from a
+//! caller's `rand::CryptoRng` ([`Seed::from_rng`]; the binaries pass an
+//! OS-seeded one), a child seed from a parent ([`Seed::derive`]). A seed is
+//! never used directly as a stream key: [`Prg::new`] hashes it together with
+//! a [`Domain`] (purpose, round, worker), so one seed expanded for two
+//! purposes, rounds or workers yields independent streams. Field elements
+//! are sampled by rejection (a 64-bit word ≥ p is discarded), ring elements
+//! mod 2^ℓ by masking a 32-bit word (exact, since 2^ℓ divides 2^32).
 
 use core::fmt;
 
-use rand::rngs::SysRng;
-use rand::{Rng, SeedableRng, TryRng};
+use rand::{CryptoRng, Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -18,23 +20,10 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::field::{Fp, MODULUS};
 
-/// Fills `buf` from the operating system's CSPRNG.
-///
-/// # Panics
-/// If the OS cannot supply randomness at all; no secret is involved in the message.
-pub fn os_fill(buf: &mut [u8]) {
-    #[allow(clippy::expect_used)]
-    SysRng
-        .try_fill_bytes(buf)
-        .expect("the operating system's random number generator failed");
-}
-
-/// A uniformly random field element from the OS CSPRNG (rejection sampled).
-pub fn os_random_fp() -> Fp {
+/// A uniformly random field element from `rng` (rejection sampling).
+pub fn random_fp<R: CryptoRng + ?Sized>(rng: &mut R) -> Fp {
     loop {
-        let mut b = [0u8; 8];
-        os_fill(&mut b);
-        if let Some(x) = Fp::from_canonical(u64::from_le_bytes(b)) {
+        if let Some(x) = Fp::from_canonical(rng.next_u64()) {
             return x;
         }
     }
@@ -51,10 +40,29 @@ impl fmt::Debug for Seed {
 }
 
 impl Seed {
-    /// A fresh seed from the OS CSPRNG.
-    pub fn random() -> Seed {
+    /// A fresh seed: 32 bytes from `rng`.
+    pub fn from_rng<R: CryptoRng + ?Sized>(rng: &mut R) -> Seed {
         let mut s = [0u8; 32];
-        os_fill(&mut s);
+        rng.fill_bytes(&mut s);
+        Seed(s)
+    }
+
+    /// The seed of a public experiment number (a `--seed` flag): its eight
+    /// little-endian bytes, then zeros. Not a secret; only for the
+    /// reproducible, public randomness of experiments (model init, data,
+    /// synthetic updates), expanded with [`Seed::derive`] or [`Prg::new`].
+    pub fn from_u64(x: u64) -> Seed {
+        let mut s = [0u8; 32];
+        s[..8].copy_from_slice(&x.to_le_bytes());
+        Seed(s)
+    }
+
+    /// A child seed: the first 32 bytes of this seed's stream in `domain`.
+    /// Children for different domains are independent, and none reveals the
+    /// parent.
+    pub fn derive(&self, domain: Domain) -> Seed {
+        let mut s = [0u8; 32];
+        Prg::new(self, domain).fill_bytes(&mut s);
         Seed(s)
     }
 }
@@ -86,6 +94,21 @@ pub enum Purpose {
     VoleMaskR,
     /// The servers' random linear-check vector ρ, expanded from their joint coin.
     CheckVector,
+    /// A server's 2PC engine seed for one session, derived from the server's
+    /// root seed (round = session number, worker = 0 for A, 1 for B).
+    EngineSession,
+    /// A worker's local training and dropout randomness (from `--seed`).
+    WorkerTraining,
+    /// A Byzantine worker's own attack randomness (from `--seed`).
+    AttackOwn,
+    /// The attack randomness shared by colluding workers (from `--seed`; worker = 0).
+    AttackCollusion,
+    /// Server A's proxy update ĝ₀ (from `--seed`; worker = 0).
+    ProxyUpdate,
+    /// The synthetic reference update of `--synthetic-dim` (from `--seed`; worker = 0).
+    SyntheticReference,
+    /// A benchmark worker's synthetic update (from `--seed`).
+    SyntheticUpdate,
 }
 
 impl Purpose {
@@ -103,6 +126,13 @@ impl Purpose {
             Purpose::VoleScalarA => b"vole-scalar-s-prime",
             Purpose::VoleMaskR => b"vole-mask-r",
             Purpose::CheckVector => b"check-vector-rho",
+            Purpose::EngineSession => b"engine-session-seed",
+            Purpose::WorkerTraining => b"worker-training",
+            Purpose::AttackOwn => b"attack-own",
+            Purpose::AttackCollusion => b"attack-collusion",
+            Purpose::ProxyUpdate => b"proxy-update",
+            Purpose::SyntheticReference => b"synthetic-reference",
+            Purpose::SyntheticUpdate => b"synthetic-update",
         }
     }
 }
@@ -180,6 +210,11 @@ impl Prg {
             *o = self.next_fp();
         }
     }
+
+    /// Fills `out` with stream bytes.
+    pub fn fill_bytes(&mut self, out: &mut [u8]) {
+        self.0.fill_bytes(out);
+    }
 }
 
 #[cfg(test)]
@@ -210,7 +245,7 @@ mod tests {
 
     #[test]
     fn ring_draws_are_in_range() {
-        let mut p = Prg::new(&Seed::random(), d(Purpose::RingMaskA, 0, 0));
+        let mut p = Prg::new(&Seed([3u8; 32]), d(Purpose::RingMaskA, 0, 0));
         for _ in 0..10_000 {
             assert!(p.next_ring(18) < (1 << 18));
         }
@@ -220,6 +255,19 @@ mod tests {
     fn seed_debug_is_redacted() {
         let s = Seed([0xab; 32]);
         assert_eq!(format!("{s:?}"), "Seed(<redacted>)");
-        assert_ne!(Seed::random(), Seed::random());
+    }
+
+    #[test]
+    fn seeds_from_an_rng_and_derived_seeds_differ() {
+        let mut rng = rand_chacha::ChaCha20Rng::from_seed([9u8; 32]);
+        let (a, b) = (Seed::from_rng(&mut rng), Seed::from_rng(&mut rng));
+        assert_ne!(a, b);
+        let child = a.derive(d(Purpose::EngineSession, 1, 0));
+        assert_eq!(child, a.derive(d(Purpose::EngineSession, 1, 0)));
+        assert_ne!(child, a.derive(d(Purpose::EngineSession, 2, 0)));
+        assert_ne!(child, a.derive(d(Purpose::EngineSession, 1, 1)));
+        assert_ne!(child, b.derive(d(Purpose::EngineSession, 1, 0)));
+        assert_ne!(child, a);
+        assert_ne!(Seed::from_u64(1), Seed::from_u64(2));
     }
 }

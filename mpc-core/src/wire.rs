@@ -1,20 +1,24 @@
-//! Wire messages and their codec.
+//! Wire messages: the top-level frames between workers and servers and
+//! between the servers.
 //!
-//! A frame body is `version: u16 (big-endian) ‖ bincode-2(serde) message`. The
-//! transport adds a 4-byte length prefix and enforces the maximum frame size
-//! before allocating; [`decode`] re-checks the size, checks the version before
-//! touching the body, rejects trailing bytes, and validates every vector
-//! length against [`Limits::max_dim`]. Bulk vectors travel as byte strings
+//! A frame body is `version: u16 (big-endian) ‖ bincode-2(serde) message`;
+//! every family implements [`crate::codec::Message`] with
+//! `VERSION = Some(PROTOCOL_VERSION)`, so decoding follows the codec's rules
+//! (size cap, version first, allocation-capped bincode, no trailing bytes,
+//! then `validate`: every vector length against [`Limits::max_dim`], reason
+//! strings against [`MAX_REASON`], sessions against [`SessionInfo::validate`]).
+//! The transport adds a 4-byte length prefix and enforces the maximum frame
+//! size before allocating. Bulk vectors travel as byte strings
 //! (`serde_bytes`) and are parsed by the layer that knows their meaning
-//! (e.g. `protocols::robust::submit::half_b` checks ranges).
+//! (e.g. `protocols::robust::submit::half_b` checks ranges) with the
+//! codec's vector parsers ([`crate::codec::decode_field_bytes`], …).
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
+use crate::codec::{self, CodecError, FP_BYTES, Limits, Message, Reader};
 use crate::fixed::FixedParams;
 use crate::prg::Seed;
-use crate::share::{FIELD_BYTES, RING_SHARE_BYTES};
+use crate::share::RING_SHARE_BYTES;
 
 /// The protocol version this build speaks. 3: `mpc_core::prg` streams are
 /// ChaCha8 under a `v2` key label (seeds of version 2 expand differently).
@@ -22,88 +26,10 @@ use crate::share::{FIELD_BYTES, RING_SHARE_BYTES};
 /// unproved messages (`Upload`, `OpenRound`, `HaveSeed`, `CloseRound`,
 /// `Accepted`, `RoundSum`) are gone.
 pub const PROTOCOL_VERSION: u16 = 4;
-/// Default maximum frame size: 64 MiB.
-pub const DEFAULT_MAX_FRAME: usize = 64 << 20;
-/// Default maximum model dimension: 2^21 coordinates.
-pub const DEFAULT_MAX_DIM: usize = 1 << 21;
 /// Longest accepted reason string.
 pub const MAX_REASON: usize = 1024;
 /// Longest accepted list of worker ids in one message.
 pub const MAX_WORKERS: usize = 1 << 20;
-
-/// Decoder limits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest frame body in bytes.
-    pub max_frame: usize,
-    /// Largest vector dimension.
-    pub max_dim: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_frame: DEFAULT_MAX_FRAME,
-            max_dim: DEFAULT_MAX_DIM,
-        }
-    }
-}
-
-/// Codec errors. Messages describe structure only, never contents.
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum WireError {
-    /// Frame above the size limit.
-    #[error("frame of {len} bytes exceeds the limit of {max} bytes")]
-    TooLarge {
-        /// Frame length.
-        len: usize,
-        /// Limit.
-        max: usize,
-    },
-    /// Frame shorter than the version header.
-    #[error("frame of {len} bytes is too short for a header")]
-    Truncated {
-        /// Frame length.
-        len: usize,
-    },
-    /// Another protocol version.
-    #[error("protocol version {got} is not supported (this build speaks {expected})")]
-    Version {
-        /// Version received.
-        got: u16,
-        /// Version expected.
-        expected: u16,
-    },
-    /// The body does not decode as the expected message type.
-    #[error("malformed {kind} message: {detail}")]
-    Malformed {
-        /// Message family.
-        kind: &'static str,
-        /// Decoder detail (structural).
-        detail: String,
-    },
-    /// Bytes after the message.
-    #[error("{extra} trailing bytes after the {kind} message")]
-    Trailing {
-        /// Message family.
-        kind: &'static str,
-        /// Extra bytes.
-        extra: usize,
-    },
-    /// A vector longer than the dimension limit, or with a bad byte length.
-    #[error("field `{field}` has {len} entries; limit is {max}")]
-    Dimension {
-        /// Field name.
-        field: &'static str,
-        /// Entries.
-        len: usize,
-        /// Limit.
-        max: usize,
-    },
-    /// Encoding failed (should not happen for well-formed values).
-    #[error("encoding failed: {0}")]
-    Encode(String),
-}
 
 /// How the servers combine updates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -606,50 +532,41 @@ impl core::fmt::Debug for BToA {
     }
 }
 
-/// A message family with its own decoding checks.
-pub trait WireMessage: Serialize + DeserializeOwned {
-    /// Family name for errors.
-    const KIND: &'static str;
-    /// Structural checks beyond decoding (vector lengths, string sizes).
-    fn validate(&self, limits: &Limits) -> Result<(), WireError>;
-}
-
-fn check_len(field: &'static str, len: usize, max: usize) -> Result<(), WireError> {
+fn check_len(field: &'static str, len: usize, max: usize) -> Result<(), CodecError> {
     if len > max {
-        Err(WireError::Dimension { field, len, max })
+        Err(CodecError::Dimension { field, len, max })
     } else {
         Ok(())
     }
 }
 
 fn check_bytes(
+    kind: &'static str,
     field: &'static str,
     bytes: &[u8],
     per: usize,
     limits: &Limits,
-) -> Result<(), WireError> {
+) -> Result<(), CodecError> {
     if !bytes.len().is_multiple_of(per) {
-        return Err(WireError::Malformed {
-            kind: "vector",
-            detail: format!(
+        return Err(CodecError::malformed(
+            kind,
+            format!(
                 "`{field}` length {} is not a multiple of {per}",
                 bytes.len()
             ),
-        });
+        ));
     }
     check_len(field, bytes.len() / per, limits.max_dim)
 }
 
-fn check_reason(reason: &str) -> Result<(), WireError> {
+fn check_reason(reason: &str) -> Result<(), CodecError> {
     check_len("reason", reason.len(), MAX_REASON)
 }
 
-fn check_session(s: &SessionInfo, limits: &Limits) -> Result<(), WireError> {
+fn check_session(kind: &'static str, s: &SessionInfo, limits: &Limits) -> Result<(), CodecError> {
     check_len("dim", s.dim as usize, limits.max_dim)?;
-    s.validate().map_err(|detail| WireError::Malformed {
-        kind: "session",
-        detail,
-    })
+    s.validate()
+        .map_err(|detail| CodecError::Malformed { kind, detail })
 }
 
 impl SessionInfo {
@@ -697,231 +614,125 @@ impl SessionInfo {
     }
 }
 
-impl WireMessage for WorkerToA {
-    const KIND: &'static str = "worker-to-A";
-    fn validate(&self, limits: &Limits) -> Result<(), WireError> {
-        match self {
-            WorkerToA::Hello { .. } => Ok(()),
-            WorkerToA::Submit { payload, .. } => match payload {
-                SubmitA::Seed(_) => Ok(()),
-                SubmitA::Plain(v) => check_bytes("update", v, 4, limits),
-            },
-        }
-    }
-}
+/// The codec of a wire family: bincode after the version header, then the
+/// family's `validate`.
+macro_rules! wire_message {
+    ($ty:ty, $kind:literal, |$m:ident, $limits:ident| $validate:expr) => {
+        impl Message for $ty {
+            const KIND: &'static str = $kind;
+            const VERSION: Option<u16> = Some(PROTOCOL_VERSION);
 
-impl WireMessage for AToWorker {
-    const KIND: &'static str = "A-to-worker";
-    fn validate(&self, limits: &Limits) -> Result<(), WireError> {
-        match self {
-            AToWorker::Welcome { session } => check_session(session, limits),
-            AToWorker::Announce { model, .. } => check_bytes("model", model, 4, limits),
-            AToWorker::Reject { reason, .. } => check_reason(reason),
-            AToWorker::Ack { .. } | AToWorker::Finished => Ok(()),
-        }
-    }
-}
+            fn encoded_len(&self) -> usize {
+                codec::VERSION_BYTES + codec::bincode_len(self)
+            }
 
-impl WireMessage for WorkerToB {
-    const KIND: &'static str = "worker-to-B";
-    fn validate(&self, limits: &Limits) -> Result<(), WireError> {
-        match self {
-            WorkerToB::Hello { .. } => Ok(()),
-            WorkerToB::Robust {
-                b,
-                kappa_b,
-                beta_b,
-                proof_b,
-                w,
-                z,
-                ..
-            } => {
-                check_bytes("b", b, RING_SHARE_BYTES, limits)?;
-                check_bytes("kappa_b", kappa_b, FIELD_BYTES, limits)?;
-                check_bytes("beta_b", beta_b, FIELD_BYTES, limits)?;
-                check_bytes("proof_b", proof_b, FIELD_BYTES, limits)?;
-                check_bytes("w", w, FIELD_BYTES, limits)?;
-                check_bytes("z", z, FIELD_BYTES, limits)
+            fn write(&self, out: &mut Vec<u8>) {
+                codec::put_bincode(out, self);
+            }
+
+            fn read(r: &mut Reader<'_>, _limits: &Limits) -> Result<Self, CodecError> {
+                r.bincode()
+            }
+
+            fn validate(&self, limits: &Limits) -> Result<(), CodecError> {
+                let ($m, $limits) = (self, limits);
+                $validate
             }
         }
-    }
-}
-
-impl WireMessage for BToWorker {
-    const KIND: &'static str = "B-to-worker";
-    fn validate(&self, _limits: &Limits) -> Result<(), WireError> {
-        match self {
-            BToWorker::Reject { reason, .. } => check_reason(reason),
-            BToWorker::Welcome | BToWorker::Ack { .. } => Ok(()),
-        }
-    }
-}
-
-impl WireMessage for AToB {
-    const KIND: &'static str = "A-to-B";
-    fn validate(&self, limits: &Limits) -> Result<(), WireError> {
-        match self {
-            AToB::Hello { session } => check_session(session, limits),
-            AToB::Engine(bytes) => check_len("engine", bytes.len(), limits.max_frame),
-            AToB::OpenRobust {
-                reference,
-                participants,
-                ..
-            } => {
-                check_len("participants", participants.len(), MAX_WORKERS)?;
-                check_bytes("reference", reference, 4, limits)
-            }
-            AToB::SeedCommit { .. } | AToB::CloseRobust { .. } => Ok(()),
-            AToB::Batch {
-                workers, verifiers, ..
-            } => {
-                check_len("workers", workers.len(), MAX_WORKERS)?;
-                check_len("verifiers", verifiers.len(), limits.max_frame)?;
-                check_bytes(
-                    "verifiers",
-                    verifiers,
-                    FIELD_BYTES,
-                    &Limits {
-                        max_dim: usize::MAX,
-                        ..*limits
-                    },
-                )
-            }
-            AToB::Checks(x) | AToB::Cross(x) => {
-                check_bytes("values", &x.values, FIELD_BYTES, limits)
-            }
-        }
-    }
-}
-
-impl WireMessage for BToA {
-    const KIND: &'static str = "B-to-A";
-    fn validate(&self, limits: &Limits) -> Result<(), WireError> {
-        match self {
-            BToA::Ready { .. } | BToA::RoundOpened { .. } => Ok(()),
-            BToA::Rejected { reason, .. } | BToA::Refused { reason, .. } => check_reason(reason),
-            BToA::Engine(bytes) => check_len("engine", bytes.len(), limits.max_frame),
-            BToA::UploadReady { verifier, .. } => {
-                check_bytes("verifier", verifier, FIELD_BYTES, limits)
-            }
-            BToA::Checks(x) | BToA::Cross(x) => {
-                check_bytes("values", &x.values, FIELD_BYTES, limits)
-            }
-            BToA::RobustSum { workers, sum, .. } => {
-                check_len("workers", workers.len(), MAX_WORKERS)?;
-                check_bytes("sum", sum, FIELD_BYTES, limits)
-            }
-        }
-    }
-}
-
-fn config() -> bincode::config::Configuration {
-    bincode::config::standard()
-}
-
-/// Bodies up to this size decode with the small allocation cap.
-const SMALL_BODY: usize = 8 << 10;
-
-/// bincode with a cap on what it may reserve for one message.
-///
-/// bincode allocates a string or byte vector at its *declared* length before
-/// reading it, so without a cap a 20-byte frame declaring a 2^62-byte string
-/// aborts the process (found by `fuzz/` target `wire_decode`). The cap is
-/// compared with bincode's claims, which count each decoded value at its
-/// in-memory size (a one-byte varint `u64` claims 8), so an honest body
-/// claims at most 8× its length: small frames (all control messages) get an
-/// 8× cap, frames up to [`DEFAULT_MAX_FRAME`] a fixed 2 × 64 MiB.
-fn decode_body<M: DeserializeOwned>(
-    body: &[u8],
-) -> Result<(M, usize), bincode::error::DecodeError> {
-    if body.len() <= SMALL_BODY {
-        bincode::serde::decode_from_slice(body, config().with_limit::<{ 8 * SMALL_BODY }>())
-    } else if body.len() <= DEFAULT_MAX_FRAME {
-        bincode::serde::decode_from_slice(body, config().with_limit::<{ 2 * DEFAULT_MAX_FRAME }>())
-    } else {
-        // Only reachable with `Limits::max_frame` above the default; frames
-        // never exceed 4 GiB (u32 length prefix).
-        bincode::serde::decode_from_slice(body, config().with_limit::<{ u32::MAX as usize }>())
-    }
-}
-
-/// Encodes `msg` with the version header.
-pub fn encode<M: WireMessage>(msg: &M) -> Result<Vec<u8>, WireError> {
-    // Encoded straight after the header (no second buffer and copy).
-    let mut out = PROTOCOL_VERSION.to_be_bytes().to_vec();
-    bincode::serde::encode_into_std_write(msg, &mut out, config())
-        .map_err(|e| WireError::Encode(e.to_string()))?;
-    Ok(out)
-}
-
-/// Decodes and validates a frame body.
-pub fn decode<M: WireMessage>(frame: &[u8], limits: &Limits) -> Result<M, WireError> {
-    if frame.len() > limits.max_frame {
-        return Err(WireError::TooLarge {
-            len: frame.len(),
-            max: limits.max_frame,
-        });
-    }
-    let (header, body) = match frame {
-        [h0, h1, rest @ ..] => ([*h0, *h1], rest),
-        _ => return Err(WireError::Truncated { len: frame.len() }),
     };
-    let got = u16::from_be_bytes(header);
-    if got != PROTOCOL_VERSION {
-        return Err(WireError::Version {
-            got,
-            expected: PROTOCOL_VERSION,
-        });
-    }
-    let (msg, used): (M, usize) = decode_body(body).map_err(|e| WireError::Malformed {
-        kind: M::KIND,
-        detail: e.to_string(),
-    })?;
-    if used != body.len() {
-        return Err(WireError::Trailing {
-            kind: M::KIND,
-            extra: body.len() - used,
-        });
-    }
-    msg.validate(limits)?;
-    Ok(msg)
 }
 
-/// Little-endian f32 bytes of a vector.
-pub fn f32s_to_bytes(v: &[f32]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(v.len() * 4);
-    for x in v {
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out
-}
+wire_message!(WorkerToA, "worker-to-A", |m, limits| match m {
+    WorkerToA::Hello { .. } => Ok(()),
+    WorkerToA::Submit { payload, .. } => match payload {
+        SubmitA::Seed(_) => Ok(()),
+        SubmitA::Plain(v) => check_bytes(Self::KIND, "update", v, 4, limits),
+    },
+});
 
-/// Parses little-endian f32s; every value must be finite.
-pub fn bytes_to_f32s(b: &[u8]) -> Result<Vec<f32>, WireError> {
-    if !b.len().is_multiple_of(4) {
-        return Err(WireError::Malformed {
-            kind: "f32 vector",
-            detail: format!("length {} is not a multiple of 4", b.len()),
-        });
+wire_message!(AToWorker, "A-to-worker", |m, limits| match m {
+    AToWorker::Welcome { session } => check_session(Self::KIND, session, limits),
+    AToWorker::Announce { model, .. } => check_bytes(Self::KIND, "model", model, 4, limits),
+    AToWorker::Reject { reason, .. } => check_reason(reason),
+    AToWorker::Ack { .. } | AToWorker::Finished => Ok(()),
+});
+
+wire_message!(WorkerToB, "worker-to-B", |m, limits| match m {
+    WorkerToB::Hello { .. } => Ok(()),
+    WorkerToB::Robust {
+        b,
+        kappa_b,
+        beta_b,
+        proof_b,
+        w,
+        z,
+        ..
+    } => {
+        check_bytes(Self::KIND, "b", b, RING_SHARE_BYTES, limits)?;
+        check_bytes(Self::KIND, "kappa_b", kappa_b, FP_BYTES, limits)?;
+        check_bytes(Self::KIND, "beta_b", beta_b, FP_BYTES, limits)?;
+        check_bytes(Self::KIND, "proof_b", proof_b, FP_BYTES, limits)?;
+        check_bytes(Self::KIND, "w", w, FP_BYTES, limits)?;
+        check_bytes(Self::KIND, "z", z, FP_BYTES, limits)
     }
-    let mut out = Vec::with_capacity(b.len() / 4);
-    for (i, c) in b.chunks_exact(4).enumerate() {
-        let x = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        if !x.is_finite() {
-            return Err(WireError::Malformed {
-                kind: "f32 vector",
-                detail: format!("entry {i} is not finite"),
-            });
-        }
-        out.push(x);
+});
+
+wire_message!(BToWorker, "B-to-worker", |m, _limits| match m {
+    BToWorker::Reject { reason, .. } => check_reason(reason),
+    BToWorker::Welcome | BToWorker::Ack { .. } => Ok(()),
+});
+
+wire_message!(AToB, "A-to-B", |m, limits| match m {
+    AToB::Hello { session } => check_session(Self::KIND, session, limits),
+    AToB::Engine(bytes) => check_len("engine", bytes.len(), limits.max_frame),
+    AToB::OpenRobust {
+        reference,
+        participants,
+        ..
+    } => {
+        check_len("participants", participants.len(), MAX_WORKERS)?;
+        check_bytes(Self::KIND, "reference", reference, 4, limits)
     }
-    Ok(out)
-}
+    AToB::SeedCommit { .. } | AToB::CloseRobust { .. } => Ok(()),
+    AToB::Batch {
+        workers, verifiers, ..
+    } => {
+        check_len("workers", workers.len(), MAX_WORKERS)?;
+        check_len("verifiers", verifiers.len(), limits.max_frame)?;
+        check_bytes(
+            Self::KIND,
+            "verifiers",
+            verifiers,
+            FP_BYTES,
+            &Limits {
+                max_dim: usize::MAX,
+                ..*limits
+            },
+        )
+    }
+    AToB::Checks(x) | AToB::Cross(x) =>
+        check_bytes(Self::KIND, "values", &x.values, FP_BYTES, limits),
+});
+
+wire_message!(BToA, "B-to-A", |m, limits| match m {
+    BToA::Ready { .. } | BToA::RoundOpened { .. } => Ok(()),
+    BToA::Rejected { reason, .. } | BToA::Refused { reason, .. } => check_reason(reason),
+    BToA::Engine(bytes) => check_len("engine", bytes.len(), limits.max_frame),
+    BToA::UploadReady { verifier, .. } =>
+        check_bytes(Self::KIND, "verifier", verifier, FP_BYTES, limits),
+    BToA::Checks(x) | BToA::Cross(x) =>
+        check_bytes(Self::KIND, "values", &x.values, FP_BYTES, limits),
+    BToA::RobustSum { workers, sum, .. } => {
+        check_len("workers", workers.len(), MAX_WORKERS)?;
+        check_bytes(Self::KIND, "sum", sum, FP_BYTES, limits)
+    }
+});
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::codec::DEFAULT_MAX_FRAME;
     use proptest::prelude::*;
 
     fn upload(dim: usize) -> WorkerToB {
@@ -942,8 +753,9 @@ mod tests {
     #[test]
     fn round_trip_and_version() {
         let limits = Limits::default();
-        let bytes = encode(&upload(10)).unwrap();
-        let back: WorkerToB = decode(&bytes, &limits).unwrap();
+        let bytes = upload(10).encode();
+        assert_eq!(bytes.len(), upload(10).encoded_len());
+        let back = WorkerToB::decode_with(&bytes, &limits).unwrap();
         assert!(matches!(
             back,
             WorkerToB::Robust {
@@ -956,25 +768,29 @@ mod tests {
         let mut wrong = bytes.clone();
         wrong[1] = 9;
         assert_eq!(
-            decode::<WorkerToB>(&wrong, &limits).unwrap_err(),
-            WireError::Version {
+            WorkerToB::decode_with(&wrong, &limits).unwrap_err(),
+            CodecError::Version {
                 got: 9,
                 expected: PROTOCOL_VERSION
             }
         );
         assert!(matches!(
-            decode::<WorkerToB>(&bytes[..1], &limits),
-            Err(WireError::Truncated { len: 1 })
+            WorkerToB::decode_with(&bytes[..1], &limits),
+            Err(CodecError::Truncated {
+                need: 2,
+                got: 1,
+                ..
+            })
         ));
         let mut trailing = bytes.clone();
         trailing.push(0);
         assert!(matches!(
-            decode::<WorkerToB>(&trailing, &limits),
-            Err(WireError::Trailing { .. })
+            WorkerToB::decode_with(&trailing, &limits),
+            Err(CodecError::Trailing { .. })
         ));
         assert!(matches!(
-            decode::<WorkerToB>(&bytes[..bytes.len() - 3], &limits),
-            Err(WireError::Malformed { .. })
+            WorkerToB::decode_with(&bytes[..bytes.len() - 3], &limits),
+            Err(CodecError::Malformed { .. })
         ));
     }
 
@@ -984,10 +800,10 @@ mod tests {
             max_frame: 1 << 20,
             max_dim: 100,
         };
-        let bytes = encode(&upload(101)).unwrap();
+        let bytes = upload(101).encode();
         assert!(matches!(
-            decode::<WorkerToB>(&bytes, &small),
-            Err(WireError::Dimension {
+            WorkerToB::decode_with(&bytes, &small),
+            Err(CodecError::Dimension {
                 field: "b",
                 len: 101,
                 max: 100
@@ -998,8 +814,8 @@ mod tests {
             max_dim: 100,
         };
         assert!(matches!(
-            decode::<WorkerToB>(&bytes, &tiny),
-            Err(WireError::TooLarge { .. })
+            WorkerToB::decode_with(&bytes, &tiny),
+            Err(CodecError::TooLarge { .. })
         ));
         let WorkerToB::Robust {
             round,
@@ -1029,8 +845,8 @@ mod tests {
             blind,
         };
         assert!(matches!(
-            decode::<WorkerToB>(&encode(&ragged).unwrap(), &small),
-            Err(WireError::Malformed { .. })
+            WorkerToB::decode_with(&ragged.encode(), &small),
+            Err(CodecError::Malformed { .. })
         ));
     }
 
@@ -1041,8 +857,8 @@ mod tests {
         frame.extend_from_slice(&[2, 1, 1, 0xfd]);
         frame.extend_from_slice(&(1u64 << 62).to_le_bytes());
         assert!(matches!(
-            decode::<BToA>(&frame, &Limits::default()),
-            Err(WireError::Malformed { .. })
+            BToA::decode_with(&frame, &Limits::default()),
+            Err(CodecError::Malformed { .. })
         ));
     }
 
@@ -1064,11 +880,17 @@ mod tests {
     }
 
     #[test]
-    fn f32_bytes_reject_non_finite() {
-        let v = [1.0f32, -2.5, 0.0];
-        assert_eq!(bytes_to_f32s(&f32s_to_bytes(&v)).unwrap(), v);
-        assert!(bytes_to_f32s(&f32s_to_bytes(&[f32::NAN])).is_err());
-        assert!(bytes_to_f32s(&[0, 0, 0]).is_err());
+    fn encoded_len_is_exact() {
+        let sum = BToA::RobustSum {
+            round: 1 << 40,
+            workers: vec![1, 2, 300],
+            positive: 3,
+            sum: vec![7; DEFAULT_MAX_FRAME / 1024],
+            weight: u64::MAX,
+            bytes_from_workers: 9,
+        };
+        assert_eq!(sum.encode().len(), sum.encoded_len());
+        assert_eq!(BToWorker::Welcome.encode().len(), 3);
     }
 
     proptest! {
@@ -1077,12 +899,12 @@ mod tests {
             let limits = Limits::default();
             let mut framed = PROTOCOL_VERSION.to_be_bytes().to_vec();
             framed.extend_from_slice(&bytes);
-            let _ = decode::<WorkerToA>(&framed, &limits);
-            let _ = decode::<WorkerToB>(&framed, &limits);
-            let _ = decode::<AToWorker>(&framed, &limits);
-            let _ = decode::<BToWorker>(&framed, &limits);
-            let _ = decode::<AToB>(&framed, &limits);
-            let _ = decode::<BToA>(&framed, &limits);
+            let _ = WorkerToA::decode_with(&framed, &limits);
+            let _ = WorkerToB::decode_with(&framed, &limits);
+            let _ = AToWorker::decode_with(&framed, &limits);
+            let _ = BToWorker::decode_with(&framed, &limits);
+            let _ = AToB::decode_with(&framed, &limits);
+            let _ = BToA::decode_with(&framed, &limits);
         }
     }
 }

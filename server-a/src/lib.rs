@@ -22,129 +22,48 @@
 //! round r from [`synthetic_reference`]`(seed, r, D)` — a public pseudo-random
 //! direction from `--seed`, never a secret.
 
+mod cli;
+mod report;
+
 use std::collections::VecDeque;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use clap::Parser;
 use fl_ml::data::{Dataset, load_mnist};
-use fl_ml::model::{DEFAULT_CLIP, ModelKind, TrainConfig, evaluate, init_params};
-use fl_ml::{proxy_set, proxy_update, rule_defaults};
-use mpc_core::fixed::FixedParams;
-use mpc_core::wire::{self, Aggregation, Limits, SessionInfo};
-use protocols::round::leader::{Leader, LeaderAction, LeaderConfig, RoundOutcome, SelfTestSummary};
+use fl_ml::model::{ModelKind, evaluate};
+use fl_ml::{proxy_set, proxy_update};
+use mpc_core::codec::{DEFAULT_MAX_DIM, Limits};
+use mpc_core::prg::{Domain, Purpose, Seed};
+use protocols::round::leader::{Leader, LeaderAction, LeaderConfig, RoundOutcome};
 use rand::SeedableRng;
-use serde_json::json;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::{StdRng, SysRng};
+
+pub use cli::Args;
+use cli::{Plan, plan};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 use transport::hub::{Inbound, Peers, Seen};
 use transport::{ByteCounter, Counters, Pki, TransportConfig};
 
-/// Server A: leader of the two-server aggregation.
-#[derive(Debug, Parser)]
-#[command(name = "server-a", version)]
-pub struct Args {
-    /// Address to listen on for workers (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:4433")]
-    listen: SocketAddr,
-    /// Server B's address (needed by secure aggregation rules).
-    #[arg(long)]
-    peer_b: Option<SocketAddr>,
-    /// Enrolment directory (server-a.crt/.key, server-b.crt, enrolled.json).
-    #[arg(long, default_value = "pki")]
-    pki: PathBuf,
-    /// Directory holding the MNIST files.
-    #[arg(long, default_value = "data")]
-    data_dir: PathBuf,
-    /// Number of rounds [default: 100 for trust-based rules, 20 for FedAvg rules].
-    #[arg(long)]
-    rounds: Option<u64>,
-    /// Model: logreg, mlp or mlp:HIDDEN.
-    #[arg(long, default_value = "mlp")]
-    model: ModelKind,
-    /// Aggregation rule.
-    #[arg(long, default_value = "secure-fltrust")]
-    aggregation: Aggregation,
-    /// L2 clipping bound C for updates.
-    #[arg(long, default_value_t = DEFAULT_CLIP)]
-    clip: f32,
-    /// Plain rules only: do not clip updates.
-    #[arg(long)]
-    no_clip: bool,
-    /// Local epochs every worker (and A's proxy update) runs per round
-    /// [default: 3].
-    #[arg(long)]
-    epochs: Option<u32>,
-    /// Local minibatch size [default: 32].
-    #[arg(long)]
-    batch_size: Option<u32>,
-    /// Local learning rate [default: 0.2].
-    #[arg(long)]
-    lr: Option<f32>,
-    /// Server learning rate η: the model moves by η_t times the round's update
-    /// [default: 1; 2 for trust-based rules].
-    #[arg(long)]
-    server_lr: Option<f32>,
-    /// η_t = η / (1 + (t − 1)/T) in the t-th round of this run; 0 keeps η
-    /// constant [default: 0; 25 for trust-based rules].
-    #[arg(long)]
-    server_lr_decay: Option<f32>,
-    /// Trust-based rules: cosine threshold τ; updates with cos < τ get trust 0
-    /// (default: none, trust = ReLU(cos)).
-    #[arg(long)]
-    cos_threshold: Option<f32>,
-    /// Trust-based rules: fewest workers with positive trust for a round to
-    /// update the model.
-    #[arg(long, default_value_t = 3)]
-    k_min: u32,
-    /// Seed for the initial model (never for secrets).
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Start the first round once this many workers have joined.
-    #[arg(long, default_value_t = 1)]
-    workers: usize,
-    /// Seconds to wait for workers before starting anyway (with at least one).
-    #[arg(long, default_value_t = 60.0)]
-    start_timeout: f64,
-    /// Seconds a round may take before it is closed with the updates that arrived.
-    #[arg(long, default_value_t = 60.0)]
-    round_timeout: f64,
-    /// Ring width ℓ of the shares.
-    #[arg(long, default_value_t = 18)]
-    ring_bits: u32,
-    /// Fractional bits f of the fixed-point encoding.
-    #[arg(long, default_value_t = 16)]
-    frac_bits: u32,
-    /// Write the bound address to this file once listening.
-    #[arg(long)]
-    ready_file: Option<PathBuf>,
-    /// Exit when standard input closes (used by launchers).
-    #[arg(long)]
-    exit_on_stdin_close: bool,
-    /// After B is ready, run the 2PC engine self-test with B: K DReLUs and K
-    /// multiplications on random shared inputs, all preprocessing (base OTs,
-    /// IKNP, triples) inside the timing; prints one `{"engine": …}` JSON line,
-    /// then continues (rounds start after it).
-    #[arg(long, value_name = "K")]
-    engine_selftest: Option<usize>,
-    /// Benchmark mode: a model of D zeros (model name `synthetic`), no MNIST,
-    /// no evaluation; robust rules use a pseudo-random reference update
-    /// derived from `--seed` and the round (see `synthetic_reference`).
-    #[arg(long, value_name = "D")]
-    synthetic_dim: Option<usize>,
+/// The public randomness of `purpose` in `round` from `--seed` (`seed`):
+/// a generator keyed by the `mpc_core::prg` child seed of that domain.
+fn public_rng(seed: u64, purpose: Purpose, round: u64) -> StdRng {
+    let domain = Domain {
+        purpose,
+        round,
+        worker: 0,
+    };
+    StdRng::from_seed(Seed::from_u64(seed).derive(domain).0)
 }
 
 /// The synthetic reference update ĝ₀ of `round` for `--synthetic-dim`: `dim`
-/// coordinates uniform in [−1, 1) from a PRG seeded by (`seed`, `round`).
-/// Public (benchmark workers recompute it to aim their updates); it comes from
-/// `--seed`, never from a secret.
+/// coordinates uniform in [−1, 1) from a PRG keyed by (`seed`, `round`) in
+/// the `SyntheticReference` domain. Public (benchmark workers recompute it
+/// to aim their updates); it comes from `--seed`, never from a secret.
 pub fn synthetic_reference(seed: u64, round: u64, dim: usize) -> Vec<f32> {
     use rand::RngExt;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(
-        seed ^ 0x5e17_ae7c_0000_0000 ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15),
-    );
+    let mut rng = public_rng(seed, Purpose::SyntheticReference, round);
     (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect()
 }
 
@@ -152,89 +71,6 @@ pub fn synthetic_reference(seed: u64, round: u64, dim: usize) -> Vec<f32> {
 enum Peer {
     ServerB,
     Worker(u32),
-}
-
-/// What A runs with, checked, from its flags.
-struct Plan {
-    session: SessionInfo,
-    train: TrainConfig,
-    server_lr: f32,
-    server_lr_decay: Option<f32>,
-    rounds: u64,
-    model: Vec<f32>,
-}
-
-/// Builds and checks the session and A's own parameters from the flags.
-fn plan(args: &Args) -> Result<Plan> {
-    let defaults = rule_defaults(args.aggregation);
-    let train = TrainConfig {
-        epochs: args.epochs.map_or(defaults.train.epochs, |e| e as usize),
-        batch_size: args
-            .batch_size
-            .map_or(defaults.train.batch_size, |b| b as usize),
-        lr: args.lr.unwrap_or(defaults.train.lr),
-    };
-    let server_lr = args.server_lr.unwrap_or(defaults.server_lr);
-    if !(server_lr.is_finite() && server_lr > 0.0) {
-        bail!("--server-lr must be a positive number");
-    }
-    if args
-        .server_lr_decay
-        .is_some_and(|t| !(t.is_finite() && t >= 0.0))
-    {
-        bail!("--server-lr-decay must be a non-negative number of rounds (0: constant η)");
-    }
-    if args.no_clip && args.aggregation.is_secure() {
-        bail!("--no-clip is only available with plain aggregation rules");
-    }
-    if args.engine_selftest.is_some() && !args.aggregation.is_secure() {
-        bail!("--engine-selftest needs a secure rule (the session's 2PC engine runs it)");
-    }
-    let model = match args.synthetic_dim {
-        Some(d) => vec![0.0; d],
-        None => init_params(
-            args.model,
-            &mut rand::rngs::StdRng::seed_from_u64(args.seed),
-        ),
-    };
-    let trust_based = args.aggregation.is_trust_based();
-    let session = SessionInfo {
-        model: match args.synthetic_dim {
-            Some(_) => "synthetic".into(),
-            None => args.model.to_string(),
-        },
-        dim: u32::try_from(model.len()).context("model too large")?,
-        fixed: FixedParams::new(args.ring_bits, args.frac_bits)?,
-        aggregation: args.aggregation,
-        // Trust-based rules normalise to unit norm; a clip bound means nothing there.
-        clip: if trust_based || args.no_clip {
-            0.0
-        } else {
-            args.clip
-        },
-        train: wire::TrainParams::try_from(&train).context("training parameters")?,
-        cos_threshold: args.cos_threshold,
-        k_min: args.k_min,
-    };
-    session
-        .validate()
-        .map_err(|e| anyhow::anyhow!("invalid session parameters: {e}"))?;
-    if session.aggregation.is_secure() {
-        // Refuse parameters the secure rules cannot run with (precision,
-        // dimension, clip bound) at start, not in every round.
-        protocols::robust::submit::RobustSetup::new(&session)
-            .context("parameters for the secure rule")?;
-    }
-    Ok(Plan {
-        session,
-        train,
-        server_lr,
-        server_lr_decay: args
-            .server_lr_decay
-            .map_or(defaults.server_lr_decay, |t| (t > 0.0).then_some(t)),
-        rounds: args.rounds.unwrap_or(defaults.rounds),
-        model,
-    })
 }
 
 /// Runs the process until it finishes or is told to stop.
@@ -271,7 +107,7 @@ pub async fn run(args: Args) -> Result<()> {
     let cfg = TransportConfig::protocol();
     let limits = Limits {
         max_frame: cfg.max_frame,
-        max_dim: wire::DEFAULT_MAX_DIM.max(plan.model.len()),
+        max_dim: DEFAULT_MAX_DIM.max(plan.model.len()),
     };
     let endpoint =
         transport::server_endpoint(args.listen, &identity, enrolled.fingerprints(), &cfg)
@@ -322,6 +158,8 @@ pub async fn run(args: Args) -> Result<()> {
             start_timeout: Duration::from_secs_f64(args.start_timeout),
             round_timeout: Duration::from_secs_f64(args.round_timeout),
             selftest_ops: args.engine_selftest,
+            // The session's secret randomness (its 2PC engine): from the OS.
+            seed: Seed::from_rng(&mut UnwrapErr(SysRng)),
         },
         Instant::now(),
     );
@@ -436,7 +274,7 @@ impl Shell {
             LeaderAction::ToB(msg) => self.peers.send(&Peer::ServerB, &msg),
             LeaderAction::StartRound { round } => return self.start_round(round),
             LeaderAction::Complete(o) => self.complete(o)?,
-            LeaderAction::SelfTest(summary) => println!("{}", selftest_json(&summary)),
+            LeaderAction::SelfTest(summary) => println!("{}", report::selftest_json(&summary)),
             LeaderAction::Finished => {}
             LeaderAction::Fail(e) => return Err(e.into()),
         }
@@ -461,7 +299,7 @@ impl Shell {
     async fn finish(&mut self) -> Result<()> {
         println!(
             "{}",
-            json!({"done": true, "rounds": self.leader.rounds_done(), "final_test_accuracy": self.last_accuracy})
+            report::done_line(self.leader.rounds_done(), self.last_accuracy)
         );
         // Let the Finished frames reach the workers.
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -480,14 +318,12 @@ impl Shell {
 
     /// Trust-based rules: A's update ĝ₀ on its proxy set for the current
     /// model, trained exactly as the workers train (its randomness comes
-    /// from `--seed` and the round; it is not a secret).
+    /// from `--seed` and the round in the `ProxyUpdate` domain; it is not a secret).
     fn reference_update(&self, round: u64) -> Result<Option<Vec<f32>>> {
         let Some(proxy) = &self.proxy else {
             return Ok(None);
         };
-        let mut rng = rand::rngs::StdRng::seed_from_u64(
-            self.seed ^ 0x7072_6f78_7900_0000 ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15),
-        );
+        let mut rng = public_rng(self.seed, Purpose::ProxyUpdate, round);
         let started = Instant::now();
         let g0 = proxy_update(
             self.kind,
@@ -523,32 +359,18 @@ impl Shell {
             self.last_accuracy = accuracy;
         }
         let between = self.between.0.take() + self.between.1.take();
-        let reasons: serde_json::Map<_, _> = o
-            .rejected
-            .iter()
-            .map(|(w, r)| (w.to_string(), json!(r)))
-            .collect();
-        let mut line = json!({
-            "round": o.round,
-            "test_accuracy": accuracy,
-            "test_loss": loss,
-            "accepted": o.accepted.len(),
-            "rejected": o.rejected.len(),
-            "rejected_reasons": reasons,
-            "zero_trust": o.zero_trust_count,
-            "updated": o.mean_update.is_some(),
-            "server_lr": eta,
-            "note": o.note,
-            "seconds": seconds,
-            "bytes_worker_to_servers": o.bytes_from_workers_a + o.bytes_from_workers_b,
-            "bytes_between_servers": between,
-        });
-        // Plain rules show A every update anyway; for them the zero-trust ids
-        // are no extra leakage (secure rules reveal only the count).
         let agg = self.leader.session().aggregation;
-        if !agg.is_secure() && agg.is_trust_based() {
-            line["zero_trust_workers"] = json!(o.zero_trust);
-        }
+        let line = report::round_line(
+            &o,
+            agg,
+            report::RoundStats {
+                accuracy,
+                loss,
+                eta,
+                seconds,
+                between,
+            },
+        );
         for (w, reason) in &o.rejected {
             warn!(round = o.round, worker = w, %reason, "worker rejected this round");
         }
@@ -572,33 +394,4 @@ async fn sleep_until(t: Option<tokio::time::Instant>) {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
     }
-}
-
-/// The `{"engine": …}` line of `--engine-selftest`.
-fn selftest_json(s: &SelfTestSummary) -> serde_json::Value {
-    let (report, stats) = (&s.report, &s.stats);
-    let seconds = s.computed.as_secs_f64();
-    let bytes = |t: protocols::mpc::arith::Traffic| t.total_bytes();
-    json!({"engine": {
-        "ops": report.ops,
-        "seconds": seconds,
-        "seconds_with_check": s.checked.as_secs_f64(),
-        "bytes_per_drelu": stats.bytes_per_drelu(),
-        "bytes_per_mult": stats.bytes_per_mult(),
-        "cot_per_s": stats.ots_extended() as f64 / seconds.max(1e-9),
-        "ots": stats.ots_extended(),
-        "bytes_total": stats.total().total_bytes(),
-        "messages_total": stats.total().messages_sent + stats.total().messages_received,
-        "bytes": {
-            "base_ot": bytes(stats.base_ot),
-            "iknp": bytes(stats.iknp),
-            "triples": bytes(stats.triples),
-            "mult": bytes(stats.mult),
-            "drelu": bytes(stats.drelu),
-            "control": bytes(stats.control),
-        },
-        "correct": report.correct(),
-        "drelu_wrong": report.drelu_wrong,
-        "mult_wrong": report.mult_wrong,
-    }})
 }

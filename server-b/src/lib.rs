@@ -11,8 +11,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use mpc_core::wire::{self, Limits};
+use mpc_core::codec::{self, Limits};
+use mpc_core::prg::Seed;
 use protocols::round::helper::{Helper, HelperAction, HelperConfig};
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 use transport::hub::{Inbound, Peers, Seen};
@@ -46,7 +49,7 @@ pub struct Args {
     #[arg(long)]
     exit_on_stdin_close: bool,
     /// Largest model dimension accepted.
-    #[arg(long, default_value_t = wire::DEFAULT_MAX_DIM)]
+    #[arg(long, default_value_t = codec::DEFAULT_MAX_DIM)]
     max_dim: usize,
 }
 
@@ -150,7 +153,8 @@ pub async fn run(args: Args) -> Result<()> {
             k_min: usize::try_from(args.k_min)?,
             max_in_flight: args.max_in_flight.max(1),
             limits,
-            ..HelperConfig::default()
+            // Every session's 2PC engine is seeded from this: from the OS.
+            ..HelperConfig::new(Seed::from_rng(&mut UnwrapErr(SysRng)))
         },
         last_revealed,
     );

@@ -6,64 +6,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use mpc_core::wire::{self, AToWorker, BToWorker, Limits, SessionInfo, WorkerToA, WorkerToB};
-use transport::{Counters, FrameReader, FrameWriter, Identity, Pki, TransportConfig};
+use mpc_core::codec;
+use mpc_core::wire::{AToWorker, BToWorker, SessionInfo, WorkerToA, WorkerToB};
+use transport::Pki;
 
-/// One stream to one server.
-#[derive(Debug)]
-pub struct Link {
-    /// The connection.
-    pub conn: transport::quinn::Connection,
-    /// Frame writer.
-    pub writer: FrameWriter,
-    /// Frame reader.
-    pub reader: FrameReader,
-}
-
-impl Link {
-    /// Connects with `identity` to `addr`, pinning `pin`, and opens the frame stream.
-    pub async fn open(
-        identity: &Identity,
-        addr: SocketAddr,
-        pin: transport::Fingerprint,
-    ) -> Result<Link> {
-        let cfg = TransportConfig::protocol();
-        let endpoint = transport::client_endpoint_for(identity, addr, &cfg)?;
-        let conn = transport::connect(&endpoint, addr, pin, &cfg).await?;
-        let (writer, reader) = transport::open_bi(&conn, &cfg, &Counters::none()).await?;
-        Ok(Link {
-            conn,
-            writer,
-            reader,
-        })
-    }
-
-    /// Sends a typed message.
-    pub async fn send<M: wire::WireMessage>(&mut self, msg: &M) -> Result<()> {
-        self.writer.send_owned(wire::encode(msg)?).await?;
-        Ok(())
-    }
-
-    /// Sends raw frame bytes the link takes over (no copy into QUIC's buffer).
-    pub async fn send_owned(&mut self, frame: Vec<u8>) -> Result<()> {
-        self.writer.send_owned(frame).await?;
-        Ok(())
-    }
-
-    /// Sends raw frame bytes.
-    pub async fn send_raw(&mut self, frame: &[u8]) -> Result<()> {
-        self.writer.send(frame).await?;
-        Ok(())
-    }
-
-    /// Receives a typed message within `wait`.
-    pub async fn recv<M: wire::WireMessage>(&mut self, wait: Duration) -> Result<M> {
-        match self.reader.recv_with_timeout(Some(wait)).await? {
-            Some(f) => Ok(wire::decode(&f, &Limits::default())?),
-            None => bail!("stream ended"),
-        }
-    }
-}
+pub use worker::link::Link;
 
 /// A worker identity from the cluster's enrolment directory with links to A and B.
 #[derive(Debug)]
@@ -91,9 +38,9 @@ impl ScriptedWorker {
     ) -> Result<ScriptedWorker> {
         let pki = Pki::new(pki_dir);
         let identity = pki.load_worker(id)?;
-        let a = Link::open(&identity, addr_a, pki.server_a_fingerprint()?).await?;
+        let a = Link::connect(&identity, addr_a, pki.server_a_fingerprint()?).await?;
         let b = match addr_b {
-            Some(addr) => Some(Link::open(&identity, addr, pki.server_b_fingerprint()?).await?),
+            Some(addr) => Some(Link::connect(&identity, addr, pki.server_b_fingerprint()?).await?),
             None => None,
         };
         Ok(ScriptedWorker {
@@ -106,17 +53,9 @@ impl ScriptedWorker {
 
     /// Says Hello to both servers and waits for their Welcome.
     pub async fn hello(&mut self) -> Result<()> {
-        self.a.send(&WorkerToA::Hello { worker: self.id }).await?;
-        match self.a.recv::<AToWorker>(WAIT).await? {
-            AToWorker::Welcome { session } => self.session = Some(session),
-            other => bail!("expected Welcome from A, got {other:?}"),
-        }
+        self.session = Some(self.a.hello_a(self.id, WAIT).await?);
         if let Some(b) = self.b.as_mut() {
-            b.send(&WorkerToB::Hello { worker: self.id }).await?;
-            match b.recv::<BToWorker>(WAIT).await? {
-                BToWorker::Welcome => {}
-                other => bail!("expected Welcome from B, got {other:?}"),
-            }
+            b.hello_b(self.id, WAIT).await?;
         }
         Ok(())
     }
@@ -126,7 +65,7 @@ impl ScriptedWorker {
         loop {
             match self.a.recv::<AToWorker>(Duration::from_secs(120)).await? {
                 AToWorker::Announce { round, model } => {
-                    return Ok((round, wire::bytes_to_f32s(&model)?));
+                    return Ok((round, codec::bytes_to_f32s(&model)?));
                 }
                 AToWorker::Finished => bail!("training finished"),
                 _ => {}
@@ -134,14 +73,16 @@ impl ScriptedWorker {
         }
     }
 
-    /// Prepares and sends an honest submission of `delta`; returns (A's reply, B's reply).
+    /// Prepares (randomness from the OS) and sends an honest submission of
+    /// `delta`; returns (A's reply, B's reply).
     pub async fn submit(
         &mut self,
         round: u64,
         delta: &[f32],
     ) -> Result<(AToWorker, Option<BToWorker>)> {
         let session = self.session.clone().context("hello first")?;
-        let sub = protocols::round::worker::prepare(&session, round, self.id, delta)?;
+        let sub =
+            protocols::round::worker::prepare(&session, round, self.id, delta, &mut rand::rng())?;
         self.send_pair(&sub.to_a, sub.to_b.as_ref()).await
     }
 

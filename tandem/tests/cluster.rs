@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
+use mpc_core::codec::Message;
 use mpc_core::wire::{self, AToWorker, BToWorker, WorkerToA};
 use tandem::client::{Link, ScriptedWorker, WAIT};
 use tandem::{Cluster, ClusterOptions};
@@ -175,7 +176,7 @@ fn bad_input_is_rejected_and_the_round_is_unchanged() {
 
         // 5: wrong protocol version.
         let w = &mut ws[1];
-        let mut frame = wire::encode(&WorkerToA::Hello { worker: 5 }).unwrap();
+        let mut frame = WorkerToA::Hello { worker: 5 }.encode();
         let other = wire::PROTOCOL_VERSION + 1;
         frame[0..2].copy_from_slice(&other.to_be_bytes());
         w.a.send_raw(&frame).await.unwrap();
@@ -189,8 +190,14 @@ fn bad_input_is_rejected_and_the_round_is_unchanged() {
         let w = &mut ws[2];
         let mut short = session.clone();
         short.dim -= 1;
-        let sub =
-            protocols::round::worker::prepare(&short, round, 6, &vec![0.001; dim - 1]).unwrap();
+        let sub = protocols::round::worker::prepare(
+            &short,
+            round,
+            6,
+            &vec![0.001; dim - 1],
+            &mut rand::rng(),
+        )
+        .unwrap();
         let (_, rb) = w.send_pair(&sub.to_a, sub.to_b.as_ref()).await.unwrap();
         assert!(
             matches!(&rb, Some(BToWorker::Reject { reason, .. }) if reason.contains("upload field `b`")),
@@ -199,7 +206,14 @@ fn bad_input_is_rejected_and_the_round_is_unchanged() {
 
         // 7: enrolled as 7, claims to be worker 0.
         let w = &mut ws[3];
-        let sub = protocols::round::worker::prepare(&session, round, 0, &vec![0.001; dim]).unwrap();
+        let sub = protocols::round::worker::prepare(
+            &session,
+            round,
+            0,
+            &vec![0.001; dim],
+            &mut rand::rng(),
+        )
+        .unwrap();
         let (ra, rb) = w.send_pair(&sub.to_a, sub.to_b.as_ref()).await.unwrap();
         assert!(
             matches!(&ra, AToWorker::Reject { reason, .. } if reason.contains("enrolled as 7")),
@@ -227,7 +241,7 @@ fn bad_input_is_rejected_and_the_round_is_unchanged() {
         let intruder = transport::Identity::generate("intruder").unwrap();
         let pin = transport::Pki::new(&pki).server_a_fingerprint().unwrap();
         let refused = async {
-            let mut l = Link::open(&intruder, a, pin).await?;
+            let mut l = Link::connect(&intruder, a, pin).await?;
             l.send(&WorkerToA::Hello { worker: 1 }).await?;
             l.recv::<AToWorker>(Duration::from_secs(5)).await
         };

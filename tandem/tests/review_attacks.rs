@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use mpc_core::codec::Message;
 use mpc_core::wire::{AToWorker, BToWorker, WorkerToB};
 use tandem::client::{ScriptedWorker, WAIT};
 use tandem::{Cluster, ClusterOptions};
@@ -58,17 +59,19 @@ fn a_forged_claim_cannot_void_the_round() {
         let (round, model) = w.announcement().await.unwrap();
         let session = w.session.clone().unwrap();
         let delta = vec![0.0f32; model.len()];
-        let sub = protocols::round::worker::prepare(&session, round, 3, &delta).unwrap();
+        let sub = protocols::round::worker::prepare(&session, round, 3, &delta, &mut rand::rng())
+            .unwrap();
         // 1. Seed to A; wait for A's Ack (A has sent SeedCommit to B).
         w.a.send(&sub.to_a).await.unwrap();
         let ra = w.a.recv::<AToWorker>(WAIT).await.unwrap();
         assert!(matches!(ra, AToWorker::Ack { .. }), "{ra:?}");
         let bl = w.b.as_mut().unwrap();
         // 2. An upload naming worker 4: B rejects it and tells A "worker 3 rejected".
-        let forged = protocols::round::worker::prepare(&session, round, 4, &delta)
-            .unwrap()
-            .to_b
-            .unwrap();
+        let forged =
+            protocols::round::worker::prepare(&session, round, 4, &delta, &mut rand::rng())
+                .unwrap()
+                .to_b
+                .unwrap();
         bl.send(&forged).await.unwrap();
         let rb = bl.recv::<BToWorker>(WAIT).await.unwrap();
         assert!(
@@ -194,7 +197,7 @@ fn a_flood_of_forged_claims_does_not_disconnect_a() {
             .unwrap();
         w.hello().await.unwrap();
         let (round, _) = w.announcement().await.unwrap();
-        let forged = mpc_core::wire::encode(&WorkerToB::Robust {
+        let forged = WorkerToB::Robust {
             round,
             worker: u32::MAX,
             b: Vec::new(),
@@ -205,8 +208,8 @@ fn a_flood_of_forged_claims_does_not_disconnect_a() {
             z: Vec::new(),
             s: 0,
             blind: [0; 32],
-        })
-        .unwrap();
+        }
+        .encode();
         let pki = transport::Pki::new(&pki_dir);
         let identity = pki.load_worker(3).unwrap();
         let pin_b = pki.server_b_fingerprint().unwrap();
@@ -223,7 +226,7 @@ fn a_flood_of_forged_claims_does_not_disconnect_a() {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
             if link.conn.close_reason().is_some() {
-                link = tandem::client::Link::open(&identity, b, pin_b)
+                link = tandem::client::Link::connect(&identity, b, pin_b)
                     .await
                     .unwrap();
             }

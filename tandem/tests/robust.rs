@@ -60,7 +60,7 @@ fn cheating_carries_and_forged_correlations_are_rejected_over_quic() {
             // Any direction will do: the cheats are in the encoding.
             let u: Vec<f32> = (0..model.len()).map(|k| ((k % 7) as f32) - 3.0).collect();
             let x = encode_unit(&u, setup.fixed).unwrap();
-            let mut d = Draft::honest(&setup, round, 4, &x).unwrap();
+            let mut d = Draft::honest(&setup, round, 4, &x, &mut rand::rng()).unwrap();
             if step == 0 {
                 d.kappa[1] = Fp::reduce_u64(mpc_core::field::MODULUS / 2 + 1);
             }
@@ -69,6 +69,7 @@ fn cheating_carries_and_forged_correlations_are_rejected_over_quic() {
                     &setup,
                     round,
                     4,
+                    &mut rand::rng(),
                     |p| {
                         if step == 1 {
                             bump(&mut p.w, 2);
@@ -160,19 +161,19 @@ fn secure_fedavg_refuses_an_unclipped_update_over_quic() {
                 let n = norm_sq(&x);
                 let p = setup.circuit.params();
                 assert!(n > p.n_hi, "the cheat must exceed the bound");
-                let mut draft = Draft::honest_unchecked(&setup, round, 4, &x);
+                let mut draft = Draft::honest_unchecked(&setup, round, 4, &x, &mut rand::rng());
                 let bits = |v: u64| {
                     (0..setup.circuit.range_bits()).map(move |j| Fp::reduce_u64((v >> j) & 1))
                 };
                 draft.beta = bits(n.wrapping_sub(p.n_lo))
                     .chain(bits(p.n_hi.wrapping_sub(n)))
                     .collect();
-                draft.finish(&setup, round, 4).unwrap()
+                draft.finish(&setup, round, 4, &mut rand::rng()).unwrap()
             } else {
                 let x = encode_clipped(&delta, clip, setup.fixed).unwrap();
-                Draft::honest(&setup, round, 4, &x)
+                Draft::honest(&setup, round, 4, &x, &mut rand::rng())
                     .unwrap()
-                    .finish(&setup, round, 4)
+                    .finish(&setup, round, 4, &mut rand::rng())
                     .unwrap()
             };
             let (ra, rb) = w

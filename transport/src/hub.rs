@@ -13,9 +13,9 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mpc_core::wire::WireMessage;
+use mpc_core::codec::Message;
 use tokio::sync::mpsc;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::TransportConfig;
 use crate::endpoint::accept_connection;
@@ -173,17 +173,13 @@ impl<P: Clone + Debug + Eq + Hash> Peers<P> {
 
     /// Encodes `msg` and queues it for `peer` (dropped, with a warning, if
     /// the peer is not connected).
-    pub fn send<M: WireMessage>(&self, peer: &P, msg: &M) {
-        if let Some(frame) = encode_logged(msg) {
-            self.send_frame(peer, frame);
-        }
+    pub fn send<M: Message>(&self, peer: &P, msg: &M) {
+        self.send_frame(peer, msg.encode());
     }
 
     /// Encodes `msg` once and queues it for each of `peers` that is connected.
-    pub fn broadcast<M: WireMessage>(&self, peers: impl IntoIterator<Item = P>, msg: &M) {
-        let Some(frame) = encode_logged(msg) else {
-            return;
-        };
+    pub fn broadcast<M: Message>(&self, peers: impl IntoIterator<Item = P>, msg: &M) {
+        let frame = msg.encode();
         for peer in peers {
             if let Some((_, outbox)) = self.live.get(&peer) {
                 outbox.send(frame.clone());
@@ -205,16 +201,6 @@ impl<P: Clone + Debug + Eq + Hash> Peers<P> {
     pub fn close_all(&self, reason: &str) {
         for (_, outbox) in self.live.values() {
             outbox.close(reason);
-        }
-    }
-}
-
-fn encode_logged<M: WireMessage>(msg: &M) -> Option<Vec<u8>> {
-    match mpc_core::wire::encode(msg) {
-        Ok(frame) => Some(frame),
-        Err(e) => {
-            error!(kind = M::KIND, error = %e, "encoding a message failed");
-            None
         }
     }
 }

@@ -6,8 +6,10 @@
 //! takes the delta, optionally applies an attack, and hands it to
 //! `protocols::round::worker::prepare`, which clips (or, for trust-based
 //! rules, normalises to unit norm), encodes and shares it. An attack is
-//! applied before `prepare`, so an attacker's update passes the norm checks. `--seed` drives partitioning, training and attacks only; every secret
-//! (share seeds) comes from the OS CSPRNG inside `prepare`.
+//! applied before `prepare`, so an attacker's update passes the norm checks. `--seed` drives partitioning, training and attacks only (per round
+//! through `mpc_core::prg` domains); every secret (share seeds, the dealt
+//! scalar, commitment blinds, proof randomness) comes from the OS CSPRNG,
+//! which the worker passes to `prepare`.
 //!
 //! Attacks are [`fl_ml::attack::Attack`]. With `label-flip` the
 //! Byzantine workers train on flipped labels. Attacks that use the other
@@ -30,12 +32,19 @@ use fl_ml::attack::{Attack, AttackView, flip_labels};
 use fl_ml::data::{Dataset, Partition, load_mnist};
 use fl_ml::model::{ModelKind, TrainConfig, train_local};
 use fl_ml::{PROXY_EXAMPLES, proxy_set, proxy_update, worker_indices};
-use mpc_core::wire::{self, AToWorker, BToWorker, Limits, SessionInfo, WorkerToA, WorkerToB};
+use mpc_core::codec;
+use mpc_core::prg::{Domain, Purpose, Seed};
+use mpc_core::wire::{AToWorker, BToWorker};
 use protocols::round::worker::prepare;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::{StdRng, SysRng};
 use rand::{RngExt, SeedableRng};
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
-use transport::{Counters, FrameReader, FrameWriter, Pki, TransportConfig};
+use transport::{Pki, TransportConfig};
+
+pub mod link;
+use link::Link;
 
 /// Hosts simulated workers that train on MNIST and submit shared updates.
 #[derive(Debug, Parser)]
@@ -89,9 +98,6 @@ pub struct Args {
 /// after 60 s by default, so this is shorter).
 const COLLUSION_TIMEOUT: Duration = Duration::from_secs(45);
 
-/// Seed tweak of the round-wide attack randomness (shared by the colluders).
-const ATTACK_SEED_TAG: u64 = 0x6174_7461_636b_0001;
-
 fn parse_ids(spec: Option<&str>, total: usize) -> Result<Vec<u32>> {
     let total = u32::try_from(total).context("too many workers")?;
     let Some(spec) = spec else {
@@ -119,7 +125,6 @@ struct Shared {
     parts: Vec<Vec<usize>>,
     pki: Pki,
     cfg: TransportConfig,
-    limits: Limits,
     server_a: SocketAddr,
     server_b: Option<SocketAddr>,
     byzantine_from: u32,
@@ -183,10 +188,6 @@ pub async fn run(args: Args) -> Result<()> {
         train,
         parts,
         pki: Pki::new(&args.pki),
-        limits: Limits {
-            max_frame: cfg.max_frame,
-            max_dim: wire::DEFAULT_MAX_DIM,
-        },
         cfg,
         server_a: args.server_a,
         server_b: args.server_b,
@@ -224,13 +225,6 @@ pub async fn run(args: Args) -> Result<()> {
         let endpoint = endpoint.clone();
         tasks.spawn(async move { (id, run_worker(id, shared, endpoint).await) });
     }
-    let stdin_gone = async {
-        if args.exit_on_stdin_close {
-            transport::node::stdin_closed().await
-        } else {
-            std::future::pending().await
-        }
-    };
     let mut failures = 0;
     let all = async {
         while let Some(res) = tasks.join_next().await {
@@ -251,56 +245,12 @@ pub async fn run(args: Args) -> Result<()> {
             }
         }
     };
-    tokio::select! {
-        _ = all => {}
-        _ = transport::node::shutdown_signal() => {}
-        _ = stdin_gone => {}
-    }
+    transport::node::until_stopped(args.exit_on_stdin_close, all).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
     if failures > 0 {
         bail!("{failures} workers stopped with errors");
     }
     Ok(())
-}
-
-struct Link {
-    conn: transport::quinn::Connection,
-    writer: FrameWriter,
-    reader: FrameReader,
-}
-
-async fn link(
-    endpoint: &transport::quinn::Endpoint,
-    identity: &transport::Identity,
-    addr: SocketAddr,
-    pin: transport::Fingerprint,
-    cfg: &TransportConfig,
-) -> Result<Link> {
-    let conn = transport::connect_as(endpoint, identity, addr, pin, cfg)
-        .await
-        .with_context(|| format!("connecting to {addr}"))?;
-    let (writer, reader) = transport::open_bi(&conn, cfg, &Counters::none()).await?;
-    Ok(Link {
-        conn,
-        writer,
-        reader,
-    })
-}
-
-async fn send<M: wire::WireMessage>(w: &mut FrameWriter, msg: &M) -> Result<()> {
-    w.send_owned(wire::encode(msg)?).await?;
-    Ok(())
-}
-
-async fn recv<M: wire::WireMessage>(
-    r: &mut FrameReader,
-    limits: &Limits,
-    wait: Option<Duration>,
-) -> Result<Option<M>> {
-    match r.recv_with_timeout(wait).await? {
-        Some(f) => Ok(Some(wire::decode(&f, limits)?)),
-        None => Ok(None),
-    }
 }
 
 async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoint) -> Result<()> {
@@ -314,13 +264,8 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
         .load_worker(id)
         .context("loading the worker identity")?;
     let pin_a = s.pki.server_a_fingerprint()?;
-    let mut a = link(&endpoint, &identity, s.server_a, pin_a, &s.cfg).await?;
-    send(&mut a.writer, &WorkerToA::Hello { worker: id }).await?;
-    let session: SessionInfo = match recv(&mut a.reader, &s.limits, Some(s.cfg.io_timeout)).await? {
-        Some(AToWorker::Welcome { session }) => session,
-        Some(AToWorker::Reject { reason, .. }) => bail!("server A refused us: {reason}"),
-        other => bail!("unexpected first message from server A: {other:?}"),
-    };
+    let mut a = Link::open(&endpoint, &identity, s.server_a, pin_a, &s.cfg).await?;
+    let session = a.hello_a(id, s.cfg.io_timeout).await?;
     let kind: ModelKind = session
         .model
         .parse()
@@ -332,19 +277,9 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
             .server_b
             .context("the session is secure but --server-b was not given")?;
         // B's certificate comes from enrolment, never from A.
-        let mut l = link(
-            &endpoint,
-            &identity,
-            addr,
-            s.pki.server_b_fingerprint()?,
-            &s.cfg,
-        )
-        .await?;
-        send(&mut l.writer, &WorkerToB::Hello { worker: id }).await?;
-        match recv(&mut l.reader, &s.limits, Some(s.cfg.io_timeout)).await? {
-            Some(BToWorker::Welcome) => {}
-            other => bail!("unexpected first message from server B: {other:?}"),
-        }
+        let pin_b = s.pki.server_b_fingerprint()?;
+        let mut l = Link::open(&endpoint, &identity, addr, pin_b, &s.cfg).await?;
+        l.hello_b(id, s.cfg.io_timeout).await?;
         Some(l)
     } else {
         None
@@ -358,9 +293,9 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
     }
     let data = Arc::new(data);
     loop {
-        let msg = recv::<AToWorker>(&mut a.reader, &s.limits, None).await?;
+        let msg = a.next::<AToWorker>(None).await?;
         let (round, model) = match msg {
-            Some(AToWorker::Announce { round, model }) => (round, wire::bytes_to_f32s(&model)?),
+            Some(AToWorker::Announce { round, model }) => (round, codec::bytes_to_f32s(&model)?),
             Some(AToWorker::Finished) | None => break,
             Some(AToWorker::Reject { round, reason }) => {
                 warn!(worker = id, round, %reason, "server A rejected our message");
@@ -372,9 +307,7 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
             }
         };
         // Per-round, per-worker randomness for training and dropout (attacks: `attack_rng`).
-        let mut rng = rand::rngs::StdRng::seed_from_u64(
-            s.seed ^ (u64::from(id) << 32) ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15),
-        );
+        let mut rng = public_rng(s.seed, Purpose::WorkerTraining, round, id);
         if s.dropout > 0.0 && rng.random_bool(s.dropout) {
             info!(worker = id, round, "sitting this round out (dropout)");
             if let Some(board) = &s.board {
@@ -414,11 +347,12 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
         } else {
             delta
         };
-        let sub = prepare(&session, round, id, &delta)?;
-        send(&mut a.writer, &sub.to_a).await?;
+        // The submission's secret randomness (seeds, s, blind, proof): from the OS.
+        let sub = prepare(&session, round, id, &delta, &mut UnwrapErr(SysRng))?;
+        a.send(&sub.to_a).await?;
         if let (Some(b), Some(to_b)) = (b.as_mut(), sub.to_b.as_ref()) {
-            send(&mut b.writer, to_b).await?;
-            match recv::<BToWorker>(&mut b.reader, &s.limits, Some(s.cfg.io_timeout)).await? {
+            b.send(to_b).await?;
+            match b.next::<BToWorker>(Some(s.cfg.io_timeout)).await? {
                 Some(BToWorker::Ack { .. }) => {}
                 Some(BToWorker::Reject { reason, .. }) => {
                     warn!(worker = id, round, %reason, "server B rejected our upload")
@@ -426,7 +360,7 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
                 other => warn!(worker = id, ?other, "unexpected reply from server B"),
             }
         }
-        match recv::<AToWorker>(&mut a.reader, &s.limits, Some(s.cfg.io_timeout)).await? {
+        match a.next::<AToWorker>(Some(s.cfg.io_timeout)).await? {
             Some(AToWorker::Ack { .. }) => {}
             Some(AToWorker::Reject { reason, .. }) => {
                 warn!(worker = id, round, %reason, "server A rejected our submission")
@@ -435,22 +369,32 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
             other => warn!(worker = id, ?other, "unexpected reply from server A"),
         }
     }
-    a.conn.close(transport::quinn::VarInt::from_u32(0), b"done");
+    a.close();
     if let Some(b) = b.take() {
-        b.conn.close(transport::quinn::VarInt::from_u32(0), b"done");
+        b.close();
     }
     Ok(())
 }
 
+/// The public randomness of `purpose` in `round` for `worker`, from
+/// `--seed` (`seed`): a generator keyed by the `mpc_core::prg` child seed
+/// of that domain.
+fn public_rng(seed: u64, purpose: Purpose, round: u64, worker: u32) -> StdRng {
+    let domain = Domain {
+        purpose,
+        round,
+        worker,
+    };
+    StdRng::from_seed(Seed::from_u64(seed).derive(domain).0)
+}
+
 /// The attack randomness of `round`: from `--seed` only, the same for every
 /// colluder (`id` = `None`) or per worker.
-fn attack_rng(seed: u64, round: u64, id: Option<u32>) -> rand::rngs::StdRng {
-    let who = id.map_or(u64::MAX, u64::from);
-    rand::rngs::StdRng::seed_from_u64(
-        seed ^ ATTACK_SEED_TAG
-            ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            ^ who.wrapping_mul(0xc2b2_ae3d_27d4_eb4f),
-    )
+fn attack_rng(seed: u64, round: u64, id: Option<u32>) -> StdRng {
+    match id {
+        None => public_rng(seed, Purpose::AttackCollusion, round, 0),
+        Some(id) => public_rng(seed, Purpose::AttackOwn, round, id),
+    }
 }
 
 /// A Byzantine worker's update from its own delta alone (the attacks that

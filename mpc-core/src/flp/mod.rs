@@ -717,6 +717,26 @@ impl Query<'_> {
         }
     }
 
+    /// Absorbs the range bits β: terms d .. d + 2w of the input (the first
+    /// may share a row with the last carries).
+    fn absorb_range_bits(&mut self, beta: &[Fp]) {
+        let c = self.circuit.c;
+        let mut m = self.circuit.params.dim;
+        let mut rest = beta;
+        while !rest.is_empty() {
+            let (q, j) = (m / c, m % c);
+            let take = (c - j).min(rest.len());
+            let [mu1, mu2, l12, _] = self.rows[q];
+            for (a, &v) in self.acc[j..j + take].iter_mut().zip(&rest[..take]) {
+                a[0].add_mul(mu1, v);
+                a[1].add_mul(mu2, v);
+                a[2].add_mul(l12, v);
+            }
+            rest = &rest[take..];
+            m += take;
+        }
+    }
+
     /// The verifier message share, given the range-bit shares β (2w) and the
     /// proof share. Fails unless exactly d coordinates were absorbed.
     pub fn finish(
@@ -748,22 +768,7 @@ impl Query<'_> {
         let l = 2 * c;
         let m1 = circuit.calls_bits;
         let m3 = circuit.calls_sq;
-        // The range bits: terms d .. d + 2w (the first may share a row with
-        // the last carries).
-        let mut m = dim;
-        let mut rest = beta;
-        while !rest.is_empty() {
-            let (q, j) = (m / c, m % c);
-            let take = (c - j).min(rest.len());
-            let [mu1, mu2, l12, _] = self.rows[q];
-            for (a, &v) in self.acc[j..j + take].iter_mut().zip(&rest[..take]) {
-                a[0].add_mul(mu1, v);
-                a[1].add_mul(mu2, v);
-                a[2].add_mul(l12, v);
-            }
-            rest = &rest[take..];
-            m += take;
-        }
+        self.absorb_range_bits(beta);
         let lam = &self.lam;
         let (blinds, pvals) = proof_share.split_at(l);
         // p(t) over the 2N roots.

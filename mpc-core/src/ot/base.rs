@@ -16,11 +16,12 @@
 //! truncated to 128 bits; points enter in canonical compressed form. One
 //! round trip; the receiver computes its keys as soon as it has `A`.
 //!
-//! Decoding validates every point: non-canonical or invalid encodings are
-//! rejected ([`BaseOtError::InvalidPoint`]), and so is the identity
-//! ([`BaseOtError::IdentityPoint`]) — for `A` it would make both keys public;
-//! an honest `B_i` is the identity with probability 2^-252. Counts and lengths
-//! are checked before any allocation proportional to them.
+//! Both messages implement [`Message`]; decoding validates every point:
+//! non-canonical or invalid encodings are rejected
+//! ([`CodecError::Malformed`]), and so is the identity — for `A` it would
+//! make both keys public; an honest `B_i` is the identity with probability
+//! 2^-252. Counts and lengths are checked before any allocation
+//! proportional to them.
 //!
 //! # What each party sees; simulation (semi-honest)
 //!
@@ -58,6 +59,7 @@ use thiserror::Error;
 use zeroize::Zeroize;
 
 use super::block::{Block, block_from_bytes};
+use crate::codec::{CodecError, Limits, Message, Reader, put_count};
 
 /// Largest number of base OTs in one batch.
 pub const MAX_BASE_OTS: usize = 4096;
@@ -86,28 +88,9 @@ impl SessionId {
 }
 
 /// Base-OT errors. They describe structure only, never secret values.
+/// (Messages that do not decode are [`CodecError`]s.)
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum BaseOtError {
-    /// A message of the wrong size.
-    #[error("base-OT {kind} message has {got} bytes, expected {expected}")]
-    Length {
-        /// Message type.
-        kind: &'static str,
-        /// Expected size.
-        expected: usize,
-        /// Received size.
-        got: usize,
-    },
-    /// A message with another type's tag.
-    #[error("base-OT {kind} message has tag {got:#04x}, expected {expected:#04x}")]
-    Tag {
-        /// Message type.
-        kind: &'static str,
-        /// Expected tag.
-        expected: u8,
-        /// Received tag.
-        got: u8,
-    },
     /// A message with a different number of OTs than this party runs.
     #[error("base-OT {kind} message carries {got} OTs, expected {expected}")]
     Count {
@@ -126,40 +109,28 @@ pub enum BaseOtError {
         /// Limit.
         max: usize,
     },
-    /// Bytes that are not a canonical Ristretto encoding.
-    #[error("point {index} of the base-OT {kind} message is not a valid Ristretto encoding")]
-    InvalidPoint {
-        /// Message type.
-        kind: &'static str,
-        /// Point index.
-        index: usize,
-    },
-    /// The identity element where a random point is required.
-    #[error("point {index} of the base-OT {kind} message is the identity")]
-    IdentityPoint {
-        /// Message type.
-        kind: &'static str,
-        /// Point index.
-        index: usize,
-    },
 }
 
-const SENDER_KIND: &str = "sender";
 const RECEIVER_KIND: &str = "receiver";
 
 /// Decodes and validates one point (canonical, on the group, not the identity).
-fn decode_point(
-    bytes: &[u8],
-    kind: &'static str,
+fn read_point(
+    r: &mut Reader<'_>,
     index: usize,
-) -> Result<(CompressedRistretto, RistrettoPoint), BaseOtError> {
-    let compressed = CompressedRistretto::from_slice(bytes)
-        .map_err(|_| BaseOtError::InvalidPoint { kind, index })?;
-    let point = compressed
-        .decompress()
-        .ok_or(BaseOtError::InvalidPoint { kind, index })?;
+) -> Result<(CompressedRistretto, RistrettoPoint), CodecError> {
+    let kind = r.kind();
+    let compressed = CompressedRistretto(r.array::<POINT_BYTES>()?);
+    let point = compressed.decompress().ok_or_else(|| {
+        CodecError::malformed(
+            kind,
+            format!("point {index} is not a valid Ristretto encoding"),
+        )
+    })?;
     if point.is_identity() {
-        return Err(BaseOtError::IdentityPoint { kind, index });
+        return Err(CodecError::malformed(
+            kind,
+            format!("point {index} is the identity"),
+        ));
     }
     Ok((compressed, point))
 }
@@ -182,39 +153,30 @@ impl fmt::Debug for BaseOtSenderMsg {
 impl BaseOtSenderMsg {
     /// Encoded size: tag + one compressed point.
     pub const ENCODED_LEN: usize = 1 + POINT_BYTES;
+}
 
-    /// Encoded size in bytes.
-    pub fn encoded_len(&self) -> usize {
+/// `tag ‖ A`; decoding checks the exact size, the tag and that `A` is a
+/// canonical encoding of a point other than the identity.
+impl Message for BaseOtSenderMsg {
+    const KIND: &'static str = "base-OT sender";
+
+    fn max_len(_: &Limits) -> usize {
         Self::ENCODED_LEN
     }
 
-    /// `tag ‖ A`.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(Self::ENCODED_LEN);
-        out.push(TAG_SENDER);
-        out.extend_from_slice(self.compressed.as_bytes());
-        out
+    fn encoded_len(&self) -> usize {
+        Self::ENCODED_LEN
     }
 
-    /// Decodes and validates (`A` canonical, not the identity).
-    pub fn from_bytes(bytes: &[u8]) -> Result<BaseOtSenderMsg, BaseOtError> {
-        if bytes.len() != Self::ENCODED_LEN {
-            return Err(BaseOtError::Length {
-                kind: SENDER_KIND,
-                expected: Self::ENCODED_LEN,
-                got: bytes.len(),
-            });
-        }
-        let (tag, rest) = bytes.split_at(1);
-        let tag = tag.first().copied().unwrap_or_default();
-        if tag != TAG_SENDER {
-            return Err(BaseOtError::Tag {
-                kind: SENDER_KIND,
-                expected: TAG_SENDER,
-                got: tag,
-            });
-        }
-        let (compressed, point) = decode_point(rest, SENDER_KIND, 0)?;
+    fn write(&self, out: &mut Vec<u8>) {
+        out.push(TAG_SENDER);
+        out.extend_from_slice(self.compressed.as_bytes());
+    }
+
+    fn read(r: &mut Reader<'_>, _: &Limits) -> Result<Self, CodecError> {
+        r.tag(TAG_SENDER)?;
+        r.expect_remaining(Some(POINT_BYTES))?;
+        let (compressed, point) = read_point(r, 0)?;
         Ok(BaseOtSenderMsg { compressed, point })
     }
 }
@@ -248,61 +210,44 @@ impl BaseOtReceiverMsg {
     pub fn count(&self) -> usize {
         self.compressed.len()
     }
+}
 
-    /// Encoded size in bytes.
-    pub fn encoded_len(&self) -> usize {
+/// `tag ‖ n (u32 LE) ‖ B_0 ‖ … ‖ B_{n−1}`; decoding checks the tag, that
+/// the count is in `1..=`[`MAX_BASE_OTS`] and the size matches it, and that
+/// every point is canonical and not the identity.
+impl Message for BaseOtReceiverMsg {
+    const KIND: &'static str = "base-OT receiver";
+
+    fn max_len(_: &Limits) -> usize {
+        Self::encoded_len_for(MAX_BASE_OTS)
+    }
+
+    fn encoded_len(&self) -> usize {
         Self::encoded_len_for(self.count())
     }
 
-    /// `tag ‖ n (u32 LE) ‖ B_0 ‖ … ‖ B_{n−1}`.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.encoded_len());
+    fn write(&self, out: &mut Vec<u8>) {
         out.push(TAG_RECEIVER);
-        out.extend_from_slice(&(self.count() as u32).to_le_bytes());
+        put_count(out, self.count());
         for c in &self.compressed {
             out.extend_from_slice(c.as_bytes());
         }
-        out
     }
 
-    /// Decodes and validates: the size matches the announced count, the count
-    /// is at most [`MAX_BASE_OTS`], every point is canonical and not the identity.
-    pub fn from_bytes(bytes: &[u8]) -> Result<BaseOtReceiverMsg, BaseOtError> {
-        let Some((header, body)) = bytes.split_at_checked(Self::HEADER_LEN) else {
-            return Err(BaseOtError::Length {
-                kind: RECEIVER_KIND,
-                expected: Self::HEADER_LEN,
-                got: bytes.len(),
-            });
-        };
-        let mut hdr = [0u8; 5];
-        hdr.copy_from_slice(header);
-        let [tag, c0, c1, c2, c3] = hdr;
-        if tag != TAG_RECEIVER {
-            return Err(BaseOtError::Tag {
-                kind: RECEIVER_KIND,
-                expected: TAG_RECEIVER,
-                got: tag,
-            });
-        }
-        let n = u32::from_le_bytes([c0, c1, c2, c3]) as usize;
+    fn read(r: &mut Reader<'_>, _: &Limits) -> Result<Self, CodecError> {
+        r.tag(TAG_RECEIVER)?;
+        let n = r.count()?;
         if n == 0 || n > MAX_BASE_OTS {
-            return Err(BaseOtError::BatchSize {
-                n,
-                max: MAX_BASE_OTS,
-            });
+            return Err(CodecError::malformed(
+                Self::KIND,
+                format!("{n} OTs is outside 1..={MAX_BASE_OTS}"),
+            ));
         }
-        if bytes.len() != Self::encoded_len_for(n) {
-            return Err(BaseOtError::Length {
-                kind: RECEIVER_KIND,
-                expected: Self::encoded_len_for(n),
-                got: bytes.len(),
-            });
-        }
+        r.expect_remaining(Some(POINT_BYTES * n))?;
         let mut compressed = Vec::with_capacity(n);
         let mut points = Vec::with_capacity(n);
-        for (index, chunk) in body.chunks_exact(POINT_BYTES).enumerate() {
-            let (c, p) = decode_point(chunk, RECEIVER_KIND, index)?;
+        for index in 0..n {
+            let (c, p) = read_point(r, index)?;
             compressed.push(c);
             points.push(p);
         }
@@ -583,9 +528,9 @@ mod tests {
         let sid = SessionId::from_label(b"test");
         let (sender, m1) = BaseOtSender::new(&mut rng_s, sid, choices.len()).unwrap();
         let receiver = BaseOtReceiver::new(&mut rng_r, sid, choices).unwrap();
-        let m1 = BaseOtSenderMsg::from_bytes(&m1.to_bytes()).unwrap();
+        let m1 = BaseOtSenderMsg::decode(&m1.encode()).unwrap();
         let (m2, r_out) = receiver.receive(&m1).unwrap();
-        let m2 = BaseOtReceiverMsg::from_bytes(&m2.to_bytes()).unwrap();
+        let m2 = BaseOtReceiverMsg::decode(&m2.encode()).unwrap();
         let s_out = sender.receive(&m2).unwrap();
         (s_out, r_out)
     }
@@ -634,40 +579,42 @@ mod tests {
         let mut rng = ChaCha20Rng::seed_from_u64(5);
         let sid = SessionId::from_label(b"t");
         let (_, m1) = BaseOtSender::new(&mut rng, sid, 4).unwrap();
-        let good = m1.to_bytes();
+        let good = m1.encode();
         // Wrong lengths.
         for len in [0, 1, 32, 34] {
             let mut b = good.clone();
             b.resize(len, 0);
             assert!(matches!(
-                BaseOtSenderMsg::from_bytes(&b),
-                Err(BaseOtError::Length { .. })
+                BaseOtSenderMsg::decode(&b),
+                Err(CodecError::Truncated { .. }
+                    | CodecError::TooLarge { .. }
+                    | CodecError::Length { .. })
             ));
         }
         // Wrong tag.
         let mut b = good.clone();
         b[0] ^= 1;
         assert!(matches!(
-            BaseOtSenderMsg::from_bytes(&b),
-            Err(BaseOtError::Tag { .. })
+            BaseOtSenderMsg::decode(&b),
+            Err(CodecError::Tag { .. })
         ));
         // Identity.
         let mut b = vec![TAG_SENDER];
         b.extend_from_slice(&[0u8; 32]);
         assert_eq!(
-            BaseOtSenderMsg::from_bytes(&b).unwrap_err(),
-            BaseOtError::IdentityPoint {
-                kind: SENDER_KIND,
-                index: 0
-            }
+            BaseOtSenderMsg::decode(&b).unwrap_err(),
+            CodecError::malformed("base-OT sender", "point 0 is the identity")
         );
         // Non-canonical: all-ones is not a canonical field element.
         let mut b = vec![TAG_SENDER];
         b.extend_from_slice(&[0xff; 32]);
-        assert!(matches!(
-            BaseOtSenderMsg::from_bytes(&b),
-            Err(BaseOtError::InvalidPoint { .. })
-        ));
+        assert_eq!(
+            BaseOtSenderMsg::decode(&b).unwrap_err(),
+            CodecError::malformed(
+                "base-OT sender",
+                "point 0 is not a valid Ristretto encoding"
+            )
+        );
     }
 
     #[test]
@@ -679,15 +626,19 @@ mod tests {
         let (_, m1) = BaseOtSender::new(&mut rng, sid, 4).unwrap();
         let receiver = BaseOtReceiver::new(&mut rng, sid, &[true, false, true, true]).unwrap();
         let (m2, _) = receiver.receive(&m1).unwrap();
-        let good = m2.to_bytes();
+        let good = m2.encode();
         let mut rejected = 0;
         for byte in 5..good.len() {
             for bit in 0..8 {
                 let mut b = good.clone();
                 b[byte] ^= 1 << bit;
-                match BaseOtReceiverMsg::from_bytes(&b) {
-                    Err(BaseOtError::InvalidPoint { index, .. }) => {
-                        assert_eq!(index, (byte - 5) / 32);
+                match BaseOtReceiverMsg::decode(&b) {
+                    Err(CodecError::Malformed { detail, .. }) => {
+                        let index = (byte - 5) / 32;
+                        assert_eq!(
+                            detail,
+                            format!("point {index} is not a valid Ristretto encoding")
+                        );
                         rejected += 1;
                     }
                     Err(e) => panic!("unexpected error {e}"),
@@ -705,14 +656,14 @@ mod tests {
         let (sender, m1) = BaseOtSender::new(&mut rng, sid, 4).unwrap();
         let receiver = BaseOtReceiver::new(&mut rng, sid, &[true, false, true]).unwrap();
         let (m2, _) = receiver.receive(&m1).unwrap();
-        let good = m2.to_bytes();
+        let good = m2.encode();
         assert_eq!(good.len(), m2.encoded_len());
         // Truncated / extended bodies.
         for len in [0, 4, 5, good.len() - 1, good.len() + 1] {
             let mut b = good.clone();
             b.resize(len, 7);
             assert!(
-                BaseOtReceiverMsg::from_bytes(&b).is_err(),
+                BaseOtReceiverMsg::decode(&b).is_err(),
                 "length {len} accepted"
             );
         }
@@ -720,16 +671,16 @@ mod tests {
         let mut b = good.clone();
         b[1..5].copy_from_slice(&4u32.to_le_bytes());
         assert!(matches!(
-            BaseOtReceiverMsg::from_bytes(&b),
-            Err(BaseOtError::Length { .. })
+            BaseOtReceiverMsg::decode(&b),
+            Err(CodecError::Length { .. })
         ));
         b[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(matches!(
-            BaseOtReceiverMsg::from_bytes(&b),
-            Err(BaseOtError::BatchSize { .. })
+            BaseOtReceiverMsg::decode(&b),
+            Err(CodecError::Malformed { .. })
         ));
         // A well-formed message with the wrong count for this sender.
-        let m = BaseOtReceiverMsg::from_bytes(&good).unwrap();
+        let m = BaseOtReceiverMsg::decode(&good).unwrap();
         assert_eq!(
             sender.receive(&m).unwrap_err(),
             BaseOtError::Count {

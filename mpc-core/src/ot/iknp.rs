@@ -83,12 +83,13 @@ use super::base::{
 };
 use super::block::{AesPrg, Block, Crhf, bit_mask, unpack_bits};
 use super::transpose::transpose_128;
-use super::{CotReceiverOutput, CotSenderOutput, RotReceiverOutput, RotSenderOutput, Traffic};
+use super::{CotReceiverOutput, CotSenderOutput, RotReceiverOutput, RotSenderOutput};
+use crate::codec::{CodecError, Limits, Message, Reader, Traffic};
 
 /// κ: base OTs per session and bits per correlation.
 pub const KAPPA: usize = 128;
 /// Largest number of OTs in one extension batch: a 32 MiB `u` message, which
-/// fits the transport's 64 MiB frame limit ([`crate::wire::DEFAULT_MAX_FRAME`]).
+/// fits the transport's 64 MiB frame limit ([`crate::codec::DEFAULT_MAX_FRAME`]).
 pub const MAX_BATCH: usize = 1 << 21;
 
 const BLOCK_BYTES: usize = 16;
@@ -101,6 +102,7 @@ const TAG_EXTEND: u8 = 0xc1;
 const EXTEND_KIND: &str = "extend";
 
 /// IKNP errors. They describe structure only, never secret values.
+/// (Messages that do not decode are [`CodecError`]s.)
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum IknpError {
     /// The base-OT setup failed.
@@ -115,16 +117,6 @@ pub enum IknpError {
         expected: usize,
         /// Received size.
         got: usize,
-    },
-    /// A message with another type's tag.
-    #[error("IKNP {kind} message has tag {got:#04x}, expected {expected:#04x}")]
-    Tag {
-        /// Message type.
-        kind: &'static str,
-        /// Expected tag.
-        expected: u8,
-        /// Received tag.
-        got: u8,
     },
     /// A message for another batch (out of order, replayed or skipped).
     #[error("IKNP {kind} message is for batch {got}, expected batch {expected}")]
@@ -172,70 +164,15 @@ fn write_header(out: &mut Vec<u8>, tag: u8, batch: u64, count: usize) {
     out.extend_from_slice(&(count as u64).to_le_bytes());
 }
 
-/// Parses and checks a header; returns `(batch, count)`.
-fn read_header(
-    bytes: &[u8],
-    kind: &'static str,
-    tag: u8,
-    body_len: impl Fn(usize) -> usize,
-) -> Result<(u64, usize), IknpError> {
-    let Some((header, _)) = bytes.split_at_checked(HEADER_LEN) else {
-        return Err(IknpError::Length {
-            kind,
-            expected: HEADER_LEN,
-            got: bytes.len(),
-        });
-    };
-    let mut h = [0u8; HEADER_LEN];
-    h.copy_from_slice(header);
-    let [
-        got_tag,
-        b0,
-        b1,
-        b2,
-        b3,
-        b4,
-        b5,
-        b6,
-        b7,
-        c0,
-        c1,
-        c2,
-        c3,
-        c4,
-        c5,
-        c6,
-        c7,
-    ] = h;
-    if got_tag != tag {
-        return Err(IknpError::Tag {
-            kind,
-            expected: tag,
-            got: got_tag,
-        });
-    }
-    let batch = u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7]);
-    let count = u64::from_le_bytes([c0, c1, c2, c3, c4, c5, c6, c7]);
-    let count = usize::try_from(count).unwrap_or(usize::MAX);
-    check_batch_size(count)?;
-    let expected = HEADER_LEN + body_len(count);
-    if bytes.len() != expected {
-        return Err(IknpError::Length {
-            kind,
-            expected,
-            got: bytes.len(),
-        });
-    }
-    Ok((batch, count))
-}
-
 fn read_block(bytes: &[u8]) -> Block {
     let mut b = [0u8; BLOCK_BYTES];
     b.copy_from_slice(bytes);
     Block::from_le_bytes(b)
 }
 
-/// R → S: the `u` matrix of one extension batch (tile-major, see the module docs).
+/// R → S: the `u` matrix of one extension batch (tile-major, see the module
+/// docs): `tag ‖ batch (u64 LE) ‖ count (u64 LE) ‖ 16·m'` bytes. Decoding
+/// checks the tag, the count (≤ [`MAX_BATCH`]) and the exact size.
 #[derive(Clone)]
 pub struct ExtendMsg {
     /// The encoded message, validated: header, then `16·m'` bytes.
@@ -267,11 +204,6 @@ impl ExtendMsg {
         HEADER_LEN + Self::body_len(count)
     }
 
-    /// Encoded size in bytes.
-    pub fn encoded_len(&self) -> usize {
-        self.bytes.len()
-    }
-
     /// Batch number (0 for the first batch of a session).
     pub fn batch(&self) -> u64 {
         self.batch
@@ -287,29 +219,25 @@ impl ExtendMsg {
         &self.bytes
     }
 
-    /// A copy of the encoding.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        self.bytes.clone()
-    }
-
     /// The encoding, without copying.
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes
     }
 
-    /// Decodes and validates tag, count (≤ [`MAX_BATCH`]) and exact size.
-    pub fn from_slice(bytes: &[u8]) -> Result<ExtendMsg, IknpError> {
-        let (batch, count) = read_header(bytes, EXTEND_KIND, TAG_EXTEND, Self::body_len)?;
-        Ok(ExtendMsg {
-            bytes: bytes.to_vec(),
-            batch,
-            count,
-        })
-    }
-
-    /// As [`ExtendMsg::from_slice`], taking ownership (no copy).
-    pub fn from_vec(bytes: Vec<u8>) -> Result<ExtendMsg, IknpError> {
-        let (batch, count) = read_header(&bytes, EXTEND_KIND, TAG_EXTEND, Self::body_len)?;
+    /// [`Message::decode`] taking ownership (no copy of the bulk bytes);
+    /// the same checks.
+    pub fn from_vec(bytes: Vec<u8>) -> Result<ExtendMsg, CodecError> {
+        if bytes.len() > Self::max_len(&Limits::default()) {
+            return Err(CodecError::TooLarge {
+                kind: Self::KIND,
+                len: bytes.len(),
+                max: Self::max_len(&Limits::default()),
+            });
+        }
+        let mut r = Reader::new(Self::KIND, &bytes);
+        let (batch, count) = Self::read_header(&mut r)?;
+        r.take(Self::body_len(count))?;
+        r.finish()?;
         Ok(ExtendMsg {
             bytes,
             batch,
@@ -317,8 +245,55 @@ impl ExtendMsg {
         })
     }
 
+    /// Tag, batch and count, and that exactly the count's body follows.
+    fn read_header(r: &mut Reader<'_>) -> Result<(u64, usize), CodecError> {
+        r.tag(TAG_EXTEND)?;
+        let batch = r.u64()?;
+        let count = usize::try_from(r.u64()?).unwrap_or(usize::MAX);
+        if count > MAX_BATCH {
+            return Err(CodecError::Dimension {
+                field: "count",
+                len: count,
+                max: MAX_BATCH,
+            });
+        }
+        r.expect_remaining(Some(Self::body_len(count)))?;
+        Ok((batch, count))
+    }
+
     fn body(&self) -> &[u8] {
         self.bytes.get(HEADER_LEN..).unwrap_or_default()
+    }
+}
+
+impl Message for ExtendMsg {
+    const KIND: &'static str = "IKNP extend";
+
+    fn max_len(_: &Limits) -> usize {
+        Self::encoded_len_for(MAX_BATCH)
+    }
+
+    fn encoded_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.bytes);
+    }
+
+    fn read(r: &mut Reader<'_>, _: &Limits) -> Result<Self, CodecError> {
+        let start = r.position();
+        let (batch, count) = Self::read_header(r)?;
+        let body = r.take(Self::body_len(count))?;
+        let mut bytes = Vec::with_capacity(HEADER_LEN + body.len());
+        write_header(&mut bytes, TAG_EXTEND, batch, count);
+        bytes.extend_from_slice(body);
+        debug_assert_eq!(r.position() - start, bytes.len());
+        Ok(ExtendMsg {
+            bytes,
+            batch,
+            count,
+        })
     }
 }
 

@@ -5,10 +5,13 @@
 //!
 //! Everything here is sans-io: state machines take randomness (an
 //! `&mut impl rand::CryptoRng`) and decoded messages, and return messages and
-//! outputs. Messages are typed structs with `to_bytes` / `from_bytes` (or
-//! `into_bytes` / `from_vec` for the bulk IKNP messages) and `encoded_len`;
-//! decoding checks tags, sizes, counts and group elements, and errors are
-//! per-protocol `thiserror` enums that never carry secret values.
+//! outputs. Messages are typed structs implementing the codec's
+//! [`Message`](crate::codec::Message) (`encode` / `decode`, `encoded_len`;
+//! plus `into_bytes` / `from_vec` for the bulk IKNP message, without a
+//! copy); decoding checks tags, sizes, counts and group elements and fails
+//! with a [`CodecError`](crate::codec::CodecError); protocol errors are
+//! per-protocol `thiserror` enums. No error carries a secret value. Both
+//! sessions count their [`Traffic`](crate::codec::Traffic).
 //!
 //! # Driving a session (message by message)
 //!
@@ -168,36 +171,5 @@ impl RotReceiverOutput {
     /// No OTs.
     pub fn is_empty(&self) -> bool {
         self.mc.is_empty()
-    }
-}
-
-/// Bytes and messages one party has produced and consumed in a protocol
-/// (counted at encode/decode size, [`encoded_len`](iknp::ExtendMsg::encoded_len)).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Traffic {
-    /// Bytes of messages this party produced.
-    pub bytes_sent: u64,
-    /// Bytes of messages this party consumed.
-    pub bytes_received: u64,
-    /// Messages produced.
-    pub messages_sent: u64,
-    /// Messages consumed.
-    pub messages_received: u64,
-}
-
-impl Traffic {
-    pub(crate) fn sent(&mut self, bytes: usize) {
-        self.bytes_sent += bytes as u64;
-        self.messages_sent += 1;
-    }
-
-    pub(crate) fn received(&mut self, bytes: usize) {
-        self.bytes_received += bytes as u64;
-        self.messages_received += 1;
-    }
-
-    /// Total bytes in both directions.
-    pub fn total_bytes(&self) -> u64 {
-        self.bytes_sent + self.bytes_received
     }
 }

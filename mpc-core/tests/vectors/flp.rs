@@ -1,10 +1,11 @@
 //! `mpc_core::flp`: commitments, binder, the proof for fixed randomness, both
 //! servers' verifier messages and the verdict.
 
+use mpc_core::codec::encode_field_bytes;
 use mpc_core::field::Fp;
 use mpc_core::flp::{FlpParams, FlpReject, JointRand, QueryPoint, ValidityCircuit, binder, commit};
 use mpc_core::prg::{Domain, Prg, Purpose, Seed};
-use mpc_core::share::{encode_field_bytes, expand_field_share};
+use mpc_core::share::expand_field_share;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde_json::{Value, json};

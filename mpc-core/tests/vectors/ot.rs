@@ -1,6 +1,7 @@
 //! `mpc_core::ot`: the AES PRG and hash, Chou–Orlandi base-OT messages and
 //! keys, and one IKNP session, all from fixed RNG seeds.
 
+use mpc_core::codec::Message;
 use mpc_core::ot::base::{BaseOtReceiver, BaseOtSender, SessionId};
 use mpc_core::ot::block::{AesPrg, Block, Crhf, block_to_bytes};
 use mpc_core::ot::{IknpReceiver, IknpSender};
@@ -66,8 +67,8 @@ fn base_ot() -> Value {
         "sender_rng": "ChaCha20Rng::from_seed([1; 32])",
         "receiver_rng": "ChaCha20Rng::from_seed([2; 32])",
         "choices": bits(&choices),
-        "sender_msg": hex(&m1.to_bytes()),
-        "receiver_msg": hex(&m2.to_bytes()),
+        "sender_msg": hex(&m1.encode()),
+        "receiver_msg": hex(&m2.encode()),
         "sender_k0": blocks(&k0),
         "sender_k1": blocks(&k1),
         "receiver_keys": blocks(&r_out.keys),
@@ -91,9 +92,9 @@ fn iknp() -> Value {
         "session_id": hex(&sid.0),
         "receiver_rng": "ChaCha20Rng::from_seed([3; 32])",
         "sender_rng": "ChaCha20Rng::from_seed([4; 32])",
-        "setup_receiver_msg": hex(&m1.to_bytes()),
+        "setup_receiver_msg": hex(&m1.encode()),
         "setup_sender_msg_len": m2.encoded_len(),
-        "setup_sender_msg_sha256": sha256(&m2.to_bytes()),
+        "setup_sender_msg_sha256": sha256(&m2.encode()),
         "rot_200": {
             "extend_msg_header": hex(&u.as_bytes()[..17]),
             "extend_msg_len": u.encoded_len(),

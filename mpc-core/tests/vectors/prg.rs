@@ -11,7 +11,7 @@ pub const FILE: &str = "prg.json";
 
 /// Every purpose. A new [`Purpose`] fails to compile in [`name`]: add it
 /// there *and* here, then regenerate (it gets a new vector).
-const ALL: [Purpose; 12] = [
+const ALL: [Purpose; 19] = [
     Purpose::RingMaskA,
     Purpose::CarryShareA,
     Purpose::FieldShareA,
@@ -24,6 +24,13 @@ const ALL: [Purpose; 12] = [
     Purpose::VoleScalarA,
     Purpose::VoleMaskR,
     Purpose::CheckVector,
+    Purpose::EngineSession,
+    Purpose::WorkerTraining,
+    Purpose::AttackOwn,
+    Purpose::AttackCollusion,
+    Purpose::ProxyUpdate,
+    Purpose::SyntheticReference,
+    Purpose::SyntheticUpdate,
 ];
 
 fn name(p: Purpose) -> &'static str {
@@ -40,6 +47,13 @@ fn name(p: Purpose) -> &'static str {
         Purpose::VoleScalarA => "VoleScalarA",
         Purpose::VoleMaskR => "VoleMaskR",
         Purpose::CheckVector => "CheckVector",
+        Purpose::EngineSession => "EngineSession",
+        Purpose::WorkerTraining => "WorkerTraining",
+        Purpose::AttackOwn => "AttackOwn",
+        Purpose::AttackCollusion => "AttackCollusion",
+        Purpose::ProxyUpdate => "ProxyUpdate",
+        Purpose::SyntheticReference => "SyntheticReference",
+        Purpose::SyntheticUpdate => "SyntheticUpdate",
     }
 }
 
@@ -94,6 +108,18 @@ pub fn compute() -> Value {
     ring.extend((0..2).map(|_| prg.next_ring(32)));
     let mut fill = vec![Fp::ZERO; 4];
     stream(Purpose::CarryShareA, 1, 2).fill_fp(&mut fill);
+    let mut bytes = [0u8; 40];
+    stream(Purpose::WorkerTraining, 1, 2).fill_bytes(&mut bytes);
+
+    // Seeds: a child seed, and the seed of a public `--seed` number.
+    let domain = |purpose| Domain {
+        purpose,
+        round: 1,
+        worker: 2,
+    };
+    let child = seed().derive(domain(Purpose::EngineSession));
+    let experiment = Seed::from_u64(0x0102_0304_0506_0708);
+    let experiment_child = experiment.derive(domain(Purpose::ProxyUpdate));
 
     // Share expansion (server A's field share from the seed, B's = x − A).
     let x: Vec<Fp> = [0i64, 1, -1, 1 << 40, -(1 << 40)]
@@ -110,6 +136,12 @@ pub fn compute() -> Value {
             "next_ring_18_x4_then_next_ring_32_x2": ring,
         },
         "carry_share_a_1_2": { "fill_fp_4": fps(&fill) },
+        "worker_training_1_2": { "fill_bytes_40": hex(&bytes) },
+        "seeds": {
+            "derive_engine_session_1_2": hex(&child.0),
+            "from_u64_0x0102030405060708": hex(&experiment.0),
+            "from_u64_0x0102030405060708_derive_proxy_update_1_2": hex(&experiment_child.0),
+        },
         "share": {
             "round": 7,
             "worker": 3,

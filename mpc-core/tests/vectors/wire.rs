@@ -3,11 +3,12 @@
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 
+use mpc_core::codec::{self, CodecError, Message};
 use mpc_core::fixed::FixedParams;
 use mpc_core::prg::Seed;
 use mpc_core::wire::{
-    self, AToB, AToWorker, Aggregation, BToA, BToWorker, Exchange, Limits, PROTOCOL_VERSION,
-    SessionInfo, SubmitA, TrainParams, WireError, WireMessage, WorkerToA, WorkerToB,
+    AToB, AToWorker, Aggregation, BToA, BToWorker, Exchange, PROTOCOL_VERSION, SessionInfo,
+    SubmitA, TrainParams, WorkerToA, WorkerToB,
 };
 use serde_json::{Value, json};
 
@@ -21,7 +22,7 @@ struct Sample {
     name: String,
     bytes: Vec<u8>,
     debug: String,
-    decode: fn(&[u8]) -> Result<Decoded, WireError>,
+    decode: fn(&[u8]) -> Result<Decoded, CodecError>,
 }
 
 /// What the decoder made of a frame: the value re-encoded, and its `Debug`.
@@ -30,18 +31,19 @@ struct Decoded {
     debug: String,
 }
 
-fn decode<M: WireMessage + Debug>(bytes: &[u8]) -> Result<Decoded, WireError> {
-    let m = wire::decode::<M>(bytes, &Limits::default())?;
+fn decode<M: Message + Debug>(bytes: &[u8]) -> Result<Decoded, CodecError> {
+    let m = M::decode(bytes)?;
     Ok(Decoded {
-        bytes: wire::encode(&m)?,
+        bytes: m.encode(),
         debug: format!("{m:?}"),
     })
 }
 
-fn sample<M: WireMessage + Debug>(name: String, msg: M) -> Sample {
+fn sample<M: Message + Debug>(name: String, msg: M) -> Sample {
+    assert_eq!(msg.encode().len(), msg.encoded_len(), "{name}: encoded_len");
     Sample {
         name,
-        bytes: wire::encode(&msg).expect("encode"),
+        bytes: msg.encode(),
         debug: format!("{msg:?}"),
         decode: decode::<M>,
     }
@@ -206,7 +208,7 @@ fn samples() -> Vec<Sample> {
         WorkerToA::Submit {
             round: ROUND,
             worker: 70_000,
-            payload: SubmitA::Plain(wire::f32s_to_bytes(&[1.5, -2.0])),
+            payload: SubmitA::Plain(codec::f32s_to_bytes(&[1.5, -2.0])),
         },
     ] {
         out.push(sample(worker_to_a(&m).into(), m));
@@ -215,13 +217,13 @@ fn samples() -> Vec<Sample> {
         .iter()
         .enumerate()
         .map(|(i, &agg)| AToWorker::Welcome {
-            session: session(agg, (i % 2 == 0).then_some(0.25)),
+            session: session(agg, (agg.is_trust_based() && i % 2 == 0).then_some(0.25)),
         })
         .collect();
     a_to_worker_msgs.extend([
         AToWorker::Announce {
             round: ROUND,
-            model: wire::f32s_to_bytes(&[0.5, -1.0, 3.25]),
+            model: codec::f32s_to_bytes(&[0.5, -1.0, 3.25]),
         },
         AToWorker::Ack { round: ROUND },
         AToWorker::Reject {

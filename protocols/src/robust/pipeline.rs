@@ -37,10 +37,10 @@
 //! Nothing of a worker is accumulated before its proof verdict and both
 //! checks are known.
 
+use mpc_core::codec::{Message, decode_field_bytes, encode_field_bytes};
 use mpc_core::field::{Fp, MulAcc};
 use mpc_core::flp::{FlpReject, JointRand, QueryPoint};
 use mpc_core::prg::{Domain, Prg, Purpose, Seed};
-use mpc_core::share::{decode_field_bytes, encode_field_bytes};
 use mpc_core::wire::{Aggregation, Exchange};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -245,15 +245,18 @@ impl core::fmt::Debug for Pipeline {
 pub const MAX_BATCH: usize = 32;
 
 impl Pipeline {
-    /// A pipeline for `party`; starts its engine (fresh base OTs, keys from
-    /// the OS CSPRNG). The first engine messages are in [`Pipeline::take_outgoing`].
+    /// A pipeline for `party`; starts its engine (fresh base OTs), all of
+    /// whose randomness comes from `engine_seed` — a fresh, secret seed per
+    /// pipeline, never reused. The first engine messages are in
+    /// [`Pipeline::take_outgoing`].
     pub fn new(
         party: Party,
         setup: RobustSetup,
         rule: Aggregation,
         cos_threshold: Option<f32>,
+        engine_seed: &Seed,
     ) -> Result<Pipeline, PipeError> {
-        let mut engine = Engine::new(party, EngineConfig::default(), &Seed::random());
+        let mut engine = Engine::new(party, EngineConfig::default(), engine_seed);
         let first = engine.start()?;
         let out = first
             .into_iter()
@@ -884,26 +887,6 @@ pub fn gate(rule: Aggregation, tau: Option<f32>, scale: f64, g_norm: f64) -> Thr
     }
 }
 
-/// Decodes a reference vector sent as little-endian i32s.
-pub fn decode_reference(bytes: &[u8], dim: usize) -> Result<Vec<i32>, PipeError> {
-    if dim.checked_mul(4) != Some(bytes.len()) {
-        return Err(PipeError::Malformed(format!(
-            "reference of {} bytes, expected {}",
-            bytes.len(),
-            dim * 4
-        )));
-    }
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
-}
-
-/// Encodes a reference vector as little-endian i32s.
-pub fn encode_reference(g: &[i32]) -> Vec<u8> {
-    g.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
 /// The reference G = round(ĝ₀/‖ĝ₀‖·2^f) of A's proxy update (None: ĝ₀ = 0).
 pub fn reference_from(g0: &[f32], scale: f64) -> Option<Vec<i32>> {
     let n = g0
@@ -921,27 +904,42 @@ pub fn reference_from(g0: &[f32], scale: f64) -> Option<Vec<i32>> {
     )
 }
 
-/// Keeps the first `n` elements of per-worker verifier shares from a
-/// concatenation (B side of `Batch`).
-pub fn split_verifiers(
-    bytes: &[u8],
-    workers: usize,
-    len: usize,
-) -> Result<Vec<Vec<Fp>>, PipeError> {
-    let all = decode_field_bytes(bytes, workers * len)
-        .map_err(|e| PipeError::Malformed(format!("verifiers: {e}")))?;
-    Ok(all.chunks(len.max(1)).map(<[Fp]>::to_vec).collect())
-}
-
 /// A server's pipeline for the session, or why it could not be built (the
 /// reason ends every round of the session in a note).
 pub type PipelineSlot = Result<Pipeline, String>;
 
-/// Builds `party`'s pipeline for a robust `session`.
-pub fn for_session(party: Party, session: &mpc_core::wire::SessionInfo) -> PipelineSlot {
+/// Builds `party`'s pipeline for a robust `session`, its engine seeded
+/// with `engine_seed` (see [`Pipeline::new`]).
+pub fn for_session(
+    party: Party,
+    session: &mpc_core::wire::SessionInfo,
+    engine_seed: &Seed,
+) -> PipelineSlot {
     let setup = RobustSetup::new(session).map_err(|e| e.to_string())?;
-    Pipeline::new(party, setup, session.aggregation, session.cos_threshold)
-        .map_err(|e| e.to_string())
+    Pipeline::new(
+        party,
+        setup,
+        session.aggregation,
+        session.cos_threshold,
+        engine_seed,
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The engine seed of `party`'s pipeline in its `session`-th session, from
+/// the server's secret `root` seed (`LeaderConfig::seed` /
+/// `HelperConfig::seed`): a child seed in the `EngineSession` domain, so
+/// no two sessions of a server (nor the two parties, should they share a
+/// root in a test) ever seed an engine alike.
+pub fn session_engine_seed(root: &Seed, party: Party, session: u64) -> Seed {
+    root.derive(Domain {
+        purpose: Purpose::EngineSession,
+        round: session,
+        worker: match party {
+            Party::A => 0,
+            Party::B => 1,
+        },
+    })
 }
 
 /// Runs `f` on the slot's pipeline, or reports why there is none.

@@ -15,14 +15,14 @@
 //! c_B), so the worker prepares everything offline and uploads once, and the
 //! servers recompute c_A and c_B from what they actually hold.
 
+use mpc_core::codec::{decode_field_bytes, encode_field_bytes};
 use mpc_core::field::Fp;
 use mpc_core::fixed::FixedParams;
 use mpc_core::flp::{self, FlpParams, JointRand, ValidityCircuit};
-use mpc_core::prg::{Domain, Prg, Purpose, Seed, os_random_fp};
-use mpc_core::share::{RING_SHARE_BYTES, decode_field_bytes, encode_field_bytes};
+use mpc_core::prg::{Domain, Prg, Purpose, Seed, random_fp};
+use mpc_core::share::RING_SHARE_BYTES;
 use mpc_core::wire::{SessionInfo, WorkerToB};
-use rand::SeedableRng;
-use rand_chacha::ChaCha12Rng;
+use rand::CryptoRng;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 use zeroize::Zeroize;
@@ -241,12 +241,13 @@ impl core::fmt::Debug for UploadParts {
 
 impl Draft {
     /// An honest worker's draft for the encoded unit vector `x` (from
-    /// [`super::encode::encode_unit`]).
-    pub fn honest(
+    /// [`super::encode::encode_unit`]); A's seed and the scalar s come from `rng`.
+    pub fn honest<R: CryptoRng + ?Sized>(
         setup: &RobustSetup,
         round: u64,
         worker: u32,
         x: &[i64],
+        rng: &mut R,
     ) -> Result<Draft, SubmitError> {
         if x.len() != setup.dim {
             return Err(SubmitError::Session(format!(
@@ -262,7 +263,7 @@ impl Draft {
                 ell: setup.fixed.ell(),
             });
         }
-        let mut d = Draft::honest_unchecked(setup, round, worker, x);
+        let mut d = Draft::honest_unchecked(setup, round, worker, x, rng);
         let n: u64 = x.iter().map(|&v| (v * v) as u64).sum();
         d.beta = setup.circuit.range_bits_for(n)?;
         Ok(d)
@@ -271,12 +272,18 @@ impl Draft {
     /// Like [`Draft::honest`] for any integers (reduced into the ring, range
     /// bits left zero): the starting point of a cheating worker in tests and
     /// attack modes. The dimension must match the setup's.
-    pub fn honest_unchecked(setup: &RobustSetup, round: u64, worker: u32, x: &[i64]) -> Draft {
+    pub fn honest_unchecked<R: CryptoRng + ?Sized>(
+        setup: &RobustSetup,
+        round: u64,
+        worker: u32,
+        x: &[i64],
+        rng: &mut R,
+    ) -> Draft {
         let ell = setup.fixed.ell();
         let half = 1i64 << (ell - 1);
         let modulus = 1u64 << ell;
         let mask = (modulus - 1) as u32;
-        let seed = Seed::random();
+        let seed = Seed::from_rng(rng);
         let mut ring = RobustSetup::prg(&seed, Purpose::RingMaskA, round, worker);
         let mut b = Vec::with_capacity(x.len());
         let mut kappa = Vec::with_capacity(x.len());
@@ -296,31 +303,34 @@ impl Draft {
             beta: vec![Fp::ZERO; setup.range_len()],
             // secure-fedavg deals no correlations: s is 0.
             s: if setup.trust {
-                os_random_fp()
+                random_fp(rng)
             } else {
                 Fp::ZERO
             },
         }
     }
 
-    /// Shares, deals, commits and proves: A's seed and B's upload.
-    pub fn finish(
+    /// Shares, deals, commits and proves: A's seed and B's upload. The
+    /// commitment blind and the proof's randomness come from `rng`.
+    pub fn finish<R: CryptoRng + ?Sized>(
         self,
         setup: &RobustSetup,
         round: u64,
         worker: u32,
+        rng: &mut R,
     ) -> Result<(Seed, WorkerToB), SubmitError> {
-        self.finish_with(setup, round, worker, |_| {}, |_| {})
+        self.finish_with(setup, round, worker, rng, |_| {}, |_| {})
     }
 
     /// [`Draft::finish`] with hooks: `before_commit` edits B's parts before
     /// they are committed (a worker lying consistently), `after_proof` after
     /// the proof is made (a worker whose upload differs from what it proved).
-    pub fn finish_with(
+    pub fn finish_with<R: CryptoRng + ?Sized>(
         self,
         setup: &RobustSetup,
         round: u64,
         worker: u32,
+        rng: &mut R,
         before_commit: impl FnOnce(&mut UploadParts),
         after_proof: impl FnOnce(&mut UploadParts),
     ) -> Result<(Seed, WorkerToB), SubmitError> {
@@ -374,7 +384,7 @@ impl Draft {
             b_bytes.extend_from_slice(&v.to_le_bytes()[..RING_SHARE_BYTES]);
         }
         let mut blind = [0u8; 32];
-        mpc_core::prg::os_fill(&mut blind);
+        rng.fill_bytes(&mut blind);
         let mut parts = UploadParts {
             b: b_bytes,
             kappa_b: encode_field_bytes(&kappa_b),
@@ -390,8 +400,7 @@ impl Draft {
         let c_b = commit_parts(&parts);
         let binder = flp::binder(&setup.context, round, worker, &c_a, &c_b);
         let joint = JointRand::derive(&setup.circuit, &binder);
-        let mut rng = ChaCha12Rng::from_seed(Seed::random().0);
-        let proof = setup.circuit.prove(&input, &joint, &mut rng)?;
+        let proof = setup.circuit.prove(&input, &joint, rng)?;
         let proof_b: Vec<Fp> = proof
             .iter()
             .zip(&a_half.proof)

@@ -3,18 +3,27 @@
 //! check the protocol makes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use mpc_core::codec::encode_field_bytes;
 use mpc_core::field::Fp;
 use mpc_core::fixed::FixedParams;
 use mpc_core::prg::Seed;
-use mpc_core::share::encode_field_bytes;
 use mpc_core::wire::{Aggregation, SessionInfo, WorkerToB};
 use rand::{Rng, RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand_chacha::{ChaCha8Rng, ChaCha20Rng};
 
 use super::encode::{encode_unit, norm_window};
 use super::pipeline::{PeerMsg, Pipeline, RoundShares, reference_from};
 use super::submit::{Draft, RobustSetup, UploadParts, half_a, half_b};
 use crate::mpc::corr::Party;
+
+/// The workers' and servers' randomness in tests: fixed seeds, so every
+/// run (and every stored proptest regression) is reproducible.
+pub(crate) type TestRng = ChaCha20Rng;
+
+/// A test CSPRNG from a fixed `seed`.
+pub(crate) fn test_rng(seed: u64) -> TestRng {
+    TestRng::seed_from_u64(seed)
+}
 
 pub(crate) fn session(dim: usize, aggregation: Aggregation, tau: Option<f32>) -> SessionInfo {
     SessionInfo {
@@ -56,9 +65,17 @@ impl Duo {
             setup.clone(),
             session.aggregation,
             session.cos_threshold,
+            &Seed([0xa1; 32]),
         )
         .unwrap();
-        let b = Pipeline::new(Party::B, setup, session.aggregation, session.cos_threshold).unwrap();
+        let b = Pipeline::new(
+            Party::B,
+            setup,
+            session.aggregation,
+            session.cos_threshold,
+            &Seed([0xb2; 32]),
+        )
+        .unwrap();
         Duo { a, b }
     }
 
@@ -82,11 +99,17 @@ pub(crate) struct Sub {
     upload: WorkerToB,
 }
 
-pub(crate) fn honest(setup: &RobustSetup, round: u64, worker: u32, u: &[f32]) -> Sub {
+pub(crate) fn honest(
+    setup: &RobustSetup,
+    round: u64,
+    worker: u32,
+    u: &[f32],
+    rng: &mut TestRng,
+) -> Sub {
     let x = encode_unit(u, setup.fixed).unwrap();
-    let (seed, upload) = Draft::honest(setup, round, worker, &x)
+    let (seed, upload) = Draft::honest(setup, round, worker, &x, rng)
         .unwrap()
-        .finish(setup, round, worker)
+        .finish(setup, round, worker, rng)
         .unwrap();
     Sub {
         worker,
@@ -198,6 +221,7 @@ fn plain_fltrust(xs: &[Vec<i64>], g: &[i32]) -> (Vec<i64>, i64, i64) {
 #[test]
 fn secure_fltrust_equals_the_plaintext_on_the_encoded_updates() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut wr = test_rng(7);
     for (dim, n) in [(10usize, 7usize), (1000, 12), (20_000, 5)] {
         let s = session(dim, Aggregation::SecureFltrust, None);
         let mut duo = Duo::new(&s);
@@ -216,7 +240,7 @@ fn secure_fltrust_equals_the_plaintext_on_the_encoded_updates() {
                 })
                 .collect();
             xs.push(encode_unit(&u, setup.fixed).unwrap());
-            subs.push(honest(&setup, 1, w, &u));
+            subs.push(honest(&setup, 1, w, &u, &mut wr));
         }
         let out = run(&mut duo, 1, &g, subs, 4);
         assert!(out.rejected().is_empty(), "{:?}", out.rejected());
@@ -231,6 +255,7 @@ fn secure_fltrust_equals_the_plaintext_on_the_encoded_updates() {
 #[test]
 fn secure_filter_keeps_exactly_the_updates_above_the_threshold() {
     let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let mut wr = test_rng(8);
     let dim = 500;
     let tau = 0.2f32;
     let s = session(dim, Aggregation::SecureFilter, Some(tau));
@@ -262,7 +287,7 @@ fn secure_filter_keeps_exactly_the_updates_above_the_threshold() {
                 *e += v;
             }
         }
-        subs.push(honest(&setup, 3, w, &u));
+        subs.push(honest(&setup, 3, w, &u, &mut wr));
     }
     let out = run(&mut duo, 3, &g, subs, 3);
     assert!(kept > 0 && kept < 10);
@@ -273,9 +298,13 @@ fn secure_filter_keeps_exactly_the_updates_above_the_threshold() {
 
 /// Runs one cheater next to two honest workers and checks that the cheater
 /// is refused with `reason` and the aggregate equals the honest-only one.
-fn cheater_is_refused(reason: &str, make: impl FnOnce(&RobustSetup, u64, u32, &[f32]) -> Sub) {
+fn cheater_is_refused(
+    reason: &str,
+    make: impl FnOnce(&RobustSetup, u64, u32, &[f32], &mut TestRng) -> Sub,
+) {
     let dim = 64;
     let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut wr = test_rng(11);
     let s = session(dim, Aggregation::SecureFltrust, None);
     let mut duo = Duo::new(&s);
     let setup = duo.a.setup().clone();
@@ -295,9 +324,9 @@ fn cheater_is_refused(reason: &str, make: impl FnOnce(&RobustSetup, u64, u32, &[
     let mut subs: Vec<Sub> = honest_u
         .iter()
         .enumerate()
-        .map(|(w, u)| honest(&setup, 5, w as u32, u))
+        .map(|(w, u)| honest(&setup, 5, w as u32, u, &mut wr))
         .collect();
-    subs.insert(1, make(&setup, 5, 9, &g0));
+    subs.insert(1, make(&setup, 5, 9, &g0, &mut wr));
     let out = run(&mut duo, 5, &g, subs, 3);
     let rejected = out.rejected();
     assert_eq!(rejected.len(), 1, "{rejected:?}");
@@ -314,13 +343,13 @@ fn cheater_is_refused(reason: &str, make: impl FnOnce(&RobustSetup, u64, u32, &[
 }
 
 /// A worker that encodes `x` (any integers) honestly otherwise.
-fn with_x(setup: &RobustSetup, round: u64, worker: u32, x: &[i64]) -> Sub {
-    let mut d = Draft::honest_unchecked(setup, round, worker, x);
+fn with_x(setup: &RobustSetup, round: u64, worker: u32, x: &[i64], rng: &mut TestRng) -> Sub {
+    let mut d = Draft::honest_unchecked(setup, round, worker, x, rng);
     let n = x.iter().map(|&v| (v * v) as u64).sum::<u64>();
     if let Ok(bits) = setup.circuit.range_bits_for(n) {
         d.beta = bits;
     }
-    let (seed, upload) = d.finish(setup, round, worker).unwrap();
+    let (seed, upload) = d.finish(setup, round, worker, rng).unwrap();
     Sub {
         worker,
         seed,
@@ -336,23 +365,23 @@ fn scaled(setup: &RobustSetup, g0: &[f32], k: f64) -> Vec<i64> {
 #[test]
 fn scaled_updates_are_refused_by_the_norm_check() {
     for k in [10.0, 1.5] {
-        cheater_is_refused("validity proof", |s, r, w, g0| {
-            with_x(s, r, w, &scaled(s, g0, k))
+        cheater_is_refused("validity proof", |s, r, w, g0, rng| {
+            with_x(s, r, w, &scaled(s, g0, k), rng)
         });
     }
     // Not normalised at all (a raw gradient of norm ≈ 0.3).
-    cheater_is_refused("validity proof", |s, r, w, g0| {
-        with_x(s, r, w, &scaled(s, g0, 0.3))
+    cheater_is_refused("validity proof", |s, r, w, g0, rng| {
+        with_x(s, r, w, &scaled(s, g0, 0.3), rng)
     });
 }
 
 /// A carry claimed as `value` (a non-bit) at coordinate 0, with the rest honest.
-fn bad_carry(value: Fp) -> impl FnOnce(&RobustSetup, u64, u32, &[f32]) -> Sub {
-    move |setup, round, worker, g0| {
+fn bad_carry(value: Fp) -> impl FnOnce(&RobustSetup, u64, u32, &[f32], &mut TestRng) -> Sub {
+    move |setup, round, worker, g0, rng| {
         let x = encode_unit(g0, setup.fixed).unwrap();
-        let mut d = Draft::honest(setup, round, worker, &x).unwrap();
+        let mut d = Draft::honest(setup, round, worker, &x, rng).unwrap();
         d.kappa[0] = value;
-        let (seed, upload) = d.finish(setup, round, worker).unwrap();
+        let (seed, upload) = d.finish(setup, round, worker, rng).unwrap();
         Sub {
             worker,
             seed,
@@ -377,11 +406,11 @@ fn carries_that_are_not_bits_are_refused() {
 #[test]
 fn wrong_carry_bits_are_caught_by_the_norm() {
     // Flip a carry (still a bit): Xₖ moves by ±2^ℓ, N leaves the window.
-    cheater_is_refused("validity proof", |setup, round, worker, g0| {
+    cheater_is_refused("validity proof", |setup, round, worker, g0, rng| {
         let x = encode_unit(g0, setup.fixed).unwrap();
-        let mut d = Draft::honest(setup, round, worker, &x).unwrap();
+        let mut d = Draft::honest(setup, round, worker, &x, rng).unwrap();
         d.kappa[3] = Fp::ONE - d.kappa[3];
-        let (seed, upload) = d.finish(setup, round, worker).unwrap();
+        let (seed, upload) = d.finish(setup, round, worker, rng).unwrap();
         Sub {
             worker,
             seed,
@@ -393,12 +422,12 @@ fn wrong_carry_bits_are_caught_by_the_norm() {
 fn tampered(
     before: impl FnOnce(&mut UploadParts),
     after: impl FnOnce(&mut UploadParts),
-) -> impl FnOnce(&RobustSetup, u64, u32, &[f32]) -> Sub {
-    move |setup, round, worker, g0| {
+) -> impl FnOnce(&RobustSetup, u64, u32, &[f32], &mut TestRng) -> Sub {
+    move |setup, round, worker, g0, rng| {
         let x = encode_unit(g0, setup.fixed).unwrap();
-        let (seed, upload) = Draft::honest(setup, round, worker, &x)
+        let (seed, upload) = Draft::honest(setup, round, worker, &x, rng)
             .unwrap()
-            .finish_with(setup, round, worker, before, after)
+            .finish_with(setup, round, worker, rng, before, after)
             .unwrap();
         Sub {
             worker,
@@ -428,14 +457,15 @@ fn forged_correlations_are_refused_by_the_linear_checks() {
 #[test]
 fn a_forged_s_prime_is_refused() {
     // s′ is A's (from the seed): a worker that deals Z with another s′.
-    cheater_is_refused("Z (t_A·X_B)", |setup, round, worker, g0| {
+    cheater_is_refused("Z (t_A·X_B)", |setup, round, worker, g0, rng| {
         let x = encode_unit(g0, setup.fixed).unwrap();
-        let d = Draft::honest(setup, round, worker, &x).unwrap();
+        let d = Draft::honest(setup, round, worker, &x, rng).unwrap();
         let (seed, upload) = d
             .finish_with(
                 setup,
                 round,
                 worker,
+                rng,
                 |p| {
                     // Z' = Z + X_B: as if s′ were s′ + 1.
                     let xb: Vec<Fp> = (0..setup.dim)
@@ -449,7 +479,7 @@ fn a_forged_s_prime_is_refused() {
                                     * Fp::reduce_u64(u64::from_le_bytes(kb))
                         })
                         .collect();
-                    let mut z = mpc_core::share::decode_field_bytes(&p.z, setup.dim).unwrap();
+                    let mut z = mpc_core::codec::decode_field_bytes(&p.z, setup.dim).unwrap();
                     for (zk, xk) in z.iter_mut().zip(&xb) {
                         *zk += *xk;
                     }
@@ -480,20 +510,20 @@ fn forged_or_mismatched_proofs_are_refused() {
         tampered(|_| {}, |p| bump(&mut p.kappa_b, 1)),
     );
     // A proof for different shares: the proof share of another submission.
-    cheater_is_refused("validity proof", |setup, round, worker, g0| {
-        let other = honest(setup, round, worker, g0);
+    cheater_is_refused("validity proof", |setup, round, worker, g0, rng| {
+        let other = honest(setup, round, worker, g0, rng);
         let WorkerToB::Robust { proof_b, .. } = other.upload else {
             unreachable!()
         };
-        tampered(|_| {}, move |p| p.proof_b = proof_b)(setup, round, worker, g0)
+        tampered(|_| {}, move |p| p.proof_b = proof_b)(setup, round, worker, g0, rng)
     });
 }
 
 #[test]
 fn a_replayed_proof_from_an_earlier_round_is_refused() {
-    cheater_is_refused("validity proof", |setup, round, worker, g0| {
+    cheater_is_refused("validity proof", |setup, round, worker, g0, rng| {
         // The whole submission of round − 1, re-labelled for this round.
-        let old = honest(setup, round - 1, worker, g0);
+        let old = honest(setup, round - 1, worker, g0, rng);
         let WorkerToB::Robust {
             b,
             kappa_b,
@@ -530,12 +560,12 @@ fn a_replayed_proof_from_an_earlier_round_is_refused() {
 #[test]
 fn range_bits_that_are_fine_but_a_wrong_norm_equation_is_refused() {
     // Bits of N + 1 instead of N.
-    cheater_is_refused("validity proof", |setup, round, worker, g0| {
+    cheater_is_refused("validity proof", |setup, round, worker, g0, rng| {
         let x = encode_unit(g0, setup.fixed).unwrap();
         let n: u64 = x.iter().map(|&v| (v * v) as u64).sum();
-        let mut d = Draft::honest(setup, round, worker, &x).unwrap();
+        let mut d = Draft::honest(setup, round, worker, &x, rng).unwrap();
         d.beta = setup.circuit.range_bits_for(n + 1).unwrap();
-        let (seed, upload) = d.finish(setup, round, worker).unwrap();
+        let (seed, upload) = d.finish(setup, round, worker, rng).unwrap();
         Sub {
             worker,
             seed,
@@ -546,9 +576,9 @@ fn range_bits_that_are_fine_but_a_wrong_norm_equation_is_refused() {
 
 #[test]
 fn a_seed_inconsistent_with_the_upload_is_refused() {
-    cheater_is_refused("validity proof", |setup, round, worker, g0| {
-        let mut sub = honest(setup, round, worker, g0);
-        sub.seed = Seed::random();
+    cheater_is_refused("validity proof", |setup, round, worker, g0, rng| {
+        let mut sub = honest(setup, round, worker, g0, rng);
+        sub.seed = Seed::from_rng(rng);
         sub
     });
 }
@@ -558,13 +588,14 @@ fn upload_decode_errors_are_refused_before_any_work() {
     let s = session(8, Aggregation::SecureFltrust, None);
     let setup = RobustSetup::new(&s).unwrap();
     let u = vec![1.0f32; 8];
-    let mut sub = honest(&setup, 1, 0, &u);
+    let mut rng = test_rng(1);
+    let mut sub = honest(&setup, 1, 0, &u, &mut rng);
     if let WorkerToB::Robust { b, .. } = &mut sub.upload {
         b[2] = 0xff; // coordinate 0 becomes ≥ 2^18
     }
     let err = half_b(&setup, sub.upload.clone()).unwrap_err().to_string();
     assert!(err.contains("not below 2^18"), "{err}");
-    let mut sub = honest(&setup, 1, 0, &u);
+    let mut sub = honest(&setup, 1, 0, &u, &mut rng);
     if let WorkerToB::Robust { w, .. } = &mut sub.upload {
         w.pop();
     }
@@ -585,6 +616,7 @@ fn honest_awkward_updates_are_never_refused() {
         let mut duo = Duo::new(&s);
         let setup = duo.a.setup().clone();
         let mut rng = ChaCha8Rng::seed_from_u64(dim as u64);
+        let mut wr = test_rng(dim as u64);
         let equal = vec![0.25f32; dim];
         let mut one_hot = vec![0.0f32; dim];
         one_hot[dim - 1] = 3.0;
@@ -595,7 +627,7 @@ fn honest_awkward_updates_are_never_refused() {
         let subs = [equal, one_hot, heavy, random.clone()]
             .iter()
             .enumerate()
-            .map(|(w, u)| honest(&setup, 2, w as u32, u))
+            .map(|(w, u)| honest(&setup, 2, w as u32, u, &mut wr))
             .collect();
         let g = reference_from(&random, setup.fixed.scale()).unwrap();
         let out = run(&mut duo, 2, &g, subs, 4);
@@ -631,7 +663,10 @@ fn finding1_setup_refuses_parameters_whose_weighted_sum_can_wrap() {
     let mut duo = Duo::new(&s);
     let x0 = (1i64 << 20) - (1 << 13); // x0² is inside the norm window
     let g = vec![1i32 << 20, 0]; // |G_k| ≤ 2^f; S = 2^40 − 2^33 < 2^40
-    let subs = (0..9).map(|w| with_x(&setup, 1, w, &[x0, 0])).collect();
+    let mut wr = test_rng(9);
+    let subs = (0..9)
+        .map(|w| with_x(&setup, 1, w, &[x0, 0], &mut wr))
+        .collect();
     let out = run(&mut duo, 1, &g, subs, 9);
     assert!(out.rejected().is_empty(), "{:?}", out.rejected());
     assert_eq!(out.positive(), 9);

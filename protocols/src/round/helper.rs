@@ -12,12 +12,18 @@
 //! [`HelperConfig::limits`] and answers an undecodable worker frame with a
 //! `Reject`. The session's 2PC engine lives in the pipeline, made at A's
 //! `Hello` and replaced at the next one, so every session runs fresh base
-//! OTs; nothing of it is ever written to disk.
+//! OTs (its engine seed is derived from [`HelperConfig::seed`] and a session
+//! counter, never reused); nothing of it is ever written to disk.
 
-use mpc_core::wire::{self, AToB, BToA, BToWorker, Limits, WorkerToB};
+use mpc_core::codec::{Limits, Message};
+use mpc_core::prg::Seed;
+use mpc_core::wire::{AToB, BToA, BToWorker, WorkerToB};
 use tracing::{info, warn};
 
+use super::rejection::Rejection;
 use super::robust_b::RobustHelper;
+use crate::mpc::corr::Party;
+use crate::robust::pipeline::session_engine_seed;
 
 /// What the helper asks its shell to do, in order.
 #[derive(Debug)]
@@ -38,8 +44,8 @@ pub enum HelperAction {
     },
 }
 
-/// Helper configuration.
-#[derive(Clone, Copy, Debug)]
+/// Helper configuration ([`HelperConfig::new`] for the defaults).
+#[derive(Clone, Debug)]
 pub struct HelperConfig {
     /// Minimum number of workers in a revealed sum.
     pub k_min: usize,
@@ -51,15 +57,23 @@ pub struct HelperConfig {
     pub max_in_flight: usize,
     /// Decoding limits for frames from A and workers.
     pub limits: Limits,
+    /// B's secret root seed: the pipeline of the n-th session (A's n-th
+    /// `Hello`) gets the engine seed
+    /// [`session_engine_seed`]`(seed, B, n)`. Fresh from the OS CSPRNG in
+    /// server B; fixed in tests, which makes a run replayable.
+    pub seed: Seed,
 }
 
-impl Default for HelperConfig {
-    fn default() -> Self {
+impl HelperConfig {
+    /// The default bounds (k_min 3, 4096 pending, 64 in flight, default
+    /// limits) with root seed `seed`.
+    pub fn new(seed: Seed) -> HelperConfig {
         HelperConfig {
             k_min: 3,
             max_pending: 4096,
             max_in_flight: 64,
             limits: Limits::default(),
+            seed,
         }
     }
 }
@@ -69,6 +83,8 @@ impl Default for HelperConfig {
 pub struct Helper {
     cfg: HelperConfig,
     last_revealed: u64,
+    /// Sessions started so far (A's `Hello`s): numbers the engine seeds.
+    sessions: u64,
     /// The session's pipeline state (from A's `Hello`).
     robust: Option<RobustHelper>,
 }
@@ -79,6 +95,7 @@ impl Helper {
         Helper {
             cfg,
             last_revealed,
+            sessions: 0,
             robust: None,
         }
     }
@@ -102,7 +119,7 @@ impl Helper {
 
     /// A frame from server A (an undecodable one is logged and ignored).
     pub fn handle_a_frame(&mut self, frame: &[u8]) -> Vec<HelperAction> {
-        match wire::decode::<AToB>(frame, &self.cfg.limits) {
+        match AToB::decode_with(frame, &self.cfg.limits) {
             Ok(msg) => self.on_a(msg),
             Err(e) => {
                 warn!(error = %e, "undecodable message from server A: ignored");
@@ -120,9 +137,9 @@ impl Helper {
         frame: &[u8],
         wire_bytes: usize,
     ) -> Vec<HelperAction> {
-        match wire::decode::<WorkerToB>(frame, &self.cfg.limits) {
+        match WorkerToB::decode_with(frame, &self.cfg.limits) {
             Ok(msg) => self.on_worker(from, msg, wire_bytes),
-            Err(e) => refuse(from, 0, format!("undecodable frame: {e}")),
+            Err(e) => refuse(from, 0, Rejection::Undecodable(e.to_string())),
         }
     }
 
@@ -136,7 +153,9 @@ impl Helper {
                 })];
                 self.robust = None;
                 if session.aggregation.is_secure() {
-                    let (r, first) = RobustHelper::new(self.cfg, &session);
+                    self.sessions += 1;
+                    let seed = session_engine_seed(&self.cfg.seed, Party::B, self.sessions);
+                    let (r, first) = RobustHelper::new(&self.cfg, &session, &seed);
                     self.robust = Some(r);
                     out.extend(first);
                 }
@@ -216,31 +235,30 @@ impl Helper {
                 worker: from,
                 msg: BToWorker::Welcome,
             }],
-            WorkerToB::Hello { worker } => refuse(
-                from,
-                0,
-                format!("claims worker id {worker} but its certificate is enrolled as {from}"),
-            ),
-            WorkerToB::Robust { round, worker, .. } if worker != from => refuse(
-                from,
-                round,
-                format!(
-                    "upload claims worker id {worker} but its certificate is enrolled as {from}"
-                ),
-            ),
+            WorkerToB::Hello { worker } => refuse(from, 0, wrong_id(worker, from)),
+            WorkerToB::Robust { round, worker, .. } if worker != from => {
+                refuse(from, round, wrong_id(worker, from))
+            }
             upload @ WorkerToB::Robust { round, .. } => match self.robust.as_mut() {
                 Some(r) => r.on_upload(from, upload, wire_bytes),
-                None => refuse(from, round, "no secure session is running".into()),
+                None => refuse(from, round, Rejection::NoSession),
             },
         }
     }
 }
 
+fn wrong_id(claimed: u32, enrolled: u32) -> Rejection {
+    Rejection::WrongId { claimed, enrolled }
+}
+
 /// Refuses a message to its sender only; no state changes and A is not told.
-fn refuse(worker: u32, round: u64, reason: String) -> Vec<HelperAction> {
-    warn!(worker, round, %reason, "refusing worker message");
+fn refuse(worker: u32, round: u64, why: Rejection) -> Vec<HelperAction> {
+    warn!(worker, round, reason = %why, "refusing worker message");
     vec![HelperAction::ToWorker {
         worker,
-        msg: BToWorker::Reject { round, reason },
+        msg: BToWorker::Reject {
+            round,
+            reason: why.to_string(),
+        },
     }]
 }

@@ -51,12 +51,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use mpc_core::wire::{self, AToB, AToWorker, BToA, Limits, SessionInfo, WorkerToA};
+use mpc_core::codec::{Limits, Message};
+use mpc_core::prg::Seed;
+use mpc_core::wire::{AToB, AToWorker, BToA, SessionInfo, WorkerToA};
 use tracing::{info, warn};
 
 use super::plain::PlainLeader;
+use super::rejection::Rejection;
 use super::robust_a::RobustLeader;
+use crate::mpc::corr::Party;
 use crate::mpc::engine::{EngineOutput, EngineStats, SelfTestReport};
+use crate::robust::pipeline::session_engine_seed;
 
 /// How long the engine self-test may take before the session fails.
 pub const SELFTEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -114,7 +119,7 @@ pub struct RoundOutcome {
     /// update is not in the aggregate).
     pub zero_trust: Vec<u32>,
     /// Workers refused, with reasons.
-    pub rejected: BTreeMap<u32, String>,
+    pub rejected: BTreeMap<u32, Rejection>,
     /// Why no update was produced, if none was.
     pub note: Option<String>,
     /// Bytes A received from workers in this round.
@@ -207,6 +212,10 @@ pub struct LeaderConfig {
     pub round_timeout: Duration,
     /// Run the engine self-test with this many operations before the rounds.
     pub selftest_ops: Option<usize>,
+    /// A's secret root seed: the session's 2PC engine is seeded from it
+    /// ([`crate::robust::pipeline::session_engine_seed`]). Fresh from the
+    /// OS CSPRNG in server A; fixed in tests, which makes a run replayable.
+    pub seed: Seed,
 }
 
 /// The rule's round logic.
@@ -267,7 +276,8 @@ impl Leader {
     pub fn new(cfg: LeaderConfig, now: Instant) -> Leader {
         let session = cfg.session.clone();
         let rounds = if session.aggregation.is_secure() {
-            Rounds::Robust(Box::new(RobustLeader::new(session)))
+            let engine_seed = session_engine_seed(&cfg.seed, Party::A, 0);
+            Rounds::Robust(Box::new(RobustLeader::new(session, &engine_seed)))
         } else {
             Rounds::Plain(Box::new(PlainLeader::new(session)))
         };
@@ -384,7 +394,7 @@ impl Leader {
         if self.over {
             return Vec::new();
         }
-        let msg = match wire::decode::<BToA>(frame, &self.cfg.limits) {
+        let msg = match BToA::decode_with(frame, &self.cfg.limits) {
             Ok(msg) => msg,
             Err(e) => {
                 warn!(error = %e, "undecodable message from server B: ignored");
@@ -426,9 +436,9 @@ impl Leader {
         if self.over {
             return Vec::new();
         }
-        let msg = match wire::decode::<WorkerToA>(frame, &self.cfg.limits) {
+        let msg = match WorkerToA::decode_with(frame, &self.cfg.limits) {
             Ok(msg) => msg,
-            Err(e) => return reject(from, 0, format!("undecodable frame: {e}")),
+            Err(e) => return reject(from, 0, Rejection::Undecodable(e.to_string())),
         };
         let out = match msg {
             WorkerToA::Hello { worker } if worker == from => {
@@ -440,18 +450,10 @@ impl Leader {
                     },
                 }]
             }
-            WorkerToA::Hello { worker } => reject(
-                from,
-                0,
-                format!("claims worker id {worker} but its certificate is enrolled as {from}"),
-            ),
-            WorkerToA::Submit { round, worker, .. } if worker != from => reject(
-                from,
-                round,
-                format!(
-                    "submission claims worker id {worker} but its certificate is enrolled as {from}"
-                ),
-            ),
+            WorkerToA::Hello { worker } => reject(from, 0, wrong_id(worker, from)),
+            WorkerToA::Submit { round, worker, .. } if worker != from => {
+                reject(from, round, wrong_id(worker, from))
+            }
             WorkerToA::Submit { round, payload, .. } => match &mut self.rounds {
                 Rounds::Plain(p) => p.on_submit(from, round, payload, wire_bytes),
                 Rounds::Robust(r) => r.on_submit(from, round, payload, wire_bytes),
@@ -608,6 +610,10 @@ impl Leader {
     }
 }
 
+fn wrong_id(claimed: u32, enrolled: u32) -> Rejection {
+    Rejection::WrongId { claimed, enrolled }
+}
+
 /// Acknowledges `worker`'s submission in `round`.
 pub(super) fn ack(worker: u32, round: u64) -> LeaderAction {
     LeaderAction::ToWorker {
@@ -616,11 +622,14 @@ pub(super) fn ack(worker: u32, round: u64) -> LeaderAction {
     }
 }
 
-/// Refuses `worker`'s message in `round` with `reason`.
-pub(super) fn reject(worker: u32, round: u64, reason: String) -> Vec<LeaderAction> {
-    warn!(worker, round, %reason, "rejecting worker message");
+/// Refuses `worker`'s message in `round`, telling it why.
+pub(super) fn reject(worker: u32, round: u64, why: Rejection) -> Vec<LeaderAction> {
+    warn!(worker, round, reason = %why, "rejecting worker message");
     vec![LeaderAction::ToWorker {
         worker,
-        msg: AToWorker::Reject { round, reason },
+        msg: AToWorker::Reject {
+            round,
+            reason: why.to_string(),
+        },
     }]
 }

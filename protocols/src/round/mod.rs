@@ -4,12 +4,15 @@
 pub mod helper;
 pub mod leader;
 pub mod plain;
+pub mod rejection;
 pub mod robust_a;
 pub mod robust_b;
 pub mod worker;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_replay;
 #[cfg(test)]
 mod tests_review;
 #[cfg(test)]

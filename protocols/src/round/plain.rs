@@ -10,10 +10,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use mpc_core::wire::{AToWorker, SessionInfo, SubmitA, bytes_to_f32s};
+use mpc_core::codec::{bytes_to_f32s, f32s_to_bytes};
+use mpc_core::wire::{AToWorker, SessionInfo, SubmitA};
 use tracing::{info, warn};
 
 use super::leader::{LeaderAction, RoundOutcome, ack, reject};
+use super::rejection::Rejection;
 use crate::fltrust::{Accumulator, NORM_SLACK, Rule};
 
 /// Relative slack on the clip bound for plaintext updates (float rounding).
@@ -26,7 +28,7 @@ struct PlainRound {
     expected: BTreeSet<u32>,
     seen: BTreeSet<u32>,
     included: BTreeSet<u32>,
-    rejected: BTreeMap<u32, String>,
+    rejected: BTreeMap<u32, Rejection>,
     plain_sum: Vec<f64>,
     /// Trust-based rules: the weighted sum against the reference update.
     trust: Option<Accumulator>,
@@ -69,7 +71,7 @@ impl PlainLeader {
         reference: Option<Vec<f32>>,
     ) -> Vec<LeaderAction> {
         let dim = self.session.dim as usize;
-        let announce = mpc_core::wire::f32s_to_bytes(model);
+        let announce = f32s_to_bytes(model);
         let trust = if self.session.aggregation.is_trust_based() {
             match reference.filter(|r| r.len() == dim && r.iter().all(|x| x.is_finite())) {
                 Some(r) => Some(Accumulator::new(
@@ -141,29 +143,18 @@ impl PlainLeader {
     ) -> Vec<LeaderAction> {
         let open = self.open_round();
         let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
-            return reject(
-                from,
-                round,
-                match open {
-                    Some(open) => format!("round {round} is not open (current round is {open})"),
-                    None => format!("round {round} is not open (no round is open)"),
-                },
-            );
+            return reject(from, round, Rejection::NotOpen { round, open });
         };
         if !r.expected.contains(&from) {
-            return reject(
-                from,
+            let why = Rejection::NotParticipant {
+                worker: from,
                 round,
-                format!("worker {from} is not a participant of round {round}"),
-            );
+            };
+            return reject(from, round, why);
         }
         r.bytes_a += wire_bytes as u64;
         if !r.seen.insert(from) {
-            return reject(
-                from,
-                round,
-                "duplicate submission in this round (the first one stands)".into(),
-            );
+            return reject(from, round, Rejection::Duplicate);
         }
         let mut out = Vec::new();
         match payload {
@@ -187,51 +178,49 @@ impl PlainLeader {
                 Err(reason) => return self.reject_in_round(from, round, reason),
             },
             SubmitA::Seed(_) => {
-                let reason = format!(
-                    "payload kind does not match the aggregation rule {}",
-                    self.session.aggregation
-                );
-                return self.reject_in_round(from, round, reason);
+                let aggregation = self.session.aggregation;
+                let why = Rejection::WrongPayload { aggregation };
+                return self.reject_in_round(from, round, why);
             }
         }
         out.extend(self.maybe_close());
         out
     }
 
-    fn check_plain(&self, bytes: &[u8]) -> Result<Vec<f32>, String> {
-        let update = bytes_to_f32s(bytes).map_err(|e| format!("invalid update: {e}"))?;
+    fn check_plain(&self, bytes: &[u8]) -> Result<Vec<f32>, Rejection> {
+        let update = bytes_to_f32s(bytes).map_err(|e| Rejection::Malformed(e.to_string()))?;
         if update.len() != self.session.dim as usize {
-            return Err(format!(
-                "update has dimension {}, expected {}",
-                update.len(),
-                self.session.dim
-            ));
+            return Err(Rejection::Dimension {
+                got: update.len(),
+                expected: self.session.dim,
+            });
         }
         // Computed in f64; it can only overflow to +inf in f32, which fails both checks.
         let norm = crate::fedavg::l2_norm(&update);
         if self.session.aggregation.is_trust_based() && (norm - 1.0).abs() > NORM_SLACK {
-            return Err(format!(
-                "update norm {norm:.6} is not 1 (± {NORM_SLACK}): {} needs unit-norm updates",
-                self.session.aggregation
-            ));
+            return Err(Rejection::NotUnitNorm {
+                norm,
+                slack: NORM_SLACK,
+                aggregation: self.session.aggregation,
+            });
         }
         if !self.session.aggregation.is_trust_based()
             && self.session.clip > 0.0
             && norm > self.session.clip * (1.0 + CLIP_SLACK)
         {
-            return Err(format!(
-                "update norm {norm:.4} exceeds the clip bound {}",
-                self.session.clip
-            ));
+            return Err(Rejection::OverClip {
+                norm,
+                clip: self.session.clip,
+            });
         }
         Ok(update)
     }
 
-    fn reject_in_round(&mut self, worker: u32, round: u64, reason: String) -> Vec<LeaderAction> {
+    fn reject_in_round(&mut self, worker: u32, round: u64, why: Rejection) -> Vec<LeaderAction> {
         if let Some(r) = self.round.as_mut().filter(|r| r.id == round) {
-            r.rejected.insert(worker, reason.clone());
+            r.rejected.insert(worker, why.clone());
         }
-        let mut out = reject(worker, round, reason);
+        let mut out = reject(worker, round, why);
         out.extend(self.maybe_close());
         out
     }

@@ -7,18 +7,18 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use mpc_core::codec::{decode_field_bytes, encode_field_bytes, f32s_to_bytes, i32s_to_bytes};
 use mpc_core::field::Fp;
 use mpc_core::prg::Seed;
-use mpc_core::share::{decode_field_bytes, encode_field_bytes};
 use mpc_core::wire::{AToB, AToWorker, BToA, SessionInfo, SubmitA};
 use tracing::{info, warn};
 
 use super::leader::{LeaderAction, RoundOutcome, reject};
+use super::rejection::Rejection;
 use crate::mpc::corr::Party;
 use crate::mpc::engine::{EngineOutput, EngineStats};
 use crate::robust::pipeline::{
-    self, Local, MAX_BATCH, PeerMsg, PipeError, Pipeline, PipelineSlot, encode_reference,
-    reference_from,
+    self, Local, MAX_BATCH, PeerMsg, PipeError, Pipeline, PipelineSlot, reference_from,
 };
 use crate::robust::submit::{commit_a, half_a};
 
@@ -36,7 +36,7 @@ struct RRound {
     seeds: BTreeMap<u32, Seed>,
     ready: VecDeque<Ready>,
     accepted: BTreeSet<u32>,
-    rejected: BTreeMap<u32, String>,
+    rejected: BTreeMap<u32, Rejection>,
     /// ‖ĝ₀‖ (trust rules) or C (secure-fedavg): see [`RobustLeader::start_round`].
     scale_to: f64,
     closing: bool,
@@ -66,10 +66,11 @@ impl core::fmt::Debug for RobustLeader {
 }
 
 impl RobustLeader {
-    /// A's side for `session` (a robust rule); starts the 2PC engine — its
-    /// first messages go out with the first round.
-    pub fn new(session: SessionInfo) -> RobustLeader {
-        let pipeline = pipeline::for_session(Party::A, &session);
+    /// A's side for `session` (a robust rule); starts the 2PC engine, seeded
+    /// with `engine_seed` (fresh per session) — its first messages go out
+    /// with the first round.
+    pub fn new(session: SessionInfo, engine_seed: &Seed) -> RobustLeader {
+        let pipeline = pipeline::for_session(Party::A, &session, engine_seed);
         RobustLeader {
             session,
             pipeline,
@@ -137,7 +138,7 @@ impl RobustLeader {
         self.round = Some(RRound {
             id: round,
             expected,
-            announce: Some(mpc_core::wire::f32s_to_bytes(model)),
+            announce: Some(f32s_to_bytes(model)),
             seen: BTreeSet::new(),
             seeds: BTreeMap::new(),
             ready: VecDeque::new(),
@@ -192,7 +193,7 @@ impl RobustLeader {
         }
         let mut out = vec![LeaderAction::ToB(AToB::OpenRobust {
             round,
-            reference: encode_reference(&g),
+            reference: i32s_to_bytes(&g),
             participants,
         })];
         out.extend(self.drain());
@@ -223,44 +224,37 @@ impl RobustLeader {
         payload: SubmitA,
         wire_bytes: usize,
     ) -> Vec<LeaderAction> {
-        if let Err(reason) = self.admit(round, from, wire_bytes) {
-            return reject(from, round, reason);
+        if let Err(why) = self.admit(round, from, wire_bytes) {
+            return reject(from, round, why);
         }
         match payload {
             SubmitA::Seed(seed) => self.on_seed(round, from, seed),
             SubmitA::Plain(_) => {
-                let reason = format!(
-                    "payload kind does not match the aggregation rule {}",
-                    self.session.aggregation
-                );
-                let mut out = reject(from, round, reason.clone());
-                out.extend(self.reject_in_round(round, from, reason));
+                let aggregation = self.session.aggregation;
+                let why = Rejection::WrongPayload { aggregation };
+                let mut out = reject(from, round, why.clone());
+                out.extend(self.reject_in_round(round, from, why));
                 out
             }
         }
     }
 
     /// Whether `round` takes submissions from `worker` now; Err: the reason.
-    fn admit(&mut self, round: u64, worker: u32, wire_bytes: usize) -> Result<(), String> {
+    fn admit(&mut self, round: u64, worker: u32, wire_bytes: usize) -> Result<(), Rejection> {
         let open = self.open_round();
         let Some(r) = self
             .round
             .as_mut()
             .filter(|r| r.id == round && !r.closing && r.announce.is_none())
         else {
-            return Err(match open {
-                Some(open) => format!("round {round} is not open (current round is {open})"),
-                None => format!("round {round} is not open (no round is open)"),
-            });
+            return Err(Rejection::NotOpen { round, open });
         };
         if !r.expected.contains(&worker) {
-            return Err(format!(
-                "worker {worker} is not a participant of round {round}"
-            ));
+            return Err(Rejection::NotParticipant { worker, round });
         }
         r.bytes_a += wire_bytes as u64;
         if !r.seen.insert(worker) {
-            return Err("duplicate submission in this round (the first one stands)".into());
+            return Err(Rejection::Duplicate);
         }
         Ok(())
     }
@@ -286,9 +280,9 @@ impl RobustLeader {
     }
 
     /// A worker refused by A in this round (wrong payload kind etc.).
-    fn reject_in_round(&mut self, round: u64, worker: u32, reason: String) -> Vec<LeaderAction> {
+    fn reject_in_round(&mut self, round: u64, worker: u32, why: Rejection) -> Vec<LeaderAction> {
         if let Some(r) = self.round.as_mut().filter(|r| r.id == round) {
-            r.rejected.insert(worker, reason);
+            r.rejected.insert(worker, why);
             r.seeds.remove(&worker);
         }
         self.maybe_close()
@@ -319,8 +313,7 @@ impl RobustLeader {
                 && !r.in_batch.contains(&w)
             {
                 r.seeds.remove(&w);
-                r.rejected
-                    .insert(w, "no complete submission before the round deadline".into());
+                r.rejected.insert(w, Rejection::Deadline);
             }
         }
         self.maybe_close()
@@ -353,7 +346,7 @@ impl RobustLeader {
                     && !r.rejected.contains_key(&worker)
                 {
                     warn!(round, worker, %reason, "server B rejected a worker's upload");
-                    r.rejected.insert(worker, format!("at server B: {reason}"));
+                    r.rejected.insert(worker, Rejection::AtB(reason));
                     r.seeds.remove(&worker);
                 }
                 return self.maybe_close();
@@ -449,7 +442,7 @@ impl RobustLeader {
                         }
                         Err(reason) => {
                             warn!(round = r.id, worker = w, %reason, "worker refused");
-                            r.rejected.insert(w, reason);
+                            r.rejected.insert(w, Rejection::Checks(reason));
                         }
                     }
                 }

@@ -9,17 +9,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use mpc_core::codec::{bytes_to_i32s, decode_field_chunks, encode_field_bytes};
 use mpc_core::field::Fp;
-use mpc_core::share::encode_field_bytes;
+use mpc_core::prg::Seed;
 use mpc_core::wire::{AToB, BToA, BToWorker, SessionInfo, WorkerToB};
 use tracing::{info, warn};
 
 use super::helper::{HelperAction, HelperConfig};
 use crate::mpc::corr::Party;
 use crate::mpc::engine::EngineOutput;
-use crate::robust::pipeline::{
-    self, Local, PeerMsg, PipeError, PipelineSlot, decode_reference, split_verifiers,
-};
+use crate::robust::pipeline::{self, Local, PeerMsg, PipeError, PipelineSlot};
 use crate::robust::submit::{Half, half_b};
 
 struct HRound {
@@ -33,9 +32,17 @@ struct HRound {
     bytes_from_workers: u64,
 }
 
+/// The bounds B's session keeps from its [`HelperConfig`].
+#[derive(Clone, Copy)]
+struct Bounds {
+    k_min: usize,
+    max_pending: usize,
+    max_in_flight: usize,
+}
+
 /// B's robust-round state.
 pub struct RobustHelper {
-    cfg: HelperConfig,
+    cfg: Bounds,
     pipeline: PipelineSlot,
     round: Option<HRound>,
 }
@@ -49,13 +56,19 @@ impl core::fmt::Debug for RobustHelper {
 }
 
 impl RobustHelper {
-    /// B's side for `session` (a robust rule): starts the 2PC engine.
-    pub fn new(cfg: HelperConfig, session: &SessionInfo) -> (RobustHelper, Vec<HelperAction>) {
-        let pipeline = pipeline::for_session(Party::B, session);
+    /// B's side for `session` (a robust rule): starts the 2PC engine,
+    /// seeded with `engine_seed` (fresh per session).
+    pub fn new(
+        cfg: &HelperConfig,
+        session: &SessionInfo,
+        engine_seed: &Seed,
+    ) -> (RobustHelper, Vec<HelperAction>) {
+        let pipeline = pipeline::for_session(Party::B, session, engine_seed);
         // B never reveals below its own k_min, whatever A announces.
-        let cfg = HelperConfig {
+        let cfg = Bounds {
             k_min: cfg.k_min.max(session.k_min as usize),
-            ..cfg
+            max_pending: cfg.max_pending,
+            max_in_flight: cfg.max_in_flight,
         };
         let mut h = RobustHelper {
             cfg,
@@ -91,7 +104,7 @@ impl RobustHelper {
         };
         // secure-fedavg has no reference (empty).
         let len = if p.setup().trust { p.setup().dim } else { 0 };
-        let g = match decode_reference(reference, len) {
+        let g = match bytes_to_i32s(reference, len) {
             Ok(g) => g,
             Err(e) => return refuse_round(round, e.to_string()),
         };
@@ -230,7 +243,8 @@ impl RobustHelper {
             .filter(|r| r.id == round)
             .ok_or_else(|| PipeError::Protocol(format!("batch for round {round}, not open")))?;
         let len = p.setup().circuit.verifier_len();
-        let peer = split_verifiers(verifiers, workers.len(), len)?;
+        let peer = decode_field_chunks(verifiers, workers.len(), len)
+            .map_err(|e| PipeError::Malformed(format!("verifiers: {e}")))?;
         let mut locals = Vec::with_capacity(workers.len());
         for w in &workers {
             let l = r.locals.remove(w).ok_or_else(|| {

@@ -5,10 +5,11 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use mpc_core::codec::{Limits, Message, f32s_to_bytes};
 use mpc_core::fixed::FixedParams;
+use mpc_core::prg::Seed;
 use mpc_core::wire::{
-    self, AToB, AToWorker, Aggregation, BToA, BToWorker, Limits, SessionInfo, SubmitA, WireMessage,
-    WorkerToA, WorkerToB,
+    AToB, AToWorker, Aggregation, BToA, BToWorker, SessionInfo, SubmitA, WorkerToA, WorkerToB,
 };
 use proptest::prelude::*;
 
@@ -18,14 +19,7 @@ use super::worker::prepare;
 use crate::fedavg::{clip_to_norm, mean};
 use crate::robust::encode::norm_sq;
 use crate::robust::submit::{Draft, RobustSetup};
-
-pub(super) fn rt<M: WireMessage>(m: &M) -> (M, usize) {
-    let bytes = wire::encode(m).unwrap();
-    (
-        wire::decode(&bytes, &Limits::default()).unwrap(),
-        bytes.len(),
-    )
-}
+use crate::robust::tests::{TestRng, test_rng};
 
 pub(super) enum Msg {
     ToB(AToB),
@@ -34,6 +28,13 @@ pub(super) enum Msg {
 
 /// The round deadline of the `Sim`'s leader.
 pub(super) const ROUND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A's root seed in tests (fixed: runs are reproducible).
+const SEED_A: Seed = Seed([0xa5; 32]);
+/// B's root seed in tests.
+const SEED_B: Seed = Seed([0x5b; 32]);
+/// The seed of the `Sim`'s workers' randomness.
+const SEED_WORKERS: u64 = 0x3057;
 
 /// A leader configuration that starts nothing by itself (the tests start
 /// rounds) and never runs out of rounds.
@@ -46,7 +47,26 @@ pub(super) fn manual(session: SessionInfo) -> LeaderConfig {
         start_timeout: Duration::from_secs(1 << 40),
         round_timeout: ROUND_TIMEOUT,
         selftest_ops: None,
+        seed: SEED_A,
     }
+}
+
+/// B's default configuration in tests, with `k_min`.
+pub(super) fn helper_config(k_min: usize) -> HelperConfig {
+    HelperConfig {
+        k_min,
+        ..HelperConfig::new(SEED_B)
+    }
+}
+
+/// One frame of a `Sim` run as it went over the wire: the link
+/// (`"A->B"`, `"B->A"`, `"A->W"`, `"B->W"`, `"W->A"`, `"W->B"`), the worker
+/// at the worker end (0 between the servers) and the bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Frame {
+    pub(super) link: &'static str,
+    pub(super) worker: u32,
+    pub(super) bytes: Vec<u8>,
 }
 
 pub(super) struct Sim {
@@ -62,17 +82,43 @@ pub(super) struct Sim {
     pub(super) reveals: Vec<u64>,
     /// Other leader actions (start requests, self-test, end, failures).
     pub(super) events: Vec<LeaderAction>,
+    /// The workers' randomness (`prepare`), from a fixed seed.
+    pub(super) rng: TestRng,
+    /// Every frame of the run, in the order it was sent.
+    pub(super) trace: Vec<Frame>,
 }
 
 impl Sim {
     pub(super) fn new(session: SessionInfo, k_min: usize) -> Sim {
-        Sim::with_helper(
-            session,
-            HelperConfig {
-                k_min,
-                ..HelperConfig::default()
-            },
-        )
+        Sim::with_helper(session, helper_config(k_min))
+    }
+
+    /// Like [`Sim::new`], with A's, B's and the workers' randomness all
+    /// derived from `seed`.
+    pub(super) fn seeded(session: SessionInfo, k_min: usize, seed: &Seed) -> Sim {
+        use mpc_core::prg::{Domain, Purpose};
+        // Test-only labels: three children of `seed` (any distinct domains do).
+        let child = |worker| {
+            seed.derive(Domain {
+                purpose: Purpose::EngineSession,
+                round: u64::MAX,
+                worker,
+            })
+        };
+        let cfg = LeaderConfig {
+            seed: child(0),
+            ..manual(session)
+        };
+        let helper = HelperConfig {
+            k_min,
+            ..HelperConfig::new(child(1))
+        };
+        let mut sim = Sim::with(cfg, helper);
+        sim.rng = {
+            use rand::SeedableRng;
+            TestRng::from_seed(child(2).0)
+        };
+        sim
     }
 
     pub(super) fn with_helper(session: SessionInfo, cfg: HelperConfig) -> Sim {
@@ -92,6 +138,8 @@ impl Sim {
             outcome: None,
             reveals: Vec::new(),
             events: Vec::new(),
+            rng: test_rng(SEED_WORKERS),
+            trace: Vec::new(),
         };
         let acts = sim.leader.b_connected();
         sim.run_leader(acts);
@@ -120,29 +168,52 @@ impl Sim {
     pub(super) fn deliver(&mut self, m: Msg, q: &mut VecDeque<Msg>) {
         match m {
             Msg::ToB(m) => {
-                let acts = self.helper.handle_a_frame(&wire::encode(&m).unwrap());
+                let frame = self.record("A->B", 0, &m);
+                let acts = self.helper.handle_a_frame(&frame);
                 self.helper_actions(acts, q);
             }
             Msg::ToA(m) => {
-                let acts = self
-                    .leader
-                    .handle_b_frame(self.now, &wire::encode(&m).unwrap());
+                let frame = self.record("B->A", 0, &m);
+                let acts = self.leader.handle_b_frame(self.now, &frame);
                 self.leader_actions(acts, q);
             }
         }
+    }
+
+    /// Encodes `m`, records the frame in the trace and returns it.
+    fn record<M: Message>(&mut self, link: &'static str, worker: u32, m: &M) -> Vec<u8> {
+        let bytes = m.encode();
+        assert_eq!(bytes.len(), m.encoded_len(), "{}", M::KIND);
+        self.trace.push(Frame {
+            link,
+            worker,
+            bytes: bytes.clone(),
+        });
+        bytes
+    }
+
+    /// `m` sent to `worker` on `link`: recorded, then decoded as the worker would.
+    fn deliver_to_worker<M: Message>(&mut self, link: &'static str, worker: u32, m: &M) -> M {
+        let bytes = self.record(link, worker, m);
+        M::decode(&bytes).unwrap()
     }
 
     pub(super) fn leader_actions(&mut self, acts: Vec<LeaderAction>, q: &mut VecDeque<Msg>) {
         for a in acts {
             match a {
                 LeaderAction::ToB(m) => q.push_back(Msg::ToB(m)),
-                LeaderAction::ToWorker { worker, msg } => self.from_a.push((worker, rt(&msg).0)),
+                LeaderAction::ToWorker { worker, msg } => {
+                    let msg = self.deliver_to_worker("A->W", worker, &msg);
+                    self.from_a.push((worker, msg));
+                }
                 LeaderAction::Broadcast { to, msg } => {
                     if let AToWorker::Announce { round, .. } = &msg {
                         self.announced = Some(*round);
                     }
-                    let msg = rt(&msg).0;
-                    self.from_a.extend(to.into_iter().map(|w| (w, msg.clone())));
+                    for w in to {
+                        let msg = self.deliver_to_worker("A->W", w, &msg);
+                        self.from_a.push((w, msg));
+                    }
                 }
                 LeaderAction::Complete(o) => self.outcome = Some(o),
                 other => self.events.push(other),
@@ -154,7 +225,10 @@ impl Sim {
         for a in acts {
             match a {
                 HelperAction::ToA(m) => q.push_back(Msg::ToA(m)),
-                HelperAction::ToWorker { worker, msg } => self.from_b.push((worker, rt(&msg).0)),
+                HelperAction::ToWorker { worker, msg } => {
+                    let msg = self.deliver_to_worker("B->W", worker, &msg);
+                    self.from_b.push((worker, msg));
+                }
                 HelperAction::PersistReveal { round } => self.reveals.push(round),
             }
         }
@@ -162,6 +236,11 @@ impl Sim {
 
     /// A frame from worker `from` to A, as raw bytes.
     pub(super) fn frame_to_a(&mut self, from: u32, frame: &[u8]) {
+        self.trace.push(Frame {
+            link: "W->A",
+            worker: from,
+            bytes: frame.to_vec(),
+        });
         let acts = self
             .leader
             .handle_worker_frame(self.now, from, frame, frame.len());
@@ -169,11 +248,11 @@ impl Sim {
     }
 
     pub(super) fn worker_to_a(&mut self, from: u32, m: WorkerToA) {
-        self.frame_to_a(from, &wire::encode(&m).unwrap());
+        self.frame_to_a(from, &m.encode());
     }
 
     pub(super) fn worker_to_b(&mut self, from: u32, m: WorkerToB) {
-        let frame = wire::encode(&m).unwrap();
+        let frame = self.record("W->B", from, &m);
         let acts = self.helper.handle_worker_frame(from, &frame, frame.len());
         self.run_helper(acts);
     }
@@ -225,7 +304,7 @@ impl Sim {
     }
 
     pub(super) fn submit(&mut self, round: u64, worker: u32, delta: &[f32], session: &SessionInfo) {
-        let s = prepare(session, round, worker, delta).unwrap();
+        let s = prepare(session, round, worker, delta, &mut self.rng).unwrap();
         self.worker_to_a(worker, s.to_a);
         if let Some(b) = s.to_b {
             self.worker_to_b(worker, b);
@@ -381,7 +460,7 @@ fn wrong_dimension_is_rejected() {
     let (sim, o) = attacked(|sim, s| {
         let mut short = s.clone();
         short.dim = 39;
-        let sub = prepare(&short, 1, 4, &[0.1; 39]).unwrap();
+        let sub = prepare(&short, 1, 4, &[0.1; 39], &mut sim.rng).unwrap();
         sim.worker_to_a(4, sub.to_a);
         sim.worker_to_b(4, sub.to_b.unwrap());
     });
@@ -396,7 +475,7 @@ fn wrong_dimension_is_rejected() {
 #[test]
 fn out_of_ring_share_is_rejected() {
     let (sim, o) = attacked(|sim, s| {
-        let sub = prepare(s, 1, 4, &[0.1; 40]).unwrap();
+        let sub = prepare(s, 1, 4, &[0.1; 40], &mut sim.rng).unwrap();
         let Some(WorkerToB::Robust {
             round,
             worker,
@@ -456,7 +535,7 @@ fn duplicate_submission_keeps_the_first() {
 fn identity_mismatch_is_rejected() {
     let (sim, o) = attacked(|sim, s| {
         // Authenticated as worker 4, claims to be worker 0.
-        let sub = prepare(s, 1, 0, &[0.3; 40]).unwrap();
+        let sub = prepare(s, 1, 0, &[0.3; 40], &mut sim.rng).unwrap();
         sim.worker_to_a(4, sub.to_a);
         sim.worker_to_b(4, sub.to_b.unwrap());
     });
@@ -471,7 +550,7 @@ fn replay_from_earlier_round_is_rejected() {
     let s = fedavg(dim, 1.0, 1);
     let mut sim = Sim::new(s.clone(), 1);
     sim.start(1, dim, 1);
-    let old = prepare(&s, 1, 0, &[0.5; 10]).unwrap();
+    let old = prepare(&s, 1, 0, &[0.5; 10], &mut sim.rng).unwrap();
     let (old_a, old_b) = (old.to_a.clone(), old.to_b.clone().unwrap());
     sim.worker_to_a(0, old.to_a);
     sim.worker_to_b(0, old.to_b.unwrap());
@@ -501,7 +580,7 @@ fn replay_from_earlier_round_is_rejected() {
 fn missing_half_is_not_counted() {
     // A worker that uploads only to B (or only to A) never enters the sum.
     let (_, o) = attacked(|sim, s| {
-        let sub = prepare(s, 1, 4, &[0.9; 40]).unwrap();
+        let sub = prepare(s, 1, 4, &[0.9; 40], &mut sim.rng).unwrap();
         sim.worker_to_b(4, sub.to_b.unwrap());
     });
     assert!(!o.accepted.contains(&4));
@@ -521,23 +600,23 @@ fn fewer_than_k_min_reveals_nothing_and_b_reveals_once() {
     assert_eq!(sim.reveals, vec![1]);
     // A second close of the same round is refused, as is reopening it.
     let acts = sim.helper.handle_a_frame(
-        &wire::encode(&AToB::CloseRobust {
+        &AToB::CloseRobust {
             round: 1,
             positive: 0,
-        })
-        .unwrap(),
+        }
+        .encode(),
     );
     assert!(matches!(
         &acts[..],
         [HelperAction::ToA(BToA::Refused { .. })]
     ));
     let acts = sim.helper.handle_a_frame(
-        &wire::encode(&AToB::OpenRobust {
+        &AToB::OpenRobust {
             round: 1,
             reference: Vec::new(),
             participants: vec![0, 1],
-        })
-        .unwrap(),
+        }
+        .encode(),
     );
     assert!(matches!(
         &acts[..],
@@ -556,16 +635,17 @@ fn plain_rejects_over_norm_and_wrong_payload() {
         WorkerToA::Submit {
             round: 1,
             worker: 0,
-            payload: SubmitA::Plain(wire::f32s_to_bytes(&[1.0; 8])),
+            payload: SubmitA::Plain(f32s_to_bytes(&[1.0; 8])),
         },
     );
     assert!(a_rejected(&sim, 0, "exceeds the clip bound"));
+    let seed = Seed::from_rng(&mut sim.rng);
     sim.worker_to_a(
         1,
         WorkerToA::Submit {
             round: 1,
             worker: 1,
-            payload: SubmitA::Seed(mpc_core::Seed::random()),
+            payload: SubmitA::Seed(seed),
         },
     );
     assert!(a_rejected(&sim, 1, "payload kind"));
@@ -585,10 +665,11 @@ fn proved(
     round: u64,
     worker: u32,
     x: &[i64],
+    rng: &mut TestRng,
     edit: impl FnOnce(&mut Draft),
 ) -> (WorkerToA, WorkerToB) {
     let setup = RobustSetup::new(s).unwrap();
-    let mut d = Draft::honest_unchecked(&setup, round, worker, x);
+    let mut d = Draft::honest_unchecked(&setup, round, worker, x, rng);
     let w = setup.circuit.range_bits();
     let p = setup.circuit.params();
     let n = norm_sq(x);
@@ -597,7 +678,7 @@ fn proved(
         .chain(bits(p.n_hi.wrapping_sub(n)))
         .collect();
     edit(&mut d);
-    let (seed, to_b) = d.finish(&setup, round, worker).unwrap();
+    let (seed, to_b) = d.finish(&setup, round, worker, rng).unwrap();
     (
         WorkerToA::Submit {
             round,
@@ -617,7 +698,9 @@ fn unclipped(delta: &[f32], clip: f32) -> Vec<i64> {
 }
 
 fn refused_for(o: &RoundOutcome, worker: u32, needle: &str) -> bool {
-    o.rejected.get(&worker).is_some_and(|r| r.contains(needle))
+    o.rejected
+        .get(&worker)
+        .is_some_and(|r| r.to_string().contains(needle))
 }
 
 #[test]
@@ -631,7 +714,7 @@ fn an_unclipped_update_is_refused_and_the_round_goes_on() {
         let delta: Vec<f32> = (0..dim).map(|k| if k % 2 == 0 { v } else { -v }).collect();
         let x = unclipped(&delta, s.clip);
         assert!(norm_sq(&x) > 99 * (1u64 << 32));
-        let (a, b) = proved(s, 1, 4, &x, |_| {});
+        let (a, b) = proved(s, 1, 4, &x, &mut sim.rng, |_| {});
         sim.worker_to_a(4, a);
         sim.worker_to_b(4, b);
     });
@@ -662,7 +745,7 @@ fn slightly_over_the_bound_is_refused_and_at_the_bound_accepted() {
     let mut sim = Sim::new(s.clone(), 3);
     sim.start(1, dim, 5);
     for (w, x) in [(0, &at), (1, &over)] {
-        let (a, b) = proved(&s, 1, w, x, |_| {});
+        let (a, b) = proved(&s, 1, w, x, &mut sim.rng, |_| {});
         sim.worker_to_a(w, a);
         sim.worker_to_b(w, b);
     }
@@ -680,7 +763,7 @@ fn a_lie_about_a_carry_is_refused() {
     // Xₖ = yₖ − 2^ℓ·κₖ − 2^(ℓ−1) any field element.
     let (_, o) = attacked(|sim, s| {
         let x = crate::robust::encode::encode_clipped(&[0.1; 40], s.clip, s.fixed).unwrap();
-        let (a, b) = proved(s, 1, 4, &x, |d| {
+        let (a, b) = proved(s, 1, 4, &x, &mut sim.rng, |d| {
             d.kappa[7] -= mpc_core::field::Fp::from_i64(1 << 40);
         });
         sim.worker_to_a(4, a);
@@ -695,7 +778,7 @@ fn a_flipped_carry_bit_is_refused() {
     // check catches it.
     let (_, o) = attacked(|sim, s| {
         let x = crate::robust::encode::encode_clipped(&[0.1; 40], s.clip, s.fixed).unwrap();
-        let (a, b) = proved(s, 1, 4, &x, |d| {
+        let (a, b) = proved(s, 1, 4, &x, &mut sim.rng, |d| {
             d.kappa[3] = mpc_core::field::Fp::ONE - d.kappa[3];
         });
         sim.worker_to_a(4, a);
@@ -726,8 +809,8 @@ fn zero_and_tiny_updates_are_valid() {
 // set (not the number) of announced workers.
 
 /// An upload naming another worker's id (refused to the sender only).
-fn forged_claim(s: &SessionInfo, round: u64, claimed: u32) -> WorkerToB {
-    prepare(s, round, claimed, &vec![0.0; s.dim as usize])
+fn forged_claim(s: &SessionInfo, round: u64, claimed: u32, rng: &mut TestRng) -> WorkerToB {
+    prepare(s, round, claimed, &vec![0.0; s.dim as usize], rng)
         .unwrap()
         .to_b
         .unwrap()
@@ -742,9 +825,10 @@ fn a_forged_claim_cannot_void_the_round() {
     let mut sim = Sim::new(s.clone(), 3);
     sim.start(1, dim, 4);
     let w = 3u32;
-    let sub = prepare(&s, 1, w, &[0.01; 16]).unwrap();
+    let sub = prepare(&s, 1, w, &[0.01; 16], &mut sim.rng).unwrap();
     sim.worker_to_a(w, sub.to_a);
-    sim.worker_to_b(w, forged_claim(&s, 1, w + 1));
+    let forged = forged_claim(&s, 1, w + 1, &mut sim.rng);
+    sim.worker_to_b(w, forged);
     assert!(b_rejected(&sim, w, "enrolled as 3"));
     sim.worker_to_b(w, sub.to_b.unwrap());
     for i in 0..3 {
@@ -763,7 +847,8 @@ fn a_worker_cannot_be_counted_twice() {
     sim.start(1, dim, 5);
     let w = 4u32;
     sim.submit(1, w, &[0.01; 16], &s);
-    sim.worker_to_b(w, forged_claim(&s, 1, 0));
+    let forged = forged_claim(&s, 1, 0, &mut sim.rng);
+    sim.worker_to_b(w, forged);
     for i in 0..4 {
         sim.submit(1, i, &[0.1; 16], &s);
     }
@@ -845,7 +930,7 @@ fn plain_fltrust_checks_the_unit_norm_and_k_min() {
     let raw = |w: u32, v: &[f32]| WorkerToA::Submit {
         round: 1,
         worker: w,
-        payload: SubmitA::Plain(wire::f32s_to_bytes(v)),
+        payload: SubmitA::Plain(f32s_to_bytes(v)),
     };
     sim.worker_to_a(0, raw(0, &[0.5, 0.0, 0.0, 0.0]));
     assert!(a_rejected(&sim, 0, "is not 1"));
@@ -915,10 +1000,7 @@ fn engine_selftest_then_a_round_on_the_same_engine() {
         selftest_ops: Some(8),
         ..manual(s.clone())
     };
-    let helper = HelperConfig {
-        k_min: 3,
-        ..HelperConfig::default()
-    };
+    let helper = helper_config(3);
     // The self-test starts as soon as B is ready, before any round.
     let mut sim = Sim::with(cfg, helper);
     let report = sim.events.iter().find_map(|e| match e {

@@ -71,7 +71,9 @@ fn round_with(attack: impl FnOnce(&mut Sim, &SessionInfo, &RobustSetup)) -> (Sim
 }
 
 fn refused(o: &RoundOutcome, w: u32, needle: &str) -> bool {
-    o.rejected.get(&w).is_some_and(|r| r.contains(needle))
+    o.rejected
+        .get(&w)
+        .is_some_and(|r| r.to_string().contains(needle))
 }
 
 #[test]
@@ -80,12 +82,13 @@ fn held_dealt_w_z_and_nonzero_s_are_refused_even_when_committed() {
     // refuses them at parse.
     let (_, o) = round_with(|sim, _s, setup| {
         let x = encode_clipped(&[0.1; 40], 2.0, setup.fixed).unwrap();
-        let d = Draft::honest(setup, 1, 4, &x).unwrap();
+        let d = Draft::honest(setup, 1, 4, &x, &mut sim.rng).unwrap();
         let (seed, up) = d
             .finish_with(
                 setup,
                 1,
                 4,
+                &mut sim.rng,
                 |p: &mut UploadParts| {
                     p.w = vec![0; 8 * 40];
                     p.z = vec![0; 8 * 40];
@@ -98,9 +101,9 @@ fn held_dealt_w_z_and_nonzero_s_are_refused_even_when_committed() {
     assert!(refused(&o, 4, "upload field `w`"), "{o:?}");
     let (_, o) = round_with(|sim, _s, setup| {
         let x = encode_clipped(&[0.1; 40], 2.0, setup.fixed).unwrap();
-        let mut d = Draft::honest(setup, 1, 4, &x).unwrap();
+        let mut d = Draft::honest(setup, 1, 4, &x, &mut sim.rng).unwrap();
         d.s = Fp::ONE;
-        let (seed, up) = d.finish(setup, 1, 4).unwrap();
+        let (seed, up) = d.finish(setup, 1, 4, &mut sim.rng).unwrap();
         submit_pair(sim, 1, 4, seed, up);
     });
     assert!(refused(&o, 4, "must be 0"), "{o:?}");
@@ -118,13 +121,14 @@ fn held_a_trust_rule_proof_does_not_verify_in_fedavg() {
         };
         let ts = RobustSetup::new(&t).unwrap();
         let x = crate::robust::encode::encode_unit(&[0.1; 40], ts.fixed).unwrap();
-        let mut d = Draft::honest(&ts, 1, 4, &x).unwrap();
+        let mut d = Draft::honest(&ts, 1, 4, &x, &mut sim.rng).unwrap();
         d.s = Fp::ZERO;
         let (seed, up) = d
             .finish_with(
                 &ts,
                 1,
                 4,
+                &mut sim.rng,
                 |p| {
                     p.w.clear();
                     p.z.clear();
@@ -148,13 +152,13 @@ fn held_imaginary_unit_coordinates_with_zero_norm_are_refused() {
         let i = root_of_unity(2).unwrap();
         let mut x = vec![0i64; 40];
         x[1] = 1 << 16;
-        let mut d = Draft::honest_unchecked(setup, 1, 4, &x);
+        let mut d = Draft::honest_unchecked(setup, 1, 4, &x, &mut sim.rng);
         // X_0 = y_0 − 2^ℓκ_0 − 2^(ℓ−1) with y_0 = a+b; honest κ gives X_0 = 0.
         // Want X_0 = i·2^16: κ_0 −= i·2^16 / 2^ℓ.
         let shift = i * Fp::pow2(16) * Fp::pow2(18).inverse().unwrap();
         d.kappa[0] -= shift;
         d.beta = bits_for(setup, 1 << 32);
-        let (seed, up) = d.finish(setup, 1, 4).unwrap();
+        let (seed, up) = d.finish(setup, 1, 4, &mut sim.rng).unwrap();
         submit_pair(sim, 1, 4, seed, up);
     });
     assert!(refused(&o, 4, "FLP bit check"), "{o:?}");
@@ -168,9 +172,9 @@ fn held_replaying_an_accepted_upload_into_the_next_round_is_refused() {
     let mut sim = Sim::new(s.clone(), 1);
     sim.start(1, dim, 1);
     let x = encode_clipped(&[0.3; 40], 2.0, setup.fixed).unwrap();
-    let (seed, up) = Draft::honest(&setup, 1, 0, &x)
+    let (seed, up) = Draft::honest(&setup, 1, 0, &x, &mut sim.rng)
         .unwrap()
-        .finish(&setup, 1, 0)
+        .finish(&setup, 1, 0, &mut sim.rng)
         .unwrap();
     submit_pair(&mut sim, 1, 0, seed.clone(), up.clone());
     let o = sim.outcome.take().unwrap();
@@ -280,9 +284,9 @@ fn held_set_agreement_under_mixed_payloads_and_orderings() {
     // never gets c_A, neither sum holds the worker.
     let (_, o) = round_with(|sim, s, setup| {
         let x = encode_clipped(&[0.1; 40], 2.0, setup.fixed).unwrap();
-        let (_seed, up) = Draft::honest(setup, 1, 4, &x)
+        let (_seed, up) = Draft::honest(setup, 1, 4, &x, &mut sim.rng)
             .unwrap()
-            .finish(setup, 1, 4)
+            .finish(setup, 1, 4, &mut sim.rng)
             .unwrap();
         sim.worker_to_b(4, up);
         sim.worker_to_a(
@@ -290,7 +294,7 @@ fn held_set_agreement_under_mixed_payloads_and_orderings() {
             WorkerToA::Submit {
                 round: 1,
                 worker: 4,
-                payload: SubmitA::Plain(mpc_core::wire::f32s_to_bytes(&vec![0.0; s.dim as usize])),
+                payload: SubmitA::Plain(mpc_core::codec::f32s_to_bytes(&vec![0.0; s.dim as usize])),
             },
         );
     });
@@ -298,9 +302,9 @@ fn held_set_agreement_under_mixed_payloads_and_orderings() {
     // (b) B rejects first (bad upload), the seed reaches A afterwards.
     let (_, o) = round_with(|sim, _s, setup| {
         let x = encode_clipped(&[0.1; 40], 2.0, setup.fixed).unwrap();
-        let (seed, up) = Draft::honest(setup, 1, 4, &x)
+        let (seed, up) = Draft::honest(setup, 1, 4, &x, &mut sim.rng)
             .unwrap()
-            .finish_with(setup, 1, 4, |_| {}, |p| p.proof_b.truncate(8))
+            .finish_with(setup, 1, 4, &mut sim.rng, |_| {}, |p| p.proof_b.truncate(8))
             .unwrap();
         sim.worker_to_b(4, up);
         sim.worker_to_a(
@@ -317,9 +321,9 @@ fn held_set_agreement_under_mixed_payloads_and_orderings() {
     // changed after the proof (commitment mismatch): refused by both.
     let (_, o) = round_with(|sim, _s, setup| {
         let x = encode_clipped(&[0.1; 40], 2.0, setup.fixed).unwrap();
-        let (seed, up) = Draft::honest(setup, 1, 4, &x)
+        let (seed, up) = Draft::honest(setup, 1, 4, &x, &mut sim.rng)
             .unwrap()
-            .finish_with(setup, 1, 4, |_| {}, |p| p.b[0] ^= 1)
+            .finish_with(setup, 1, 4, &mut sim.rng, |_| {}, |p| p.b[0] ^= 1)
             .unwrap();
         submit_pair(sim, 1, 4, seed, up);
     });

@@ -4,6 +4,7 @@
 //! the round-level refusals.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use mpc_core::codec::Message;
 use mpc_core::fixed::FixedParams;
 use mpc_core::wire::{AToWorker, Aggregation, BToWorker, SessionInfo};
 use proptest::prelude::*;
@@ -196,15 +197,20 @@ fn duplicates_replays_and_wrong_dimensions_are_refused_in_robust_rounds() {
     }
     // Worker 3: a wrong-dimension upload at B (refused with a verdict to A).
     let short = session(dim - 1, Aggregation::SecureFltrust);
-    let bad = prepare(&short, 1, 3, &g0[..dim - 1]).unwrap();
-    sim.worker_to_a(3, prepare(&s, 1, 3, &g0).unwrap().to_a);
+    let bad = prepare(&short, 1, 3, &g0[..dim - 1], &mut sim.rng).unwrap();
+    let good = prepare(&s, 1, 3, &g0, &mut sim.rng).unwrap();
+    sim.worker_to_a(3, good.to_a);
     sim.worker_to_b(3, bad.to_b.unwrap());
     let o = sim.outcome.take().expect("round complete");
     assert_eq!(o.accepted, vec![0, 1, 2]);
-    assert!(o.rejected[&3].contains("at server B"), "{:?}", o.rejected);
+    assert!(
+        matches!(o.rejected[&3], super::rejection::Rejection::AtB(_)),
+        "{:?}",
+        o.rejected
+    );
     assert!(o.mean_update.is_some());
     // Round 2: a replay of round 1's upload and a second submission.
-    let round1 = prepare(&s, 1, 0, &g0).unwrap();
+    let round1 = prepare(&s, 1, 0, &g0, &mut sim.rng).unwrap();
     sim.start_with(2, dim, 3, Some(g0.clone()));
     sim.worker_to_b(0, round1.to_b.unwrap());
     assert!(matches!(
@@ -289,16 +295,15 @@ fn finding2_uploads_without_a_seed_at_a_do_not_lock_out_participants() {
     let mut sim = Sim::with_helper(
         s.clone(),
         HelperConfig {
-            k_min: 3,
             max_pending: 3,
-            ..HelperConfig::default()
+            ..super::tests::helper_config(3)
         },
     );
     sim.start_with(1, dim, 3, Some(g0.clone()));
     // Enrolled workers 10..13 are not participants of round 1 (A would refuse
     // their seeds); they upload to B only, and B keeps their halves.
     for w in 10..13u32 {
-        let sub = prepare(&s, 1, w, &g0).unwrap();
+        let sub = prepare(&s, 1, w, &g0, &mut sim.rng).unwrap();
         sim.worker_to_b(w, sub.to_b.unwrap());
     }
     // B refuses them before parsing (A announced the participants to B).
@@ -341,9 +346,9 @@ fn finding3_deadline_during_a_batch_keeps_verdicts_consistent() {
     for w in 0..2u32 {
         sim.submit(1, w, &g0, &s);
     }
-    let sub = prepare(&s, 1, 2, &g0).unwrap();
+    let sub = prepare(&s, 1, 2, &g0, &mut sim.rng).unwrap();
     sim.worker_to_a(2, sub.to_a);
-    let frame = mpc_core::wire::encode(&sub.to_b.unwrap()).unwrap();
+    let frame = sub.to_b.unwrap().encode();
     let acts = sim.helper.handle_worker_frame(2, &frame, frame.len());
     let mut q = VecDeque::new();
     sim.helper_actions(acts, &mut q);

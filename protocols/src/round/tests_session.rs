@@ -5,11 +5,11 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use mpc_core::wire::{self, AToB, AToWorker, Aggregation, BToWorker, WorkerToA};
+use mpc_core::codec::{DEFAULT_MAX_FRAME, Message};
+use mpc_core::wire::{AToB, AToWorker, Aggregation, BToWorker, WorkerToA};
 
-use super::helper::HelperConfig;
 use super::leader::{LeaderAction, LeaderConfig, LeaderError, SELFTEST_TIMEOUT};
-use super::tests::{Msg, ROUND_TIMEOUT, Sim, manual, session};
+use super::tests::{Msg, ROUND_TIMEOUT, Sim, helper_config, manual, session};
 
 const START: Duration = Duration::from_secs(30);
 
@@ -30,11 +30,8 @@ fn auto(agg: Aggregation, min_workers: usize, rounds: u64) -> LeaderConfig {
     }
 }
 
-fn helper() -> HelperConfig {
-    HelperConfig {
-        k_min: 1,
-        ..HelperConfig::default()
-    }
+fn helper() -> super::helper::HelperConfig {
+    helper_config(1)
 }
 
 fn hello(sim: &mut Sim, w: u32) {
@@ -157,8 +154,9 @@ fn the_round_deadline_closes_with_the_complete_submissions() {
     advance(&mut sim, Duration::from_millis(1));
     let o = sim.outcome.take().expect("closed at the deadline");
     assert_eq!(o.accepted, vec![0, 1]);
-    assert!(
-        o.rejected[&2].contains("before the round deadline"),
+    assert_eq!(
+        o.rejected[&2],
+        super::rejection::Rejection::Deadline,
         "{o:?}"
     );
     assert!(o.mean_update.is_some());
@@ -213,7 +211,7 @@ fn undecodable_worker_frames_are_refused_and_change_nothing() {
         sim.run_helper(acts);
     }
     // An oversized frame is refused before decoding.
-    let big = vec![0u8; wire::DEFAULT_MAX_FRAME + 1];
+    let big = vec![0u8; DEFAULT_MAX_FRAME + 1];
     sim.frame_to_a(1, &big);
     let refusals = sim.from_a[before..]
         .iter()
@@ -282,7 +280,7 @@ fn a_self_test_without_an_answer_times_out() {
     let now = std::time::Instant::now();
     let mut leader = super::leader::Leader::new(cfg, now);
     let _hello = leader.b_connected();
-    let ready = wire::encode(&mpc_core::wire::BToA::Ready { last_revealed: 0 }).unwrap();
+    let ready = mpc_core::wire::BToA::Ready { last_revealed: 0 }.encode();
     // B is ready, the self-test starts, and B never sends its engine frames.
     let acts = leader.handle_b_frame(now, &ready);
     assert!(

@@ -1,7 +1,9 @@
 //! The worker's side of a round (sans-io): turn a local model delta into the
 //! messages for server A and server B.
 
-use mpc_core::wire::{SessionInfo, SubmitA, WorkerToA, WorkerToB, f32s_to_bytes};
+use mpc_core::codec::f32s_to_bytes;
+use mpc_core::wire::{SessionInfo, SubmitA, WorkerToA, WorkerToB};
+use rand::CryptoRng;
 use thiserror::Error;
 
 use crate::fedavg::clip_to_norm;
@@ -42,13 +44,17 @@ pub struct Submission {
 /// Trust-based rules normalise the update to unit L2 norm; the others clip it
 /// to L2 norm ≤ C (`session.clip`; 0 means no clipping, plain rules only).
 /// Secure rules encode it in fixed point (u or Δ/C), share it in the ℓ-bit
-/// ring with a fresh seed from the OS CSPRNG and prove it valid
-/// ([`crate::robust::submit`]).
-pub fn prepare(
+/// ring with a fresh seed and prove it valid ([`crate::robust::submit`]);
+/// every random choice (A's seed, the dealt scalar s, the commitment blind,
+/// the proof's randomness) comes from `rng`, which must be a CSPRNG the
+/// servers cannot predict (the `worker` binary passes an OS-seeded one).
+/// Plain rules draw nothing.
+pub fn prepare<R: CryptoRng + ?Sized>(
     session: &SessionInfo,
     round: u64,
     worker: u32,
     delta: &[f32],
+    rng: &mut R,
 ) -> Result<Submission, PrepareError> {
     if delta.len() != session.dim as usize {
         return Err(PrepareError::Dimension {
@@ -67,8 +73,8 @@ pub fn prepare(
         } else {
             crate::robust::encode::encode_clipped(delta, session.clip, session.fixed)?
         };
-        let (seed, to_b) = crate::robust::submit::Draft::honest(&setup, round, worker, &x)?
-            .finish(&setup, round, worker)?;
+        let (seed, to_b) = crate::robust::submit::Draft::honest(&setup, round, worker, &x, rng)?
+            .finish(&setup, round, worker, rng)?;
         return Ok(Submission {
             to_a: WorkerToA::Submit {
                 round,

@@ -65,8 +65,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use fl_ml::model::DEFAULT_CLIP;
+use mpc_core::codec::Message;
 use mpc_core::fixed::FixedParams;
-use mpc_core::wire::{self, AToWorker, Aggregation, BToWorker, SessionInfo};
+use mpc_core::prg::{Domain, Purpose, Seed};
+use mpc_core::wire::{AToWorker, Aggregation, BToWorker, SessionInfo};
 use protocols::round::worker::prepare;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -256,11 +258,12 @@ fn synthetic_session(dim: usize, rule: Aggregation) -> Result<SessionInfo> {
 /// uniformly random (cosine ≈ 0: about half get ReLU weight 0). The seed
 /// only drives the synthetic data, never a secret.
 fn synthetic_update(seed: u64, worker: u32, round: u64, reference: &[f32]) -> Vec<f32> {
-    let mut rng = StdRng::seed_from_u64(
-        seed ^ 0x0b3e_7c4d_0000_0000
-            ^ (u64::from(worker) << 20)
-            ^ round.wrapping_mul(0xd1b5_4a32_d192_ed03),
-    );
+    let domain = Domain {
+        purpose: Purpose::SyntheticUpdate,
+        round,
+        worker,
+    };
+    let mut rng = StdRng::from_seed(Seed::from_u64(seed).derive(domain).0);
     let aligned = worker.is_multiple_of(2);
     let mut u: Vec<f32> = reference
         .iter()
@@ -300,9 +303,9 @@ fn prepare_all(session: &SessionInfo, a: &RoundArgs) -> Result<Prepared> {
         for (round, g) in (1u64..).zip(&refs) {
             let delta = synthetic_update(a.seed, id, round, g);
             let t = Instant::now();
-            let sub = prepare(session, round, id, &delta)?;
-            let to_a = wire::encode(&sub.to_a)?;
-            let to_b = sub.to_b.as_ref().map(wire::encode).transpose()?;
+            let sub = prepare(session, round, id, &delta, &mut rand::rng())?;
+            let to_a = sub.to_a.encode();
+            let to_b = sub.to_b.as_ref().map(Message::encode);
             ms.push(t.elapsed().as_secs_f64() * 1e3);
             frames.push(Some((to_a, to_b)));
         }

@@ -12,9 +12,9 @@ fn session(seed: u64) -> (IknpSender, IknpReceiver, ChaCha20Rng) {
     let mut rng_s = ChaCha20Rng::seed_from_u64(seed.wrapping_add(0x5555));
     let sid = SessionId::from_label(&seed.to_le_bytes());
     let (setup, m1) = IknpReceiver::setup(&mut rng_r, sid).unwrap();
-    let m1 = BaseOtSenderMsg::from_bytes(&m1.to_bytes()).unwrap();
+    let m1 = BaseOtSenderMsg::decode(&m1.encode()).unwrap();
     let (s, m2) = IknpSender::setup(&mut rng_s, sid, &m1).unwrap();
-    let m2 = BaseOtReceiverMsg::from_bytes(&m2.to_bytes()).unwrap();
+    let m2 = BaseOtReceiverMsg::decode(&m2.encode()).unwrap();
     let r = setup.finish(&m2).unwrap();
     (s, r, rng_r)
 }
@@ -139,7 +139,7 @@ fn tampered_extend_messages_are_rejected() {
     let (mut s, mut r, mut rng) = session(3);
     let count = 300;
     let (out_r, msg) = r.extend_cot(&mut rng, count).unwrap();
-    let good = msg.to_bytes();
+    let good = msg.encode();
 
     // Wrong sizes: truncated, one byte short/long, header only, empty.
     for len in [
@@ -153,32 +153,36 @@ fn tampered_extend_messages_are_rejected() {
     ] {
         let mut b = good.clone();
         b.resize(len, 0);
-        let err = ExtendMsg::from_slice(&b).unwrap_err();
-        assert!(matches!(err, IknpError::Length { .. }), "{len}: {err}");
+        let err = ExtendMsg::decode(&b).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CodecError::Length { .. } | CodecError::Truncated { .. }
+            ),
+            "{len}: {err}"
+        );
+        assert_eq!(ExtendMsg::from_vec(b).unwrap_err(), err);
     }
     // Wrong tag.
     let mut b = good.clone();
     b[0] = TAG_EXTEND + 1;
-    assert!(matches!(
-        ExtendMsg::from_slice(&b),
-        Err(IknpError::Tag { .. })
-    ));
+    assert!(matches!(ExtendMsg::decode(&b), Err(CodecError::Tag { .. })));
     // Count field inconsistent with the body, or absurdly large.
     let mut b = good.clone();
     b[9..17].copy_from_slice(&(count as u64 + 128).to_le_bytes());
     assert!(matches!(
-        ExtendMsg::from_slice(&b),
-        Err(IknpError::Length { .. })
+        ExtendMsg::decode(&b),
+        Err(CodecError::Length { .. })
     ));
     b[9..17].copy_from_slice(&u64::MAX.to_le_bytes());
     assert!(matches!(
-        ExtendMsg::from_slice(&b),
-        Err(IknpError::BatchTooLarge { .. })
+        ExtendMsg::decode(&b),
+        Err(CodecError::Dimension { .. })
     ));
     // Same padded size, different count: decodes, but S expects `count`.
     let mut b = good.clone();
     b[9..17].copy_from_slice(&(count as u64 + 1).to_le_bytes());
-    let m = ExtendMsg::from_slice(&b).unwrap();
+    let m = ExtendMsg::decode(&b).unwrap();
     assert_eq!(
         s.receive_cot(&m, count).unwrap_err(),
         IknpError::Count {
@@ -190,7 +194,7 @@ fn tampered_extend_messages_are_rejected() {
     // Wrong batch number.
     let mut b = good.clone();
     b[1..9].copy_from_slice(&5u64.to_le_bytes());
-    let m = ExtendMsg::from_slice(&b).unwrap();
+    let m = ExtendMsg::decode(&b).unwrap();
     assert!(matches!(
         s.receive_cot(&m, count),
         Err(IknpError::Batch {
@@ -200,7 +204,7 @@ fn tampered_extend_messages_are_rejected() {
         })
     ));
     // Rejections left S's state alone: the genuine message still works.
-    let m = ExtendMsg::from_slice(&good).unwrap();
+    let m = ExtendMsg::decode(&good).unwrap();
     let out_s = s.receive_cot(&m, count).unwrap();
     check_cot(&out_s, &out_r, count);
     // Replaying it is a batch error.
@@ -236,11 +240,11 @@ fn tampered_setup_messages_are_rejected() {
     let mut rng = ChaCha20Rng::seed_from_u64(8);
     let sid = SessionId::from_label(b"x");
     let (setup, m1) = IknpReceiver::setup(&mut rng, sid).unwrap();
-    let mut b = m1.to_bytes();
+    let mut b = m1.encode();
     b.pop();
     assert!(matches!(
-        BaseOtSenderMsg::from_bytes(&b),
-        Err(BaseOtError::Length { .. })
+        BaseOtSenderMsg::decode(&b),
+        Err(CodecError::Length { .. })
     ));
     let (_, m2) = IknpSender::setup(&mut rng, sid, &m1).unwrap();
     // A base-OT message for 64 OTs instead of 128.
@@ -255,11 +259,11 @@ fn tampered_setup_messages_are_rejected() {
         Err(IknpError::BaseOt(BaseOtError::Count { .. }))
     ));
     // Flipped bytes in a point: rejected at decode or harmless, never a panic.
-    let good = m2.to_bytes();
+    let good = m2.encode();
     for byte in [5, 40, 100, 4000, good.len() - 1] {
         let mut b = good.clone();
         b[byte] ^= 0x01;
-        let _ = BaseOtReceiverMsg::from_bytes(&b);
+        let _ = BaseOtReceiverMsg::decode(&b);
     }
 }
 

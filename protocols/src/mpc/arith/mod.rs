@@ -19,12 +19,17 @@
 //! RNG go in, typed messages come out, typed messages go in, shares come out.
 //! Nothing here does I/O or reads a clock. A driver moves messages between the
 //! two parties: it calls `encode()` on an outgoing message, ships the bytes,
-//! and on the other side calls `Msg::decode(&bytes)` (structural validation:
-//! tag, exact length, canonical field elements) before
-//! handing the typed message to the state machine (semantic validation:
-//! counts against the batch size). Every message exposes
-//! [`ArithMessage::encoded_len`]; every finished protocol reports its
-//! [`Traffic`] (bytes and messages each way, rounds).
+//! and on the other side calls `Msg::decode(&bytes)` (the codec's rules,
+//! [`mpc_core::codec`]: tag, exact length, canonical field elements, sorted
+//! lists) before handing the typed message to the state machine (semantic
+//! validation: counts against the batch size). Every message implements
+//! [`Message`](mpc_core::codec::Message) (so it has an exact
+//! `encoded_len`); every finished protocol reports its [`Traffic`] (bytes
+//! and messages each way, rounds).
+//!
+//! Layouts: a one-byte tag, `u32` little-endian counts, then fixed-size
+//! entries (field elements as 8-byte little-endian canonical values, `u32`
+//! words little-endian).
 //!
 //! # OT correlations (integration seam)
 //!
@@ -42,70 +47,22 @@
 //! never printed: the `Debug` impls here show lengths only, and errors report
 //! structure (counts, indices, tags), never values.
 
-pub mod codec;
 pub mod coin;
 pub mod mult;
 pub mod ot;
 pub mod triples;
 
 use core::fmt;
-use core::ops::AddAssign;
 
 use mpc_core::field::Fp;
 use rand::CryptoRng;
 
-pub use codec::{ArithMessage, CodecError};
+/// Traffic of one protocol instance (the codec's counter, with `rounds`).
+pub use mpc_core::codec::Traffic;
 
 /// Largest number of operations in one batch (one message), so every count
 /// fits the `u32` header and no product of sizes overflows.
 pub const MAX_BATCH: usize = 1 << 24;
-
-/// Traffic of one protocol instance, from one party's point of view.
-///
-/// Bytes are the exact encoded sizes of the typed messages
-/// ([`ArithMessage::encoded_len`]); framing added by the transport is not
-/// included. `rounds` is the number of sequential communication steps of the
-/// protocol (a simultaneous exchange counts once), the same for both parties.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Traffic {
-    /// Bytes this party sent.
-    pub bytes_sent: u64,
-    /// Bytes this party received.
-    pub bytes_received: u64,
-    /// Messages this party sent.
-    pub messages_sent: u64,
-    /// Messages this party received.
-    pub messages_received: u64,
-    /// Communication rounds.
-    pub rounds: u64,
-}
-
-impl Traffic {
-    /// Bytes in both directions.
-    pub fn total_bytes(&self) -> u64 {
-        self.bytes_sent + self.bytes_received
-    }
-
-    pub(crate) fn sent(&mut self, len: usize) {
-        self.bytes_sent += len as u64;
-        self.messages_sent += 1;
-    }
-
-    pub(crate) fn received(&mut self, len: usize) {
-        self.bytes_received += len as u64;
-        self.messages_received += 1;
-    }
-}
-
-impl AddAssign for Traffic {
-    fn add_assign(&mut self, rhs: Traffic) {
-        self.bytes_sent += rhs.bytes_sent;
-        self.bytes_received += rhs.bytes_received;
-        self.messages_sent += rhs.messages_sent;
-        self.messages_received += rhs.messages_received;
-        self.rounds += rhs.rounds;
-    }
-}
 
 /// The result of a finished protocol instance: this party's output and the
 /// traffic it took. `Debug` shows the traffic only (outputs are secret shares).

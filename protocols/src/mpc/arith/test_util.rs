@@ -6,8 +6,8 @@ use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha12Rng;
 
-use super::codec::ArithMessage;
 use super::random_fp;
+use mpc_core::codec::Message;
 
 /// A deterministic test RNG.
 pub(crate) fn rng(seed: u64) -> ChaCha12Rng {
@@ -66,7 +66,7 @@ pub(crate) fn arb_fp() -> impl Strategy<Value = Fp> {
 }
 
 /// Sends a message through its byte encoding, checking `encoded_len`.
-pub(crate) fn wire<M: ArithMessage>(m: &M) -> M {
+pub(crate) fn wire<M: Message>(m: &M) -> M {
     let bytes = m.encode();
     assert_eq!(bytes.len(), m.encoded_len(), "{} encoded_len", M::KIND);
     M::decode(&bytes).unwrap()

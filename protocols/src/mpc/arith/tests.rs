@@ -3,6 +3,7 @@
 //! messages through their byte encodings.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use mpc_core::codec::Message;
 use mpc_core::ot::base::BaseOtSenderMsg;
 use mpc_core::ot::{ExtendMsg, IknpReceiver, IknpSender, SessionId};
 use rand_chacha::ChaCha12Rng;
@@ -18,7 +19,7 @@ use crate::mpc::corr::Party;
 fn link(g: &mut ChaCha12Rng, label: &[u8]) -> (IknpReceiver, IknpSender) {
     let sid = SessionId::from_label(label);
     let (setup, m1) = IknpReceiver::setup(g, sid).unwrap();
-    let m1 = BaseOtSenderMsg::from_bytes(&m1.to_bytes()).unwrap();
+    let m1 = BaseOtSenderMsg::decode(&m1.encode()).unwrap();
     let (s, m2) = IknpSender::setup(g, sid, &m1).unwrap();
     (setup.finish(&m2).unwrap(), s)
 }

@@ -1,4 +1,5 @@
-//! Byte encoding of the comparison messages.
+//! Byte layout of the comparison messages (they implement
+//! [`mpc_core::codec::Message`]; decoding follows its rules).
 //!
 //! A message is a one-byte tag naming its type, then sections. A bit section
 //! is a `u32` little-endian bit count and the bits packed LSB-first
@@ -12,80 +13,13 @@
 //! checked against the batch by the receiving state machine. Errors name the
 //! message kind and sizes, never contents.
 
+use mpc_core::codec::{self, CodecError, FP_BYTES, Reader};
 use mpc_core::field::Fp;
-use thiserror::Error;
 
 use super::bits::BitVec;
 
-/// Bytes of one encoded field element.
-pub const FP_BYTES: usize = 8;
 /// Bytes of a section header.
 pub const COUNT_BYTES: usize = 4;
-
-/// Structural decoding errors shared by the comparison messages.
-#[derive(Clone, Debug, Error, PartialEq, Eq)]
-pub enum CodecError {
-    /// The message is empty or shorter than what its header declares.
-    #[error("{kind} message is truncated: {got} bytes, at least {need} expected")]
-    Truncated {
-        /// Message kind.
-        kind: &'static str,
-        /// Bytes needed.
-        need: usize,
-        /// Bytes received.
-        got: usize,
-    },
-    /// The tag names no message of this protocol.
-    #[error("{kind} message has unknown tag {tag:#04x}")]
-    Tag {
-        /// Message kind expected.
-        kind: &'static str,
-        /// Tag received.
-        tag: u8,
-    },
-    /// Bytes after the last section.
-    #[error("{kind} message has {extra} trailing bytes")]
-    Trailing {
-        /// Message kind.
-        kind: &'static str,
-        /// Extra bytes.
-        extra: usize,
-    },
-    /// A field element is not canonical (≥ p).
-    #[error("{kind} message: field element {index} is not canonical")]
-    NonCanonical {
-        /// Message kind.
-        kind: &'static str,
-        /// Index of the element.
-        index: usize,
-    },
-    /// Padding bits after the last packed bit are not zero.
-    #[error("{kind} message: padding bits are not zero")]
-    Padding {
-        /// Message kind.
-        kind: &'static str,
-    },
-}
-
-/// A message of a comparison protocol: typed, with an exact encoded size.
-pub trait Message: Sized {
-    /// Message family, for errors.
-    const KIND: &'static str;
-    /// Exact number of bytes [`Message::encode`] produces.
-    fn encoded_len(&self) -> usize;
-    /// Appends the wire bytes to `out`.
-    fn encode_into(&self, out: &mut Vec<u8>);
-    /// The wire bytes.
-    fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.encoded_len());
-        self.encode_into(&mut out);
-        out
-    }
-    /// Structural decoding (tag, exact length, padding, canonical elements).
-    fn decode(bytes: &[u8]) -> Result<Self, CodecError>;
-    /// Name of this message's variant, for errors.
-    fn name(&self) -> &'static str;
-}
 
 /// Encoded size of a bit section.
 pub(crate) fn bits_len(b: &BitVec) -> usize {
@@ -97,125 +31,37 @@ pub(crate) fn fps_len(v: &[Fp]) -> usize {
     COUNT_BYTES + FP_BYTES * v.len()
 }
 
-fn put_count(out: &mut Vec<u8>, n: usize) {
-    // Every constructor bounds section sizes by `u32::MAX` (see `MAX_BATCH`).
-    let n = u32::try_from(n).unwrap_or(u32::MAX);
-    out.extend_from_slice(&n.to_le_bytes());
-}
-
 /// Appends a bit section.
 pub(crate) fn put_bits(out: &mut Vec<u8>, b: &BitVec) {
-    put_count(out, b.len());
+    codec::put_count(out, b.len());
     b.write_bytes(out);
 }
 
 /// Appends a field section.
 pub(crate) fn put_fps(out: &mut Vec<u8>, v: &[Fp]) {
-    put_count(out, v.len());
-    for x in v {
-        out.extend_from_slice(&x.value().to_le_bytes());
-    }
+    codec::put_count(out, v.len());
+    codec::put_fps(out, v);
 }
 
-/// A cursor over message bytes.
-#[derive(Debug)]
-pub(crate) struct Reader<'a> {
-    kind: &'static str,
-    bytes: &'a [u8],
-    pos: usize,
+/// Reads a bit section.
+pub(crate) fn bits(r: &mut Reader<'_>) -> Result<BitVec, CodecError> {
+    let n = r.count()?;
+    let s = r.take(n.div_ceil(8))?;
+    BitVec::from_bytes(s, n).ok_or(CodecError::Padding { kind: r.kind() })
 }
 
-impl<'a> Reader<'a> {
-    pub(crate) fn new(kind: &'static str, bytes: &'a [u8]) -> Reader<'a> {
-        Reader {
-            kind,
-            bytes,
-            pos: 0,
-        }
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
-        let end = self.pos.checked_add(n).ok_or(CodecError::Truncated {
-            kind: self.kind,
-            need: usize::MAX,
-            got: self.bytes.len(),
-        })?;
-        let s = self.bytes.get(self.pos..end).ok_or(CodecError::Truncated {
-            kind: self.kind,
-            need: end,
-            got: self.bytes.len(),
-        })?;
-        self.pos = end;
-        Ok(s)
-    }
-
-    pub(crate) fn u8(&mut self) -> Result<u8, CodecError> {
-        let s = self.take(1)?;
-        Ok(s.first().copied().unwrap_or_default())
-    }
-
-    fn count(&mut self) -> Result<usize, CodecError> {
-        let s = self.take(COUNT_BYTES)?;
-        let mut w = [0u8; 4];
-        w.copy_from_slice(s);
-        Ok(u32::from_le_bytes(w) as usize)
-    }
-
-    /// A bit section.
-    pub(crate) fn bits(&mut self) -> Result<BitVec, CodecError> {
-        let n = self.count()?;
-        let s = self.take(n.div_ceil(8))?;
-        BitVec::from_bytes(s, n).ok_or(CodecError::Padding { kind: self.kind })
-    }
-
-    /// A field section.
-    pub(crate) fn fps(&mut self) -> Result<Vec<Fp>, CodecError> {
-        let n = self.count()?;
-        let need = n.checked_mul(FP_BYTES).ok_or(CodecError::Truncated {
-            kind: self.kind,
-            need: usize::MAX,
-            got: self.bytes.len(),
-        })?;
-        let s = self.take(need)?;
-        s.chunks_exact(FP_BYTES)
-            .enumerate()
-            .map(|(index, c)| {
-                let mut w = [0u8; 8];
-                w.copy_from_slice(c);
-                Fp::from_canonical(u64::from_le_bytes(w)).ok_or(CodecError::NonCanonical {
-                    kind: self.kind,
-                    index,
-                })
-            })
-            .collect()
-    }
-
-    /// The rest of the bytes (for an inner message).
-    pub(crate) fn rest(&mut self) -> &'a [u8] {
-        let s = self.bytes.get(self.pos..).unwrap_or(&[]);
-        self.pos = self.bytes.len();
-        s
-    }
-
-    /// Errors on trailing bytes.
-    pub(crate) fn finish(self) -> Result<(), CodecError> {
-        let extra = self.bytes.len().saturating_sub(self.pos);
-        if extra != 0 {
-            return Err(CodecError::Trailing {
-                kind: self.kind,
-                extra,
-            });
-        }
-        Ok(())
-    }
+/// Reads a field section.
+pub(crate) fn fps(r: &mut Reader<'_>) -> Result<Vec<Fp>, CodecError> {
+    let n = r.count()?;
+    r.fps(n)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use mpc_core::codec::Message;
     use proptest::prelude::*;
 
-    use super::Message;
     use crate::mpc::compare::count::CountMsg;
     use crate::mpc::compare::millionaire::CmpMsg;
     use crate::mpc::compare::mux::MuxMsg;

@@ -64,10 +64,10 @@ pub mod rots;
 #[cfg(test)]
 pub(crate) mod test_util;
 
+use mpc_core::codec::{CodecError, Message};
 use rand::CryptoRng;
 
 pub use crate::mpc::arith::{Finished, Traffic};
-pub use codec::{CodecError, Message};
 pub use rots::{IKNP_BYTES_PER_OT, RotDemand, RotShapeError, Rots};
 
 use crate::mpc::corr::Party;

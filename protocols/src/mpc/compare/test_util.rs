@@ -3,11 +3,11 @@
 //! two state machines through their byte encoding.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use mpc_core::codec::Message;
 use mpc_core::field::{Fp, MODULUS};
 use rand::{CryptoRng, SeedableRng};
 use rand_chacha::ChaCha12Rng;
 
-use super::codec::Message;
 use super::rots::{Block, RotDemand, RotReceiverOutput, RotSenderOutput, Rots};
 use super::{Finished, PingPong};
 

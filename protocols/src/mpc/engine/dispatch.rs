@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use mpc_core::codec::Message;
 use mpc_core::ot::SessionId;
 use rand::Rng;
 use sha2::{Digest, Sha256};

@@ -1,10 +1,11 @@
 //! [`EngineError`]: what ends an engine. Kinds, counts and indices only,
 //! never a share, an OT or a field element.
 
+use mpc_core::codec::CodecError;
 use mpc_core::ot::IknpError;
 use thiserror::Error;
 
-use super::msg::{EngineCodecError, JobKind};
+use super::msg::JobKind;
 use super::{MAX_EARLY, MAX_EARLY_BYTES};
 use crate::mpc::arith::coin::CoinError;
 use crate::mpc::arith::mult::MultError;
@@ -20,7 +21,7 @@ use crate::mpc::compare::relu::ReluError;
 pub enum EngineError {
     /// A peer message does not decode.
     #[error("engine: {0}")]
-    Codec(#[from] EngineCodecError),
+    Codec(#[from] CodecError),
     /// Base OT or IKNP failed.
     #[error("engine: {0}")]
     Ot(#[from] IknpError),

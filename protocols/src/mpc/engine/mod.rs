@@ -191,6 +191,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use core::fmt;
 
+use mpc_core::codec::Message;
 use mpc_core::field::Fp;
 use mpc_core::prg::Seed;
 use rand::{Rng, SeedableRng};
@@ -198,8 +199,8 @@ use rand_chacha::ChaCha12Rng;
 
 pub use error::EngineError;
 pub use msg::{
-    EngineCodecError, EngineMsg, HEADER_LEN, HelloMsg, JobKind, MAX_ABORT_REASON, MAX_MSG_BYTES,
-    OpenMsg, Protocol, SelfTestMsg,
+    EngineMsg, HEADER_LEN, HelloMsg, JobKind, MAX_ABORT_REASON, MAX_MSG_BYTES, OpenMsg, Protocol,
+    SelfTestMsg,
 };
 pub use output::{EngineOutput, SelfTestReport};
 pub use stats::EngineStats;
@@ -334,8 +335,9 @@ impl fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// A new engine for `party`; all its randomness comes from `seed`
-    /// (use [`Seed::random`] outside tests).
+    /// A new engine for `party`; all its randomness comes from `seed`, a
+    /// fresh secret seed per engine, never reused (the servers derive one
+    /// per session from their root seed with [`Seed::derive`]).
     pub fn new(party: Party, config: EngineConfig, seed: &Seed) -> Engine {
         Engine {
             party,

@@ -4,25 +4,26 @@
 //! names the sub-protocol step, the instance names the protocol instance the
 //! message belongs to (0 for session-level messages: base OT, IKNP, self-test
 //! control, abort), and the payload is the sub-protocol's own encoding.
-//! [`EngineMsg::decode`] is strict: it checks the size limit, the header, the
-//! tag, that session-level messages carry instance 0, and then decodes the
-//! payload with the sub-protocol's validating decoder (points, counts, exact
-//! lengths, canonical field elements, zero padding bits). The result is a
-//! typed message; nothing is parsed later from raw bytes.
+//! [`EngineMsg`] implements [`Message`]; decoding follows the codec's rules
+//! and is strict: the size limit ([`MAX_MSG_BYTES`]), the header, the tag,
+//! that session-level messages carry instance 0, then the payload with the
+//! sub-protocol's own [`Message`] decoder (points, counts, exact lengths,
+//! canonical field elements, zero padding bits), then the checks on values
+//! (no zero-operation self-test or job). The result is a typed message;
+//! nothing is parsed later from raw bytes.
 
 use core::fmt;
 
+use mpc_core::codec::{self, CodecError, DEFAULT_MAX_FRAME, Limits, Message, Reader};
 use mpc_core::field::Fp;
+use mpc_core::ot::ExtendMsg;
 use mpc_core::ot::base::{BaseOtReceiverMsg, BaseOtSenderMsg};
-use mpc_core::ot::{BaseOtError, ExtendMsg, IknpError};
-use thiserror::Error;
 
-use crate::mpc::arith::codec::{ArithMessage, CodecError as ArithCodecError};
 use crate::mpc::arith::coin::{CoinCommit, CoinReveal};
 use crate::mpc::arith::mult::MultMsg;
 use crate::mpc::arith::triples::TripleMsg;
 use crate::mpc::compare::Relation;
-use crate::mpc::compare::codec::{CodecError as CompareCodecError, Message};
+use crate::mpc::compare::bits::BitVec;
 use crate::mpc::compare::count::CountMsg;
 use crate::mpc::compare::drelu::Threshold;
 use crate::mpc::compare::millionaire::CmpMsg;
@@ -33,7 +34,7 @@ use crate::mpc::compare::relu::ReluMsg;
 pub const HEADER_LEN: usize = 5;
 /// Largest encoded engine message: fits a transport frame (64 MiB) with
 /// room for the wire envelope.
-pub const MAX_MSG_BYTES: usize = mpc_core::wire::DEFAULT_MAX_FRAME - 4096;
+pub const MAX_MSG_BYTES: usize = DEFAULT_MAX_FRAME - 4096;
 /// Longest abort reason, in bytes.
 pub const MAX_ABORT_REASON: usize = 512;
 
@@ -46,6 +47,8 @@ const TAG_JOB: u8 = 0x06;
 const TAG_HELLO: u8 = 0x07;
 /// Bytes of a hello payload: nonce and settings digest.
 const HELLO_LEN: usize = 64;
+/// Bytes of a self-test payload: `ops (u32 LE) ‖ seed`.
+const SELFTEST_LEN: usize = 36;
 const TAG_TRIPLES: u8 = 0x10;
 const TAG_MULT: u8 = 0x11;
 const TAG_DRELU: u8 = 0x12;
@@ -79,96 +82,6 @@ pub enum Protocol {
     Coin,
     /// Self-test control and opening, aborts.
     Control,
-}
-
-/// Structural decoding errors of engine messages (sizes, tags, indices; never contents).
-#[derive(Clone, Debug, Error, PartialEq, Eq)]
-pub enum EngineCodecError {
-    /// Shorter than the header.
-    #[error("engine message of {len} bytes is shorter than its {HEADER_LEN}-byte header")]
-    Truncated {
-        /// Bytes received.
-        len: usize,
-    },
-    /// Above [`MAX_MSG_BYTES`].
-    #[error("engine message of {len} bytes exceeds the limit of {max}")]
-    TooLarge {
-        /// Bytes received.
-        len: usize,
-        /// Limit.
-        max: usize,
-    },
-    /// A tag no engine message has.
-    #[error("engine message has unknown tag {tag:#04x}")]
-    UnknownTag {
-        /// Tag received.
-        tag: u8,
-    },
-    /// A session-level message that names an instance, or an instance message naming 0.
-    #[error("engine {kind} message names instance {instance}, which it cannot")]
-    Instance {
-        /// Message kind.
-        kind: &'static str,
-        /// Instance received.
-        instance: u32,
-    },
-    /// A payload of the wrong size.
-    #[error("engine {kind} payload has {got} bytes, expected {expected}")]
-    Length {
-        /// Message kind.
-        kind: &'static str,
-        /// Expected size.
-        expected: usize,
-        /// Received size.
-        got: usize,
-    },
-    /// A field element that is not canonical.
-    #[error("engine {kind} payload: field element {index} is not canonical")]
-    NonCanonical {
-        /// Message kind.
-        kind: &'static str,
-        /// Element index.
-        index: usize,
-    },
-    /// Non-zero padding bits.
-    #[error("engine {kind} payload: padding bits are not zero")]
-    Padding {
-        /// Message kind.
-        kind: &'static str,
-    },
-    /// An abort reason that is not UTF-8 or too long.
-    #[error("engine abort reason is not valid UTF-8 of at most {MAX_ABORT_REASON} bytes")]
-    Reason,
-    /// A self-test or job announcing zero operations.
-    #[error("engine {kind} message announces zero operations")]
-    ZeroOps {
-        /// Message kind.
-        kind: &'static str,
-    },
-    /// A job announcement with an unknown job kind.
-    #[error("engine job announcement has unknown kind {code}")]
-    JobKind {
-        /// Kind code received.
-        code: u8,
-    },
-    /// A job announcement with an unknown threshold relation.
-    #[error("engine job announcement has unknown relation {code}")]
-    Relation {
-        /// Relation code received.
-        code: u8,
-    },
-    /// The base-OT payload does not decode.
-    #[error("engine base-OT payload: {0}")]
-    BaseOt(#[from] BaseOtError),
-    /// The IKNP payload does not decode.
-    #[error("engine IKNP payload: {0}")]
-    Iknp(#[from] IknpError),
-    /// A triples or multiplication payload does not decode.
-    #[error("engine payload: {0}")]
-    Arith(#[from] ArithCodecError),
-    /// A comparison payload does not decode.
-    #[error("engine payload: {0}")]
-    Compare(#[from] CompareCodecError),
 }
 
 /// The kind of a job and its public parameters, as announced to the peer
@@ -228,30 +141,22 @@ impl JobKind {
         }
     }
 
-    fn decode(code: u8, p: &[u8]) -> Result<JobKind, EngineCodecError> {
-        let word = |p: &[u8]| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(p.get(..8).unwrap_or(&[0; 8]));
-            w
-        };
+    /// The parameters of kind `code` (whose size the caller has checked).
+    fn read_params(code: u8, r: &mut Reader<'_>) -> Result<JobKind, CodecError> {
         Ok(match code {
             1 => JobKind::Drelu,
             2 => JobKind::Mult,
             3 => {
-                let rel = p.get(8).copied().unwrap_or(0xff);
+                let value = r.u64()? as i64;
+                let relation = relation_from(r.kind(), r.u8()?)?;
                 JobKind::Relu {
-                    threshold: Threshold {
-                        value: i64::from_le_bytes(word(p)),
-                        relation: relation_from(rel)?,
-                    },
+                    threshold: Threshold { value, relation },
                 }
             }
             4 => JobKind::B2a,
-            5 => JobKind::Count {
-                k: u64::from_le_bytes(word(p)),
-            },
+            5 => JobKind::Count { k: r.u64()? },
             6 => JobKind::Coin,
-            code => return Err(EngineCodecError::JobKind { code }),
+            code => return Err(unknown_job_kind(code)),
         })
     }
 }
@@ -265,14 +170,23 @@ fn relation_code(r: Relation) -> u8 {
     }
 }
 
-fn relation_from(code: u8) -> Result<Relation, EngineCodecError> {
+fn relation_from(kind: &'static str, code: u8) -> Result<Relation, CodecError> {
     Ok(match code {
         0 => Relation::Lt,
         1 => Relation::Le,
         2 => Relation::Gt,
         3 => Relation::Ge,
-        code => return Err(EngineCodecError::Relation { code }),
+        code => {
+            return Err(CodecError::malformed(
+                kind,
+                format!("unknown threshold relation {code}"),
+            ));
+        }
     })
+}
+
+fn unknown_job_kind(code: u8) -> CodecError {
+    CodecError::malformed(JOB_KIND, format!("unknown job kind {code}"))
 }
 
 /// The first message of each engine: a fresh nonce (both parties' nonces
@@ -349,52 +263,40 @@ impl OpenMsg {
         let m = nm.checked_mul(24)?;
         d.checked_add(m)?.checked_add(8)
     }
+}
+
+/// `nd (u32 LE) ‖ nm (u32 LE) ‖ drelu_in (nd elements) ‖ drelu_out (nd bits,
+/// LSB-first) ‖ mult_x ‖ mult_y ‖ mult_z (nm elements each)`; the payload of
+/// an engine `Open`.
+impl Message for OpenMsg {
+    const KIND: &'static str = OPEN_KIND;
 
     fn encoded_len(&self) -> usize {
         Self::payload_len(self.drelu_in.len(), self.mult_z.len()).unwrap_or(usize::MAX)
     }
 
-    fn encode_into(&self, out: &mut Vec<u8>) {
-        let nd = u32::try_from(self.drelu_in.len()).unwrap_or(u32::MAX);
-        let nm = u32::try_from(self.mult_z.len()).unwrap_or(u32::MAX);
-        out.extend_from_slice(&nd.to_le_bytes());
-        out.extend_from_slice(&nm.to_le_bytes());
-        put_fps(out, &self.drelu_in);
-        let mut acc = 0u8;
-        for (i, &b) in self.drelu_out.iter().enumerate() {
-            acc |= u8::from(b) << (i % 8);
-            if i % 8 == 7 {
-                out.push(acc);
-                acc = 0;
-            }
-        }
-        if !self.drelu_out.len().is_multiple_of(8) {
-            out.push(acc);
-        }
-        put_fps(out, &self.mult_x);
-        put_fps(out, &self.mult_y);
-        put_fps(out, &self.mult_z);
+    fn write(&self, out: &mut Vec<u8>) {
+        codec::put_count(out, self.drelu_in.len());
+        codec::put_count(out, self.mult_z.len());
+        codec::put_fps(out, &self.drelu_in);
+        self.drelu_out
+            .iter()
+            .copied()
+            .collect::<BitVec>()
+            .write_bytes(out);
+        codec::put_fps(out, &self.mult_x);
+        codec::put_fps(out, &self.mult_y);
+        codec::put_fps(out, &self.mult_z);
     }
 
-    fn decode(p: &[u8]) -> Result<OpenMsg, EngineCodecError> {
-        let mut r = Cursor::new(OPEN_KIND, p);
-        let nd = r.u32()? as usize;
-        let nm = r.u32()? as usize;
-        let expected = Self::payload_len(nd, nm).unwrap_or(usize::MAX);
-        if expected != p.len() {
-            return Err(EngineCodecError::Length {
-                kind: OPEN_KIND,
-                expected,
-                got: p.len(),
-            });
-        }
+    fn read(r: &mut Reader<'_>, _: &Limits) -> Result<Self, CodecError> {
+        let nd = r.count()?;
+        let nm = r.count()?;
+        r.expect_remaining(Self::payload_len(nd, nm).and_then(|n| n.checked_sub(8)))?;
         let drelu_in = r.fps(nd)?;
-        let bits = r.take(nd.div_ceil(8))?;
-        if !nd.is_multiple_of(8) && bits.last().is_some_and(|b| b >> (nd % 8) != 0) {
-            return Err(EngineCodecError::Padding { kind: OPEN_KIND });
-        }
-        let drelu_out = (0..nd)
-            .map(|i| bits.get(i / 8).is_some_and(|b| (b >> (i % 8)) & 1 == 1))
+        let drelu_out = BitVec::from_bytes(r.take(nd.div_ceil(8))?, nd)
+            .ok_or(CodecError::Padding { kind: OPEN_KIND })?
+            .iter()
             .collect();
         let mult_x = r.fps(nm)?;
         let mult_y = r.fps(nm)?;
@@ -406,65 +308,6 @@ impl OpenMsg {
             mult_y,
             mult_z,
         })
-    }
-}
-
-fn put_fps(out: &mut Vec<u8>, xs: &[Fp]) {
-    for x in xs {
-        out.extend_from_slice(&x.value().to_le_bytes());
-    }
-}
-
-/// A cursor over a payload whose length has been checked.
-struct Cursor<'a> {
-    kind: &'static str,
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn new(kind: &'static str, bytes: &'a [u8]) -> Cursor<'a> {
-        Cursor {
-            kind,
-            bytes,
-            pos: 0,
-        }
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], EngineCodecError> {
-        let end = self.pos.checked_add(n);
-        let s = end.and_then(|e| self.bytes.get(self.pos..e));
-        match (s, end) {
-            (Some(s), Some(e)) => {
-                self.pos = e;
-                Ok(s)
-            }
-            _ => Err(EngineCodecError::Length {
-                kind: self.kind,
-                expected: end.unwrap_or(usize::MAX),
-                got: self.bytes.len(),
-            }),
-        }
-    }
-
-    fn u32(&mut self) -> Result<u32, EngineCodecError> {
-        let mut w = [0u8; 4];
-        w.copy_from_slice(self.take(4)?);
-        Ok(u32::from_le_bytes(w))
-    }
-
-    fn fps(&mut self, n: usize) -> Result<Vec<Fp>, EngineCodecError> {
-        let kind = self.kind;
-        let s = self.take(n.saturating_mul(8))?;
-        s.chunks_exact(8)
-            .enumerate()
-            .map(|(index, c)| {
-                let mut w = [0u8; 8];
-                w.copy_from_slice(c);
-                Fp::from_canonical(u64::from_le_bytes(w))
-                    .ok_or(EngineCodecError::NonCanonical { kind, index })
-            })
-            .collect()
     }
 }
 
@@ -643,35 +486,42 @@ impl EngineMsg {
             | EngineMsg::Open { .. } => Protocol::Control,
         }
     }
+}
 
-    /// Exact size of [`EngineMsg::encode`].
-    pub fn encoded_len(&self) -> usize {
+/// `tag ‖ instance (u32 LE) ‖ payload`, the payload in the sub-protocol's
+/// own encoding.
+impl Message for EngineMsg {
+    const KIND: &'static str = "engine";
+
+    fn max_len(_: &Limits) -> usize {
+        MAX_MSG_BYTES
+    }
+
+    fn encoded_len(&self) -> usize {
         HEADER_LEN
             + match self {
                 EngineMsg::Hello(_) => HELLO_LEN,
                 EngineMsg::BaseOtSender(m) => m.encoded_len(),
                 EngineMsg::BaseOtReceiver(m) => m.encoded_len(),
                 EngineMsg::Extend(m) => m.encoded_len(),
-                EngineMsg::SelfTest(_) => 36,
+                EngineMsg::SelfTest(_) => SELFTEST_LEN,
                 EngineMsg::Abort(r) => r.len(),
                 EngineMsg::Job { kind, .. } => {
                     5 + JobKind::params_len(kind.code()).unwrap_or_default()
                 }
                 EngineMsg::Triples { msg, .. } => msg.encoded_len(),
-                EngineMsg::Mult { msg, .. } => ArithMessage::encoded_len(msg),
-                EngineMsg::Drelu { msg, .. } => Message::encoded_len(msg),
+                EngineMsg::Mult { msg, .. } => msg.encoded_len(),
+                EngineMsg::Drelu { msg, .. } => msg.encoded_len(),
                 EngineMsg::Open { msg, .. } => msg.encoded_len(),
-                EngineMsg::Relu { msg, .. } => Message::encoded_len(msg),
-                EngineMsg::B2a { msg, .. } => Message::encoded_len(msg),
-                EngineMsg::Count { msg, .. } => Message::encoded_len(msg),
-                EngineMsg::CoinCommit { msg, .. } => ArithMessage::encoded_len(msg),
-                EngineMsg::CoinReveal { msg, .. } => ArithMessage::encoded_len(msg),
+                EngineMsg::Relu { msg, .. } => msg.encoded_len(),
+                EngineMsg::B2a { msg, .. } => msg.encoded_len(),
+                EngineMsg::Count { msg, .. } => msg.encoded_len(),
+                EngineMsg::CoinCommit { msg, .. } => msg.encoded_len(),
+                EngineMsg::CoinReveal { msg, .. } => msg.encoded_len(),
             }
     }
 
-    /// `tag ‖ instance (u32 LE) ‖ payload`.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.encoded_len());
+    fn write(&self, out: &mut Vec<u8>) {
         out.push(self.tag());
         out.extend_from_slice(&self.instance().to_le_bytes());
         match self {
@@ -679,9 +529,9 @@ impl EngineMsg {
                 out.extend_from_slice(&m.nonce);
                 out.extend_from_slice(&m.settings);
             }
-            EngineMsg::BaseOtSender(m) => out.extend_from_slice(&m.to_bytes()),
-            EngineMsg::BaseOtReceiver(m) => out.extend_from_slice(&m.to_bytes()),
-            EngineMsg::Extend(m) => out.extend_from_slice(m.as_bytes()),
+            EngineMsg::BaseOtSender(m) => m.write(out),
+            EngineMsg::BaseOtReceiver(m) => m.write(out),
+            EngineMsg::Extend(m) => m.write(out),
             EngineMsg::SelfTest(m) => {
                 out.extend_from_slice(&m.ops.to_le_bytes());
                 out.extend_from_slice(&m.seed);
@@ -690,175 +540,137 @@ impl EngineMsg {
             EngineMsg::Job { kind, n, .. } => {
                 out.push(kind.code());
                 out.extend_from_slice(&n.to_le_bytes());
-                kind.encode_params(&mut out);
+                kind.encode_params(out);
             }
-            EngineMsg::Triples { msg, .. } => out.extend_from_slice(&msg.encode()),
-            EngineMsg::Mult { msg, .. } => out.extend_from_slice(&ArithMessage::encode(msg)),
-            EngineMsg::Drelu { msg, .. } => msg.encode_into(&mut out),
-            EngineMsg::Open { msg, .. } => msg.encode_into(&mut out),
-            EngineMsg::Relu { msg, .. } => msg.encode_into(&mut out),
-            EngineMsg::B2a { msg, .. } => msg.encode_into(&mut out),
-            EngineMsg::Count { msg, .. } => msg.encode_into(&mut out),
-            EngineMsg::CoinCommit { msg, .. } => out.extend_from_slice(&msg.encode()),
-            EngineMsg::CoinReveal { msg, .. } => out.extend_from_slice(&msg.encode()),
+            EngineMsg::Triples { msg, .. } => msg.write(out),
+            EngineMsg::Mult { msg, .. } => msg.write(out),
+            EngineMsg::Drelu { msg, .. } => msg.write(out),
+            EngineMsg::Open { msg, .. } => msg.write(out),
+            EngineMsg::Relu { msg, .. } => msg.write(out),
+            EngineMsg::B2a { msg, .. } => msg.write(out),
+            EngineMsg::Count { msg, .. } => msg.write(out),
+            EngineMsg::CoinCommit { msg, .. } => msg.write(out),
+            EngineMsg::CoinReveal { msg, .. } => msg.write(out),
         }
-        out
     }
 
-    /// Strict decoding: size limit, header, tag, instance, then the payload
-    /// with the sub-protocol's validating decoder.
-    pub fn decode(bytes: &[u8]) -> Result<EngineMsg, EngineCodecError> {
-        if bytes.len() > MAX_MSG_BYTES {
-            return Err(EngineCodecError::TooLarge {
-                len: bytes.len(),
-                max: MAX_MSG_BYTES,
-            });
-        }
-        let Some((header, payload)) = bytes.split_at_checked(HEADER_LEN) else {
-            return Err(EngineCodecError::Truncated { len: bytes.len() });
-        };
-        let mut h = [0u8; HEADER_LEN];
-        h.copy_from_slice(header);
-        let [tag, i0, i1, i2, i3] = h;
-        let instance = u32::from_le_bytes([i0, i1, i2, i3]);
+    /// The header, the instance rule, then the payload (whole, with its own
+    /// decoder).
+    fn read(r: &mut Reader<'_>, limits: &Limits) -> Result<Self, CodecError> {
+        let tag = r.u8()?;
+        let instance = r.u32()?;
         let kind = kind_of(tag);
         let session_level = matches!(
             tag,
             TAG_HELLO | TAG_BASE_SENDER | TAG_BASE_RECEIVER | TAG_EXTEND | TAG_ABORT
         );
         if session_level != (instance == 0) && kind != UNKNOWN_KIND {
-            return Err(EngineCodecError::Instance { kind, instance });
+            return Err(CodecError::malformed(
+                kind,
+                format!("names instance {instance}, which it cannot"),
+            ));
         }
         Ok(match tag {
             TAG_HELLO => {
-                let Some((n, d)) = payload
-                    .split_at_checked(32)
-                    .filter(|_| payload.len() == HELLO_LEN)
-                else {
-                    return Err(EngineCodecError::Length {
-                        kind: HELLO_KIND,
-                        expected: HELLO_LEN,
-                        got: payload.len(),
-                    });
-                };
-                let mut nonce = [0u8; 32];
-                nonce.copy_from_slice(n);
-                let mut settings = [0u8; 32];
-                settings.copy_from_slice(d);
+                let mut p = Reader::new(kind, r.rest());
+                p.expect_remaining(Some(HELLO_LEN))?;
+                let nonce = p.array()?;
+                let settings = p.array()?;
                 EngineMsg::Hello(HelloMsg { nonce, settings })
             }
-            TAG_BASE_SENDER => EngineMsg::BaseOtSender(BaseOtSenderMsg::from_bytes(payload)?),
-            TAG_BASE_RECEIVER => EngineMsg::BaseOtReceiver(BaseOtReceiverMsg::from_bytes(payload)?),
-            TAG_EXTEND => EngineMsg::Extend(ExtendMsg::from_slice(payload)?),
-            TAG_SELFTEST => EngineMsg::SelfTest(SelfTestMsg::decode(instance, payload)?),
+            TAG_BASE_SENDER => EngineMsg::BaseOtSender(r.message(limits)?),
+            TAG_BASE_RECEIVER => EngineMsg::BaseOtReceiver(r.message(limits)?),
+            TAG_EXTEND => EngineMsg::Extend(r.message(limits)?),
+            TAG_SELFTEST => {
+                let mut p = Reader::new(kind, r.rest());
+                p.expect_remaining(Some(SELFTEST_LEN))?;
+                let ops = p.u32()?;
+                let seed = p.array()?;
+                EngineMsg::SelfTest(SelfTestMsg {
+                    instance,
+                    ops,
+                    seed,
+                })
+            }
             TAG_ABORT => {
+                let payload = r.rest();
                 if payload.len() > MAX_ABORT_REASON {
-                    return Err(EngineCodecError::Reason);
+                    return Err(CodecError::Dimension {
+                        field: "reason",
+                        len: payload.len(),
+                        max: MAX_ABORT_REASON,
+                    });
                 }
-                let reason = core::str::from_utf8(payload).map_err(|_| EngineCodecError::Reason)?;
+                let reason = core::str::from_utf8(payload)
+                    .map_err(|_| CodecError::malformed(kind, "reason is not valid UTF-8"))?;
                 EngineMsg::Abort(reason.to_string())
             }
-            TAG_JOB => decode_job(instance, payload)?,
+            TAG_JOB => {
+                let mut p = Reader::new(kind, r.rest());
+                let code = p.u8()?;
+                let extra = JobKind::params_len(code).ok_or_else(|| unknown_job_kind(code))?;
+                p.expect_remaining(Some(4 + extra))?;
+                let n = p.u32()?;
+                EngineMsg::Job {
+                    instance,
+                    kind: JobKind::read_params(code, &mut p)?,
+                    n,
+                }
+            }
             TAG_TRIPLES => EngineMsg::Triples {
                 instance,
-                msg: TripleMsg::decode(payload)?,
+                msg: r.message(limits)?,
             },
             TAG_MULT => EngineMsg::Mult {
                 instance,
-                msg: <MultMsg as ArithMessage>::decode(payload)?,
+                msg: r.message(limits)?,
             },
             TAG_DRELU => EngineMsg::Drelu {
                 instance,
-                msg: <CmpMsg as Message>::decode(payload)?,
+                msg: r.message(limits)?,
             },
             TAG_OPEN => EngineMsg::Open {
                 instance,
-                msg: OpenMsg::decode(payload)?,
+                msg: r.message(limits)?,
             },
             TAG_RELU => EngineMsg::Relu {
                 instance,
-                msg: <ReluMsg as Message>::decode(payload)?,
+                msg: r.message(limits)?,
             },
             TAG_B2A => EngineMsg::B2a {
                 instance,
-                msg: <MuxMsg as Message>::decode(payload)?,
+                msg: r.message(limits)?,
             },
             TAG_COUNT => EngineMsg::Count {
                 instance,
-                msg: <CountMsg as Message>::decode(payload)?,
+                msg: r.message(limits)?,
             },
             TAG_COIN_COMMIT => EngineMsg::CoinCommit {
                 instance,
-                msg: <CoinCommit as ArithMessage>::decode(payload)?,
+                msg: r.message(limits)?,
             },
             TAG_COIN_REVEAL => EngineMsg::CoinReveal {
                 instance,
-                msg: <CoinReveal as ArithMessage>::decode(payload)?,
+                msg: r.message(limits)?,
             },
-            tag => return Err(EngineCodecError::UnknownTag { tag }),
+            tag => {
+                return Err(CodecError::Tag {
+                    kind: Self::KIND,
+                    tag,
+                });
+            }
         })
     }
-}
 
-impl SelfTestMsg {
-    /// The payload of a self-test request: `ops (u32 LE) ‖ seed`.
-    fn decode(instance: u32, payload: &[u8]) -> Result<SelfTestMsg, EngineCodecError> {
-        if payload.len() != 36 {
-            return Err(EngineCodecError::Length {
-                kind: SELFTEST_KIND,
-                expected: 36,
-                got: payload.len(),
-            });
+    /// A self-test or job must announce at least one operation.
+    fn validate(&self, _: &Limits) -> Result<(), CodecError> {
+        match self {
+            EngineMsg::SelfTest(SelfTestMsg { ops: 0, .. }) | EngineMsg::Job { n: 0, .. } => Err(
+                CodecError::malformed(self.kind(), "announces zero operations"),
+            ),
+            _ => Ok(()),
         }
-        let (o, s) = payload.split_at(4);
-        let mut ops = [0u8; 4];
-        ops.copy_from_slice(o);
-        let mut seed = [0u8; 32];
-        seed.copy_from_slice(s);
-        let ops = u32::from_le_bytes(ops);
-        if ops == 0 {
-            return Err(EngineCodecError::ZeroOps {
-                kind: SELFTEST_KIND,
-            });
-        }
-        Ok(SelfTestMsg {
-            instance,
-            ops,
-            seed,
-        })
     }
-}
-
-/// The payload of a job announcement: `code ‖ n (u32 LE) ‖ parameters`.
-fn decode_job(instance: u32, payload: &[u8]) -> Result<EngineMsg, EngineCodecError> {
-    let Some(&code) = payload.first() else {
-        return Err(EngineCodecError::Length {
-            kind: JOB_KIND,
-            expected: 5,
-            got: 0,
-        });
-    };
-    let Some(extra) = JobKind::params_len(code) else {
-        return Err(EngineCodecError::JobKind { code });
-    };
-    let (head, params) = match payload.split_at_checked(5) {
-        Some((h, p)) if p.len() == extra => (h, p),
-        _ => {
-            return Err(EngineCodecError::Length {
-                kind: JOB_KIND,
-                expected: 5 + extra,
-                got: payload.len(),
-            });
-        }
-    };
-    let mut nb = [0u8; 4];
-    nb.copy_from_slice(head.get(1..5).unwrap_or(&[0; 4]));
-    let n = u32::from_le_bytes(nb);
-    if n == 0 {
-        return Err(EngineCodecError::ZeroOps { kind: JOB_KIND });
-    }
-    let kind = JobKind::decode(code, params)?;
-    Ok(EngineMsg::Job { instance, kind, n })
 }
 
 const UNKNOWN_KIND: &str = "unknown";

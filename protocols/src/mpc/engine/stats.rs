@@ -2,8 +2,9 @@
 //! extended and consumed, operations per job kind) and the outbox, through
 //! which every message for the peer passes so it is counted exactly once.
 
+use mpc_core::codec::{Message, Traffic};
+
 use super::msg::{EngineMsg, Protocol};
-use crate::mpc::arith::Traffic;
 
 /// Bytes and messages of one party, per protocol.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

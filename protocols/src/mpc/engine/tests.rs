@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 
+use mpc_core::codec::CodecError;
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 
@@ -372,7 +373,10 @@ fn tampered_frames_give_clear_errors() {
         let e = tamper_at(20, k, t).unwrap();
         assert_eq!(
             e,
-            EngineError::Codec(EngineCodecError::UnknownTag { tag: 0x7f }),
+            EngineError::Codec(CodecError::Tag {
+                kind: "engine",
+                tag: 0x7f
+            }),
             "{kind}"
         );
         // Another message's tag.
@@ -430,7 +434,7 @@ fn instance_errors() {
     zero[1..5].copy_from_slice(&0u32.to_le_bytes());
     assert!(matches!(
         tamper_at(8, k, zero),
-        Some(EngineError::Codec(EngineCodecError::Instance { .. }))
+        Some(EngineError::Codec(CodecError::Malformed { .. }))
     ));
     let triples_instance = frames
         .iter()
@@ -452,7 +456,7 @@ fn instance_errors() {
     base[1] = 1;
     assert!(matches!(
         tamper_at(8, 0, base),
-        Some(EngineError::Codec(EngineCodecError::Instance { .. }))
+        Some(EngineError::Codec(CodecError::Malformed { .. }))
     ));
 }
 
@@ -503,12 +507,12 @@ fn engine_message_codec_round_trips() {
     st.extend_from_slice(&[0u8; 36]);
     assert_eq!(
         EngineMsg::decode(&st).unwrap_err(),
-        EngineCodecError::ZeroOps { kind: "self-test" }
+        CodecError::malformed("self-test", "announces zero operations")
     );
     let huge = vec![0x03; MAX_MSG_BYTES + 1];
     assert!(matches!(
         EngineMsg::decode(&huge),
-        Err(EngineCodecError::TooLarge { .. })
+        Err(CodecError::TooLarge { .. })
     ));
 }
 

@@ -31,12 +31,12 @@
 //! 33 bytes (commit) + 65 bytes (reveal) each way, 196 bytes in total;
 //! 2 rounds.
 
+use mpc_core::codec::{CodecError, Limits, Message, Reader};
 use mpc_core::prg::Seed;
 use rand::CryptoRng;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use super::codec::{ArithMessage, CodecError, Reader};
 use super::{Finished, Traffic};
 use crate::mpc::corr::Party;
 
@@ -90,50 +90,46 @@ impl core::fmt::Debug for CoinReveal {
 const TAG_COMMIT: u8 = 0x51;
 const TAG_REVEAL: u8 = 0x52;
 
-impl ArithMessage for CoinCommit {
+/// `tag ‖ digest (32 bytes)`.
+impl Message for CoinCommit {
     const KIND: &'static str = "coin commit";
 
     fn encoded_len(&self) -> usize {
         33
     }
 
-    fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(33);
+    fn write(&self, out: &mut Vec<u8>) {
         out.push(TAG_COMMIT);
         out.extend_from_slice(&self.digest);
-        out
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
-        let mut r = Reader::new(Self::KIND, TAG_COMMIT, 1, bytes)?;
-        r.expect_total(Some(33))?;
+    fn read(r: &mut Reader<'_>, _: &Limits) -> Result<Self, CodecError> {
+        r.tag(TAG_COMMIT)?;
+        r.expect_remaining(Some(32))?;
         let digest = r.array::<32>()?;
-        r.finish()?;
         Ok(CoinCommit { digest })
     }
 }
 
-impl ArithMessage for CoinReveal {
+/// `tag ‖ share (32 bytes) ‖ nonce (32 bytes)`.
+impl Message for CoinReveal {
     const KIND: &'static str = "coin reveal";
 
     fn encoded_len(&self) -> usize {
         65
     }
 
-    fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(65);
+    fn write(&self, out: &mut Vec<u8>) {
         out.push(TAG_REVEAL);
         out.extend_from_slice(&self.share);
         out.extend_from_slice(&self.nonce);
-        out
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
-        let mut r = Reader::new(Self::KIND, TAG_REVEAL, 1, bytes)?;
-        r.expect_total(Some(65))?;
+    fn read(r: &mut Reader<'_>, _: &Limits) -> Result<Self, CodecError> {
+        r.tag(TAG_REVEAL)?;
+        r.expect_remaining(Some(64))?;
         let share = r.array::<32>()?;
         let nonce = r.array::<32>()?;
-        r.finish()?;
         Ok(CoinReveal { share, nonce })
     }
 }

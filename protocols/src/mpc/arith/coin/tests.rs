@@ -95,7 +95,7 @@ fn malformed_messages_are_errors() {
     ));
     assert!(matches!(
         CoinReveal::decode(&bytes),
-        Err(CodecError::WrongTag { .. })
+        Err(CodecError::Tag { tag: 0x51, .. })
     ));
     assert!(matches!(
         CoinReveal::decode(&[]),

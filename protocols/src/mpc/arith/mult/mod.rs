@@ -23,10 +23,10 @@
 //! One triple (128 random OTs, 1024 bytes to make); 16 bytes each way, 32 in
 //! total (+ 5-byte header per message per batch); 1 round.
 
+use mpc_core::codec::{self, CodecError, FP_BYTES, Limits, Message, Reader};
 use mpc_core::field::Fp;
 use thiserror::Error;
 
-use super::codec::{self, ArithMessage, CodecError, FP_BYTES, Reader};
 use super::{Finished, MAX_BATCH, Traffic};
 use crate::mpc::corr::{Party, Triple};
 
@@ -96,32 +96,27 @@ impl MultMsg {
     }
 }
 
-impl ArithMessage for MultMsg {
+/// `tag ‖ n (u32 LE) ‖ d_0..d_{n−1} ‖ e_0..e_{n−1}`.
+impl Message for MultMsg {
     const KIND: &'static str = "mult";
 
     fn encoded_len(&self) -> usize {
         HEADER + 2 * FP_BYTES * self.d.len()
     }
 
-    fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.encoded_len());
+    fn write(&self, out: &mut Vec<u8>) {
         out.push(TAG);
-        codec::put_count(&mut out, self.d.len());
-        codec::put_fps(&mut out, &self.d);
-        codec::put_fps(&mut out, &self.e);
-        out
+        codec::put_count(out, self.d.len());
+        codec::put_fps(out, &self.d);
+        codec::put_fps(out, &self.e);
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
-        let mut r = Reader::new(Self::KIND, TAG, HEADER, bytes)?;
+    fn read(r: &mut Reader<'_>, _: &Limits) -> Result<Self, CodecError> {
+        r.tag(TAG)?;
         let n = r.count()?;
-        r.expect_total(
-            n.checked_mul(2 * FP_BYTES)
-                .and_then(|b| b.checked_add(HEADER)),
-        )?;
-        let d = r.fp_vec(n)?;
-        let e = r.fp_vec(n)?;
-        r.finish()?;
+        r.expect_remaining(n.checked_mul(2 * FP_BYTES))?;
+        let d = r.fps(n)?;
+        let e = r.fps(n)?;
         Ok(MultMsg { d, e })
     }
 }

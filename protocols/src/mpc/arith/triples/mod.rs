@@ -44,12 +44,12 @@
 //! total (+ 9 bytes header per message per batch, + 4 bytes per rejected
 //! index); 1 round.
 
+use mpc_core::codec::{self, CodecError, FP_BYTES, Limits, Message, Reader};
 use mpc_core::field::{Fp, MODULUS};
 use rand::CryptoRng;
 use thiserror::Error;
 use zeroize::Zeroize;
 
-use super::codec::{self, ArithMessage, CodecError, FP_BYTES, Reader};
 use super::ot::{
     Block, OtShapeError, RotReceiverOutput, RotSenderOutput, expect_receiver, expect_sender,
 };
@@ -133,48 +133,54 @@ impl TripleMsg {
     }
 }
 
-impl ArithMessage for TripleMsg {
+/// `tag ‖ nr (u32 LE) ‖ nt (u32 LE) ‖ rejected (nr × u32 LE, strictly
+/// increasing) ‖ τ (nt field elements)`.
+impl Message for TripleMsg {
     const KIND: &'static str = "triple";
 
     fn encoded_len(&self) -> usize {
         HEADER + 4 * self.rejected.len() + FP_BYTES * self.tau.len()
     }
 
-    fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.encoded_len());
+    fn write(&self, out: &mut Vec<u8>) {
         out.push(TAG);
-        codec::put_count(&mut out, self.rejected.len());
-        codec::put_count(&mut out, self.tau.len());
+        codec::put_count(out, self.rejected.len());
+        codec::put_count(out, self.tau.len());
         for r in &self.rejected {
             out.extend_from_slice(&r.to_le_bytes());
         }
-        codec::put_fps(&mut out, &self.tau);
-        out
+        codec::put_fps(out, &self.tau);
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
-        let mut r = Reader::new(Self::KIND, TAG, HEADER, bytes)?;
+    fn read(r: &mut Reader<'_>, _: &Limits) -> Result<Self, CodecError> {
+        r.tag(TAG)?;
         let nr = r.count()?;
         let nt = r.count()?;
-        let total = nr
-            .checked_mul(4)
-            .zip(nt.checked_mul(FP_BYTES))
-            .and_then(|(a, b)| a.checked_add(b))
-            .and_then(|x| x.checked_add(HEADER));
-        r.expect_total(total)?;
-        let rejected = r.u32_vec(nr)?;
-        if let Some(index) = rejected
+        r.expect_remaining(
+            nr.checked_mul(4)
+                .zip(nt.checked_mul(FP_BYTES))
+                .and_then(|(a, b)| a.checked_add(b)),
+        )?;
+        let rejected = r.u32s(nr)?;
+        let tau = r.fps(nt)?;
+        Ok(TripleMsg { rejected, tau })
+    }
+
+    fn validate(&self, _: &Limits) -> Result<(), CodecError> {
+        match self
+            .rejected
             .windows(2)
             .position(|w| matches!(w, [x, y] if x >= y))
         {
-            return Err(CodecError::Unsorted {
-                kind: Self::KIND,
-                index: index + 1,
-            });
+            Some(index) => Err(CodecError::malformed(
+                Self::KIND,
+                format!(
+                    "rejected list is not strictly increasing at position {}",
+                    index + 1
+                ),
+            )),
+            None => Ok(()),
         }
-        let tau = r.fp_vec(nt)?;
-        r.finish()?;
-        Ok(TripleMsg { rejected, tau })
     }
 }
 

@@ -151,10 +151,10 @@ fn peer_message_shape_errors() {
     unsorted.extend_from_slice(&bytes[9..]);
     assert_eq!(
         TripleMsg::decode(&unsorted).unwrap_err(),
-        CodecError::Unsorted {
-            kind: "triple",
-            index: 1
-        }
+        CodecError::malformed(
+            "triple",
+            "rejected list is not strictly increasing at position 1"
+        )
     );
 }
 

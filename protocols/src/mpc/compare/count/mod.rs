@@ -43,12 +43,13 @@ mod tests;
 
 use core::fmt;
 
+use mpc_core::codec::{CodecError, Limits, Message, Reader};
 use mpc_core::field::Fp;
 use rand::CryptoRng;
 use thiserror::Error;
 
 use super::bits::BitVec;
-use super::codec::{self, CodecError, Message, Reader};
+use super::codec;
 use super::drelu::{Drelu, DreluError, DreluParams, MAX_BOUND_BITS};
 use super::millionaire::CmpMsg;
 use super::mux::{Mux, MuxError, MuxMode, MuxMsg, MuxParams};
@@ -221,15 +222,15 @@ impl Message for CountMsg {
         }
     }
 
-    fn encode_into(&self, out: &mut Vec<u8>) {
+    fn write(&self, out: &mut Vec<u8>) {
         match self {
             CountMsg::B2a(m) => {
                 out.push(TAG_B2A);
-                m.encode_into(out);
+                m.write(out);
             }
             CountMsg::Drelu(m) => {
                 out.push(TAG_DRELU);
-                m.encode_into(out);
+                m.write(out);
             }
             CountMsg::Reveal(b) => {
                 out.push(TAG_REVEAL);
@@ -239,11 +240,10 @@ impl Message for CountMsg {
         }
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
-        let mut r = Reader::new(Self::KIND, bytes);
+    fn read(r: &mut Reader<'_>, limits: &Limits) -> Result<Self, CodecError> {
         match r.u8()? {
-            TAG_B2A => Ok(CountMsg::B2a(MuxMsg::decode(r.rest())?)),
-            TAG_DRELU => Ok(CountMsg::Drelu(CmpMsg::decode(r.rest())?)),
+            TAG_B2A => Ok(CountMsg::B2a(r.message::<MuxMsg>(limits)?)),
+            TAG_DRELU => Ok(CountMsg::Drelu(r.message::<CmpMsg>(limits)?)),
             TAG_REVEAL => {
                 let tag = r.u8()?;
                 if tag != TAG_REVEAL_INNER {
@@ -252,9 +252,7 @@ impl Message for CountMsg {
                         tag,
                     });
                 }
-                let b = r.bits()?;
-                r.finish()?;
-                Ok(CountMsg::Reveal(b))
+                Ok(CountMsg::Reveal(codec::bits(r)?))
             }
             tag => Err(CodecError::Tag {
                 kind: Self::KIND,
@@ -262,8 +260,11 @@ impl Message for CountMsg {
             }),
         }
     }
+}
 
-    fn name(&self) -> &'static str {
+impl CountMsg {
+    /// Name of this message's variant, for errors.
+    pub fn name(&self) -> &'static str {
         match self {
             CountMsg::B2a(_) => "B2A",
             CountMsg::Drelu(_) => "DReLU",

@@ -83,11 +83,11 @@ mod tests;
 
 use core::fmt;
 
+use mpc_core::codec::CodecError;
 use mpc_core::field::Fp;
 use rand::CryptoRng;
 use thiserror::Error;
 
-use super::codec::CodecError;
 use super::millionaire::{CmpMsg, Millionaire, MillionaireError, MillionaireParams};
 use super::{Cost, Finished, PingPong, Relation, RotDemand, Rots, Traffic};
 use crate::mpc::corr::Party;

@@ -89,6 +89,7 @@ mod tests;
 
 use core::fmt;
 
+use mpc_core::codec::{CodecError, Limits, Message, Reader};
 use mpc_core::ot::Block;
 use rand::CryptoRng;
 use thiserror::Error;
@@ -97,7 +98,7 @@ use shape::{Flight, Op, Shape};
 pub use shape::{MAX_DIGIT_BITS, MAX_SLOTS};
 
 use super::bits::BitVec;
-use super::codec::{self, CodecError, Message, Reader};
+use super::codec;
 use super::rots::{CorrTriple, RotShapeError, Rots, key_stream};
 use super::{Cost, Finished, Phase, PingPong, Relation, RotDemand, Traffic};
 use crate::mpc::corr::Party;
@@ -248,7 +249,7 @@ impl Message for CmpMsg {
         }
     }
 
-    fn encode_into(&self, out: &mut Vec<u8>) {
+    fn write(&self, out: &mut Vec<u8>) {
         match self {
             CmpMsg::Choices(b) => {
                 out.push(TAG_CHOICES);
@@ -266,15 +267,14 @@ impl Message for CmpMsg {
         }
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
-        let mut r = Reader::new(Self::KIND, bytes);
+    fn read(r: &mut Reader<'_>, _: &Limits) -> Result<Self, CodecError> {
         let msg = match r.u8()? {
-            TAG_CHOICES => CmpMsg::Choices(r.bits()?),
+            TAG_CHOICES => CmpMsg::Choices(codec::bits(r)?),
             TAG_TABLES => CmpMsg::Tables {
-                tables: r.bits()?,
-                open: r.bits()?,
+                tables: codec::bits(r)?,
+                open: codec::bits(r)?,
             },
-            TAG_OPEN => CmpMsg::Open(r.bits()?),
+            TAG_OPEN => CmpMsg::Open(codec::bits(r)?),
             tag => {
                 return Err(CodecError::Tag {
                     kind: Self::KIND,
@@ -282,11 +282,13 @@ impl Message for CmpMsg {
                 });
             }
         };
-        r.finish()?;
         Ok(msg)
     }
+}
 
-    fn name(&self) -> &'static str {
+impl CmpMsg {
+    /// Name of this message's variant, for errors.
+    pub fn name(&self) -> &'static str {
         match self {
             CmpMsg::Choices(_) => "choices",
             CmpMsg::Tables { .. } => "tables",

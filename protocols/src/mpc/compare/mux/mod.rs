@@ -48,12 +48,13 @@ mod tests;
 
 use core::fmt;
 
+use mpc_core::codec::{CodecError, FP_BYTES, Limits, Message, Reader};
 use mpc_core::field::Fp;
 use rand::CryptoRng;
 use thiserror::Error;
 
 use super::bits::BitVec;
-use super::codec::{self, CodecError, Message, Reader};
+use super::codec;
 use super::rots::{RotShapeError, Rots, block_to_fp};
 use super::{Cost, Finished, MAX_SECTION_BITS, Phase, PingPong, RotDemand, Traffic};
 use crate::mpc::corr::Party;
@@ -149,7 +150,7 @@ impl MuxParams {
     /// Exact cost of an `n`-element batch.
     pub fn cost(&self, n: usize) -> Cost {
         let bits = codec::COUNT_BYTES + n.div_ceil(8);
-        let fps = codec::COUNT_BYTES + codec::FP_BYTES * n;
+        let fps = codec::COUNT_BYTES + FP_BYTES * n;
         let mut c = Cost {
             rots: self.rot_demand(n),
             ..Cost::default()
@@ -219,7 +220,7 @@ impl Message for MuxMsg {
         }
     }
 
-    fn encode_into(&self, out: &mut Vec<u8>) {
+    fn write(&self, out: &mut Vec<u8>) {
         match self {
             MuxMsg::Choices(b) => {
                 out.push(TAG_CHOICES);
@@ -240,15 +241,14 @@ impl Message for MuxMsg {
         }
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
-        let mut r = Reader::new(Self::KIND, bytes);
+    fn read(r: &mut Reader<'_>, _: &Limits) -> Result<Self, CodecError> {
         let msg = match r.u8()? {
-            TAG_CHOICES => MuxMsg::Choices(r.bits()?),
+            TAG_CHOICES => MuxMsg::Choices(codec::bits(r)?),
             TAG_REPLY => MuxMsg::Reply {
-                choices: r.bits()?,
-                corrections: r.fps()?,
+                choices: codec::bits(r)?,
+                corrections: codec::fps(r)?,
             },
-            TAG_CORRECTIONS => MuxMsg::Corrections(r.fps()?),
+            TAG_CORRECTIONS => MuxMsg::Corrections(codec::fps(r)?),
             tag => {
                 return Err(CodecError::Tag {
                     kind: Self::KIND,
@@ -256,11 +256,13 @@ impl Message for MuxMsg {
                 });
             }
         };
-        r.finish()?;
         Ok(msg)
     }
+}
 
-    fn name(&self) -> &'static str {
+impl MuxMsg {
+    /// Name of this message's variant, for errors.
+    pub fn name(&self) -> &'static str {
         match self {
             MuxMsg::Choices(_) => "choices",
             MuxMsg::Reply { .. } => "reply",

@@ -36,11 +36,11 @@ mod tests;
 
 use core::fmt;
 
+use mpc_core::codec::{CodecError, Limits, Message, Reader};
 use mpc_core::field::Fp;
 use rand::CryptoRng;
 use thiserror::Error;
 
-use super::codec::{CodecError, Message, Reader};
 use super::drelu::{Drelu, DreluError, DreluParams, Threshold};
 use super::millionaire::CmpMsg;
 use super::mux::{Mux, MuxError, MuxMode, MuxMsg, MuxParams};
@@ -167,32 +167,34 @@ impl Message for ReluMsg {
         }
     }
 
-    fn encode_into(&self, out: &mut Vec<u8>) {
+    fn write(&self, out: &mut Vec<u8>) {
         match self {
             ReluMsg::Drelu(m) => {
                 out.push(TAG_DRELU);
-                m.encode_into(out);
+                m.write(out);
             }
             ReluMsg::Mux(m) => {
                 out.push(TAG_MUX);
-                m.encode_into(out);
+                m.write(out);
             }
         }
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
-        let mut r = Reader::new(Self::KIND, bytes);
+    fn read(r: &mut Reader<'_>, limits: &Limits) -> Result<Self, CodecError> {
         match r.u8()? {
-            TAG_DRELU => Ok(ReluMsg::Drelu(CmpMsg::decode(r.rest())?)),
-            TAG_MUX => Ok(ReluMsg::Mux(MuxMsg::decode(r.rest())?)),
+            TAG_DRELU => Ok(ReluMsg::Drelu(r.message::<CmpMsg>(limits)?)),
+            TAG_MUX => Ok(ReluMsg::Mux(r.message::<MuxMsg>(limits)?)),
             tag => Err(CodecError::Tag {
                 kind: Self::KIND,
                 tag,
             }),
         }
     }
+}
 
-    fn name(&self) -> &'static str {
+impl ReluMsg {
+    /// Name of this message's variant, for errors.
+    pub fn name(&self) -> &'static str {
         match self {
             ReluMsg::Drelu(_) => "DReLU",
             ReluMsg::Mux(_) => "product",

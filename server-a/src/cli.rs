@@ -1,0 +1,198 @@
+//! Server A's command line, and the session and training plan built and
+//! checked from it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use fl_ml::model::{DEFAULT_CLIP, ModelKind, TrainConfig, init_params};
+use fl_ml::rule_defaults;
+use mpc_core::fixed::FixedParams;
+use mpc_core::wire::{self, Aggregation, SessionInfo};
+use rand::SeedableRng;
+
+/// Server A: leader of the two-server aggregation.
+#[derive(Debug, Parser)]
+#[command(name = "server-a", version)]
+pub struct Args {
+    /// Address to listen on for workers (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:4433")]
+    pub(crate) listen: SocketAddr,
+    /// Server B's address (needed by secure aggregation rules).
+    #[arg(long)]
+    pub(crate) peer_b: Option<SocketAddr>,
+    /// Enrolment directory (server-a.crt/.key, server-b.crt, enrolled.json).
+    #[arg(long, default_value = "pki")]
+    pub(crate) pki: PathBuf,
+    /// Directory holding the MNIST files.
+    #[arg(long, default_value = "data")]
+    pub(crate) data_dir: PathBuf,
+    /// Number of rounds [default: 100 for trust-based rules, 20 for FedAvg rules].
+    #[arg(long)]
+    pub(crate) rounds: Option<u64>,
+    /// Model: logreg, mlp or mlp:HIDDEN.
+    #[arg(long, default_value = "mlp")]
+    pub(crate) model: ModelKind,
+    /// Aggregation rule.
+    #[arg(long, default_value = "secure-fltrust", value_parser = rule_names())]
+    pub(crate) aggregation: Aggregation,
+    /// L2 clipping bound C for updates.
+    #[arg(long, default_value_t = DEFAULT_CLIP)]
+    pub(crate) clip: f32,
+    /// Plain rules only: do not clip updates.
+    #[arg(long)]
+    pub(crate) no_clip: bool,
+    /// Local epochs every worker (and A's proxy update) runs per round
+    /// [default: 3].
+    #[arg(long)]
+    pub(crate) epochs: Option<u32>,
+    /// Local minibatch size [default: 32].
+    #[arg(long)]
+    pub(crate) batch_size: Option<u32>,
+    /// Local learning rate [default: 0.2].
+    #[arg(long)]
+    pub(crate) lr: Option<f32>,
+    /// Server learning rate η: the model moves by η_t times the round's update
+    /// [default: 1; 2 for trust-based rules].
+    #[arg(long)]
+    pub(crate) server_lr: Option<f32>,
+    /// η_t = η / (1 + (t − 1)/T) in the t-th round of this run; 0 keeps η
+    /// constant [default: 0; 25 for trust-based rules].
+    #[arg(long)]
+    pub(crate) server_lr_decay: Option<f32>,
+    /// Trust-based rules: cosine threshold τ; updates with cos < τ get trust 0
+    /// (default: none, trust = ReLU(cos)).
+    #[arg(long)]
+    pub(crate) cos_threshold: Option<f32>,
+    /// Trust-based rules: fewest workers with positive trust for a round to
+    /// update the model.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) k_min: u32,
+    /// Seed for the initial model (never for secrets).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// Start the first round once this many workers have joined.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) workers: usize,
+    /// Seconds to wait for workers before starting anyway (with at least one).
+    #[arg(long, default_value_t = 60.0)]
+    pub(crate) start_timeout: f64,
+    /// Seconds a round may take before it is closed with the updates that arrived.
+    #[arg(long, default_value_t = 60.0)]
+    pub(crate) round_timeout: f64,
+    /// Ring width ℓ of the shares.
+    #[arg(long, default_value_t = 18)]
+    pub(crate) ring_bits: u32,
+    /// Fractional bits f of the fixed-point encoding.
+    #[arg(long, default_value_t = 16)]
+    pub(crate) frac_bits: u32,
+    /// Write the bound address to this file once listening.
+    #[arg(long)]
+    pub(crate) ready_file: Option<PathBuf>,
+    /// Exit when standard input closes (used by launchers).
+    #[arg(long)]
+    pub(crate) exit_on_stdin_close: bool,
+    /// After B is ready, run the 2PC engine self-test with B: K DReLUs and K
+    /// multiplications on random shared inputs, all preprocessing (base OTs,
+    /// IKNP, triples) inside the timing; prints one `{"engine": …}` JSON line,
+    /// then continues (rounds start after it).
+    #[arg(long, value_name = "K")]
+    pub(crate) engine_selftest: Option<usize>,
+    /// Benchmark mode: a model of D zeros (model name `synthetic`), no MNIST,
+    /// no evaluation; robust rules use a pseudo-random reference update
+    /// derived from `--seed` and the round (see `synthetic_reference`).
+    #[arg(long, value_name = "D")]
+    pub(crate) synthetic_dim: Option<usize>,
+}
+
+/// Parses a rule by name; `--help` and the error for an unknown name list
+/// every rule.
+fn rule_names() -> impl clap::builder::TypedValueParser<Value = Aggregation> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Aggregation::ALL.map(Aggregation::name))
+        .try_map(|s| s.parse::<Aggregation>())
+}
+
+/// What A runs with, checked, from its flags.
+pub(crate) struct Plan {
+    pub(crate) session: SessionInfo,
+    pub(crate) train: TrainConfig,
+    pub(crate) server_lr: f32,
+    pub(crate) server_lr_decay: Option<f32>,
+    pub(crate) rounds: u64,
+    pub(crate) model: Vec<f32>,
+}
+
+/// Builds and checks the session and A's own parameters from the flags.
+pub(crate) fn plan(args: &Args) -> Result<Plan> {
+    let defaults = rule_defaults(args.aggregation);
+    let train = TrainConfig {
+        epochs: args.epochs.map_or(defaults.train.epochs, |e| e as usize),
+        batch_size: args
+            .batch_size
+            .map_or(defaults.train.batch_size, |b| b as usize),
+        lr: args.lr.unwrap_or(defaults.train.lr),
+    };
+    let server_lr = args.server_lr.unwrap_or(defaults.server_lr);
+    if !(server_lr.is_finite() && server_lr > 0.0) {
+        bail!("--server-lr must be a positive number");
+    }
+    if args
+        .server_lr_decay
+        .is_some_and(|t| !(t.is_finite() && t >= 0.0))
+    {
+        bail!("--server-lr-decay must be a non-negative number of rounds (0: constant η)");
+    }
+    if args.no_clip && args.aggregation.is_secure() {
+        bail!("--no-clip is only available with plain aggregation rules");
+    }
+    if args.engine_selftest.is_some() && !args.aggregation.is_secure() {
+        bail!("--engine-selftest needs a secure rule (the session's 2PC engine runs it)");
+    }
+    let model = match args.synthetic_dim {
+        Some(d) => vec![0.0; d],
+        None => init_params(
+            args.model,
+            &mut rand::rngs::StdRng::seed_from_u64(args.seed),
+        ),
+    };
+    let trust_based = args.aggregation.is_trust_based();
+    let session = SessionInfo {
+        model: match args.synthetic_dim {
+            Some(_) => "synthetic".into(),
+            None => args.model.to_string(),
+        },
+        dim: u32::try_from(model.len()).context("model too large")?,
+        fixed: FixedParams::new(args.ring_bits, args.frac_bits)?,
+        aggregation: args.aggregation,
+        // Trust-based rules normalise to unit norm; a clip bound means nothing there.
+        clip: if trust_based || args.no_clip {
+            0.0
+        } else {
+            args.clip
+        },
+        train: wire::TrainParams::try_from(&train).context("training parameters")?,
+        cos_threshold: args.cos_threshold,
+        k_min: args.k_min,
+    };
+    session
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid session parameters: {e}"))?;
+    if session.aggregation.is_secure() {
+        // Refuse parameters the secure rules cannot run with (precision,
+        // dimension, clip bound) at start, not in every round.
+        protocols::robust::submit::RobustSetup::new(&session)
+            .context("parameters for the secure rule")?;
+    }
+    Ok(Plan {
+        session,
+        train,
+        server_lr,
+        server_lr_decay: args
+            .server_lr_decay
+            .map_or(defaults.server_lr_decay, |t| (t > 0.0).then_some(t)),
+        rounds: args.rounds.unwrap_or(defaults.rounds),
+        model,
+    })
+}
