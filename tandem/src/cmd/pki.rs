@@ -1,4 +1,4 @@
-//! `tandem-pki`: creates an enrolment directory for a local deployment:
+//! `tandem pki`: creates an enrolment directory for a local deployment:
 //! self-signed identities for server A, server B and N workers, and
 //! `enrolled.json` (worker id → certificate fingerprint).
 //!
@@ -13,8 +13,8 @@ use clap::Parser;
 
 /// Generate certificates and the worker enrolment list.
 #[derive(Debug, Parser)]
-#[command(name = "tandem-pki", version)]
-struct Args {
+#[command(name = "pki", version)]
+pub struct Args {
     /// Output directory (created; existing files are overwritten).
     #[arg(long, default_value = "pki")]
     dir: PathBuf,
@@ -23,8 +23,7 @@ struct Args {
     workers: u32,
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
+pub fn run(args: Args) -> Result<()> {
     transport::generate_pki(&args.dir, args.workers)
         .with_context(|| format!("generating certificates in {}", args.dir.display()))?;
     println!(

@@ -1,4 +1,4 @@
-//! The `eval` binary's pieces that can fail quietly: cache keys, resume, and
+//! The pieces of `tandem eval` that can fail quietly: cache keys, resume, and
 //! the report on a small synthetic result set (no training), and the command
 //! line (`--dry-run`: no runs).
 
@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tandem_harness::eval::{
+use tandem::eval::{
     ReportMeta, RoundRecord, RunResult, RunSpec, cache_path, canonical, load_cached, pending,
     render_report, run_grid, store,
 };
@@ -182,7 +182,7 @@ fn report_renders_tables_with_mean_and_std() {
         }),
     ];
     let meta = ReportMeta {
-        command: "cargo run --release --bin eval -- --quick".into(),
+        command: "cargo run --release -- eval --quick".into(),
         date: "2026-01-01 00:00 UTC".into(),
         grid: "- synthetic".into(),
         plots: vec![("a plot".into(), "plots/x.svg".into())],
@@ -196,10 +196,7 @@ fn report_renders_tables_with_mean_and_std() {
         ),
         "{md}"
     );
-    assert!(
-        md.contains("cargo run --release --bin eval -- --quick"),
-        "{md}"
-    );
+    assert!(md.contains("cargo run --release -- eval --quick"), "{md}");
     assert!(
         md.contains("## partition iid, Byzantine fraction 0\n"),
         "{md}"
@@ -225,14 +222,15 @@ fn report_renders_tables_with_mean_and_std() {
     assert!(md.contains("boom"), "{md}");
 }
 
-/// The eval binary's command line: bad axis values name the flag; the
+/// `tandem eval`'s command line: bad axis values name the flag; the
 /// presets and overrides list the runs they should.
 #[test]
 fn cli_validates_axes_and_lists_the_headline_grid() {
-    let eval = env!("CARGO_BIN_EXE_eval");
+    let tandem = env!("CARGO_BIN_EXE_tandem");
     let out_dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
-        std::process::Command::new(eval)
+        std::process::Command::new(tandem)
+            .arg("eval")
             .args(args)
             .args(["--dry-run", "--out"])
             .arg(out_dir.path())

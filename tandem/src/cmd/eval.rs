@@ -1,4 +1,4 @@
-//! `eval`: the robustness evaluation. Runs a grid of attacks × aggregation
+//! `tandem eval`: the robustness evaluation. Runs a grid of attacks × aggregation
 //! rules × Byzantine fractions × partitions × seeds — plaintext rules
 //! in-process through `fl_ml::sim`, secure rules through the real
 //! three-process system (server A, server B, worker host on loopback) — caches
@@ -17,11 +17,11 @@ use fl_ml::sim;
 use fl_ml::{Attack, DEFAULT_CLIP, Dataset, ModelKind, Partition, load_mnist, rule_defaults};
 use indicatif::{ProgressBar, ProgressStyle};
 use mpc_core::wire::Aggregation;
-use tandem_harness::eval::{
+use tandem::eval::{
     Event, ROW_ORDER, ReportMeta, RoundRecord, RunResult, RunSpec, load_cached, mean_curve,
     render_report, run_grid,
 };
-use tandem_harness::{Cluster, ClusterOptions, default_data_dir, plot};
+use tandem::{Cluster, ClusterOptions, default_data_dir, plot};
 
 /// Robustness evaluation: accuracy of every aggregation rule under every
 /// attack, written to OUT/robustness.md with plots in OUT/plots/.
@@ -37,7 +37,7 @@ use tandem_harness::{Cluster, ClusterOptions, default_data_dir, plot};
 /// configuration: rerunning skips finished runs (a stopped grid resumes).
 #[derive(Debug, Parser)]
 #[command(name = "eval", version)]
-struct Args {
+pub struct Args {
     /// Small grid (20 workers, 3 attacks, 3 plaintext rules + secure-fltrust,
     /// iid, f ∈ {0, 0.2}, 12 rounds, 1 seed) in ≈ 1–3 minutes; used by CI.
     #[arg(long, conflicts_with = "headline")]
@@ -661,8 +661,7 @@ fn run_secure(
     })
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
+pub fn run(args: Args) -> Result<()> {
     let mut grid = if args.quick {
         Grid::quick()
     } else if args.headline {
@@ -792,11 +791,6 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let out = out.canonicalize()?;
 
-    if !args.report_only && specs.iter().zip(&cached).any(|(s, c)| s.secure && !*c) {
-        // Under cargo this builds the server and worker binaries once, before
-        // any run is timed.
-        tandem_harness::bin_dir()?;
-    }
     let (train, test) = load_mnist(&data_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     let data = Arc::new((train, test));
     let progress = Progress::new(specs.len() - n_cached, (todo_est * 1000.0) as u64);
@@ -836,16 +830,16 @@ fn main() -> Result<()> {
 
     let results: Vec<Option<RunResult>> = specs.iter().map(|s| load_cached(&out, s)).collect();
     let plots = draw_plots(&out, &specs, &results)?;
-    let mut command = String::from("cargo run --release --bin eval");
+    let mut command = String::from("cargo run --release -- eval");
     // The command that regenerates this report (a `--report-only` render
-    // shows the command that runs the grid).
+    // shows the command that runs the grid); `tandem eval ARGS…`.
     let rest: Vec<String> = std::env::args()
-        .skip(1)
+        .skip(2)
         .filter(|a| a != "--report-only")
         .map(|a| shell_quote(&a))
         .collect();
     if !rest.is_empty() {
-        command.push_str(" -- ");
+        command.push(' ');
         command.push_str(&rest.join(" "));
     }
     let mut grid_text = grid.describe();

@@ -11,8 +11,8 @@ use mpc_core::field::Fp;
 use mpc_core::wire::{AToWorker, BToWorker, WorkerToA};
 use protocols::robust::encode::{encode_clipped, encode_unit, norm_sq};
 use protocols::robust::submit::{Draft, RobustSetup};
-use tandem_harness::client::ScriptedWorker;
-use tandem_harness::{Cluster, ClusterOptions};
+use tandem::client::ScriptedWorker;
+use tandem::{Cluster, ClusterOptions};
 
 const EVENT_WAIT: Duration = Duration::from_secs(240);
 
@@ -36,7 +36,7 @@ fn bump(bytes: &mut [u8], index: usize) {
 fn cheating_carries_and_forged_correlations_are_rejected_over_quic() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path().to_path_buf();
-    let mut o = ClusterOptions::new(&dir);
+    let mut o = ClusterOptions::new(&dir).with_exe(env!("CARGO_BIN_EXE_tandem"));
     o.aggregation = "secure-fltrust".into();
     o.model = "logreg".into();
     o.workers = 5;
@@ -127,7 +127,7 @@ fn cheating_carries_and_forged_correlations_are_rejected_over_quic() {
 fn secure_fedavg_refuses_an_unclipped_update_over_quic() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path().to_path_buf();
-    let mut o = ClusterOptions::new(&dir);
+    let mut o = ClusterOptions::new(&dir).with_exe(env!("CARGO_BIN_EXE_tandem"));
     o.aggregation = "secure-fedavg".into();
     o.model = "logreg".into();
     o.workers = 5;

@@ -4,13 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use mpc_core::codec::Message;
 use mpc_core::wire::{AToWorker, BToWorker, WorkerToB};
-use tandem_harness::client::{ScriptedWorker, WAIT};
-use tandem_harness::{Cluster, ClusterOptions};
+use tandem::client::{ScriptedWorker, WAIT};
+use tandem::{Cluster, ClusterOptions};
 
 const EVENT_WAIT: Duration = Duration::from_secs(180);
 
@@ -41,7 +40,7 @@ fn scratch(tag: &str) -> (tempfile::TempDir, std::path::PathBuf) {
 #[test]
 fn a_forged_claim_cannot_void_the_round() {
     let (_guard, dir) = scratch("void");
-    let mut o = ClusterOptions::new(&dir);
+    let mut o = ClusterOptions::new(&dir).with_exe(env!("CARGO_BIN_EXE_tandem"));
     o.workers = 12;
     o.rounds = 1;
     o.start_workers = false;
@@ -93,23 +92,6 @@ fn a_forged_claim_cannot_void_the_round() {
     );
 }
 
-fn pid_of(bin: &str, marker: &Path) -> Option<u32> {
-    let marker = marker.display().to_string();
-    for e in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
-            continue;
-        };
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        if cmd.split(' ').next().is_some_and(|a0| a0.ends_with(bin)) && cmd.contains(&marker) {
-            return Some(pid);
-        }
-    }
-    None
-}
-
 fn rss_mib(pid: u32) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let kb: u64 = s
@@ -129,14 +111,14 @@ fn rss_mib(pid: u32) -> u64 {
 fn one_worker_cannot_make_server_b_buffer_unread_data() {
     const CONNS: usize = 8;
     let (_guard, dir) = scratch("mem");
-    let mut o = ClusterOptions::new(&dir);
+    let mut o = ClusterOptions::new(&dir).with_exe(env!("CARGO_BIN_EXE_tandem"));
     o.workers = 4;
     o.rounds = 1;
     o.start_workers = false;
     o.extra_a = vec!["--start-timeout".into(), "600".into()];
     let c = Cluster::launch(&o).unwrap();
     let b = addr(c.addr_b.as_deref().unwrap());
-    let pid = pid_of("server-b", &dir.join("b-state")).expect("server-b pid");
+    let pid = c.pid("server-b").expect("server-b pid");
     let before = rss_mib(pid);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (grown, alive) = rt.block_on(async {
@@ -188,7 +170,7 @@ fn one_worker_cannot_make_server_b_buffer_unread_data() {
 #[test]
 fn a_flood_of_forged_claims_does_not_disconnect_a() {
     let (_guard, dir) = scratch("flood");
-    let mut o = ClusterOptions::new(&dir);
+    let mut o = ClusterOptions::new(&dir).with_exe(env!("CARGO_BIN_EXE_tandem"));
     o.workers = 4;
     o.rounds = 2;
     o.start_workers = false;
@@ -244,7 +226,7 @@ fn a_flood_of_forged_claims_does_not_disconnect_a() {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
             if link.conn.close_reason().is_some() {
-                link = tandem_harness::client::Link::connect(&identity, b, pin_b)
+                link = tandem::client::Link::connect(&identity, b, pin_b)
                     .await
                     .unwrap();
             }
@@ -276,7 +258,7 @@ fn a_flood_of_forged_claims_does_not_disconnect_a() {
 #[test]
 fn an_unwelcomed_worker_cannot_take_a_slot() {
     let (_guard, dir) = scratch("slot");
-    let mut o = ClusterOptions::new(&dir);
+    let mut o = ClusterOptions::new(&dir).with_exe(env!("CARGO_BIN_EXE_tandem"));
     o.workers = 8;
     o.rounds = 2; // keep A running after round 1
     o.start_workers = false;

@@ -1,4 +1,4 @@
-//! `bench`: benchmarks between real server processes over QUIC.
+//! `tandem bench`: benchmarks between real server processes over QUIC.
 //!
 //! - `bench engine --ops K [--repeat R]`: starts server B and server A (no
 //!   workers, secure-fedavg, `--rounds 0`, `--engine-selftest K`). A runs the
@@ -28,7 +28,7 @@
 //!      no MNIST, ĝ₀ = `server_a::synthetic_reference(seed, round, D)`, a
 //!      public PRG direction) with `--workers N`, so the first round starts
 //!      only when all N workers are connected;
-//!   3. connects N in-process workers (`tandem_harness::client::ScriptedWorker`:
+//!   3. connects N in-process workers (`tandem::client::ScriptedWorker`:
 //!      one real QUIC connection to each server per worker, enrolled
 //!      identities from the cluster's PKI), checks that A's `Welcome` carries
 //!      exactly the session the submissions were prepared for (round ids
@@ -74,13 +74,13 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 use server_a::synthetic_reference;
-use tandem_harness::client::ScriptedWorker;
-use tandem_harness::{Cluster, ClusterOptions, bin_dir};
+use tandem::client::ScriptedWorker;
+use tandem::{Cluster, ClusterOptions};
 
 /// Benchmarks of tandem between real processes.
 #[derive(Debug, Parser)]
 #[command(name = "bench", version)]
-struct Args {
+pub struct Args {
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -180,8 +180,6 @@ fn engine(ops: usize, repeat: usize, dir: Option<std::path::PathBuf>) -> Result<
     if ops == 0 || repeat == 0 {
         bail!("--ops and --repeat must be positive");
     }
-    // Resolve (and under cargo, build) the server binaries before any clock starts.
-    bin_dir()?;
     let is_tmp = dir.is_none();
     let dir = dir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("tandem-bench-engine-{}", std::process::id()))
@@ -615,8 +613,6 @@ fn round(a: &RoundArgs) -> Result<Value> {
     if !a.aggregation.is_secure() {
         bail!("--aggregation is the secure rule to measure (plain-fedavg is the baseline)");
     }
-    // Resolve (and under cargo, build) the server binaries before any clock starts.
-    bin_dir()?;
     let is_tmp = a.dir.is_none();
     let dir = a.dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("tandem-bench-round-{}", std::process::id()))
@@ -703,8 +699,7 @@ fn round(a: &RoundArgs) -> Result<Value> {
     Ok(out)
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
+pub fn run(args: Args) -> Result<()> {
     match args.cmd {
         Cmd::Engine { ops, repeat, dir } => {
             let out = engine(ops, repeat, dir)?;

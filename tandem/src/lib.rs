@@ -1,5 +1,7 @@
 //! Launches tandem's three processes (server B, server A, the worker host) on
-//! loopback with free ports, for the `demo` binary and the integration tests.
+//! loopback with free ports, for `tandem demo`, `tandem bench`, `tandem eval`
+//! and the integration tests. Each process is the `tandem` executable run with
+//! its role's subcommand (`tandem server-b …`); nothing is built at run time.
 //!
 //! Every child gets `--exit-on-stdin-close` and a pipe for stdin held by the
 //! [`Cluster`]: when the launcher exits for any reason (success, error, Ctrl-C,
@@ -8,7 +10,6 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::Once;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,10 @@ pub struct ClusterOptions {
     pub start_workers: bool,
     /// Server A starts the first round once this many workers joined (default: `workers`).
     pub start_after: Option<usize>,
+    /// The `tandem` executable each process runs (`tandem server-a …`); `None`:
+    /// this process's own executable, which then has to be `tandem`.
+    /// Integration tests set `env!("CARGO_BIN_EXE_tandem")` ([`ClusterOptions::with_exe`]).
+    pub exe: Option<PathBuf>,
 }
 
 impl ClusterOptions {
@@ -75,7 +80,35 @@ impl ClusterOptions {
             data_dir: default_data_dir(),
             start_workers: true,
             start_after: None,
+            exe: None,
         }
+    }
+
+    /// Runs the processes from the `tandem` executable at `exe`.
+    pub fn with_exe(mut self, exe: impl Into<PathBuf>) -> ClusterOptions {
+        self.exe = Some(exe.into());
+        self
+    }
+
+    /// The `tandem` executable to start the roles from.
+    fn executable(&self) -> Result<PathBuf> {
+        if let Some(exe) = &self.exe {
+            return Ok(exe.clone());
+        }
+        let exe = std::env::current_exe().context("locating the current executable")?;
+        // A cargo test binary (target/*/deps/NAME-HASH) has no role subcommands.
+        if exe
+            .parent()
+            .and_then(Path::file_name)
+            .is_some_and(|n| n == "deps")
+        {
+            bail!(
+                "{} is not the tandem executable: set ClusterOptions::exe \
+                 (integration tests: env!(\"CARGO_BIN_EXE_tandem\"))",
+                exe.display()
+            );
+        }
+        Ok(exe)
     }
 
     fn secure(&self) -> bool {
@@ -88,77 +121,6 @@ pub fn default_data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .join("data")
-}
-
-/// Where the workspace binaries live, building them first when run under cargo.
-pub fn bin_dir() -> Result<PathBuf> {
-    static BUILD: Once = Once::new();
-    let exe = std::env::current_exe().context("locating the current executable")?;
-    let mut dir = exe
-        .parent()
-        .context("executable has no parent directory")?
-        .to_path_buf();
-    if dir.file_name().is_some_and(|n| n == "deps") {
-        dir.pop();
-    }
-    let mut result = Ok(());
-    BUILD.call_once(|| {
-        // Under `cargo run`/`cargo test`, make sure the sibling binaries are
-        // built and current (a no-op when they are).
-        if let Ok(cargo) = std::env::var("CARGO") {
-            let release = dir.file_name().is_some_and(|n| n == "release");
-            let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-            let mut cmd = Command::new(cargo);
-            // `cargo run` gives this process the package's variables
-            // (CARGO_MANIFEST_DIR, CARGO_PKG_*, …); ring's build script tracks
-            // several of them, so passing them on would make this build and the
-            // next `cargo run` each rebuild ring, rustls and quinn.
-            for (key, _) in std::env::vars_os() {
-                let k = key.to_string_lossy();
-                if k.starts_with("CARGO_PKG_")
-                    || k.starts_with("CARGO_MANIFEST_")
-                    || matches!(
-                        &*k,
-                        "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE" | "OUT_DIR"
-                    )
-                {
-                    cmd.env_remove(&key);
-                }
-            }
-            cmd.args(["build", "--quiet", "--manifest-path"])
-                .arg(&manifest)
-                // Listing tandem-tests too keeps cargo's feature resolution identical
-                // to `cargo run --bin demo`, so the libraries are reused, not rebuilt.
-                .args([
-                    "-p",
-                    "tandem-tests",
-                    "-p",
-                    "server-a",
-                    "-p",
-                    "server-b",
-                    "-p",
-                    "worker",
-                ]);
-            if release {
-                cmd.arg("--release");
-            }
-            result = match cmd.status() {
-                Ok(s) if s.success() => Ok(()),
-                Ok(s) => Err(anyhow::anyhow!("building the server binaries failed: {s}")),
-                Err(e) => Err(anyhow::anyhow!("running cargo failed: {e}")),
-            };
-        }
-    });
-    result?;
-    for b in ["server-a", "server-b", "worker"] {
-        if !dir.join(b).exists() {
-            bail!(
-                "binary {b} not found next to {} (run `cargo build --release` first)",
-                exe.display()
-            );
-        }
-    }
-    Ok(dir)
 }
 
 struct Proc {
@@ -188,16 +150,19 @@ impl std::fmt::Debug for Cluster {
     }
 }
 
+/// Starts `exe name args… --exit-on-stdin-close`: the role `name` (a `tandem`
+/// subcommand) as its own process.
 fn spawn(
     name: &'static str,
-    bin: &Path,
+    exe: &Path,
     args: &[String],
     log: &Path,
     stdout: bool,
 ) -> Result<(Proc, Option<std::process::ChildStdout>)> {
     let log = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    let mut cmd = Command::new(bin);
-    cmd.args(args)
+    let mut cmd = Command::new(exe);
+    cmd.arg(name)
+        .args(args)
         .arg("--exit-on-stdin-close")
         .stdin(Stdio::piped())
         .stderr(Stdio::from(log))
@@ -208,7 +173,7 @@ fn spawn(
         });
     let mut child = cmd
         .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
+        .with_context(|| format!("starting {} {name}", exe.display()))?;
     let stdin = child.stdin.take().context("child stdin")?;
     let out = child.stdout.take();
     Ok((
@@ -244,7 +209,7 @@ fn wait_ready(file: &Path, procs: &mut [Proc], timeout: Duration) -> Result<Stri
 impl Cluster {
     /// Generates the PKI, starts B (secure rules), A and the worker host.
     pub fn launch(o: &ClusterOptions) -> Result<Cluster> {
-        let bins = bin_dir()?;
+        let exe = o.executable()?;
         std::fs::create_dir_all(&o.dir)?;
         let pki = o.dir.join("pki");
         let _ = std::fs::remove_dir_all(&pki);
@@ -269,13 +234,7 @@ impl Cluster {
                 s(&ready),
             ];
             args.extend(o.extra_b.iter().cloned());
-            let (p, _) = spawn(
-                "server-b",
-                &bins.join("server-b"),
-                &args,
-                &o.dir.join("server-b.log"),
-                false,
-            )?;
+            let (p, _) = spawn("server-b", &exe, &args, &o.dir.join("server-b.log"), false)?;
             procs.push(p);
             addr_b = Some(wait_ready(&ready, &mut procs, Duration::from_secs(30))?);
         }
@@ -305,13 +264,7 @@ impl Cluster {
             args.extend(["--peer-b".into(), b.clone()]);
         }
         args.extend(o.extra_a.iter().cloned());
-        let (p, out) = spawn(
-            "server-a",
-            &bins.join("server-a"),
-            &args,
-            &o.dir.join("server-a.log"),
-            true,
-        )?;
+        let (p, out) = spawn("server-a", &exe, &args, &o.dir.join("server-a.log"), true)?;
         procs.push(p);
         let out = out.context("server A stdout")?;
         let (tx, lines) = mpsc::channel();
@@ -339,7 +292,7 @@ impl Cluster {
 
     /// Starts a worker host process (with optional extra arguments, e.g. `--ids`).
     pub fn start_workers(&mut self, o: &ClusterOptions, extra: &[String]) -> Result<()> {
-        let bins = bin_dir()?;
+        let exe = o.executable()?;
         let s = |p: &Path| p.display().to_string();
         let mut args = vec![
             "--server-a".into(),
@@ -369,7 +322,7 @@ impl Cluster {
         let n = self.procs.len();
         let (p, _) = spawn(
             "worker",
-            &bins.join("worker"),
+            &exe,
             &args,
             &o.dir.join(format!("worker-{n}.log")),
             false,

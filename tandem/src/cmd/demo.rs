@@ -1,6 +1,7 @@
-//! `demo`: runs server A, server B and a worker host as three OS processes on
-//! loopback, prints one progress line per round and writes `summary.json`
-//! and `accuracy.svg` to `--out`.
+//! `tandem demo`: runs server A, server B and a worker host as three OS
+//! processes on loopback (`tandem server-b`, `tandem server-a`, `tandem
+//! worker`), prints one progress line per round and writes `summary.json` and
+//! `accuracy.svg` to `--out`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -10,12 +11,12 @@ use clap::Parser;
 use fl_ml::rule_defaults;
 use mpc_core::wire::Aggregation;
 use serde_json::{Value, json};
-use tandem_harness::{Cluster, ClusterOptions, plot};
+use tandem::{Cluster, ClusterOptions, plot};
 
-/// Private, Byzantine-robust federated learning on two servers: local demo.
+/// Local demo: server B, server A and a worker host as three processes on loopback, training on MNIST.
 #[derive(Debug, Parser)]
 #[command(name = "demo", version)]
-struct Args {
+pub struct Args {
     /// Simulated workers.
     #[arg(long, default_value_t = 20)]
     workers: usize,
@@ -46,7 +47,7 @@ struct Args {
     /// Trust-based rules: fewest positive-trust workers for an update [default: 3].
     #[arg(long)]
     k_min: Option<u32>,
-    /// Local epochs per round (see server-a --help for the per-rule defaults).
+    /// Local epochs per round (see `tandem server-a --help` for the per-rule defaults).
     #[arg(long)]
     epochs: Option<u32>,
     /// Local minibatch size.
@@ -78,8 +79,7 @@ struct Args {
     out: PathBuf,
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
+pub fn run(args: Args) -> Result<()> {
     if (args.cos_threshold.is_some() || args.k_min.is_some()) && !args.aggregation.is_trust_based()
     {
         bail!(

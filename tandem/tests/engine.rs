@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use tandem_harness::{Cluster, ClusterOptions};
+use tandem::{Cluster, ClusterOptions};
 
 fn positive(v: &Value, key: &str) -> f64 {
     let x = v[key]
@@ -20,8 +20,8 @@ fn positive(v: &Value, key: &str) -> f64 {
 #[test]
 fn bench_engine_runs_between_two_processes() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_bench"))
-        .args(["engine", "--ops", "200", "--dir"])
+    let out = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(["bench", "engine", "--ops", "200", "--dir"])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -56,8 +56,17 @@ fn bench_engine_runs_between_two_processes() {
 
 #[test]
 fn bench_round_runs_secure_and_plaintext_rounds() {
-    let out = Command::new(env!("CARGO_BIN_EXE_bench"))
-        .args(["round", "--dim", "2000", "--workers", "6", "--rounds", "2"])
+    let out = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args([
+            "bench",
+            "round",
+            "--dim",
+            "2000",
+            "--workers",
+            "6",
+            "--rounds",
+            "2",
+        ])
         .output()
         .unwrap();
     assert!(
@@ -87,7 +96,7 @@ fn bench_round_runs_secure_and_plaintext_rounds() {
 #[test]
 fn selftest_then_a_normal_round() {
     let dir = tempfile::tempdir().unwrap();
-    let mut o = ClusterOptions::new(dir.path());
+    let mut o = ClusterOptions::new(dir.path()).with_exe(env!("CARGO_BIN_EXE_tandem"));
     o.workers = 3;
     o.rounds = 1;
     o.model = "logreg".into();

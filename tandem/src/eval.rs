@@ -1,4 +1,4 @@
-//! The pieces of the `eval` binary that do not run anything: run
+//! The pieces of `tandem eval` that do not run anything: run
 //! specifications and their cache keys, the on-disk cache (resume), the
 //! scheduler over a caller-supplied runner, and the markdown report.
 //!

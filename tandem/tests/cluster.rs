@@ -8,16 +8,16 @@ use std::time::Duration;
 
 use mpc_core::codec::Message;
 use mpc_core::wire::{self, AToWorker, BToWorker, WorkerToA};
-use tandem_harness::client::{Link, ScriptedWorker, WAIT};
-use tandem_harness::{Cluster, ClusterOptions};
+use tandem::client::{Link, ScriptedWorker, WAIT};
+use tandem::{Cluster, ClusterOptions};
 
 const EVENT_WAIT: Duration = Duration::from_secs(180);
 
 #[test]
 fn demo_runs_three_rounds_and_writes_summary() {
     let out = tempfile::tempdir().unwrap();
-    let status = Command::new(env!("CARGO_BIN_EXE_demo"))
-        .args(["--rounds", "3", "--workers", "8", "--out"])
+    let status = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(["demo", "--rounds", "3", "--workers", "8", "--out"])
         .arg(out.path())
         .status()
         .unwrap();
@@ -60,7 +60,8 @@ fn run_rounds(o: &ClusterOptions) -> Vec<serde_json::Value> {
 #[test]
 fn secure_and_plain_fedavg_agree() {
     let dir = tempfile::tempdir().unwrap();
-    let mut o = ClusterOptions::new(dir.path().join("secure"));
+    let mut o =
+        ClusterOptions::new(dir.path().join("secure")).with_exe(env!("CARGO_BIN_EXE_tandem"));
     o.workers = 8;
     o.rounds = 4;
     let secure = run_rounds(&o);
@@ -90,7 +91,7 @@ where
     F: FnOnce(std::path::PathBuf, SocketAddr, SocketAddr) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let mut o = ClusterOptions::new(dir);
+    let mut o = ClusterOptions::new(dir).with_exe(env!("CARGO_BIN_EXE_tandem"));
     o.workers = 12; // enrolled identities; the data is split 12 ways in every run
     o.rounds = 1;
     o.start_workers = false;
@@ -283,7 +284,7 @@ fn bad_input_is_rejected_and_the_round_is_unchanged() {
 #[test]
 fn plain_fltrust_gives_sign_flippers_zero_trust() {
     let dir = tempfile::tempdir().unwrap();
-    let mut o = ClusterOptions::new(dir.path());
+    let mut o = ClusterOptions::new(dir.path()).with_exe(env!("CARGO_BIN_EXE_tandem"));
     o.workers = 8;
     o.byzantine = 2; // workers 6 and 7
     o.attack = "sign-flip".into();

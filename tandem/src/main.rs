@@ -1,0 +1,59 @@
+//! `tandem`: one executable for every role. `tandem server-a`, `tandem
+//! server-b` and `tandem worker` run the three processes of a deployment;
+//! `tandem demo`, `tandem bench` and `tandem eval` launch them as separate OS
+//! processes by re-executing this same executable with the role's
+//! subcommand, so nothing needs cargo at run time; `tandem pki` writes the
+//! enrolment directory.
+
+use std::future::Future;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Private, Byzantine-robust federated learning on two servers.
+///
+/// Each role is a subcommand; `tandem ROLE --help` lists its options.
+#[derive(Debug, Parser)]
+#[command(name = "tandem", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    role: Role,
+}
+
+#[derive(Debug, Subcommand)]
+enum Role {
+    ServerA(server_a::Args),
+    ServerB(server_b::Args),
+    Worker(worker::Args),
+    Demo(cmd::demo::Args),
+    Bench(cmd::bench::Args),
+    Eval(cmd::eval::Args),
+    Pki(cmd::pki::Args),
+}
+
+/// Runs a server or worker role to completion on a multi-threaded runtime and
+/// exits (status 1 with the error on stderr on failure).
+fn serve(role: impl Future<Output = anyhow::Result<()>>) -> ! {
+    transport::node::init_logging("info");
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => transport::node::exit_with(Err(format!("starting the async runtime: {e}"))),
+    };
+    let result = rt.block_on(role);
+    // Exits with the runtime still alive (it is never dropped), as under
+    // `#[tokio::main]`: a task blocked on stdin cannot hold up the exit.
+    transport::node::exit_with(result.map_err(|e| format!("{e:#}")))
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().role {
+        Role::ServerA(args) => serve(server_a::run(args)),
+        Role::ServerB(args) => serve(server_b::run(args)),
+        Role::Worker(args) => serve(worker::run(args)),
+        Role::Demo(args) => cmd::demo::run(args),
+        Role::Bench(args) => cmd::bench::run(args),
+        Role::Eval(args) => cmd::eval::run(args),
+        Role::Pki(args) => cmd::pki::run(args),
+    }
+}
