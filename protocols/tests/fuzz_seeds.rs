@@ -38,7 +38,7 @@ fn engine_seeds() -> BTreeMap<String, Vec<u8>> {
         extend_chunk: 1 << 9,
         ..EngineConfig::default()
     };
-    let mut a = Engine::new(Party::A, cfg.clone(), &Seed([1; 32]));
+    let mut a = Engine::new(Party::A, cfg, &Seed([1; 32]));
     let mut b = Engine::new(Party::B, cfg, &Seed([2; 32]));
     let mut to_b: Vec<Vec<u8>> = a.start().unwrap().iter().map(Message::encode).collect();
     let mut to_a: Vec<Vec<u8>> = b.start().unwrap().iter().map(Message::encode).collect();
