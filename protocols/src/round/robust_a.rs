@@ -296,6 +296,15 @@ impl RobustLeader {
         if r.close_sent.is_some() {
             return self.finish(None, None, Some("server B did not answer the close".into()));
         }
+        if r.closing {
+            // A later deadline and still no close: a batch (with its engine
+            // jobs) never finished at B. The engines are out of step for
+            // good, so the pipeline is retired and the round ends here.
+            let why = format!("a batch of round {round} did not finish before the deadline");
+            warn!(round, "{why}: ending the round and retiring the pipeline");
+            self.pipeline = Err(why.clone());
+            return self.finish(None, None, Some(format!("robust pipeline: {why}")));
+        }
         info!(
             round,
             accepted = r.accepted.len(),

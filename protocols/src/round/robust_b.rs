@@ -64,7 +64,10 @@ impl RobustHelper {
         engine_seed: &Seed,
     ) -> (RobustHelper, Vec<HelperAction>) {
         let pipeline = pipeline::for_session(Party::B, session, engine_seed);
-        // B never reveals below its own k_min, whatever A announces.
+        // B never reveals below its own k_min, whatever k_min A announces.
+        // (The count it compares is opened from A's share too: an A that
+        // deviates from the protocol can inflate it — semi-honest security,
+        // docs/PROTOCOL.md §3 "Reveal rules".)
         let cfg = Bounds {
             k_min: cfg.k_min.max(session.k_min as usize),
             max_pending: cfg.max_pending,

@@ -322,3 +322,85 @@ fn losing_b_is_fatal() {
         Some("lost the connection to server B: reset".into())
     );
 }
+
+// ---------------------------------------------------------------------------
+// Attack review (cold, after the sans-io restructuring). Each test below
+// demonstrates one finding; see the comment on each.
+
+use super::tests::Msg as SimMsg;
+use super::worker::prepare;
+use mpc_core::wire::SessionInfo;
+
+/// Delivers `q` between the servers, rewriting (or dropping, on `None`)
+/// every message to B through `edit`.
+fn drain_editing(sim: &mut Sim, mut q: VecDeque<SimMsg>, edit: &dyn Fn(AToB) -> Option<AToB>) {
+    while let Some(m) = q.pop_front() {
+        let m = match m {
+            SimMsg::ToB(b) => match edit(b) {
+                Some(b) => SimMsg::ToB(b),
+                None => continue,
+            },
+            other => other,
+        };
+        sim.deliver(m, &mut q);
+    }
+}
+
+/// Worker `w`'s honest submission for `round`, both halves, with A→B
+/// messages passed through `edit`.
+fn submit_editing(
+    sim: &mut Sim,
+    s: &SessionInfo,
+    round: u64,
+    w: u32,
+    delta: &[f32],
+    edit: &dyn Fn(AToB) -> Option<AToB>,
+) {
+    let sub = prepare(s, round, w, delta, &mut sim.rng).unwrap();
+    let f = sub.to_a.encode();
+    let acts = sim.leader.handle_worker_frame(sim.now, w, &f, f.len());
+    let mut q = VecDeque::new();
+    sim.leader_actions(acts, &mut q);
+    drain_editing(sim, q, edit);
+    let f = sub.to_b.unwrap().encode();
+    let acts = sim.helper.handle_worker_frame(w, &f, f.len());
+    let mut q = VecDeque::new();
+    sim.helper_actions(acts, &mut q);
+    drain_editing(sim, q, edit);
+}
+
+/// Finding (availability; misbehaving or stuck B): in a trust rule, once A
+/// has a batch in flight, the round deadline no longer bounds the round. At
+/// the first deadline A waits for the batch (a batch of the closing round may still finish); at every
+/// later deadline `on_deadline` sees no close sent and just re-arms, so a
+/// helper that never runs the batch (here: A's `Batch` is lost) keeps the
+/// round — and the whole session — open forever while the connection
+/// stays up.
+#[test]
+fn attack_a_batch_that_never_finishes_does_not_hold_the_round_past_its_deadlines() {
+    let dim = 8;
+    let s = low(Aggregation::SecureFltrust);
+    let g0: Vec<f32> = (0..dim).map(|k| 1.0 + k as f32).collect();
+    let mut sim = Sim::with(manual(s.clone()), helper());
+    sim.start_with(1, dim, 1, Some(g0.clone()));
+    let lose_batch = |m: AToB| (!matches!(m, AToB::Batch { .. })).then_some(m);
+    submit_editing(&mut sim, &s, 1, 0, &g0, &lose_batch);
+    assert!(sim.outcome.is_none(), "the batch is in flight");
+    for _ in 0..5 {
+        advance(&mut sim, ROUND_TIMEOUT);
+        if sim.outcome.is_some() {
+            break;
+        }
+    }
+    let o = sim
+        .outcome
+        .take()
+        .expect("the round must end by its second deadline even with a batch stuck at B");
+    assert!(o.mean_update.is_none());
+    assert!(
+        sim.leader
+            .poll_timeout()
+            .is_none_or(|t| t > sim.now + 1000 * ROUND_TIMEOUT),
+        "no round deadline is left"
+    );
+}
