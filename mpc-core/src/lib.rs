@@ -6,7 +6,7 @@
 //!
 //! Nothing here does I/O, reads a clock or reads the operating system's
 //! randomness: randomness enters through seeds and `&mut impl CryptoRng`
-//! arguments that the caller supplies (the binaries draw them from the OS;
+//! arguments that the caller supplies (the roles draw them from the OS;
 //! tests use fixed seeds). `.ci/sans-io-check` enforces this.
 
 pub mod codec;

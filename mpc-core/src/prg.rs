@@ -2,7 +2,7 @@
 //! that turn a caller's CSPRNG into seeds and field elements.
 //!
 //! Nothing here reads the operating system: a fresh [`Seed`] comes from a
-//! caller's `rand::CryptoRng` ([`Seed::from_rng`]; the binaries pass an
+//! caller's `rand::CryptoRng` ([`Seed::from_rng`]; the roles pass an
 //! OS-seeded one), a child seed from a parent ([`Seed::derive`]). A seed is
 //! never used directly as a stream key: [`Prg::new`] hashes it together with
 //! a [`Domain`] (purpose, round, worker), so one seed expanded for two

@@ -135,8 +135,10 @@ pub struct SessionInfo {
     pub train: TrainParams,
     /// Trust-based rules: cosine threshold τ (`None`: ReLU(cos) only).
     pub cos_threshold: Option<f32>,
-    /// Trust-based rules: fewest positive-trust workers for a round to update
-    /// the model (docs/PROTOCOL.md §3, default 3).
+    /// Secure and trust-based rules: fewest workers that count (positive
+    /// trust; secure-fedavg: valid submissions) for a round to update the
+    /// model (docs/PROTOCOL.md §3, default 3; B applies its own `--k-min` if
+    /// higher). plain-fedavg ignores it.
     pub k_min: u32,
 }
 

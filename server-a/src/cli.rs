@@ -65,11 +65,13 @@ pub struct Args {
     /// (default: none, trust = ReLU(cos)).
     #[arg(long)]
     pub(crate) cos_threshold: Option<f32>,
-    /// Trust-based rules: fewest workers with positive trust for a round to
-    /// update the model.
+    /// Fewest workers that count — positive trust (trust-based rules) or
+    /// valid submissions (secure-fedavg) — for a round to update the model;
+    /// B never reveals below its own `--k-min`. plain-fedavg ignores it.
     #[arg(long, default_value_t = 3)]
     pub(crate) k_min: u32,
-    /// Seed for the initial model (never for secrets).
+    /// Seed for the initial model, A's proxy-update training and the
+    /// synthetic reference (never for secrets).
     #[arg(long, default_value_t = 1)]
     pub(crate) seed: u64,
     /// Start the first round once this many workers have joined.

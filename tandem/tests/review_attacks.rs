@@ -157,13 +157,13 @@ fn one_worker_cannot_make_server_b_buffer_unread_data() {
 }
 
 /// Finding 3 (fixed; the description is of the old behaviour): every forged-claim upload (≈20 bytes, no shares) makes B send
-/// A a `Rejected` (helper.rs:316-322), with no rate limit and no `seen`
+/// A a `Rejected` (server B's helper), with no rate limit and no `seen`
 /// bookkeeping. B's shell turns a burst of them into a burst of frames for A
 /// faster than the writer task drains them; B's outbox to A is the same
 /// 256-frame `Outbox` used for workers, and a full outbox *closes the
-/// connection* (hub.rs:342-349) even though A is reading fine. B then hangs up
+/// connection* (`transport::hub`) even though A is reading fine. B then hangs up
 /// on A, and A ends the training run ("lost the connection to server B",
-/// server-a main.rs:360-364).
+/// `LeaderError::LostB`).
 ///
 /// PROTOCOL §5: "a peer that stops reading is disconnected instead of stalling
 /// the server" — here a healthy server A is disconnected because of a worker.

@@ -323,7 +323,7 @@ async fn run_peer<P: Clone + Debug + Send + Sync + 'static>(
 
 /// Runs one peer's frame stream: reports `Connected` with an [`Outbox`],
 /// then every frame, then `Closed`. Used by the accept side ([`serve`]) and by
-/// clients (server A's link to B, workers) alike.
+/// server A's link to B alike (workers use `worker::link::Link` instead).
 pub async fn attach<P: Clone + Debug + Send + Sync + 'static>(
     conn: quinn::Connection,
     writer: FrameWriter,

@@ -8,6 +8,10 @@
 //!   [`connect`], [`accept_connection`], [`peer_fingerprint`]).
 //! * [`frame`]: `u32` big-endian length-prefixed frames over quinn streams
 //!   with timeouts, a maximum frame size and byte counters.
+//! * [`hub`]: the server side shared by server A and server B (accept, one
+//!   event channel, [`hub::Peers`] outboxes).
+//! * [`node`]: process plumbing of the roles (logging, ready files, shutdown
+//!   and drain).
 //!
 //! # Pitfalls for callers
 //!

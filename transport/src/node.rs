@@ -1,4 +1,4 @@
-//! Process plumbing shared by the three binaries: logging, the ready file
+//! Process plumbing shared by the three roles: logging, the ready file
 //! that tells a launcher where a server listens, and exiting with the parent.
 
 use std::net::SocketAddr;

@@ -6,7 +6,8 @@
 //! takes the delta, optionally applies an attack, and hands it to
 //! `protocols::round::worker::prepare`, which clips (or, for trust-based
 //! rules, normalises to unit norm), encodes and shares it. An attack is
-//! applied before `prepare`, so an attacker's update passes the norm checks. `--seed` drives partitioning, training and attacks only (per round
+//! applied before `prepare`, so an attacker's update passes the norm checks.
+//! `--seed` drives partitioning, training and attacks only (per round
 //! through `mpc_core::prg` domains); every secret (share seeds, the dealt
 //! scalar, commitment blinds, proof randomness) comes from the OS CSPRNG,
 //! which the worker passes to `prepare`.

@@ -1,7 +1,8 @@
 //! Server A's session state machine (sans-io): the roster, the start rule,
 //! the deadlines, the engine self-test and every frame A receives.
 //!
-//! The shell (the `server-a` binary) owns sockets, the model and the clock;
+//! The shell (the `server-a` crate, run as `tandem server-a`) owns sockets,
+//! the model and the clock;
 //! [`Leader`] owns everything else, in the style of `quinn-proto`:
 //!
 //! - frames in, undecoded: [`Leader::handle_worker_frame`] and

@@ -1,5 +1,6 @@
 //! Round state machines for server A (leader), server B (helper) and workers.
-//! All three are sans-io: messages in, actions out; the binaries do the I/O.
+//! All three are sans-io: messages in, actions out; the role shells
+//! (`server-a`, `server-b`, `worker`, run as `tandem ROLE`) do the I/O.
 
 pub mod helper;
 pub mod leader;

@@ -47,7 +47,7 @@ pub struct Submission {
 /// ring with a fresh seed and prove it valid ([`crate::robust::submit`]);
 /// every random choice (A's seed, the dealt scalar s, the commitment blind,
 /// the proof's randomness) comes from `rng`, which must be a CSPRNG the
-/// servers cannot predict (the `worker` binary passes an OS-seeded one).
+/// servers cannot predict (`tandem worker` passes the OS CSPRNG).
 /// Plain rules draw nothing.
 pub fn prepare<R: CryptoRng + ?Sized>(
     session: &SessionInfo,

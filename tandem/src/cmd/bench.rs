@@ -67,11 +67,10 @@ use clap::{Parser, Subcommand};
 use fl_ml::model::DEFAULT_CLIP;
 use mpc_core::codec::Message;
 use mpc_core::fixed::FixedParams;
-use mpc_core::prg::{Domain, Purpose, Seed};
+use mpc_core::prg::Purpose;
 use mpc_core::wire::{AToWorker, Aggregation, BToWorker, SessionInfo};
 use protocols::round::worker::prepare;
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 use serde_json::{Value, json};
 use server_a::synthetic_reference;
 use tandem::client::ScriptedWorker;
@@ -258,12 +257,7 @@ fn synthetic_session(dim: usize, rule: Aggregation) -> Result<SessionInfo> {
 /// uniformly random (cosine ≈ 0: about half get ReLU weight 0). The seed
 /// only drives the synthetic data, never a secret.
 fn synthetic_update(seed: u64, worker: u32, round: u64, reference: &[f32]) -> Vec<f32> {
-    let domain = Domain {
-        purpose: Purpose::SyntheticUpdate,
-        round,
-        worker,
-    };
-    let mut rng = StdRng::from_seed(Seed::from_u64(seed).derive(domain).0);
+    let mut rng = fl_ml::public_rng(seed, Purpose::SyntheticUpdate, round, worker);
     let aligned = worker.is_multiple_of(2);
     let mut u: Vec<f32> = reference
         .iter()
