@@ -113,7 +113,9 @@ impl ClusterOptions {
     }
 
     fn secure(&self) -> bool {
-        self.aggregation.starts_with("secure")
+        self.aggregation
+            .parse::<mpc_core::wire::Aggregation>()
+            .is_ok_and(|a| a.is_secure())
     }
 }
 

@@ -89,11 +89,6 @@ impl TransportConfig {
         }
     }
 
-    /// The quinn transport configuration for a non-loopback path.
-    pub fn quinn_transport(&self) -> Result<Arc<quinn::TransportConfig>> {
-        self.quinn_transport_for(false)
-    }
-
     /// (initial MTU, discovery upper bound) for a path.
     pub fn mtu_for(&self, loopback: bool) -> (u16, u16) {
         match (loopback, self.loopback_mtu) {

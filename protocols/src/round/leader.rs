@@ -28,7 +28,7 @@
 //! [`LeaderConfig::min_workers`] workers are in the roster — or, once
 //! [`LeaderConfig::start_timeout`] has passed since the leader was made, at
 //! least one. With nobody in the roster after the start timeout, the session
-//! fails. After [`LeaderConfig::rounds`] rounds A sends `Finished` to the
+//! fails (`NoWorkers`, or `WorkersLeft` if everyone who joined has left). After [`LeaderConfig::rounds`] rounds A sends `Finished` to the
 //! roster and stops. Round ids continue after the last round B revealed
 //! (B's `Ready`), so a restarted A never reuses an id.
 //!
@@ -154,6 +154,12 @@ pub enum LeaderError {
         /// The start timeout.
         waited: Duration,
     },
+    /// Every worker that had joined has left (their connections closed)
+    /// and the session still has rounds to run.
+    WorkersLeft {
+        /// Rounds completed before they left.
+        rounds_done: u64,
+    },
     /// The connection to server B ended.
     LostB {
         /// The transport's reason, if any.
@@ -175,6 +181,10 @@ impl fmt::Display for LeaderError {
             LeaderError::NoWorkers { waited } => {
                 write!(f, "no worker joined within {} s", waited.as_secs_f64())
             }
+            LeaderError::WorkersLeft { rounds_done } => write!(
+                f,
+                "every worker has left (after {rounds_done} completed rounds)"
+            ),
             LeaderError::LostB { reason: None } => write!(f, "lost the connection to server B"),
             LeaderError::LostB { reason: Some(r) } => {
                 write!(f, "lost the connection to server B: {r}")
@@ -256,6 +266,8 @@ pub struct Leader {
     cfg: LeaderConfig,
     rounds: Rounds,
     roster: BTreeSet<u32>,
+    /// Some worker was in the roster at some point.
+    joined_any: bool,
     b: PeerB,
     /// Until when the start rule waits for `min_workers` (cleared when passed).
     start_by: Option<Instant>,
@@ -289,6 +301,7 @@ impl Leader {
             cfg,
             rounds,
             roster: BTreeSet::new(),
+            joined_any: false,
             b: PeerB::Absent,
             requested: None,
             next_round: (!secure).then_some(1),
@@ -444,6 +457,7 @@ impl Leader {
         let out = match msg {
             WorkerToA::Hello { worker } if worker == from => {
                 self.roster.insert(from);
+                self.joined_any = true;
                 vec![LeaderAction::ToWorker {
                     worker: from,
                     msg: AToWorker::Welcome {
@@ -481,6 +495,11 @@ impl Leader {
             return Vec::new();
         }
         self.requested = None;
+        if self.roster.is_empty() {
+            // Everyone left between the request and now: no round for
+            // nobody; the start rule waits for workers or ends the session.
+            return self.start_rule(now);
+        }
         self.next_round = Some(round.saturating_add(1));
         self.deadline = now.checked_add(self.cfg.round_timeout);
         info!(round, workers = self.roster.len(), "starting round");
@@ -589,8 +608,14 @@ impl Leader {
         }
         let waited = self.start_by.is_none_or(|t| now >= t);
         if waited && self.roster.is_empty() {
-            return self.fail(LeaderError::NoWorkers {
-                waited: self.cfg.start_timeout,
+            return self.fail(if self.joined_any {
+                LeaderError::WorkersLeft {
+                    rounds_done: self.rounds_done,
+                }
+            } else {
+                LeaderError::NoWorkers {
+                    waited: self.cfg.start_timeout,
+                }
             });
         }
         let b_ready =

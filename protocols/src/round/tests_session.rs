@@ -125,6 +125,25 @@ fn the_session_ends_after_its_rounds_and_tells_the_roster() {
 }
 
 #[test]
+fn everyone_leaving_is_fatal_and_says_so() {
+    let s = low(Aggregation::PlainFedAvg);
+    let mut sim = Sim::with(auto(Aggregation::PlainFedAvg, 1, 5), helper());
+    hello(&mut sim, 0);
+    sim.start_raw(1, &[0.0; 8], None);
+    sim.submit(1, 0, &[0.1; 8], &s);
+    assert!(sim.outcome.take().unwrap().mean_update.is_some());
+    assert_eq!(starts(&sim).last(), Some(&2), "round 2 was asked for");
+    sim.leader.worker_closed(0);
+    sim.start_raw(2, &[0.0; 8], None);
+    advance(&mut sim, START);
+    assert_eq!(
+        failure(&sim),
+        Some(&LeaderError::WorkersLeft { rounds_done: 1 }),
+        "not \"no worker joined\""
+    );
+}
+
+#[test]
 fn a_worker_that_left_is_not_in_the_next_round() {
     let mut sim = Sim::with(auto(Aggregation::PlainFedAvg, 3, 5), helper());
     for w in 0..3 {

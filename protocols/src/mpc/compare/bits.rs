@@ -166,14 +166,6 @@ impl BitVec {
         true
     }
 
-    /// `self ^= other` on the common length.
-    pub fn xor_assign(&mut self, other: &BitVec) {
-        for (a, b) in self.words.iter_mut().zip(&other.words) {
-            *a ^= *b;
-        }
-        self.clear_tail();
-    }
-
     /// `self ^= (k0 & !sel) | (k1 & sel)`, word by word on the common length:
     /// each position takes its bit from `k1` where `sel` is set, else from `k0`.
     pub fn blend_xor(&mut self, k0: &BitVec, k1: &BitVec, sel: &BitVec) {

@@ -3,6 +3,15 @@
 //! `[Σ b_i ≥ k]` and nothing else (a k_min test revealed as one bit; the reveal
 //! rules of docs/PROTOCOL.md §3 release a sum only if at least k_min workers are in it).
 //!
+//! # Status: not used by the rounds
+//!
+//! The secure rules open the number of positive-trust workers from its
+//! additive shares (docs/PROTOCOL.md §7.3, message 13), which §4 lists among
+//! what A learns. This protocol is the way to reveal only the bit
+//! `[count ≥ k_min]` instead, should that count need hiding; it stays as a
+//! tested engine job (`Engine::submit_count`, run end to end in the engine's
+//! tests) that no round calls today.
+//!
 //! # Construction
 //!
 //! 1. **B2A** ([`Mux`] in B2A mode, A speaks first): additive shares of each

@@ -7,7 +7,8 @@
 //! For trust scores use the gate `v > 0` (`Threshold { value: 0, relation: Gt }`):
 //! `[S > 0]·S = ReLU(S)` as well, and the bits are then exactly the
 //! "positive trust" bits the secure count ([`super::count`]) takes — no second
-//! comparison needed.
+//! comparison needed. (The rounds B2A these bits and open their sum instead,
+//! §7.3; see the count's "Status".)
 //!
 //! # Messages
 //!
