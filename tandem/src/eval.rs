@@ -402,6 +402,30 @@ pub fn render_report(
     failures: &[(usize, String)],
 ) -> String {
     let mut md = String::new();
+    write_header(&mut md, meta, specs, results);
+    for (part, frac) in &unique(specs.iter().map(table_key)) {
+        write_table(&mut md, specs, results, part, frac);
+    }
+    comparisons(&mut md, specs, results);
+    write_trust(&mut md, specs, results);
+    write_plot_links(&mut md, &meta.plots);
+    write_failures(&mut md, specs, failures);
+    let secs: f64 = results.iter().flatten().map(|r| r.wall_seconds).sum();
+    let _ = writeln!(
+        md,
+        "Compute time of the runs above (sum of per-run wall clock, cached runs included): {:.0} s.",
+        secs
+    );
+    md
+}
+
+/// Writes the report's title, command, grid, run count and "How to read".
+fn write_header(
+    md: &mut String,
+    meta: &ReportMeta,
+    specs: &[RunSpec],
+    results: &[Option<RunResult>],
+) {
     let _ = writeln!(md, "# Robustness evaluation\n");
     let _ = writeln!(
         md,
@@ -437,77 +461,99 @@ pub fn render_report(
          \"diverged (round k)\": the model's parameters became non-finite in round k \
          (that seed is left out of the mean).\n"
     );
+}
 
-    let tables = unique(specs.iter().map(table_key));
-    for (part, frac) in &tables {
-        let in_table: Vec<usize> = (0..specs.len())
-            .filter(|&i| table_key(&specs[i]) == (part.clone(), frac.clone()))
-            .collect();
-        let attacks = unique(in_table.iter().map(|&i| specs[i].attack.clone()));
-        let rules = ordered_rules(in_table.iter().map(|&i| &specs[i]));
-        let _ = writeln!(md, "## partition {part}, Byzantine fraction {frac}\n");
-        let _ = writeln!(md, "| rule | {} |", attacks.join(" | "));
-        let _ = writeln!(md, "|---|{}", "---|".repeat(attacks.len()));
-        for rule in &rules {
-            let secure = in_table
+/// Writes the table of one (partition, fraction): rules × attacks.
+fn write_table(
+    md: &mut String,
+    specs: &[RunSpec],
+    results: &[Option<RunResult>],
+    part: &str,
+    frac: &str,
+) {
+    let in_table: Vec<usize> = (0..specs.len())
+        .filter(|&i| table_key(&specs[i]) == (part.to_string(), frac.to_string()))
+        .collect();
+    let attacks = unique(in_table.iter().map(|&i| specs[i].attack.clone()));
+    let rules = ordered_rules(in_table.iter().map(|&i| &specs[i]));
+    let _ = writeln!(md, "## partition {part}, Byzantine fraction {frac}\n");
+    let _ = writeln!(md, "| rule | {} |", attacks.join(" | "));
+    let _ = writeln!(md, "|---|{}", "---|".repeat(attacks.len()));
+    for rule in &rules {
+        let secure = in_table
+            .iter()
+            .any(|&i| specs[i].rule == *rule && specs[i].secure);
+        let mut row = format!("| {rule}{} |", if secure { " ‡" } else { "" });
+        for a in &attacks {
+            let cell: Vec<usize> = in_table
                 .iter()
-                .any(|&i| specs[i].rule == *rule && specs[i].secure);
-            let mut row = format!("| {rule}{} |", if secure { " ‡" } else { "" });
-            for a in &attacks {
-                let cell: Vec<usize> = in_table
-                    .iter()
-                    .copied()
-                    .filter(|&i| specs[i].rule == *rule && specs[i].attack == *a)
-                    .collect();
-                let all: Vec<&RunResult> =
-                    cell.iter().filter_map(|&i| results[i].as_ref()).collect();
-                let got: Vec<&RunResult> = all
-                    .iter()
-                    .copied()
-                    .filter(|r| r.diverged_in_round.is_none())
-                    .collect();
-                let diverged: Vec<String> = all
-                    .iter()
-                    .filter_map(|r| r.diverged_in_round.map(|k| k.to_string()))
-                    .collect();
-                let div = if diverged.is_empty() {
-                    String::new()
-                } else {
-                    format!("diverged (round {})", diverged.join(", "))
-                };
-                let text = if cell.is_empty() {
-                    " ".to_string()
-                } else if all.is_empty() {
-                    "—".to_string()
-                } else if got.is_empty() {
-                    div
-                } else {
-                    let fin: Vec<f64> = got.iter().map(|r| r.final_accuracy()).collect();
-                    let last: Vec<f64> = got.iter().map(|r| r.last_k_mean()).collect();
-                    let mut notes = Vec::new();
-                    if got.len() < cell.len() {
-                        notes.push(format!("{}/{} seeds", got.len(), cell.len()));
-                    }
-                    if !div.is_empty() {
-                        notes.push(div);
-                    }
-                    let notes = if notes.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", notes.join("; "))
-                    };
-                    format!("{} / {}{notes}", pct(&fin), pct(&last))
-                };
-                let _ = write!(row, " {text} |");
-            }
-            let _ = writeln!(md, "{row}");
+                .copied()
+                .filter(|&i| specs[i].rule == *rule && specs[i].attack == *a)
+                .collect();
+            let _ = write!(row, " {} |", cell_text(&cell, results));
         }
-        let _ = writeln!(md);
+        let _ = writeln!(md, "{row}");
     }
+    let _ = writeln!(md);
+}
 
-    comparisons(&mut md, specs, results);
+/// The text of one table cell from the runs (indices into `results`) of its
+/// seeds: "final / last-k" with notes on missing seeds and divergence.
+fn cell_text(cell: &[usize], results: &[Option<RunResult>]) -> String {
+    let all: Vec<&RunResult> = cell.iter().filter_map(|&i| results[i].as_ref()).collect();
+    let got: Vec<&RunResult> = all
+        .iter()
+        .copied()
+        .filter(|r| r.diverged_in_round.is_none())
+        .collect();
+    let diverged: Vec<String> = all
+        .iter()
+        .filter_map(|r| r.diverged_in_round.map(|k| k.to_string()))
+        .collect();
+    let div = if diverged.is_empty() {
+        String::new()
+    } else {
+        format!("diverged (round {})", diverged.join(", "))
+    };
+    if cell.is_empty() {
+        return " ".to_string();
+    }
+    if all.is_empty() {
+        return "—".to_string();
+    }
+    if got.is_empty() {
+        return div;
+    }
+    let fin: Vec<f64> = got.iter().map(|r| r.final_accuracy()).collect();
+    let last: Vec<f64> = got.iter().map(|r| r.last_k_mean()).collect();
+    let mut notes = Vec::new();
+    if got.len() < cell.len() {
+        notes.push(format!("{}/{} seeds", got.len(), cell.len()));
+    }
+    if !div.is_empty() {
+        notes.push(div);
+    }
+    let notes = if notes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", notes.join("; "))
+    };
+    format!("{} / {}{notes}", pct(&fin), pct(&last))
+}
 
-    // Stalls and trust statistics of the trust rules.
+/// Mean over `r`'s rounds of the values `f` gives, one decimal; empty if none.
+fn round_mean(r: &RunResult, f: impl Fn(&RoundRecord) -> Option<f64>) -> String {
+    let v: Vec<f64> = r.rounds.iter().filter_map(f).collect();
+    if v.is_empty() {
+        "".into()
+    } else {
+        format!("{:.1}", v.iter().sum::<f64>() / v.len() as f64)
+    }
+}
+
+/// Writes the stalls and trust statistics of the trust rules' runs (nothing
+/// if no run of a trust rule recorded trust counts).
+fn write_trust(md: &mut String, specs: &[RunSpec], results: &[Option<RunResult>]) {
     let trust: Vec<usize> = (0..specs.len())
         .filter(|&i| is_trust_rule(&specs[i].rule))
         .filter(|&i| {
@@ -518,81 +564,76 @@ pub fn render_report(
             })
         })
         .collect();
-    if !trust.is_empty() {
-        let _ = writeln!(
-            md,
-            "## Trust rules: stalls and trust\n\n\
-             Per run of a trust rule: rounds without a model update (fewer than k_min \
-             positive trust weights), and per-round means of honest workers with zero \
-             trust and Byzantine workers with positive trust (plaintext) or of \
-             zero-trust and rejected submissions (secure). Runs that updated every \
-             round and gave no attacker trust are counted, not listed.\n"
-        );
-        let _ = writeln!(
-            md,
-            "| rule | attack | partition | f | seed | rounds without update | honest zero-trust / round | byzantine trusted / round | zero-trust / round | rejected / round |\n|---|---|---|---|---|---|---|---|---|---|"
-        );
-        let mut quiet = 0usize;
-        let avg = |r: &RunResult, f: &dyn Fn(&RoundRecord) -> Option<f64>| -> String {
-            let v: Vec<f64> = r.rounds.iter().filter_map(f).collect();
-            if v.is_empty() {
-                "".into()
-            } else {
-                format!("{:.1}", v.iter().sum::<f64>() / v.len() as f64)
-            }
-        };
-        for &i in &trust {
-            let Some(r) = results[i].as_ref() else {
-                continue;
-            };
-            let byz_trusted: usize = r.rounds.iter().filter_map(|x| x.byzantine_trusted).sum();
-            if r.stalled_rounds() == 0 && byz_trusted == 0 && !specs[i].secure {
-                quiet += 1;
-                continue;
-            }
-            let _ = writeln!(
-                md,
-                "| {}{} | {} | {} | {} | {} | {} of {} | {} | {} | {} | {} |",
-                specs[i].rule,
-                if specs[i].secure { " ‡" } else { "" },
-                specs[i].attack,
-                specs[i].partition,
-                specs[i].fraction,
-                specs[i].seed,
-                r.stalled_rounds(),
-                r.rounds.len(),
-                avg(r, &|x| x.honest_zero_trust.map(|v| v as f64)),
-                avg(r, &|x| x.byzantine_trusted.map(|v| v as f64)),
-                avg(r, &|x| x.zero_trust.map(|v| v as f64)),
-                avg(r, &|x| x.rejected.map(|v| v as f64)),
-            );
-        }
-        let _ = writeln!(
-            md,
-            "\n{quiet} further plaintext trust-rule run(s) updated in every round and gave no Byzantine worker positive trust.\n"
-        );
+    if trust.is_empty() {
+        return;
     }
-
-    if !meta.plots.is_empty() {
-        let _ = writeln!(md, "## Plots\n");
-        for (caption, path) in &meta.plots {
-            let _ = writeln!(md, "- [{caption}]({path})\n\n  ![{caption}]({path})\n");
-        }
-    }
-    if !failures.is_empty() {
-        let _ = writeln!(md, "## Failed runs\n");
-        for (i, e) in failures {
-            let _ = writeln!(md, "- {}: {}", specs[*i].name(), e.replace('\n', " "));
-        }
-        let _ = writeln!(md);
-    }
-    let secs: f64 = results.iter().flatten().map(|r| r.wall_seconds).sum();
     let _ = writeln!(
         md,
-        "Compute time of the runs above (sum of per-run wall clock, cached runs included): {:.0} s.",
-        secs
+        "## Trust rules: stalls and trust\n\n\
+         Per run of a trust rule: rounds without a model update (fewer than k_min \
+         positive trust weights), and per-round means of honest workers with zero \
+         trust and Byzantine workers with positive trust (plaintext) or of \
+         zero-trust and rejected submissions (secure). Runs that updated every \
+         round and gave no attacker trust are counted, not listed.\n"
     );
-    md
+    let _ = writeln!(
+        md,
+        "| rule | attack | partition | f | seed | rounds without update | honest zero-trust / round | byzantine trusted / round | zero-trust / round | rejected / round |\n|---|---|---|---|---|---|---|---|---|---|"
+    );
+    let mut quiet = 0usize;
+    for &i in &trust {
+        let Some(r) = results[i].as_ref() else {
+            continue;
+        };
+        let byz_trusted: usize = r.rounds.iter().filter_map(|x| x.byzantine_trusted).sum();
+        if r.stalled_rounds() == 0 && byz_trusted == 0 && !specs[i].secure {
+            quiet += 1;
+            continue;
+        }
+        let _ = writeln!(
+            md,
+            "| {}{} | {} | {} | {} | {} | {} of {} | {} | {} | {} | {} |",
+            specs[i].rule,
+            if specs[i].secure { " ‡" } else { "" },
+            specs[i].attack,
+            specs[i].partition,
+            specs[i].fraction,
+            specs[i].seed,
+            r.stalled_rounds(),
+            r.rounds.len(),
+            round_mean(r, |x| x.honest_zero_trust.map(|v| v as f64)),
+            round_mean(r, |x| x.byzantine_trusted.map(|v| v as f64)),
+            round_mean(r, |x| x.zero_trust.map(|v| v as f64)),
+            round_mean(r, |x| x.rejected.map(|v| v as f64)),
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\n{quiet} further plaintext trust-rule run(s) updated in every round and gave no Byzantine worker positive trust.\n"
+    );
+}
+
+/// Writes the "Plots" section: a link and an image per (caption, path).
+fn write_plot_links(md: &mut String, plots: &[(String, String)]) {
+    if plots.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "## Plots\n");
+    for (caption, path) in plots {
+        let _ = writeln!(md, "- [{caption}]({path})\n\n  ![{caption}]({path})\n");
+    }
+}
+
+/// Writes the "Failed runs" section: each failed run's name and error.
+fn write_failures(md: &mut String, specs: &[RunSpec], failures: &[(usize, String)]) {
+    if failures.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "## Failed runs\n");
+    for (i, e) in failures {
+        let _ = writeln!(md, "- {}: {}", specs[*i].name(), e.replace('\n', " "));
+    }
+    let _ = writeln!(md);
 }
 
 /// Whether a row is a trust rule: plaintext `fltrust`, or a secure

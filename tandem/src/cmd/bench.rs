@@ -453,8 +453,52 @@ fn run_cluster(a: &RoundArgs, rule: Aggregation, dir: &Path) -> Result<ClusterRu
         a.threads
     );
     let prep = prepare_all(&session, a)?;
+    let launched = Instant::now();
+    let mut cluster = Cluster::launch(&synthetic_options(a, rule, dir))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let (tx, rx) = mpsc::channel();
+    let handles = spawn_workers(&rt, &cluster, &dir.join("pki"), &session, prep.frames, tx)?;
+    let mut connected = 0;
+    while connected < n {
+        match rx.recv_timeout(Duration::from_secs(300)) {
+            Ok(Ok(_)) => connected += 1,
+            Ok(Err(e)) => bail!("{e}"),
+            Err(_) => bail!("only {connected} of {n} workers connected"),
+        }
+    }
+    let connect_s = launched.elapsed().as_secs_f64();
+    eprintln!("[{rule}] {n} workers connected after {connect_s:.2} s");
+    let mut stats = ServerStats::new(&cluster);
+    let (rounds, cpu) = collect_rounds(&mut cluster, &rx, a, rule, &mut stats)?;
+    stats.sample_peaks();
+    // A prints its final line after the last round; then let everything stop.
+    let _ = cluster.next_event_within(Duration::from_secs(10));
+    rt.block_on(async {
+        for h in handles {
+            let _ = tokio::time::timeout(Duration::from_secs(10), h).await;
+        }
+    });
+    cluster.shutdown();
+    rt.shutdown_timeout(Duration::from_secs(1));
+    Ok(ClusterRun {
+        rounds,
+        prepare_ms: prep.ms,
+        sizes: prep.sizes,
+        peak_a: stats.peak_a,
+        peak_b: stats.peak_b,
+        connect_s,
+        cpu,
+    })
+}
+
+/// The cluster of one `bench round` run: servers only (the workers run in
+/// this process), synthetic model of `a.dim`, long start and round timeouts.
+fn synthetic_options(a: &RoundArgs, rule: Aggregation, dir: &Path) -> ClusterOptions {
     let mut o = ClusterOptions::new(dir);
-    o.workers = n;
+    o.workers = a.workers;
     o.rounds = a.rounds;
     o.aggregation = rule.name().into();
     o.seed = a.seed;
@@ -469,30 +513,30 @@ fn run_cluster(a: &RoundArgs, rule: Aggregation, dir: &Path) -> Result<ClusterRu
     ]
     .map(String::from)
     .to_vec();
-    let launched = Instant::now();
-    let mut cluster = Cluster::launch(&o)?;
+    o
+}
+
+/// Spawns one [`bench_worker`] per element of `frames` on `rt`; each sends
+/// its id on `tx` once welcomed, or its error if it fails.
+fn spawn_workers(
+    rt: &tokio::runtime::Runtime,
+    cluster: &Cluster,
+    pki: &Path,
+    session: &SessionInfo,
+    frames: Vec<Frames>,
+    tx: mpsc::Sender<Result<u32, String>>,
+) -> Result<Vec<tokio::task::JoinHandle<Result<ScriptedWorker>>>> {
     let addr_a: SocketAddr = cluster.addr_a.trim().parse()?;
     let addr_b: Option<SocketAddr> = cluster
         .addr_b
         .as_deref()
         .map(|s| s.trim().parse())
         .transpose()?;
-    let pids: Vec<(&str, String)> = cluster
-        .pids()
-        .into_iter()
-        .map(|(name, pid)| (name, pid.to_string()))
-        .collect();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let (tx, rx) = mpsc::channel();
-    let pki = dir.join("pki");
-    let mut handles = Vec::with_capacity(n);
-    for (id, frames) in (0u32..).zip(prep.frames) {
+    let mut handles = Vec::with_capacity(frames.len());
+    for (id, frames) in (0u32..).zip(frames) {
         let tx = tx.clone();
         let fut = bench_worker(
-            pki.clone(),
+            pki.to_path_buf(),
             id,
             addr_a,
             addr_b,
@@ -508,38 +552,85 @@ fn run_cluster(a: &RoundArgs, rule: Aggregation, dir: &Path) -> Result<ClusterRu
             r
         }));
     }
-    drop(tx);
-    let mut connected = 0;
-    while connected < n {
-        match rx.recv_timeout(Duration::from_secs(300)) {
-            Ok(Ok(_)) => connected += 1,
-            Ok(Err(e)) => bail!("{e}"),
-            Err(_) => bail!("only {connected} of {n} workers connected"),
-        }
+    Ok(handles)
+}
+
+/// Peak memory of the servers and CPU time of the servers and of this process.
+struct ServerStats {
+    /// (process name, PID) of every process of the cluster.
+    pids: Vec<(&'static str, String)>,
+    /// Highest VmHWM of server A and server B seen so far, MiB.
+    peak_a: Option<f64>,
+    peak_b: Option<f64>,
+    /// PIDs of server A and server B, and `self`.
+    cpu_pids: [String; 3],
+    /// Their CPU seconds at the last [`ServerStats::cpu_since_mark`].
+    cpu_mark: [f64; 3],
+}
+
+impl ServerStats {
+    /// Finds the servers' PIDs and marks their CPU time now.
+    fn new(cluster: &Cluster) -> ServerStats {
+        let pids: Vec<(&'static str, String)> = cluster
+            .pids()
+            .into_iter()
+            .map(|(name, pid)| (name, pid.to_string()))
+            .collect();
+        let pid_of = |name: &str| {
+            pids.iter()
+                .find(|(n, _)| *n == name)
+                .map_or_else(|| "0".to_string(), |(_, p)| p.clone())
+        };
+        let cpu_pids = [pid_of("server-a"), pid_of("server-b"), "self".to_string()];
+        let mut stats = ServerStats {
+            pids,
+            peak_a: None,
+            peak_b: None,
+            cpu_pids,
+            cpu_mark: [0.0; 3],
+        };
+        stats.cpu_mark = stats.cpu_now();
+        stats
     }
-    let connect_s = launched.elapsed().as_secs_f64();
-    eprintln!("[{rule}] {n} workers connected after {connect_s:.2} s");
-    let (mut peak_a, mut peak_b) = (None::<f64>, None::<f64>);
-    let mut sample = || {
-        for (name, pid) in &pids {
+
+    /// Updates the servers' peak memory from `/proc`.
+    fn sample_peaks(&mut self) {
+        for (name, pid) in &self.pids {
             let slot = match *name {
-                "server-a" => &mut peak_a,
-                "server-b" => &mut peak_b,
+                "server-a" => &mut self.peak_a,
+                "server-b" => &mut self.peak_b,
                 _ => continue,
             };
             if let Some(mb) = vm_hwm_mb(pid) {
                 *slot = Some(slot.map_or(mb, |p: f64| p.max(mb)));
             }
         }
-    };
-    let pid_of = |name: &str| {
-        pids.iter()
-            .find(|(n, _)| *n == name)
-            .map_or_else(|| "0".to_string(), |(_, p)| p.clone())
-    };
-    let (pid_a, pid_b) = (pid_of("server-a"), pid_of("server-b"));
-    let cpu_now = || [&pid_a[..], &pid_b[..], "self"].map(|p| cpu_s(p).unwrap_or(f64::NAN));
-    let mut cpu_mark = cpu_now();
+    }
+
+    /// CPU seconds used so far by server A, server B and this process.
+    fn cpu_now(&self) -> [f64; 3] {
+        [0, 1, 2].map(|i| cpu_s(&self.cpu_pids[i]).unwrap_or(f64::NAN))
+    }
+
+    /// CPU seconds used since the last mark (per process); marks now.
+    fn cpu_since_mark(&mut self) -> [f64; 3] {
+        let now = self.cpu_now();
+        let used = [0, 1, 2].map(|i| now[i] - self.cpu_mark[i]);
+        self.cpu_mark = now;
+        used
+    }
+}
+
+/// Waits for A's R round lines, printing each to stderr and sampling memory
+/// and CPU time after it; fails on a worker's error, an early end or after
+/// 600 s per round. Returns the round lines and the CPU seconds per round.
+fn collect_rounds(
+    cluster: &mut Cluster,
+    rx: &mpsc::Receiver<Result<u32, String>>,
+    a: &RoundArgs,
+    rule: Aggregation,
+    stats: &mut ServerStats,
+) -> Result<(Vec<Value>, Vec<[f64; 3]>)> {
     let mut cpu = Vec::new();
     let mut rounds = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(600 * a.rounds);
@@ -559,44 +650,30 @@ fn run_cluster(a: &RoundArgs, rule: Aggregation, dir: &Path) -> Result<ClusterRu
         if ev.get("round").is_none() {
             continue;
         }
-        sample();
-        let now = cpu_now();
-        cpu.push([0, 1, 2].map(|i| now[i] - cpu_mark[i]));
-        cpu_mark = now;
-        let num = |k: &str| ev.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
-        eprintln!(
-            "[{rule}] round {} done in {:.3} s (accepted {}, rejected {}, zero trust {}, updated {})",
-            ev["round"],
-            num("seconds"),
-            ev["accepted"],
-            ev["rejected"],
-            ev["zero_trust"],
-            ev["updated"]
-        );
-        if ev["accepted"].as_u64() != Some(n as u64) || ev["updated"] != json!(true) {
-            eprintln!("[{rule}] warning: not every worker was accepted or no update: {ev}");
-        }
+        stats.sample_peaks();
+        cpu.push(stats.cpu_since_mark());
+        print_round(rule, &ev, a.workers);
         rounds.push(ev);
     }
-    sample();
-    // A prints its final line after the last round; then let everything stop.
-    let _ = cluster.next_event_within(Duration::from_secs(10));
-    rt.block_on(async {
-        for h in handles {
-            let _ = tokio::time::timeout(Duration::from_secs(10), h).await;
-        }
-    });
-    cluster.shutdown();
-    rt.shutdown_timeout(Duration::from_secs(1));
-    Ok(ClusterRun {
-        rounds,
-        prepare_ms: prep.ms,
-        sizes: prep.sizes,
-        peak_a,
-        peak_b,
-        connect_s,
-        cpu,
-    })
+    Ok((rounds, cpu))
+}
+
+/// Prints one of A's round lines to stderr, with a warning if not all `n`
+/// workers were accepted or the model was not updated.
+fn print_round(rule: Aggregation, ev: &Value, n: usize) {
+    let num = |k: &str| ev.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
+    eprintln!(
+        "[{rule}] round {} done in {:.3} s (accepted {}, rejected {}, zero trust {}, updated {})",
+        ev["round"],
+        num("seconds"),
+        ev["accepted"],
+        ev["rejected"],
+        ev["zero_trust"],
+        ev["updated"]
+    );
+    if ev["accepted"].as_u64() != Some(n as u64) || ev["updated"] != json!(true) {
+        eprintln!("[{rule}] warning: not every worker was accepted or no update: {ev}");
+    }
 }
 
 /// `bench round`: the secure rule's cluster, then the plaintext baseline's.

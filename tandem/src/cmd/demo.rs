@@ -3,12 +3,12 @@
 //! worker`), prints one progress line per round and writes `summary.json` and
 //! `accuracy.svg` to `--out`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use fl_ml::rule_defaults;
+use fl_ml::{RuleDefaults, rule_defaults};
 use mpc_core::wire::Aggregation;
 use serde_json::{Value, json};
 use tandem::{Cluster, ClusterOptions, plot};
@@ -80,6 +80,54 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    check_args(&args)?;
+    let defaults = rule_defaults(args.aggregation);
+    let rounds = args.rounds.unwrap_or(defaults.rounds);
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let out = args.out.canonicalize()?;
+    let round_timeout = args
+        .round_timeout
+        .unwrap_or(if args.dropout > 0.0 { 10.0 } else { 60.0 });
+    let o = cluster_options(&args, &out, rounds, round_timeout);
+
+    println!(
+        "tandem demo: {} workers ({} byzantine, attack {}), {} rounds, {} on {}, partition {}, logs in {}",
+        args.workers,
+        args.byzantine,
+        args.attack,
+        rounds,
+        args.aggregation,
+        args.model,
+        args.partition,
+        o.dir.display()
+    );
+    let started = Instant::now();
+    let (round_lines, final_line) = follow_rounds(&o, round_timeout)?;
+    let final_acc = final_line["final_test_accuracy"].as_f64().unwrap_or(0.0);
+    let summary = json!({
+        "final_test_accuracy": final_acc,
+        "num_rounds": round_lines.len(),
+        "rounds": round_lines,
+        "config": config_json(&args, &defaults, rounds, round_timeout),
+        "wall_seconds": started.elapsed().as_secs_f64(),
+    });
+    let summary_path = out.join("summary.json");
+    std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)?)?;
+    let plot_path = out.join("accuracy.svg");
+    write_plot(&args, &summary, &plot_path)?;
+    println!(
+        "final test accuracy {final_acc:.4} after {} rounds in {:.1} s; wrote {} and {}",
+        summary["num_rounds"],
+        started.elapsed().as_secs_f64(),
+        summary_path.display(),
+        plot_path.display()
+    );
+    Ok(())
+}
+
+/// Rejects option combinations that do not apply to the chosen rule.
+fn check_args(args: &Args) -> Result<()> {
     if (args.cos_threshold.is_some() || args.k_min.is_some()) && !args.aggregation.is_trust_based()
     {
         bail!(
@@ -87,12 +135,12 @@ pub fn run(args: Args) -> Result<()> {
             args.aggregation
         );
     }
-    let defaults = rule_defaults(args.aggregation);
-    let rounds = args.rounds.unwrap_or(defaults.rounds);
-    let rounds_requested = rounds;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    let out = args.out.canonicalize()?;
+    Ok(())
+}
+
+/// The cluster for `args` under `out/run`: the workers' settings, and the
+/// training and aggregation options passed on to server A.
+fn cluster_options(args: &Args, out: &Path, rounds: u64, round_timeout: f64) -> ClusterOptions {
     let mut o = ClusterOptions::new(out.join("run"));
     o.workers = args.workers;
     o.rounds = rounds;
@@ -126,85 +174,81 @@ pub fn run(args: Args) -> Result<()> {
             o.extra_a.extend([flag.to_string(), v]);
         }
     }
-    let round_timeout = args
-        .round_timeout
-        .unwrap_or(if args.dropout > 0.0 { 10.0 } else { 60.0 });
     o.extra_a
         .extend(["--round-timeout".into(), round_timeout.to_string()]);
+    o
+}
 
-    println!(
-        "tandem demo: {} workers ({} byzantine, attack {}), {} rounds, {} on {}, partition {}, logs in {}",
-        args.workers,
-        args.byzantine,
-        args.attack,
-        rounds,
-        args.aggregation,
-        args.model,
-        args.partition,
-        o.dir.display()
-    );
-    let started = Instant::now();
-    let mut cluster = Cluster::launch(&o)?;
+/// Launches the cluster, prints a progress line per round and returns
+/// server A's round lines and its final line.
+fn follow_rounds(o: &ClusterOptions, round_timeout: f64) -> Result<(Vec<Value>, Value)> {
+    let mut cluster = Cluster::launch(o)?;
     let mut rounds: Vec<Value> = Vec::new();
     let final_line = loop {
         let ev = cluster.next_event(Duration::from_secs_f64(round_timeout * 2.0 + 120.0))?;
         if ev.get("done").is_some() {
             break ev;
         }
-        println!(
-            "round {:>3}  acc {:.4}  accepted {:>3}  rejected {:>3}  zero-trust {:>3}  {:>6.2} s  worker→servers {:>9} B  A↔B {:>9} B{}",
-            ev["round"],
-            ev["test_accuracy"].as_f64().unwrap_or(f64::NAN),
-            ev["accepted"],
-            ev["rejected"],
-            ev["zero_trust"],
-            ev["seconds"].as_f64().unwrap_or(f64::NAN),
-            ev["bytes_worker_to_servers"],
-            ev["bytes_between_servers"],
-            ev["note"]
-                .as_str()
-                .map(|n| format!("  ({n})"))
-                .unwrap_or_default()
-        );
+        print_round(&ev);
         rounds.push(ev);
     };
     cluster.shutdown();
-    let final_acc = final_line["final_test_accuracy"].as_f64().unwrap_or(0.0);
-    let summary = json!({
-        "final_test_accuracy": final_acc,
-        "num_rounds": rounds.len(),
+    Ok((rounds, final_line))
+}
+
+/// Prints the progress line of one of server A's round lines.
+fn print_round(ev: &Value) {
+    println!(
+        "round {:>3}  acc {:.4}  accepted {:>3}  rejected {:>3}  zero-trust {:>3}  {:>6.2} s  worker→servers {:>9} B  A↔B {:>9} B{}",
+        ev["round"],
+        ev["test_accuracy"].as_f64().unwrap_or(f64::NAN),
+        ev["accepted"],
+        ev["rejected"],
+        ev["zero_trust"],
+        ev["seconds"].as_f64().unwrap_or(f64::NAN),
+        ev["bytes_worker_to_servers"],
+        ev["bytes_between_servers"],
+        ev["note"]
+            .as_str()
+            .map(|n| format!("  ({n})"))
+            .unwrap_or_default()
+    );
+}
+
+/// The `config` object of `summary.json`: every effective setting, the
+/// rule's defaults filled in where an option was not given.
+fn config_json(args: &Args, defaults: &RuleDefaults, rounds: u64, round_timeout: f64) -> Value {
+    json!({
+        "workers": args.workers,
+        "byzantine": args.byzantine,
+        "attack": args.attack,
+        "seed": args.seed,
+        "partition": args.partition,
+        "model": args.model,
+        "aggregation": args.aggregation.to_string(),
+        "dropout": args.dropout,
         "rounds": rounds,
-        "config": {
-            "workers": args.workers,
-            "byzantine": args.byzantine,
-            "attack": args.attack,
-            "seed": args.seed,
-            "partition": args.partition,
-            "model": args.model,
-            "aggregation": args.aggregation.to_string(),
-            "dropout": args.dropout,
-            "rounds": rounds_requested,
-            "cos_threshold": args.cos_threshold,
-            "k_min": args.k_min.unwrap_or(protocols::fltrust::DEFAULT_K_MIN as u32),
-            "epochs": args.epochs.unwrap_or(defaults.train.epochs as u32),
-            "batch_size": args.batch_size.unwrap_or(defaults.train.batch_size as u32),
-            "lr": args.lr.unwrap_or(defaults.train.lr),
-            "server_lr": args.server_lr.unwrap_or(defaults.server_lr),
-            "server_lr_decay": args
-                .server_lr_decay
-                .or(defaults.server_lr_decay)
-                .unwrap_or(0.0),
-            "clip": if args.aggregation.is_trust_based() || args.no_clip {
-                None
-            } else {
-                Some(args.clip.unwrap_or(fl_ml::DEFAULT_CLIP))
-            },
-            "round_timeout_s": round_timeout,
+        "cos_threshold": args.cos_threshold,
+        "k_min": args.k_min.unwrap_or(protocols::fltrust::DEFAULT_K_MIN as u32),
+        "epochs": args.epochs.unwrap_or(defaults.train.epochs as u32),
+        "batch_size": args.batch_size.unwrap_or(defaults.train.batch_size as u32),
+        "lr": args.lr.unwrap_or(defaults.train.lr),
+        "server_lr": args.server_lr.unwrap_or(defaults.server_lr),
+        "server_lr_decay": args
+            .server_lr_decay
+            .or(defaults.server_lr_decay)
+            .unwrap_or(0.0),
+        "clip": if args.aggregation.is_trust_based() || args.no_clip {
+            None
+        } else {
+            Some(args.clip.unwrap_or(fl_ml::DEFAULT_CLIP))
         },
-        "wall_seconds": started.elapsed().as_secs_f64(),
-    });
-    let summary_path = out.join("summary.json");
-    std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)?)?;
+        "round_timeout_s": round_timeout,
+    })
+}
+
+/// Writes the accuracy-per-round plot of `summary`'s rounds to `path`.
+fn write_plot(args: &Args, summary: &Value, path: &Path) -> Result<()> {
     let points: Vec<(u64, f64)> = summary["rounds"]
         .as_array()
         .map(|a| {
@@ -214,21 +258,13 @@ pub fn run(args: Args) -> Result<()> {
                 .collect()
         })
         .unwrap_or_default();
-    let plot_path = out.join("accuracy.svg");
     plot::accuracy_svg(
-        &plot_path,
+        path,
         &format!(
             "{} · {} · {} workers",
             args.aggregation, args.model, args.workers
         ),
         &points,
     )?;
-    println!(
-        "final test accuracy {final_acc:.4} after {} rounds in {:.1} s; wrote {} and {}",
-        summary["num_rounds"],
-        started.elapsed().as_secs_f64(),
-        summary_path.display(),
-        plot_path.display()
-    );
     Ok(())
 }

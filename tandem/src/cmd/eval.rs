@@ -662,6 +662,65 @@ fn run_secure(
 }
 
 pub fn run(args: Args) -> Result<()> {
+    let grid = grid_from_args(&args)?;
+    let mut specs = grid.specs()?;
+    if let Some(f) = &args.only {
+        specs.retain(|s| s.name().contains(f.as_str()));
+    }
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from(if args.headline {
+            "report/headline"
+        } else {
+            "report"
+        })
+    });
+    let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+
+    let plan = Plan::new(&specs, &out);
+    plan.print(&specs, &out, args.jobs, args.dry_run);
+    if args.dry_run {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let out = out.canonicalize()?;
+
+    let (train, test) = load_mnist(&data_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let data = Arc::new((train, test));
+    let progress = Progress::new(specs.len() - plan.n_cached, (plan.todo_est * 1000.0) as u64);
+    let failures = if args.report_only {
+        Vec::new()
+    } else {
+        let runner = |spec: &RunSpec| -> Result<RunResult> {
+            if spec.secure {
+                run_secure(spec, &out, &data_dir, &progress)
+            } else {
+                run_plain(spec, &data.0, &data.1, &progress)
+            }
+        };
+        let on_event = |ev: Event<'_>| report_event(&progress, ev);
+        run_grid(&out, &specs, args.jobs, &runner, &on_event)
+    };
+    progress.bar.finish_and_clear();
+
+    let results: Vec<Option<RunResult>> = specs.iter().map(|s| load_cached(&out, s)).collect();
+    let report = write_report(&args, &grid, &out, &specs, &results, &failures)?;
+    println!(
+        "eval: wrote {} ({} of {} runs, {} failed) in {}",
+        report.display(),
+        results.iter().filter(|r| r.is_some()).count(),
+        specs.len(),
+        failures.len(),
+        fmt_secs(progress.started.elapsed().as_secs_f64())
+    );
+    if !failures.is_empty() {
+        bail!("{} run(s) failed; see {}", failures.len(), report.display());
+    }
+    Ok(())
+}
+
+/// The grid `args` asks for: `--quick`, `--headline` or the default grid,
+/// with the command-line overrides applied and checked.
+fn grid_from_args(args: &Args) -> Result<Grid> {
     let mut grid = if args.quick {
         Grid::quick()
     } else if args.headline {
@@ -688,17 +747,7 @@ pub fn run(args: Args) -> Result<()> {
         grid.secure_seeds = (1..=s).collect();
     }
     if let Some(rules) = &args.rules {
-        let rules: Vec<String> = rules.iter().map(|r| r.trim().to_lowercase()).collect();
-        if let Some(bad) = rules.iter().find(|r| !ROW_ORDER.contains(&r.as_str())) {
-            bail!(
-                "--rules: unknown rule `{bad}` (rules: {})",
-                ROW_ORDER.join(", ")
-            );
-        }
-        let (secure, plain): (Vec<String>, Vec<String>) =
-            rules.into_iter().partition(|r| r.starts_with("secure"));
-        grid.plain_rules = plain;
-        grid.secure_rules = secure;
+        (grid.secure_rules, grid.plain_rules) = parse_rules(rules)?;
     }
     if let Some(a) = &args.attacks {
         grid.attacks = a
@@ -733,75 +782,91 @@ pub fn run(args: Args) -> Result<()> {
     if grid.rounds == 0 || grid.workers < 5 {
         bail!("need at least 1 round and 5 workers");
     }
-    let mut specs = grid.specs()?;
-    if let Some(f) = &args.only {
-        specs.retain(|s| s.name().contains(f.as_str()));
-    }
-    let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from(if args.headline {
-            "report/headline"
-        } else {
-            "report"
-        })
-    });
-    let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    Ok(grid)
+}
 
-    let cached: Vec<bool> = specs
-        .iter()
-        .map(|s| load_cached(&out, s).is_some())
-        .collect();
-    let todo_est: f64 = specs
-        .iter()
-        .zip(&cached)
-        .filter(|(_, c)| !**c)
-        .map(|(s, _)| estimate_seconds(s))
-        .sum();
-    let plain_est: f64 = specs
-        .iter()
-        .zip(&cached)
-        .filter(|(s, c)| !**c && !s.secure)
-        .map(|(s, _)| estimate_seconds(s))
-        .sum();
-    let wall_est = todo_est - plain_est + plain_est / args.jobs.max(1) as f64;
-    let n_cached = cached.iter().filter(|c| **c).count();
-    if args.dry_run {
-        for (s, c) in specs.iter().zip(&cached) {
-            println!(
-                "{} {}  (≈{:.0} s)",
-                if *c { "cached" } else { "to run" },
-                s.name(),
-                estimate_seconds(s)
-            );
+/// `--rules`, checked against [`ROW_ORDER`] and split into (secure, plaintext).
+fn parse_rules(rules: &[String]) -> Result<(Vec<String>, Vec<String>)> {
+    let rules: Vec<String> = rules.iter().map(|r| r.trim().to_lowercase()).collect();
+    if let Some(bad) = rules.iter().find(|r| !ROW_ORDER.contains(&r.as_str())) {
+        bail!(
+            "--rules: unknown rule `{bad}` (rules: {})",
+            ROW_ORDER.join(", ")
+        );
+    }
+    Ok(rules.into_iter().partition(|r| r.starts_with("secure")))
+}
+
+/// Which runs are cached already and the time estimate for the others.
+struct Plan {
+    /// `cached[i]`: the result of `specs[i]` is in the cache.
+    cached: Vec<bool>,
+    n_cached: usize,
+    /// Estimated seconds of the runs to do, one at a time.
+    todo_est: f64,
+    /// Estimated seconds of the plaintext runs among them.
+    plain_est: f64,
+}
+
+impl Plan {
+    /// Looks every run of `specs` up in `out`'s cache and sums the estimates.
+    fn new(specs: &[RunSpec], out: &Path) -> Plan {
+        let cached: Vec<bool> = specs
+            .iter()
+            .map(|s| load_cached(out, s).is_some())
+            .collect();
+        let todo_est: f64 = specs
+            .iter()
+            .zip(&cached)
+            .filter(|(_, c)| !**c)
+            .map(|(s, _)| estimate_seconds(s))
+            .sum();
+        let plain_est: f64 = specs
+            .iter()
+            .zip(&cached)
+            .filter(|(s, c)| !**c && !s.secure)
+            .map(|(s, _)| estimate_seconds(s))
+            .sum();
+        let n_cached = cached.iter().filter(|c| **c).count();
+        Plan {
+            cached,
+            n_cached,
+            todo_est,
+            plain_est,
         }
     }
-    println!(
-        "eval: {} runs ({} plaintext, {} secure), {} cached; estimated {} for the rest \
-         (--jobs {}); output in {}",
-        specs.len(),
-        specs.iter().filter(|s| !s.secure).count(),
-        specs.iter().filter(|s| s.secure).count(),
-        n_cached,
-        fmt_secs(wall_est),
-        args.jobs,
-        out.display()
-    );
-    if args.dry_run {
-        return Ok(());
-    }
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let out = out.canonicalize()?;
 
-    let (train, test) = load_mnist(&data_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let data = Arc::new((train, test));
-    let progress = Progress::new(specs.len() - n_cached, (todo_est * 1000.0) as u64);
-    let runner = |spec: &RunSpec| -> Result<RunResult> {
-        if spec.secure {
-            run_secure(spec, &out, &data_dir, &progress)
-        } else {
-            run_plain(spec, &data.0, &data.1, &progress)
+    /// Prints the run list (with `dry_run`) and the summary line with the
+    /// wall-clock estimate for `jobs` parallel plaintext runs.
+    fn print(&self, specs: &[RunSpec], out: &Path, jobs: usize, dry_run: bool) {
+        let wall_est = self.todo_est - self.plain_est + self.plain_est / jobs.max(1) as f64;
+        if dry_run {
+            for (s, c) in specs.iter().zip(&self.cached) {
+                println!(
+                    "{} {}  (≈{:.0} s)",
+                    if *c { "cached" } else { "to run" },
+                    s.name(),
+                    estimate_seconds(s)
+                );
+            }
         }
-    };
-    let on_event = |ev: Event<'_>| match ev {
+        println!(
+            "eval: {} runs ({} plaintext, {} secure), {} cached; estimated {} for the rest \
+             (--jobs {}); output in {}",
+            specs.len(),
+            specs.iter().filter(|s| !s.secure).count(),
+            specs.iter().filter(|s| s.secure).count(),
+            self.n_cached,
+            fmt_secs(wall_est),
+            jobs,
+            out.display()
+        );
+    }
+}
+
+/// Passes one event of the grid's scheduler on to the progress display.
+fn report_event(progress: &Progress, ev: Event<'_>) {
+    match ev {
         Event::Started(s) => progress.started(s),
         Event::Done(s, r) => {
             let already = (estimate_seconds(s) * 1000.0 / s.rounds.max(1) as f64) as u64
@@ -820,19 +885,13 @@ pub fn run(args: Args) -> Result<()> {
         Event::Failed(s, e) => {
             progress.finished(s, &format!("FAILED ({e:#})"), 0);
         }
-    };
-    let failures = if args.report_only {
-        Vec::new()
-    } else {
-        run_grid(&out, &specs, args.jobs, &runner, &on_event)
-    };
-    progress.bar.finish_and_clear();
+    }
+}
 
-    let results: Vec<Option<RunResult>> = specs.iter().map(|s| load_cached(&out, s)).collect();
-    let plots = draw_plots(&out, &specs, &results)?;
+/// The command that regenerates this report (a `--report-only` render
+/// shows the command that runs the grid), from `tandem eval ARGS…`.
+fn regenerate_command() -> String {
     let mut command = String::from("cargo run --release -- eval");
-    // The command that regenerates this report (a `--report-only` render
-    // shows the command that runs the grid); `tandem eval ARGS…`.
     let rest: Vec<String> = std::env::args()
         .skip(2)
         .filter(|a| a != "--report-only")
@@ -842,31 +901,33 @@ pub fn run(args: Args) -> Result<()> {
         command.push(' ');
         command.push_str(&rest.join(" "));
     }
+    command
+}
+
+/// Draws the plots and writes `OUT/robustness.md`; returns the report's path.
+fn write_report(
+    args: &Args,
+    grid: &Grid,
+    out: &Path,
+    specs: &[RunSpec],
+    results: &[Option<RunResult>],
+    failures: &[(usize, String)],
+) -> Result<PathBuf> {
+    let plots = draw_plots(out, specs, results)?;
     let mut grid_text = grid.describe();
     if let Some(f) = &args.only {
         grid_text.push_str(&format!("\n- filtered with `--only {f}`"));
     }
     let meta = ReportMeta {
-        command,
+        command: regenerate_command(),
         date: utc_now(),
         grid: grid_text,
         plots,
     };
-    let md = render_report(&meta, &specs, &results, &failures);
+    let md = render_report(&meta, specs, results, failures);
     let report = out.join("robustness.md");
     std::fs::write(&report, md).with_context(|| format!("writing {}", report.display()))?;
-    println!(
-        "eval: wrote {} ({} of {} runs, {} failed) in {}",
-        report.display(),
-        results.iter().filter(|r| r.is_some()).count(),
-        specs.len(),
-        failures.len(),
-        fmt_secs(progress.started.elapsed().as_secs_f64())
-    );
-    if !failures.is_empty() {
-        bail!("{} run(s) failed; see {}", failures.len(), report.display());
-    }
-    Ok(())
+    Ok(report)
 }
 
 fn file_part(s: &str) -> String {
@@ -881,6 +942,58 @@ fn file_part(s: &str) -> String {
         .collect()
 }
 
+/// The distinct values `key` gives over `items`, in first-seen order.
+fn first_seen<T>(items: &[T], key: impl Fn(&T) -> Option<&String>) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    for k in items.iter().filter_map(key) {
+        if !v.contains(k) {
+            v.push(k.clone());
+        }
+    }
+    v
+}
+
+/// What the plots are drawn from: the grid's runs and what they have in common.
+struct PlotData<'a> {
+    specs: &'a [RunSpec],
+    results: &'a [Option<RunResult>],
+    /// `OUT/plots`.
+    dir: PathBuf,
+    /// Byzantine fractions of the grid, ascending.
+    fracs: Vec<f64>,
+    /// Attacks other than `none`, in grid order.
+    attacks: Vec<String>,
+}
+
+impl PlotData<'_> {
+    /// The finished, non-diverged runs of `rule` under `attack` at (`part`, `frac`).
+    fn find(&self, rule: &str, attack: &str, part: &str, frac: f64) -> Vec<&RunResult> {
+        self.specs
+            .iter()
+            .zip(self.results)
+            .filter(|(s, _)| {
+                s.rule == rule && s.attack == attack && s.partition == part && s.fraction == frac
+            })
+            .filter_map(|(_, r)| r.as_ref())
+            .filter(|r| r.diverged_in_round.is_none())
+            .collect()
+    }
+
+    /// Draws `series` to `OUT/plots/NAME` and records (title, relative path) in `made`.
+    fn draw(
+        &self,
+        made: &mut Vec<(String, String)>,
+        name: String,
+        title: String,
+        axes: (&str, &str),
+        series: &[(String, Vec<(f64, f64)>)],
+    ) -> Result<()> {
+        plot::lines_svg(&self.dir.join(&name), &title, axes.0, axes.1, series)?;
+        made.push((title, format!("plots/{name}")));
+        Ok(())
+    }
+}
+
 /// (a) accuracy per round per attack at the headline point for the default
 /// secure rule and for fedavg; (b) last-5 mean vs Byzantine fraction per rule
 /// for the worst attack and a few others. Returns (caption, relative path).
@@ -891,19 +1004,27 @@ fn draw_plots(
 ) -> Result<Vec<(String, String)>> {
     let dir = out.join("plots");
     std::fs::create_dir_all(&dir)?;
-    let mut made = Vec::new();
-    let find = |rule: &str, attack: &str, part: &str, frac: f64| -> Vec<&RunResult> {
-        specs
-            .iter()
-            .zip(results)
-            .filter(|(s, _)| {
-                s.rule == rule && s.attack == attack && s.partition == part && s.fraction == frac
-            })
-            .filter_map(|(_, r)| r.as_ref())
-            .filter(|r| r.diverged_in_round.is_none())
-            .collect()
+    let mut fracs: Vec<f64> = specs.iter().map(|s| s.fraction).collect();
+    fracs.sort_by(f64::total_cmp);
+    fracs.dedup();
+    let data = PlotData {
+        specs,
+        results,
+        dir,
+        fracs,
+        attacks: first_seen(specs, |s| (s.attack != "none").then_some(&s.attack)),
     };
-    // Headline point: iid (or the first partition) and the smallest f > 0.
+    let mut made = Vec::new();
+    draw_curves(&data, &mut made)?;
+    draw_vs_fraction(&data, &mut made)?;
+    Ok(made)
+}
+
+/// (a) Accuracy per round, one line per attack, at the headline point (iid
+/// or the first partition, the smallest f > 0) for the first secure rule of
+/// the grid and for fedavg.
+fn draw_curves(data: &PlotData<'_>, made: &mut Vec<(String, String)>) -> Result<()> {
+    let specs = data.specs;
     let part = if specs.iter().any(|s| s.partition == "iid") {
         "iid".to_string()
     } else {
@@ -912,62 +1033,47 @@ fn draw_plots(
             .map(|s| s.partition.clone())
             .unwrap_or_default()
     };
-    let mut fracs: Vec<f64> = specs.iter().map(|s| s.fraction).collect();
-    fracs.sort_by(f64::total_cmp);
-    fracs.dedup();
-    let head = fracs.iter().copied().find(|&f| f > 0.0);
-    let attacks: Vec<String> = {
-        let mut v: Vec<String> = Vec::new();
-        for s in specs {
-            if s.attack != "none" && !v.contains(&s.attack) {
-                v.push(s.attack.clone());
-            }
-        }
-        v
+    let Some(f) = data.fracs.iter().copied().find(|&f| f > 0.0) else {
+        return Ok(());
     };
-    let rules: Vec<String> = {
-        let mut v: Vec<String> = Vec::new();
-        for r in ROW_ORDER {
-            if specs.iter().any(|s| s.rule == r) {
-                v.push(r.to_string());
+    let secure_rule = ["secure-fltrust", "secure-filter", "secure-fedavg"]
+        .into_iter()
+        .find(|r| specs.iter().any(|s| s.rule == *r));
+    for rule in secure_rule.into_iter().chain(["fedavg"]) {
+        let mut series = Vec::new();
+        let base = data.find(rule, "none", &part, 0.0);
+        if !base.is_empty() {
+            series.push(("none (f=0)".to_string(), mean_curve(&base)));
+        }
+        for a in &data.attacks {
+            let rs = data.find(rule, a, &part, f);
+            if !rs.is_empty() {
+                series.push((a.clone(), mean_curve(&rs)));
             }
         }
-        v
-    };
-    if let Some(f) = head {
-        let secure_rule = ["secure-fltrust", "secure-filter", "secure-fedavg"]
-            .into_iter()
-            .find(|r| specs.iter().any(|s| s.rule == *r));
-        for rule in secure_rule.into_iter().chain(["fedavg"]) {
-            let mut series = Vec::new();
-            let base = find(rule, "none", &part, 0.0);
-            if !base.is_empty() {
-                series.push(("none (f=0)".to_string(), mean_curve(&base)));
-            }
-            for a in &attacks {
-                let rs = find(rule, a, &part, f);
-                if !rs.is_empty() {
-                    series.push((a.clone(), mean_curve(&rs)));
-                }
-            }
-            if series.is_empty() {
-                continue;
-            }
-            let name = format!("curves-{}-{}-f{}.svg", rule, file_part(&part), f);
-            let title = format!("{rule} · {part} · f = {f} · test accuracy per round");
-            plot::lines_svg(&dir.join(&name), &title, "round", "test accuracy", &series)?;
-            made.push((title, format!("plots/{name}")));
+        if series.is_empty() {
+            continue;
         }
+        let name = format!("curves-{}-{}-f{}.svg", rule, file_part(&part), f);
+        let title = format!("{rule} · {part} · f = {f} · test accuracy per round");
+        data.draw(made, name, title, ("round", "test accuracy"), &series)?;
     }
-    // (b) the worst attack at the largest f (lowest mean last-5 over rules),
-    // and a few well-known ones.
-    let fmax = fracs.last().copied().unwrap_or(0.0);
-    let mut scored: Vec<(f64, String)> = attacks
+    Ok(())
+}
+
+/// The attacks plotted against the fraction: the worst one at the largest f
+/// (lowest mean last-5 over the plaintext rules), if any run finished there,
+/// then well-known ones, four at most; and the worst one.
+fn chosen_attacks(data: &PlotData<'_>) -> (Vec<String>, Option<String>) {
+    let fmax = data.fracs.last().copied().unwrap_or(0.0);
+    let mut scored: Vec<(f64, String)> = data
+        .attacks
         .iter()
         .filter_map(|a| {
-            let v: Vec<f64> = specs
+            let v: Vec<f64> = data
+                .specs
                 .iter()
-                .zip(results)
+                .zip(data.results)
                 .filter(|(s, _)| s.attack == *a && s.fraction == fmax && !s.secure)
                 .filter_map(|(_, r)| r.as_ref())
                 .filter(|r| r.diverged_in_round.is_none())
@@ -977,65 +1083,67 @@ fn draw_plots(
         })
         .collect();
     scored.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut chosen: Vec<String> = scored.first().map(|x| x.1.clone()).into_iter().collect();
+    let worst = scored.first().map(|x| x.1.clone());
+    let mut chosen: Vec<String> = worst.iter().cloned().collect();
     for a in ["sign-flip", "alie", "min-max", "adaptive-fltrust"] {
-        if chosen.len() < 4 && attacks.iter().any(|x| x == a) && !chosen.iter().any(|x| x == a) {
+        if chosen.len() < 4 && data.attacks.iter().any(|x| x == a) && !chosen.iter().any(|x| x == a)
+        {
             chosen.push(a.into());
         }
     }
-    let parts: Vec<String> = {
-        let mut v: Vec<String> = Vec::new();
-        for s in specs {
-            if !v.contains(&s.partition) {
-                v.push(s.partition.clone());
-            }
-        }
-        v
-    };
-    if fracs.len() >= 2 {
-        for p in &parts {
-            for (k, a) in chosen.iter().enumerate() {
-                let mut series = Vec::new();
-                for r in &rules {
-                    let pts: Vec<(f64, f64)> = fracs
-                        .iter()
-                        .filter_map(|&f| {
-                            let rs = find(r, if f == 0.0 { "none" } else { a }, p, f);
-                            (!rs.is_empty()).then(|| {
-                                (
-                                    f,
-                                    rs.iter().map(|x| x.last_k_mean()).sum::<f64>()
-                                        / rs.len() as f64,
-                                )
-                            })
+    (chosen, worst)
+}
+
+/// (b) Last-5 mean accuracy vs Byzantine fraction, one line per rule, per
+/// partition and chosen attack ([`chosen_attacks`]); needs two fractions.
+fn draw_vs_fraction(data: &PlotData<'_>, made: &mut Vec<(String, String)>) -> Result<()> {
+    if data.fracs.len() < 2 {
+        return Ok(());
+    }
+    let specs = data.specs;
+    let (chosen, worst) = chosen_attacks(data);
+    let rules: Vec<String> = ROW_ORDER
+        .iter()
+        .filter(|r| specs.iter().any(|s| s.rule == **r))
+        .map(|r| r.to_string())
+        .collect();
+    let parts = first_seen(specs, |s| Some(&s.partition));
+    for p in &parts {
+        for (k, a) in chosen.iter().enumerate() {
+            let mut series = Vec::new();
+            for r in &rules {
+                let pts: Vec<(f64, f64)> = data
+                    .fracs
+                    .iter()
+                    .filter_map(|&f| {
+                        let rs = data.find(r, if f == 0.0 { "none" } else { a }, p, f);
+                        (!rs.is_empty()).then(|| {
+                            (
+                                f,
+                                rs.iter().map(|x| x.last_k_mean()).sum::<f64>() / rs.len() as f64,
+                            )
                         })
-                        .collect();
-                    if pts.len() >= 2 {
-                        series.push((r.clone(), pts));
-                    }
+                    })
+                    .collect();
+                if pts.len() >= 2 {
+                    series.push((r.clone(), pts));
                 }
-                if series.is_empty() {
-                    continue;
-                }
-                let name = format!("vs-fraction-{}-{}.svg", file_part(p), file_part(a));
-                let title = format!(
-                    "{a}{} · {p} · last-5 mean accuracy vs Byzantine fraction",
-                    if k == 0 && scored.first().is_some_and(|x| &x.1 == a) {
-                        " (worst attack)"
-                    } else {
-                        ""
-                    }
-                );
-                plot::lines_svg(
-                    &dir.join(&name),
-                    &title,
-                    "Byzantine fraction",
-                    "test accuracy (last-5 mean)",
-                    &series,
-                )?;
-                made.push((title, format!("plots/{name}")));
             }
+            if series.is_empty() {
+                continue;
+            }
+            let name = format!("vs-fraction-{}-{}.svg", file_part(p), file_part(a));
+            let title = format!(
+                "{a}{} · {p} · last-5 mean accuracy vs Byzantine fraction",
+                if k == 0 && worst.as_ref() == Some(a) {
+                    " (worst attack)"
+                } else {
+                    ""
+                }
+            );
+            let axes = ("Byzantine fraction", "test accuracy (last-5 mean)");
+            data.draw(made, name, title, axes, &series)?;
         }
     }
-    Ok(made)
+    Ok(())
 }
