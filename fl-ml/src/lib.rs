@@ -60,4 +60,4 @@ pub use model::{
 };
 pub use proxy::{PROXY_EXAMPLES, proxy_set, proxy_update, worker_indices};
 pub use rng::public_rng;
-pub use rules::{RuleDefaults, rule_defaults, server_lr_at};
+pub use rules::{RuleDefaults, defaults_help, rule_defaults, server_lr_at};

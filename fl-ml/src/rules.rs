@@ -29,6 +29,29 @@ pub fn server_lr_at(base: f32, decay: Option<f32>, round: u64) -> f32 {
     }
 }
 
+/// One default across every rule, for `--help`: the values of `field`
+/// grouped by rule, e.g. `"100 for secure-fltrust, secure-filter,
+/// plain-fltrust; 20 for secure-fedavg, plain-fedavg"` (or just the value
+/// when every rule has the same).
+pub fn defaults_help(field: impl Fn(&RuleDefaults) -> String) -> String {
+    let mut groups: Vec<(String, Vec<&'static str>)> = Vec::new();
+    for rule in Aggregation::ALL {
+        let v = field(&rule_defaults(rule));
+        match groups.iter_mut().find(|(g, _)| *g == v) {
+            Some((_, rules)) => rules.push(rule.name()),
+            None => groups.push((v, vec![rule.name()])),
+        }
+    }
+    if let [(v, _)] = groups.as_slice() {
+        return v.clone();
+    }
+    groups
+        .iter()
+        .map(|(v, rules)| format!("{v} for {}", rules.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The defaults of `aggregation`.
 ///
 /// FedAvg rules: 3 epochs of minibatch SGD (batch 32, lr 0.2), η = 1, 20 rounds
@@ -84,5 +107,18 @@ impl TryFrom<&TrainConfig> for TrainParams {
             batch_size: small(c.batch_size, "batch size")?,
             lr: c.lr,
         })
+    }
+}
+
+#[cfg(test)]
+mod help_tests {
+    use super::*;
+
+    #[test]
+    fn defaults_help_groups_rules_by_value() {
+        let rounds = defaults_help(|d| d.rounds.to_string());
+        assert!(rounds.contains("100 for secure-fltrust"), "{rounds}");
+        assert!(rounds.contains("20 for secure-fedavg"), "{rounds}");
+        assert_eq!(defaults_help(|d| d.train.epochs.to_string()), "3");
     }
 }

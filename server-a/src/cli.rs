@@ -7,14 +7,14 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use fl_ml::model::{DEFAULT_CLIP, ModelKind, TrainConfig, init_params};
-use fl_ml::rule_defaults;
+use fl_ml::{defaults_help, rule_defaults};
 use mpc_core::fixed::FixedParams;
 use mpc_core::wire::{self, Aggregation, SessionInfo};
 use rand::SeedableRng;
 
 /// Server A: leader of the two-server aggregation.
 #[derive(Debug, Parser)]
-#[command(name = "server-a", version)]
+#[command(name = "server-a", version, allow_negative_numbers = true)]
 pub struct Args {
     /// Address to listen on for workers (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:4433")]
@@ -28,8 +28,8 @@ pub struct Args {
     /// Directory holding the MNIST files.
     #[arg(long, default_value = "data")]
     pub(crate) data_dir: PathBuf,
-    /// Number of rounds [default: 100 for trust-based rules, 20 for FedAvg rules].
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one,
+          help = format!("Number of rounds (at least 1) [default: {}]", defaults_help(|d| d.rounds.to_string())))]
     pub(crate) rounds: Option<u64>,
     /// Model: logreg, mlp or mlp:HIDDEN.
     #[arg(long, default_value = "mlp")]
@@ -37,29 +37,25 @@ pub struct Args {
     /// Aggregation rule.
     #[arg(long, default_value = "secure-fltrust", value_parser = rule_names())]
     pub(crate) aggregation: Aggregation,
-    /// L2 clipping bound C for updates.
+    /// FedAvg rules: L2 clipping bound C for updates (trust-based rules
+    /// normalise every update to unit norm instead).
     #[arg(long, default_value_t = DEFAULT_CLIP)]
     pub(crate) clip: f32,
     /// Plain rules only: do not clip updates.
     #[arg(long)]
     pub(crate) no_clip: bool,
-    /// Local epochs every worker (and A's proxy update) runs per round
-    /// [default: 3].
-    #[arg(long)]
+    #[arg(long, help = format!("Local epochs every worker (and A's proxy update) runs per round [default: {}]",
+                               defaults_help(|d| d.train.epochs.to_string())))]
     pub(crate) epochs: Option<u32>,
-    /// Local minibatch size [default: 32].
-    #[arg(long)]
+    #[arg(long, help = format!("Local minibatch size [default: {}]", defaults_help(|d| d.train.batch_size.to_string())))]
     pub(crate) batch_size: Option<u32>,
-    /// Local learning rate [default: 0.2].
-    #[arg(long)]
+    #[arg(long, help = format!("Local learning rate [default: {}]", defaults_help(|d| d.train.lr.to_string())))]
     pub(crate) lr: Option<f32>,
-    /// Server learning rate η: the model moves by η_t times the round's update
-    /// [default: 1; 2 for trust-based rules].
-    #[arg(long)]
+    #[arg(long, help = format!("Server learning rate η: the model moves by η_t times the round's update [default: {}]",
+                               defaults_help(|d| d.server_lr.to_string())))]
     pub(crate) server_lr: Option<f32>,
-    /// η_t = η / (1 + (t − 1)/T) in the t-th round of this run; 0 keeps η
-    /// constant [default: 0; 25 for trust-based rules].
-    #[arg(long)]
+    #[arg(long, help = format!("η_t = η / (1 + (t − 1)/T) in the t-th round of this run; 0 keeps η constant [default: {}]",
+                               defaults_help(|d| d.server_lr_decay.unwrap_or(0.0).to_string())))]
     pub(crate) server_lr_decay: Option<f32>,
     /// Trust-based rules: cosine threshold τ; updates with cos < τ get trust 0
     /// (default: none, trust = ReLU(cos)).
@@ -108,9 +104,17 @@ pub struct Args {
     pub(crate) synthetic_dim: Option<usize>,
 }
 
+/// A whole number ≥ 1.
+fn at_least_one(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(v) if v >= 1 => Ok(v),
+        _ => Err("must be a whole number, at least 1".into()),
+    }
+}
+
 /// Parses a rule by name; `--help` and the error for an unknown name list
 /// every rule.
-fn rule_names() -> impl clap::builder::TypedValueParser<Value = Aggregation> {
+pub fn rule_names() -> impl clap::builder::TypedValueParser<Value = Aggregation> {
     use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(Aggregation::ALL.map(Aggregation::name))
         .try_map(|s| s.parse::<Aggregation>())

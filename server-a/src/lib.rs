@@ -38,7 +38,7 @@ use protocols::round::leader::{Leader, LeaderAction, LeaderConfig, RoundOutcome}
 use rand::rand_core::UnwrapErr;
 use rand::rngs::SysRng;
 
-pub use cli::Args;
+pub use cli::{Args, rule_names};
 use cli::{Plan, plan};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -162,6 +162,7 @@ pub async fn run(args: Args) -> Result<()> {
         between,
         round_started: Instant::now(),
         last_accuracy: None,
+        start_line: report::start_line(&plan, &args),
         plan,
     };
     let result = transport::node::until_stopped(args.exit_on_stdin_close, shell.run(rx))
@@ -187,6 +188,8 @@ struct Shell {
     between: (ByteCounter, ByteCounter),
     round_started: Instant,
     last_accuracy: Option<f64>,
+    /// The `{"start": …}` line, printed once the initial model is evaluated.
+    start_line: serde_json::Value,
 }
 
 impl Shell {
@@ -195,6 +198,8 @@ impl Shell {
     async fn run(&mut self, mut rx: mpsc::Receiver<Inbound<Peer>>) -> Result<()> {
         self.last_accuracy = self.evaluate()?.map(|(accuracy, _)| accuracy);
         info!(accuracy = self.last_accuracy, "initial model evaluated");
+        self.start_line["start"]["initial_test_accuracy"] = self.last_accuracy.into();
+        println!("{}", self.start_line);
         let mut queue = VecDeque::new();
         loop {
             while let Some(action) = queue.pop_front() {

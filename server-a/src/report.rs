@@ -4,6 +4,8 @@ use mpc_core::wire::Aggregation;
 use protocols::round::leader::{RoundOutcome, SelfTestSummary};
 use serde_json::{Value, json};
 
+use crate::cli::{Args, Plan};
+
 /// What A measured of a round besides its outcome.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RoundStats {
@@ -46,6 +48,55 @@ pub(crate) fn round_line(o: &RoundOutcome, agg: Aggregation, st: RoundStats) -> 
         line["zero_trust_workers"] = json!(o.zero_trust);
     }
     line
+}
+
+/// An `f32` setting as JSON with its shortest decimal form (0.2, not
+/// 0.20000000298023224).
+fn short(v: f32) -> Value {
+    v.to_string()
+        .parse::<f64>()
+        .map_or(Value::Null, |x| json!(x))
+}
+
+/// The first line, `{"start": …}`: every effective setting of the session
+/// (the rule's defaults filled in), so a run can be reproduced from its
+/// output; `initial_test_accuracy` is added once the model is evaluated.
+pub(crate) fn start_line(plan: &Plan, args: &Args) -> Value {
+    let s = &plan.session;
+    let mut config = json!({
+        "aggregation": s.aggregation.name(),
+        "model": s.model,
+        "dim": s.dim,
+        "rounds": plan.rounds,
+        "seed": args.seed,
+        "epochs": plan.train.epochs,
+        "batch_size": plan.train.batch_size,
+        "lr": short(plan.train.lr),
+        "server_lr": short(plan.server_lr),
+        "server_lr_decay": short(plan.server_lr_decay.unwrap_or(0.0)),
+        "min_workers": args.workers,
+        "start_timeout_s": args.start_timeout,
+        "round_timeout_s": args.round_timeout,
+        "ring_bits": s.fixed.ell(),
+        "frac_bits": s.fixed.frac(),
+    });
+    // Only the settings that apply to the rule (never `null`).
+    if s.clip > 0.0 {
+        config["clip"] = short(s.clip);
+    }
+    if s.aggregation.is_trust_based() {
+        config["trust"] = json!(match s.cos_threshold {
+            Some(t) => format!("cos >= {t}"),
+            None => "relu(cos)".into(),
+        });
+    }
+    if let Some(t) = s.cos_threshold {
+        config["cos_threshold"] = short(t);
+    }
+    if s.aggregation.is_trust_based() || s.aggregation.is_secure() {
+        config["k_min"] = json!(s.k_min);
+    }
+    json!({ "start": config })
 }
 
 /// The last line: how many rounds ran and the final accuracy.

@@ -19,6 +19,20 @@ pub mod client;
 pub mod eval;
 pub mod plot;
 
+/// A mistake in the command line that clap's per-option checks cannot see
+/// (a combination of options): `tandem` prints it as one line and exits with
+/// status 2, like clap's own errors, without starting anything.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct ClusterOptions {
@@ -130,6 +144,54 @@ struct Proc {
     name: &'static str,
     child: Child,
     _stdin: ChildStdin,
+    log: PathBuf,
+}
+
+impl Proc {
+    /// `"NAME exited with STATUS; last lines of LOG:"` and the log's tail.
+    fn exit_report(&self, status: std::process::ExitStatus) -> String {
+        format!(
+            "{} exited with {status}; the last lines of {}:\n{}",
+            self.name,
+            self.log.display(),
+            log_tail(&self.log, 12)
+        )
+    }
+}
+
+/// The last `n` lines of a child's log (ANSI colours removed), indented, or a
+/// note that it could not be read.
+pub fn log_tail(log: &Path, n: usize) -> String {
+    let Ok(text) = std::fs::read_to_string(log) else {
+        return format!("  (could not read {})", log.display());
+    };
+    let lines: Vec<String> = text.lines().map(strip_ansi).collect();
+    let from = lines.len().saturating_sub(n);
+    lines
+        .get(from..)
+        .unwrap_or_default()
+        .iter()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `s` without ANSI escape sequences (`ESC [ … letter`).
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Three running processes.
@@ -142,6 +204,8 @@ pub struct Cluster {
     pub addr_b: Option<String>,
     /// The working directory.
     pub dir: PathBuf,
+    /// Server A's `{"start": …}` line, once read.
+    start: Option<serde_json::Value>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -162,6 +226,7 @@ fn spawn(
     log: &Path,
     stdout: bool,
 ) -> Result<(Proc, Option<std::process::ChildStdout>)> {
+    let log_path = log.to_path_buf();
     let log = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
     let mut cmd = Command::new(exe);
     cmd.arg(name)
@@ -184,6 +249,7 @@ fn spawn(
             name,
             child,
             _stdin: stdin,
+            log: log_path,
         },
         out,
     ))
@@ -199,7 +265,7 @@ fn wait_ready(file: &Path, procs: &mut [Proc], timeout: Duration) -> Result<Stri
         }
         for p in procs.iter_mut() {
             if let Ok(Some(status)) = p.child.try_wait() {
-                bail!("{} exited during start-up ({status})", p.name);
+                bail!("during start-up, {}", p.exit_report(status));
             }
         }
         if start.elapsed() > timeout {
@@ -286,6 +352,7 @@ impl Cluster {
             addr_a,
             addr_b,
             dir: o.dir.clone(),
+            start: None,
         };
         if o.start_workers {
             cluster.start_workers(o, &[])?;
@@ -322,19 +389,19 @@ impl Cluster {
         }
         args.extend(o.extra_worker.iter().cloned());
         args.extend(extra.iter().cloned());
-        let n = self.procs.len();
-        let (p, _) = spawn(
-            "worker",
-            &exe,
-            &args,
-            &o.dir.join(format!("worker-{n}.log")),
-            false,
-        )?;
+        // worker.log, then worker-2.log, worker-3.log … for further hosts.
+        let n = self.procs.iter().filter(|p| p.name == "worker").count();
+        let log = match n {
+            0 => o.dir.join("worker.log"),
+            n => o.dir.join(format!("worker-{}.log", n + 1)),
+        };
+        let (p, _) = spawn("worker", &exe, &args, &log, false)?;
         self.procs.push(p);
         Ok(())
     }
 
-    /// The next JSON line server A prints (a round result or the final line),
+    /// The next JSON line server A prints (a round result or the final line;
+    /// its first line, `{"start": …}`, is kept for [`Cluster::start_info`]),
     /// or an error if A exits or `timeout` passes.
     pub fn next_event(&mut self, timeout: Duration) -> Result<serde_json::Value> {
         match self.next_event_within(timeout)? {
@@ -354,15 +421,24 @@ impl Cluster {
                 .recv_timeout(left.min(Duration::from_millis(500)))
             {
                 Ok(line) => {
-                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                    if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&line) {
+                        // A's first line: the effective session, kept aside.
+                        if let Some(start) = v.get_mut("start") {
+                            self.start = Some(start.take());
+                            continue;
+                        }
                         return Ok(Some(v));
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    bail!(
-                        "server A exited; see {}",
-                        self.dir.join("server-a.log").display()
-                    )
+                    let a = self.procs.iter_mut().find(|p| p.name == "server-a");
+                    match a {
+                        Some(p) => {
+                            let status = p.child.wait().context("waiting for server A")?;
+                            bail!("{}", p.exit_report(status))
+                        }
+                        None => bail!("server A's output ended"),
+                    }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
@@ -371,17 +447,19 @@ impl Cluster {
                     && let Ok(Some(status)) = p.child.try_wait()
                     && !status.success()
                 {
-                    bail!(
-                        "{} exited with {status}; see its log in {}",
-                        p.name,
-                        self.dir.display()
-                    );
+                    bail!("{}", p.exit_report(status));
                 }
             }
             if Instant::now() >= deadline {
                 return Ok(None);
             }
         }
+    }
+
+    /// Server A's `{"start": …}` line (its effective settings and the initial
+    /// model's accuracy), once [`Cluster::next_event`] has read past it.
+    pub fn start_info(&self) -> Option<&serde_json::Value> {
+        self.start.as_ref()
     }
 
     /// Process ids of the running children by name (`server-b`, `server-a`,

@@ -6,6 +6,7 @@
 //! enrolment directory.
 
 use std::future::Future;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -46,8 +47,8 @@ fn serve(role: impl Future<Output = anyhow::Result<()>>) -> ! {
     transport::node::exit_with(result.map_err(|e| format!("{e:#}")))
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().role {
+fn main() -> ExitCode {
+    let result = match Cli::parse().role {
         Role::ServerA(args) => serve(server_a::run(args)),
         Role::ServerB(args) => serve(server_b::run(args)),
         Role::Worker(args) => serve(worker::run(args)),
@@ -55,5 +56,18 @@ fn main() -> anyhow::Result<()> {
         Role::Bench(args) => cmd::bench::run(args),
         Role::Eval(args) => cmd::eval::run(args),
         Role::Pki(args) => cmd::pki::run(args),
+    };
+    // Errors are one message with its causes, never a backtrace; a usage
+    // mistake exits with status 2 as clap's own errors do.
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<tandem::UsageError>().is_some() => {
+            eprintln!("error: {e}\n\nFor more information, try '--help'.");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }

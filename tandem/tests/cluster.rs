@@ -41,7 +41,109 @@ fn demo_runs_three_rounds_and_writes_summary() {
         assert!(r["seconds"].as_f64().unwrap() > 0.0);
     }
     assert_eq!(summary["final_test_accuracy"].as_f64().unwrap(), acc[2]);
+    let last5 = acc.iter().sum::<f64>() / 3.0;
+    assert!((summary["mean_last5_test_accuracy"].as_f64().unwrap() - last5).abs() < 1e-9);
+    assert!(summary["initial_test_accuracy"].as_f64().unwrap() < acc[0]);
+    // A user can reproduce the run from `config`: every effective value,
+    // no `null`, `rounds` a number.
+    let config = summary["config"].as_object().unwrap();
+    assert_eq!(config["rounds"], 3);
+    assert_eq!(config["workers"], 8);
+    for key in [
+        "aggregation",
+        "model",
+        "seed",
+        "epochs",
+        "batch_size",
+        "lr",
+        "server_lr",
+        "server_lr_decay",
+        "k_min",
+        "round_timeout_s",
+        "partition",
+        "attack",
+        "dropout",
+    ] {
+        assert!(config.contains_key(key), "config lacks {key}: {config:?}");
+    }
+    for (k, v) in config {
+        assert!(!v.is_null(), "config.{k} is null");
+    }
     assert!(out.path().join("accuracy.svg").exists());
+}
+
+/// Every bad option value is refused before anything starts: exit status 2,
+/// an error naming the option, no backtrace (even with RUST_BACKTRACE=1),
+/// no output directory.
+#[test]
+fn demo_refuses_bad_options_before_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--byzantine", "30", "--workers", "20"], "--byzantine"),
+        (&["--attack", "nonsense"], "--attack"),
+        (&["--attack", "scale:abc"], "--attack"),
+        (&["--partition", "dirichlet:-1"], "--partition"),
+        (&["--dropout", "1.5"], "--dropout"),
+        (&["--workers", "0"], "--workers"),
+        (&["--rounds", "0"], "--rounds"),
+        (&["--lr", "-1"], "--lr"),
+        (&["--aggregation", "foo"], "--aggregation"),
+        (&["--attack", "sign-flip"], "--attack"),
+        (
+            &["--k-min", "2", "--aggregation", "plain-fedavg"],
+            "--k-min",
+        ),
+        (&["--clip", "2"], "--clip"),
+        (&["--compare", "secure-fltrust"], "--compare"),
+    ];
+    for (i, (args, option)) in cases.iter().enumerate() {
+        let out = dir.path().join(format!("out-{i}"));
+        let o = Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .arg("demo")
+            .args(*args)
+            .arg("--out")
+            .arg(&out)
+            .env("RUST_BACKTRACE", "1")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with("error:"), "{args:?}: {err}");
+        assert!(err.contains(option), "{args:?} must name {option}: {err}");
+        assert!(!err.contains("backtrace"), "{args:?}: {err}");
+        assert!(!out.exists(), "{args:?} started something");
+    }
+    // Negative values that are allowed need no `=`.
+    let o = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args([
+            "demo",
+            "--aggregation",
+            "plain-fltrust",
+            "--cos-threshold",
+            "-0.5",
+            "--help",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// A child that fails is reported with its log's last lines, not just
+/// "see its log".
+#[test]
+fn a_failing_child_is_reported_with_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = ClusterOptions::new(dir.path()).with_exe(env!("CARGO_BIN_EXE_tandem"));
+    o.workers = 3;
+    o.rounds = 1;
+    // A data directory without MNIST: server A fails at start-up.
+    o.data_dir = dir.path().join("no-data");
+    let err = match Cluster::launch(&o) {
+        Ok(mut c) => format!("{:#}", c.next_event(EVENT_WAIT).unwrap_err()),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("server-a exited"), "{err}");
+    assert!(err.contains("MNIST"), "the log's reason is shown: {err}");
 }
 
 fn run_rounds(o: &ClusterOptions) -> Vec<serde_json::Value> {
