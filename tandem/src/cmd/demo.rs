@@ -199,11 +199,12 @@ fn follow_rounds(o: &ClusterOptions, round_timeout: f64) -> Result<(Vec<Value>, 
 /// Prints the progress line of one of server A's round lines.
 fn print_round(ev: &Value) {
     println!(
-        "round {:>3}  acc {:.4}  accepted {:>3}  rejected {:>3}  zero-trust {:>3}  {:>6.2} s  worker→servers {:>9} B  A↔B {:>9} B{}",
+        "round {:>3}  acc {:.4}  accepted {:>3}  rejected {:>3}  sat out {:>3}  zero-trust {:>3}  {:>6.2} s  worker→servers {:>9} B  A↔B {:>9} B{}",
         ev["round"],
         ev["test_accuracy"].as_f64().unwrap_or(f64::NAN),
         ev["accepted"],
         ev["rejected"],
+        ev["sat_out"],
         ev["zero_trust"],
         ev["seconds"].as_f64().unwrap_or(f64::NAN),
         ev["bytes_worker_to_servers"],
