@@ -21,7 +21,7 @@ import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 MODULUS = 2**64 - 2**32 + 1
 
 # Aggregation variant indices (declaration order in mpc_core::wire).
@@ -133,6 +133,7 @@ def wire_seeds():
         "w2a-hello": varint(0) + varint(7),
         "w2a-submit-seed": varint(1) + varint(3) + varint(7) + varint(0) + seed,
         "w2a-submit-plain": varint(1) + varint(300) + varint(7) + varint(1) + blob(model),
+        "w2a-sit-out": varint(2) + varint(3),
         # AToWorker
         "a2w-welcome": varint(0) + session(),
         "a2w-welcome-fltrust": varint(0)
@@ -203,6 +204,7 @@ def vector_samples():
         + varint(70000)
         + varint(1)
         + blob(f32s([1.5, -2.0])),
+        "WorkerToA::SitOut": varint(2) + varint(big_round),
         "AToWorker::Welcome/secure-fltrust": welcome(SECURE_FLTRUST, 0.25),
         "AToWorker::Welcome/secure-filter": welcome(SECURE_FILTER, None),
         "AToWorker::Welcome/secure-fedavg": welcome(SECURE_FEDAVG, None),

@@ -25,7 +25,9 @@ use crate::share::RING_SHARE_BYTES;
 /// 4: secure-fedavg runs through the validity-proved submission; its
 /// unproved messages (`Upload`, `OpenRound`, `HaveSeed`, `CloseRound`,
 /// `Accepted`, `RoundSum`) are gone.
-pub const PROTOCOL_VERSION: u16 = 4;
+/// 5: `WorkerToA::SitOut`, a worker's word that it skips the open round, so
+/// A closes the round without waiting for the deadline.
+pub const PROTOCOL_VERSION: u16 = 5;
 /// Longest accepted reason string.
 pub const MAX_REASON: usize = 1024;
 /// Longest accepted list of worker ids in one message.
@@ -169,6 +171,14 @@ pub enum WorkerToA {
         worker: u32,
         /// The payload.
         payload: SubmitA,
+    },
+    /// The worker skips round `round` (it was announced to it): A counts it
+    /// as sat out, not as rejected, and the round closes without waiting
+    /// for it. The worker is the authenticated sender. It replaces a
+    /// submission: one of the two per worker and round, the first stands.
+    SitOut {
+        /// Round id.
+        round: u64,
     },
 }
 
@@ -645,7 +655,7 @@ macro_rules! wire_message {
 }
 
 wire_message!(WorkerToA, "worker-to-A", |m, limits| match m {
-    WorkerToA::Hello { .. } => Ok(()),
+    WorkerToA::Hello { .. } | WorkerToA::SitOut { .. } => Ok(()),
     WorkerToA::Submit { payload, .. } => match payload {
         SubmitA::Seed(_) => Ok(()),
         SubmitA::Plain(v) => check_bytes(Self::KIND, "update", v, 4, limits),

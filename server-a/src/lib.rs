@@ -372,6 +372,7 @@ impl Shell {
             accuracy,
             accepted = o.accepted.len(),
             rejected = o.rejected.len(),
+            sat_out = o.sat_out.len(),
             zero_trust = o.zero_trust_count,
             seconds,
             "round complete"

@@ -34,6 +34,8 @@ pub(crate) fn round_line(o: &RoundOutcome, agg: Aggregation, st: RoundStats) -> 
         "accepted": o.accepted.len(),
         "rejected": o.rejected.len(),
         "rejected_reasons": reasons,
+        // Workers that said they sit the round out: not rejected.
+        "sat_out": o.sat_out.len(),
         "zero_trust": o.zero_trust_count,
         "updated": o.mean_update.is_some(),
         "server_lr": st.eta,

@@ -410,3 +410,49 @@ fn plain_fltrust_gives_sign_flippers_zero_trust() {
         .collect();
     assert!(acc[2] > 0.6, "accuracy too low despite the filter: {acc:?}");
 }
+
+/// Workers that drop out of a round tell server A (`SitOut`), so a round
+/// closes once every other worker has its verdict instead of at the
+/// deadline (docs/PROTOCOL.md §3). 20 workers, `--dropout 0.1`, 5 rounds of
+/// secure-fltrust (through B) with a 60 s round deadline.
+#[test]
+fn dropped_out_workers_sit_out_and_no_round_waits_for_the_deadline() {
+    const DEADLINE: f64 = 60.0;
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = ClusterOptions::new(dir.path()).with_exe(env!("CARGO_BIN_EXE_tandem"));
+    o.workers = 20;
+    o.rounds = 5;
+    o.aggregation = "secure-fltrust".into();
+    o.model = "logreg".into();
+    o.dropout = 0.1;
+    // With seed 1, 16 of the 100 worker-rounds drop out (the draws are
+    // `public_rng(seed, WorkerTraining, round, id)`, a function of the seed).
+    o.seed = 1;
+    o.extra_a = vec!["--round-timeout".into(), DEADLINE.to_string()];
+    let rounds = run_rounds(&o);
+    assert_eq!(rounds.len(), 5);
+    let mut sat_out = 0;
+    for r in &rounds {
+        let (accepted, n) = (
+            r["accepted"].as_u64().unwrap(),
+            r["sat_out"].as_u64().unwrap(),
+        );
+        // Sat-out workers are counted apart, never as rejected.
+        assert_eq!(r["rejected"], 0, "{r}");
+        assert_eq!(accepted + n, 20, "every worker submitted or sat out: {r}");
+        assert_eq!(r["updated"], true, "{r}");
+        // A behavioural bound, not a performance assertion: a round that
+        // waited for its deadline would take at least DEADLINE seconds;
+        // these close as soon as the last submitter's verdict is in.
+        let seconds = r["seconds"].as_f64().unwrap();
+        assert!(
+            seconds < DEADLINE * 0.75,
+            "round waited for the deadline: {r}"
+        );
+        sat_out += n;
+    }
+    assert!(
+        sat_out > 0,
+        "the seed must make some worker sit out: {rounds:?}"
+    );
+}

@@ -7,6 +7,9 @@
 //! `protocols::round::worker::prepare`, which clips (or, for trust-based
 //! rules, normalises to unit norm), encodes and shares it. An attack is
 //! applied before `prepare`, so an attacker's update passes the norm checks.
+//! A worker that skips a round (`--dropout`, or an attack that cannot be
+//! crafted that round) tells server A with `WorkerToA::SitOut`, so the
+//! round closes without waiting for it.
 //! `--seed` drives partitioning, training and attacks only (per round
 //! through `mpc_core::prg` domains); every secret (share seeds, the dealt
 //! scalar, commitment blinds, proof randomness) comes from the OS CSPRNG,
@@ -35,7 +38,7 @@ use fl_ml::model::{ModelKind, TrainConfig, train_local};
 use fl_ml::{PROXY_EXAMPLES, proxy_set, proxy_update, public_rng, worker_indices};
 use mpc_core::codec;
 use mpc_core::prg::Purpose;
-use mpc_core::wire::{AToWorker, BToWorker};
+use mpc_core::wire::{AToWorker, BToWorker, WorkerToA};
 use protocols::round::worker::prepare;
 use rand::rand_core::UnwrapErr;
 use rand::rngs::{StdRng, SysRng};
@@ -298,6 +301,10 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
         let (round, model) = match msg {
             Some(AToWorker::Announce { round, model }) => (round, codec::bytes_to_f32s(&model)?),
             Some(AToWorker::Finished) | None => break,
+            // A took our `SitOut` (its answer is read here, not right after
+            // sending: the next announcement may come first if the round
+            // closed meanwhile).
+            Some(AToWorker::Ack { .. }) => continue,
             Some(AToWorker::Reject { round, reason }) => {
                 warn!(worker = id, round, %reason, "server A rejected our message");
                 continue;
@@ -314,6 +321,8 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
             if let Some(board) = &s.board {
                 board.post(id, round, None);
             }
+            // Tell A, so the round need not wait for us until its deadline.
+            a.send(&WorkerToA::SitOut { round }).await?;
             continue;
         }
         let ctx = RoundCtx {
@@ -326,6 +335,7 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
             byzantine,
         };
         let Some(delta) = round_update(&s, ctx, rng).await? else {
+            a.send(&WorkerToA::SitOut { round }).await?;
             continue;
         };
         // The submission's secret randomness (seeds, s, blind, proof): from the OS.

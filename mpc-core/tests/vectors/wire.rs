@@ -58,6 +58,7 @@ fn worker_to_a(m: &WorkerToA) -> &'static str {
             SubmitA::Seed(_) => "WorkerToA::Submit/Seed",
             SubmitA::Plain(_) => "WorkerToA::Submit/Plain",
         },
+        WorkerToA::SitOut { .. } => "WorkerToA::SitOut",
     }
 }
 
@@ -125,6 +126,7 @@ const VARIANTS: &[&str] = &[
     "WorkerToA::Hello",
     "WorkerToA::Submit/Seed",
     "WorkerToA::Submit/Plain",
+    "WorkerToA::SitOut",
     "AToWorker::Welcome/secure-fedavg",
     "AToWorker::Welcome/plain-fedavg",
     "AToWorker::Welcome/plain-fltrust",
@@ -210,6 +212,7 @@ fn samples() -> Vec<Sample> {
             worker: 70_000,
             payload: SubmitA::Plain(codec::f32s_to_bytes(&[1.5, -2.0])),
         },
+        WorkerToA::SitOut { round: BIG_ROUND },
     ] {
         out.push(sample(worker_to_a(&m).into(), m));
     }

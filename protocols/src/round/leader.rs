@@ -32,6 +32,13 @@
 //! roster and stops. Round ids continue after the last round B revealed
 //! (B's `Ready`), so a restarted A never reuses an id.
 //!
+//! **Closing.** A round closes as soon as every worker it was announced to
+//! has an outcome: accepted or rejected (secure rules: its verdict is
+//! known), or sat out — a worker that skips the round says so with
+//! `WorkerToA::SitOut` (acknowledged; one message per worker and round, the
+//! first stands), and is reported in [`RoundOutcome::sat_out`], not as
+//! rejected. With every worker accounted for, no deadline is waited for.
+//!
 //! **Deadlines.** A round that is still open [`LeaderConfig::round_timeout`]
 //! after it started is closed with the submissions that are complete
 //! (workers that did not finish are rejected); B then gets one more
@@ -121,6 +128,10 @@ pub struct RoundOutcome {
     pub zero_trust: Vec<u32>,
     /// Workers refused, with reasons.
     pub rejected: BTreeMap<u32, Rejection>,
+    /// Workers that said they sit the round out (`WorkerToA::SitOut`),
+    /// ascending: neither accepted nor rejected, and the round did not wait
+    /// for them. Kept when the round failed.
+    pub sat_out: Vec<u32>,
     /// Why no update was produced, if none was.
     pub note: Option<String>,
     /// Bytes A received from workers in this round.
@@ -472,6 +483,10 @@ impl Leader {
             WorkerToA::Submit { round, payload, .. } => match &mut self.rounds {
                 Rounds::Plain(p) => p.on_submit(from, round, payload, wire_bytes),
                 Rounds::Robust(r) => r.on_submit(from, round, payload, wire_bytes),
+            },
+            WorkerToA::SitOut { round } => match &mut self.rounds {
+                Rounds::Plain(p) => p.on_sit_out(from, round, wire_bytes),
+                Rounds::Robust(r) => r.on_sit_out(from, round, wire_bytes),
             },
         };
         self.settle(now, out)

@@ -26,7 +26,10 @@ struct PlainRound {
     id: u64,
     /// The workers the round was announced to; nobody else may submit.
     expected: BTreeSet<u32>,
+    /// Workers that submitted (valid or not).
     seen: BTreeSet<u32>,
+    /// Workers that said they sit the round out.
+    sat_out: BTreeSet<u32>,
     included: BTreeSet<u32>,
     rejected: BTreeMap<u32, Rejection>,
     plain_sum: Vec<f64>,
@@ -91,6 +94,7 @@ impl PlainLeader {
             id: round,
             expected,
             seen: BTreeSet::new(),
+            sat_out: BTreeSet::new(),
             included: BTreeSet::new(),
             rejected: BTreeMap::new(),
             plain_sum: if trust.is_some() {
@@ -153,6 +157,9 @@ impl PlainLeader {
             return reject(from, round, why);
         }
         r.bytes_a += wire_bytes as u64;
+        if r.sat_out.contains(&from) {
+            return reject(from, round, Rejection::SatOut);
+        }
         if !r.seen.insert(from) {
             return reject(from, round, Rejection::Duplicate);
         }
@@ -183,6 +190,35 @@ impl PlainLeader {
                 return self.reject_in_round(from, round, why);
             }
         }
+        out.extend(self.maybe_close());
+        out
+    }
+
+    /// `from` says it sits round `round` out: acknowledged if it was
+    /// announced the round and has sent nothing in it yet (otherwise
+    /// refused, and nothing changes); the round may close now.
+    pub fn on_sit_out(&mut self, from: u32, round: u64, wire_bytes: usize) -> Vec<LeaderAction> {
+        let open = self.open_round();
+        let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
+            return reject(from, round, Rejection::NotOpen { round, open });
+        };
+        if !r.expected.contains(&from) {
+            let why = Rejection::NotParticipant {
+                worker: from,
+                round,
+            };
+            return reject(from, round, why);
+        }
+        r.bytes_a += wire_bytes as u64;
+        if r.sat_out.contains(&from) {
+            return reject(from, round, Rejection::SatOut);
+        }
+        if r.seen.contains(&from) {
+            return reject(from, round, Rejection::Duplicate);
+        }
+        info!(round, worker = from, "worker sits the round out");
+        r.sat_out.insert(from);
+        let mut out = vec![ack(from, round)];
         out.extend(self.maybe_close());
         out
     }
@@ -234,7 +270,7 @@ impl PlainLeader {
         let done = r
             .expected
             .iter()
-            .all(|w| r.included.contains(w) || r.rejected.contains_key(w));
+            .all(|w| r.included.contains(w) || r.rejected.contains_key(w) || r.sat_out.contains(w));
         if !done {
             return Vec::new();
         }
@@ -296,6 +332,7 @@ impl PlainLeader {
             },
             mean_update: mean,
             rejected: r.rejected,
+            sat_out: r.sat_out.into_iter().collect(),
             note,
             bytes_from_workers_a: r.bytes_a,
             bytes_from_workers_b: 0,

@@ -35,8 +35,12 @@ pub enum Rejection {
         /// The round.
         round: u64,
     },
-    /// A second submission in the round; the first one stands.
+    /// A second submission in the round (or a `SitOut` after a
+    /// submission); the first one stands.
     Duplicate,
+    /// A submission (or a second `SitOut`) from a worker that already said
+    /// it sits the round out; the `SitOut` stands.
+    SatOut,
     /// A plain update where the rule needs a seed, or the other way round.
     WrongPayload {
         /// The session's rule.
@@ -102,6 +106,10 @@ impl fmt::Display for Rejection {
                     "duplicate submission in this round (the first one stands)"
                 )
             }
+            Rejection::SatOut => write!(
+                f,
+                "this worker already sat the round out (its first message stands)"
+            ),
             Rejection::WrongPayload { aggregation } => write!(
                 f,
                 "payload kind does not match the aggregation rule {aggregation}"

@@ -32,7 +32,12 @@ struct LeaderRound {
     id: u64,
     expected: BTreeSet<u32>,
     announce: Option<Vec<u8>>,
+    /// Workers that submitted a seed (valid or not).
     seen: BTreeSet<u32>,
+    /// Workers that said they sit the round out. Whatever such a worker
+    /// sends B is never batched (A holds no seed for it), so it is in
+    /// neither server's accepted set.
+    sat_out: BTreeSet<u32>,
     seeds: BTreeMap<u32, Seed>,
     ready: VecDeque<ReadyWorker>,
     accepted: BTreeSet<u32>,
@@ -140,6 +145,7 @@ impl RobustLeader {
             expected,
             announce: Some(f32s_to_bytes(model)),
             seen: BTreeSet::new(),
+            sat_out: BTreeSet::new(),
             seeds: BTreeMap::new(),
             ready: VecDeque::new(),
             accepted: BTreeSet::new(),
@@ -227,6 +233,9 @@ impl RobustLeader {
         if let Err(why) = self.admit(round, from, wire_bytes) {
             return reject(from, round, why);
         }
+        if let Some(r) = self.round.as_mut() {
+            r.seen.insert(from);
+        }
         match payload {
             SubmitA::Seed(seed) => self.on_seed(round, from, seed),
             SubmitA::Plain(_) => {
@@ -253,10 +262,41 @@ impl RobustLeader {
             return Err(Rejection::NotParticipant { worker, round });
         }
         r.bytes_a += wire_bytes as u64;
-        if !r.seen.insert(worker) {
+        if r.sat_out.contains(&worker) {
+            return Err(Rejection::SatOut);
+        }
+        if r.seen.contains(&worker) {
             return Err(Rejection::Duplicate);
         }
         Ok(())
+    }
+
+    /// `from` says it sits round `round` out: acknowledged if the round is
+    /// announced to it and it has no submission or verdict in it yet
+    /// (otherwise refused, and nothing changes); the round may close now.
+    /// B needs no word of it: without a seed at A the worker is never
+    /// batched, so an upload it made to B anyway never enters B's sum or
+    /// B's accepted set, and both servers still agree on that set.
+    pub fn on_sit_out(&mut self, from: u32, round: u64, wire_bytes: usize) -> Vec<LeaderAction> {
+        if let Err(why) = self.admit(round, from, wire_bytes) {
+            return reject(from, round, why);
+        }
+        let Some(r) = self.round.as_mut() else {
+            return Vec::new();
+        };
+        if r.rejected.contains_key(&from) {
+            // A verdict without a seed at A: B refused the worker's upload,
+            // which was its submission.
+            return reject(from, round, Rejection::Duplicate);
+        }
+        info!(round, worker = from, "worker sits the round out");
+        r.sat_out.insert(from);
+        let mut out = vec![LeaderAction::ToWorker {
+            worker: from,
+            msg: AToWorker::Ack { round },
+        }];
+        out.extend(self.maybe_close());
+        out
     }
 
     /// A worker's seed (after [`RobustLeader::admit`]).
@@ -318,6 +358,7 @@ impl RobustLeader {
         for w in r.expected.clone() {
             if !r.accepted.contains(&w)
                 && !r.rejected.contains_key(&w)
+                && !r.sat_out.contains(&w)
                 && !ready.contains(&w)
                 && !r.in_batch.contains(&w)
             {
@@ -350,7 +391,11 @@ impl RobustLeader {
                 let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
                     return Vec::new();
                 };
-                if r.expected.contains(&worker)
+                if r.sat_out.contains(&worker) {
+                    // It said it sits out: its upload to B does not count
+                    // either way (never batched), and it is not rejected.
+                    warn!(round, worker, %reason, "server B refused an upload from a worker that sat out: ignored");
+                } else if r.expected.contains(&worker)
                     && !r.accepted.contains(&worker)
                     && !r.rejected.contains_key(&worker)
                 {
@@ -517,7 +562,7 @@ impl RobustLeader {
         let done = r
             .expected
             .iter()
-            .all(|w| r.accepted.contains(w) || r.rejected.contains_key(w));
+            .all(|w| r.accepted.contains(w) || r.rejected.contains_key(w) || r.sat_out.contains(w));
         if !done {
             return Vec::new();
         }
@@ -627,6 +672,7 @@ impl RobustLeader {
             mean_update: update,
             accepted,
             rejected: r.rejected,
+            sat_out: r.sat_out.into_iter().collect(),
             note,
             bytes_from_workers_a: r.bytes_a,
             bytes_from_workers_b: bytes_b.unwrap_or(0),

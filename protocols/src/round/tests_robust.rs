@@ -23,7 +23,7 @@ fn norm(v: &[f32]) -> f64 {
 }
 
 /// Plaintext FLTrust with client normalisation (f64).
-fn plain_fltrust(updates: &[Vec<f32>], g0: &[f32]) -> Option<Vec<f64>> {
+pub(super) fn plain_fltrust(updates: &[Vec<f32>], g0: &[f32]) -> Option<Vec<f64>> {
     let n0 = norm(g0);
     let mut acc = vec![0.0f64; g0.len()];
     let mut total = 0.0;
@@ -47,7 +47,7 @@ fn plain_fltrust(updates: &[Vec<f32>], g0: &[f32]) -> Option<Vec<f64>> {
 
 /// The documented bound (PROTOCOL §7.3): ‖g_secure − g_plain‖ ≤ ‖ĝ₀‖·(3δ/(1−δ) + 1.5·√d/2^f)
 /// with δ = 2^−7 + 2^−f (the norm window and rounding of ‖X‖/2^f).
-fn bound(g0: &[f32], d: usize) -> f64 {
+pub(super) fn bound(g0: &[f32], d: usize) -> f64 {
     let delta = 2f64.powi(-7) + 2f64.powi(-16);
     norm(g0) * (3.0 * delta / (1.0 - delta) + 1.5 * (d as f64).sqrt() / 65536.0)
 }

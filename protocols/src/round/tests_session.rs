@@ -343,6 +343,277 @@ fn losing_b_is_fatal() {
 }
 
 // ---------------------------------------------------------------------------
+// Workers that sit a round out (`WorkerToA::SitOut`): the round closes as
+// soon as every announced worker submitted or sat out — no time passes in
+// these tests — and sat-out workers are reported apart from the rejected.
+
+use super::rejection::Rejection;
+use super::tests_robust::{bound as fltrust_bound, plain_fltrust};
+
+fn sit_out(sim: &mut Sim, round: u64, w: u32) {
+    sim.worker_to_a(w, WorkerToA::SitOut { round });
+}
+
+/// A's last message to `w`.
+fn last_to(sim: &Sim, w: u32) -> &AToWorker {
+    sim.from_a
+        .iter()
+        .rev()
+        .find(|(to, _)| *to == w)
+        .map(|(_, m)| m)
+        .expect("A answered")
+}
+
+fn assert_refused(sim: &Sim, w: u32, needle: &str) {
+    match last_to(sim, w) {
+        AToWorker::Reject { reason, .. } => assert!(reason.contains(needle), "{reason}"),
+        other => panic!("expected a refusal containing `{needle}`, got {other:?}"),
+    }
+}
+
+/// Updates along (`i % 4 != 3`) or against ĝ₀, with a little noise.
+fn fltrust_updates(g0: &[f32], n: usize) -> Vec<Vec<f32>> {
+    (0..n)
+        .map(|i| {
+            let along = if i % 4 == 3 { -1.5 } else { 2.0 };
+            g0.iter()
+                .enumerate()
+                .map(|(k, &g)| along * g + ((i * 5 + k * 3) % 7) as f32 * 0.05)
+                .collect()
+        })
+        .collect()
+}
+
+fn reference(dim: usize) -> Vec<f32> {
+    (0..dim).map(|k| 1.0 + k as f32 * 0.25).collect()
+}
+
+/// ‖a − b‖ with `b` in f64.
+fn distance(a: &[f32], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (f64::from(x) - y).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+#[test]
+fn a_plain_round_closes_when_the_others_sit_out_without_waiting() {
+    let s = low(Aggregation::PlainFedAvg);
+    let mut sim = Sim::with(manual(s.clone()), helper());
+    sim.start(1, 8, 4);
+    let t0 = sim.now;
+    sit_out(&mut sim, 1, 2);
+    assert!(matches!(last_to(&sim, 2), AToWorker::Ack { round: 1 }));
+    sim.submit(1, 0, &[0.1; 8], &s);
+    sim.submit(1, 1, &[0.3; 8], &s);
+    assert!(sim.outcome.is_none(), "worker 3 has not answered");
+    sit_out(&mut sim, 1, 3);
+    let o = sim.outcome.take().expect("closed without a deadline");
+    assert_eq!(sim.now, t0, "no time passed");
+    assert_eq!(o.accepted, vec![0, 1]);
+    assert_eq!(o.sat_out, vec![2, 3]);
+    assert!(o.rejected.is_empty(), "sat out is not rejected: {o:?}");
+    let mean = o.mean_update.expect("update");
+    assert!(mean.iter().all(|&m| (m - 0.2).abs() < 1e-6), "{mean:?}");
+}
+
+#[test]
+fn a_plain_round_where_everyone_sits_out_closes_without_an_update() {
+    let s = low(Aggregation::PlainFltrust);
+    let mut sim = Sim::with(manual(s), helper());
+    sim.start_with(1, 8, 2, Some(reference(8)));
+    sit_out(&mut sim, 1, 0);
+    sit_out(&mut sim, 1, 1);
+    let o = sim.outcome.take().expect("closed");
+    assert_eq!(o.sat_out, vec![0, 1]);
+    assert!(o.accepted.is_empty() && o.rejected.is_empty());
+    assert!(o.mean_update.is_none());
+}
+
+#[test]
+fn a_secure_fltrust_round_closes_when_a_worker_sits_out_and_equals_plaintext() {
+    let dim = 8;
+    let s = low(Aggregation::SecureFltrust);
+    let g0 = reference(dim);
+    let updates = fltrust_updates(&g0, 5);
+    let mut sim = Sim::with(manual(s.clone()), helper());
+    sim.start_with(1, dim, 6, Some(g0.clone()));
+    let t0 = sim.now;
+    for (w, u) in updates.iter().enumerate().take(3) {
+        sim.submit(1, w as u32, u, &s);
+    }
+    sit_out(&mut sim, 1, 5);
+    sim.submit(1, 3, &updates[3], &s);
+    assert!(sim.outcome.is_none(), "worker 4 has not answered");
+    sim.submit(1, 4, &updates[4], &s);
+    let o = sim
+        .outcome
+        .take()
+        .expect("closed through B without a deadline");
+    assert_eq!(sim.now, t0, "no time passed");
+    assert_eq!(sim.reveals, vec![1], "B revealed the round");
+    assert_eq!(o.accepted, vec![0, 1, 2, 3, 4]);
+    assert_eq!(o.sat_out, vec![5]);
+    assert!(o.rejected.is_empty(), "{:?}", o.rejected);
+    assert_eq!(o.note, None);
+    let plain = plain_fltrust(&updates, &g0).unwrap();
+    let got = o.mean_update.expect("update");
+    let err = distance(&got, &plain);
+    assert!(err <= fltrust_bound(&g0, dim), "error {err}");
+}
+
+/// A worker that uploads its half to B and tells A it sits out (in either
+/// order): A holds no seed for it, so it is never batched, and both
+/// servers' accepted sets — and sums — leave it out. The round ends with
+/// the others' aggregate, not with "B's accepted set differs".
+#[test]
+fn a_worker_that_uploads_to_b_but_sits_out_at_a_is_in_neither_sum() {
+    let dim = 8;
+    let s = low(Aggregation::SecureFltrust);
+    let g0 = reference(dim);
+    let updates = fltrust_updates(&g0, 5);
+    for sit_out_first in [false, true] {
+        let mut sim = Sim::with(manual(s.clone()), helper());
+        sim.start_with(1, dim, 5, Some(g0.clone()));
+        let sneaky = prepare(&s, 1, 4, &updates[4], &mut sim.rng).unwrap();
+        if sit_out_first {
+            sit_out(&mut sim, 1, 4);
+        }
+        sim.worker_to_b(4, sneaky.to_b.unwrap());
+        assert!(
+            matches!(sim.from_b.last(), Some((4, BToWorker::Ack { round: 1 }))),
+            "B takes the upload: it cannot know"
+        );
+        if !sit_out_first {
+            sit_out(&mut sim, 1, 4);
+        }
+        assert!(matches!(last_to(&sim, 4), AToWorker::Ack { round: 1 }));
+        // Its seed, sent after the SitOut, is refused: the SitOut stands.
+        sim.worker_to_a(4, sneaky.to_a);
+        assert_refused(&sim, 4, "sat the round out");
+        for (w, u) in updates.iter().enumerate().take(4) {
+            sim.submit(1, w as u32, u, &s);
+        }
+        let o = sim.outcome.take().expect("closed");
+        assert_eq!(o.note, None, "the servers agree on the set");
+        assert_eq!(o.accepted, vec![0, 1, 2, 3]);
+        assert_eq!(o.sat_out, vec![4]);
+        assert!(o.rejected.is_empty(), "{:?}", o.rejected);
+        let plain = plain_fltrust(&updates[..4], &g0).unwrap();
+        let err = distance(&o.mean_update.expect("update"), &plain);
+        assert!(err <= fltrust_bound(&g0, dim), "error {err}");
+    }
+}
+
+/// B refuses the upload of a worker that sat out at A: A ignores B's
+/// verdict (the worker is sat out, not rejected). If B's verdict comes
+/// first, the worker has an outcome and its SitOut is refused.
+#[test]
+fn b_refusing_the_upload_of_a_worker_that_sat_out_does_not_reject_it() {
+    let dim = 8;
+    let s = low(Aggregation::SecureFltrust);
+    let g0 = reference(dim);
+    let updates = fltrust_updates(&g0, 3);
+    for sit_out_first in [true, false] {
+        let mut sim = Sim::with(manual(s.clone()), helper());
+        sim.start_with(1, dim, 3, Some(g0.clone()));
+        let mut bad = prepare(&s, 1, 2, &updates[2], &mut sim.rng)
+            .unwrap()
+            .to_b
+            .unwrap();
+        if let mpc_core::wire::WorkerToB::Robust { b, .. } = &mut bad {
+            b.truncate(3); // one coordinate: the wrong dimension
+        }
+        if sit_out_first {
+            sit_out(&mut sim, 1, 2);
+        }
+        sim.worker_to_b(2, bad);
+        assert!(matches!(
+            sim.from_b.last(),
+            Some((2, BToWorker::Reject { .. }))
+        ));
+        if !sit_out_first {
+            sit_out(&mut sim, 1, 2);
+            assert_refused(&sim, 2, "duplicate");
+        }
+        for (w, u) in updates.iter().enumerate().take(2) {
+            sim.submit(1, w as u32, u, &s);
+        }
+        let o = sim.outcome.take().expect("closed");
+        assert_eq!(o.accepted, vec![0, 1]);
+        if sit_out_first {
+            assert_eq!(o.sat_out, vec![2]);
+            assert!(o.rejected.is_empty(), "{:?}", o.rejected);
+        } else {
+            assert!(o.sat_out.is_empty());
+            assert!(matches!(o.rejected.get(&2), Some(Rejection::AtB(_))));
+        }
+        assert_eq!(o.note, None);
+    }
+}
+
+/// SitOut for another round, from a worker the round was not announced
+/// to, twice, after a submission, and a submission after a SitOut: each
+/// refused, and the round's outcome is what it would be without them.
+#[test]
+fn wrong_round_duplicate_late_and_foreign_sit_outs_are_refused_and_change_nothing() {
+    for agg in [Aggregation::PlainFedAvg, Aggregation::SecureFedAvg] {
+        let s = low(agg);
+        let mut sim = Sim::with(manual(s.clone()), helper());
+        sim.start(1, 8, 3);
+        // Worker 7 joins after the announcement: not a participant.
+        sim.worker_to_a(7, WorkerToA::Hello { worker: 7 });
+        sit_out(&mut sim, 1, 7);
+        assert_refused(&sim, 7, "not a participant of round 1");
+        sit_out(&mut sim, 2, 0);
+        assert_refused(&sim, 0, "round 2 is not open (current round is 1)");
+        sit_out(&mut sim, 0, 0);
+        assert_refused(&sim, 0, "round 0 is not open");
+        sim.submit(1, 0, &[0.1; 8], &s);
+        sit_out(&mut sim, 1, 0);
+        assert_refused(&sim, 0, "duplicate");
+        sit_out(&mut sim, 1, 1);
+        assert!(matches!(last_to(&sim, 1), AToWorker::Ack { round: 1 }));
+        sit_out(&mut sim, 1, 1);
+        assert_refused(&sim, 1, "sat the round out");
+        sim.submit(1, 1, &[5.0; 8], &s);
+        assert_refused(&sim, 1, "sat the round out");
+        assert!(sim.outcome.is_none(), "{agg}: worker 2 has not answered");
+        sim.submit(1, 2, &[0.3; 8], &s);
+        let o = sim.outcome.take().expect("closed");
+        assert_eq!(o.accepted, vec![0, 2], "{agg}");
+        assert_eq!(o.sat_out, vec![1], "{agg}");
+        assert!(o.rejected.is_empty(), "{agg}: {:?}", o.rejected);
+        let mean = o.mean_update.expect("update");
+        // Secure: within the encoding's rounding (C = 1, f = 16).
+        assert!(
+            mean.iter().all(|&m| (m - 0.2).abs() < 1e-4),
+            "{agg}: {mean:?}"
+        );
+        // After the round: not open any more.
+        sit_out(&mut sim, 1, 2);
+        assert_refused(&sim, 2, "round 1 is not open");
+    }
+}
+
+#[test]
+fn at_the_deadline_sat_out_workers_are_not_rejected() {
+    let s = low(Aggregation::SecureFedAvg);
+    let mut sim = Sim::with(manual(s.clone()), helper());
+    sim.start(1, 8, 3);
+    sim.submit(1, 0, &[0.1; 8], &s);
+    sit_out(&mut sim, 1, 1);
+    assert!(sim.outcome.is_none(), "worker 2 is silent");
+    advance(&mut sim, ROUND_TIMEOUT);
+    let o = sim.outcome.take().expect("closed at the deadline");
+    assert_eq!(o.accepted, vec![0]);
+    assert_eq!(o.sat_out, vec![1]);
+    assert_eq!(o.rejected.keys().copied().collect::<Vec<_>>(), vec![2]);
+    assert_eq!(o.rejected[&2], Rejection::Deadline);
+}
+
+// ---------------------------------------------------------------------------
 // Attack review (cold, after the sans-io restructuring). Each test below
 // demonstrates one finding; see the comment on each.
 
