@@ -270,6 +270,7 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
     let pin_a = s.pki.server_a_fingerprint()?;
     let mut a = Link::open(&endpoint, &identity, s.server_a, pin_a, &s.cfg).await?;
     let session = a.hello_a(id, s.cfg.io_timeout).await?;
+    info!(worker = id, aggregation = %session.aggregation, model = %session.model, "joined server A's session");
     let kind: ModelKind = session
         .model
         .parse()
@@ -341,6 +342,7 @@ async fn run_worker(id: u32, s: Arc<Shared>, endpoint: transport::quinn::Endpoin
         // The submission's secret randomness (seeds, s, blind, proof): from the OS.
         let sub = prepare(&session, round, id, &delta, &mut UnwrapErr(SysRng))?;
         a.send(&sub.to_a).await?;
+        info!(worker = id, round, byzantine, "trained and sent the update");
         if let (Some(b), Some(to_b)) = (b.as_mut(), sub.to_b.as_ref()) {
             b.send(to_b).await?;
             match b.next::<BToWorker>(Some(s.cfg.io_timeout)).await? {
