@@ -126,51 +126,7 @@ pub fn demo_svg(path: &Path, p: &DemoPlot<'_>) -> Result<()> {
         .draw()
         .map_err(err)?;
 
-    let max_count = p
-        .counts
-        .iter()
-        .map(|c| c.positive.max(c.zero_trust).max(c.rejected).max(c.sat_out))
-        .max()
-        .unwrap_or(1)
-        .max(1);
-    let mut counts = ChartBuilder::on(&bottom)
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(56)
-        .build_cartesian_2d(0u64..max_round, 0u64..max_count + 1)
-        .map_err(err)?;
-    counts
-        .configure_mesh()
-        .x_desc("round")
-        .y_desc("workers")
-        .draw()
-        .map_err(err)?;
-    let kinds: [CountSeries; 4] = [
-        ("positive trust", |c| c.positive, PALETTE[2]),
-        ("zero trust", |c| c.zero_trust, PALETTE[1]),
-        ("rejected", |c| c.rejected, PALETTE[3]),
-        ("sat out", |c| c.sat_out, PALETTE[7]),
-    ];
-    for (label, get, c) in kinds {
-        if p.counts.iter().all(|r| get(r) == 0) && label != "positive trust" {
-            continue;
-        }
-        counts
-            .draw_series(LineSeries::new(
-                p.counts.iter().map(|r| (r.round, get(r))),
-                c.stroke_width(2),
-            ))
-            .map_err(err)?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
-    }
-    counts
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
+    counts_panel(&bottom, max_round, p.counts)?;
     root.present().map_err(err)?;
     Ok(())
 }
@@ -248,5 +204,59 @@ pub fn lines_svg(
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
     root.present().map_err(|e| anyhow!("{e}"))?;
+    Ok(())
+}
+
+/// The lower panel of [`demo_svg`]: workers per round with positive trust,
+/// zero trust, rejected and sat out (a line only when it is ever non-zero).
+fn counts_panel(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    max_round: u64,
+    rounds: &[RoundCounts],
+) -> Result<()> {
+    let max_count = rounds
+        .iter()
+        .map(|c| c.positive.max(c.zero_trust).max(c.rejected).max(c.sat_out))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let mut counts = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0u64..max_round, 0u64..max_count + 1)
+        .map_err(err)?;
+    counts
+        .configure_mesh()
+        .x_desc("round")
+        .y_desc("workers")
+        .draw()
+        .map_err(err)?;
+    let kinds: [CountSeries; 4] = [
+        ("positive trust", |c| c.positive, PALETTE[2]),
+        ("zero trust", |c| c.zero_trust, PALETTE[1]),
+        ("rejected", |c| c.rejected, PALETTE[3]),
+        ("sat out", |c| c.sat_out, PALETTE[7]),
+    ];
+    for (label, get, c) in kinds {
+        if rounds.iter().all(|r| get(r) == 0) && label != "positive trust" {
+            continue;
+        }
+        counts
+            .draw_series(LineSeries::new(
+                rounds.iter().map(|r| (r.round, get(r))),
+                c.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+    }
+    counts
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
     Ok(())
 }
