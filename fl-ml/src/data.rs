@@ -114,9 +114,9 @@ impl Dataset {
 /// Checks that images are 28×28 (784 pixels) and labels are digits 0–9.
 pub fn load_mnist_files(images: &Path, labels: &Path) -> Result<Dataset, MlError> {
     let read = |p: &Path| {
-        std::fs::read(p).map_err(|source| MlError::Io {
+        std::fs::read(p).map_err(|error| MlError::Io {
             path: p.to_path_buf(),
-            source,
+            error,
         })
     };
     let images = idx::parse_images(&read(images)?)?;

@@ -9,17 +9,18 @@ use crate::model::ModelKind;
 #[non_exhaustive]
 pub enum MlError {
     /// A file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    // The message includes the OS error itself, so it is not also a
+    // `source()`: an error chain printed with `{:#}` shows it once.
+    #[error("cannot read {}: {error}", path.display())]
     Io {
         /// The file that failed.
         path: PathBuf,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The input looked like gzip but did not decompress.
     #[error("gzip decompression failed: {0}")]
-    Gzip(#[source] std::io::Error),
+    Gzip(std::io::Error),
     /// Decompressed data (or a declared IDX payload) exceeds the size cap.
     #[error("data exceeds the {limit}-byte size limit")]
     TooLarge {

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -11,6 +12,7 @@ use fl_ml::{defaults_help, rule_defaults};
 use mpc_core::fixed::FixedParams;
 use mpc_core::wire::{self, Aggregation, SessionInfo};
 use rand::SeedableRng;
+use transport::HostPort;
 
 /// Server A: leader of the two-server aggregation.
 #[derive(Debug, Parser)]
@@ -19,9 +21,15 @@ pub struct Args {
     /// Address to listen on for workers (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:4433")]
     pub(crate) listen: SocketAddr,
-    /// Server B's address (needed by secure aggregation rules).
-    #[arg(long)]
-    pub(crate) peer_b: Option<SocketAddr>,
+    /// Server B's address, HOST:PORT (needed by secure aggregation rules);
+    /// a host name is resolved once at start. A may start before B: it
+    /// keeps trying to connect (see --peer-b-wait).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) peer_b: Option<HostPort>,
+    /// Seconds to keep trying to reach server B at start, retrying with a
+    /// pause of 0.5 s that doubles up to 5 s; each attempt is logged.
+    #[arg(long, value_name = "SECS", default_value_t = 120.0)]
+    pub(crate) peer_b_wait: f64,
     /// Enrolment directory (server-a.crt/.key, server-b.crt, enrolled.json).
     #[arg(long, default_value = "pki")]
     pub(crate) pki: PathBuf,
@@ -120,6 +128,13 @@ pub fn rule_names() -> impl clap::builder::TypedValueParser<Value = Aggregation>
         .try_map(|s| s.parse::<Aggregation>())
 }
 
+impl Args {
+    /// How long A keeps trying to reach B at start.
+    pub(crate) fn peer_b_wait(&self) -> Duration {
+        Duration::try_from_secs_f64(self.peer_b_wait).unwrap_or(Duration::MAX)
+    }
+}
+
 /// What A runs with, checked, from its flags.
 pub(crate) struct Plan {
     pub(crate) session: SessionInfo,
@@ -152,6 +167,15 @@ pub(crate) fn plan(args: &Args) -> Result<Plan> {
     }
     if args.no_clip && args.aggregation.is_secure() {
         bail!("--no-clip is only available with plain aggregation rules");
+    }
+    for (flag, secs) in [
+        ("--peer-b-wait", args.peer_b_wait),
+        ("--start-timeout", args.start_timeout),
+        ("--round-timeout", args.round_timeout),
+    ] {
+        if !(secs.is_finite() && (0.0..=1e9).contains(&secs)) {
+            bail!("{flag} must be a non-negative number of seconds");
+        }
     }
     if args.engine_selftest.is_some() && !args.aggregation.is_secure() {
         bail!("--engine-selftest needs a secure rule (the session's 2PC engine runs it)");

@@ -92,7 +92,13 @@ pub async fn run(args: Args) -> Result<()> {
     let pki = Pki::new(&args.pki);
     let identity = pki.load_server_a().context("loading server A's identity")?;
     let enrolled = pki.load_enrolled().context("loading enrolled workers")?;
-    let cfg = TransportConfig::protocol();
+    let cfg = TransportConfig {
+        // A pin mismatch then names the certificate the server presented.
+        known_certs: pki
+            .known_certs()
+            .context("loading the servers' certificates")?,
+        ..TransportConfig::protocol()
+    };
     let limits = Limits {
         max_frame: cfg.max_frame,
         max_dim: DEFAULT_MAX_DIM.max(plan.model.len()),
@@ -107,15 +113,32 @@ pub async fn run(args: Args) -> Result<()> {
     // Link to B first: workers are only useful once B is there.
     let between = (ByteCounter::new(), ByteCounter::new());
     if args.aggregation.is_secure() {
-        let addr = args
+        let peer_b = args
             .peer_b
+            .as_ref()
             .context("--peer-b is required for secure aggregation")?;
+        // The link to B leaves from the workers' socket: an address of its family.
+        let addr = peer_b.resolve("--peer-b", Some(args.listen)).await?;
+        let own = endpoint.local_addr()?;
+        if addr == own
+            || (own.ip().is_unspecified() && addr.port() == own.port() && addr.ip().is_loopback())
+        {
+            bail!(
+                "--peer-b {peer_b} is server A's own --listen address {own}: give server B's \
+                 address (are the two ports swapped?)"
+            );
+        }
+        if args.listen.ip().is_loopback() && !addr.ip().is_loopback() {
+            bail!(
+                "--peer-b {peer_b} is {addr}, which server A cannot reach from --listen {} \
+                 (a loopback address): listen on 0.0.0.0 or this host's address",
+                args.listen
+            );
+        }
         let b_fp = pki
             .server_b_fingerprint()
             .context("loading server B's certificate")?;
-        let conn = transport::connect(&endpoint, addr, b_fp, &cfg)
-            .await
-            .with_context(|| format!("connecting to server B at {addr}"))?;
+        let conn = connect_b(&endpoint, peer_b, addr, b_fp, &cfg, args.peer_b_wait()).await?;
         let counters = Counters::new(between.0.clone(), between.1.clone());
         let (writer, reader) = transport::open_bi(&conn, &cfg, &counters).await?;
         let hub = transport::hub::attach(conn, writer, reader, Peer::ServerB, 0, tx.clone());
@@ -165,12 +188,86 @@ pub async fn run(args: Args) -> Result<()> {
         start_line: report::start_line(&plan, &args),
         plan,
     };
-    let result = transport::node::until_stopped(args.exit_on_stdin_close, shell.run(rx))
-        .await
-        .unwrap_or(Ok(()));
-    shell.peers.close_all("training finished");
+    let result = transport::node::until_stopped(args.exit_on_stdin_close, shell.run(rx)).await;
+    // The workers print this reason when their connection ends without `Finished`.
+    match &result {
+        Some(Ok(())) => shell.peers.close_all(DONE, "training finished"),
+        Some(Err(e)) => shell
+            .peers
+            .close_all(FAILED, &format!("server A stopped: {e:#}")),
+        None => shell
+            .peers
+            .close_all(FAILED, "server A was stopped before training finished"),
+    }
+    let result = result.unwrap_or(Ok(()));
     transport::node::close_and_drain(&endpoint, "server A done").await;
     result
+}
+
+/// Application close codes towards workers and B: training over, or A
+/// stopped early (the close reason says why).
+const DONE: u32 = 0;
+const FAILED: u32 = 1;
+
+/// First pause between attempts to reach B, and the longest.
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// Connects to server B at `addr`, retrying for up to `wait` (pauses from
+/// [`RETRY_FIRST`] doubling to [`RETRY_MAX`]; a handshake attempt gives up
+/// after 1 s, doubling up to the configured handshake timeout), so A may
+/// start before B. A server that answers with the wrong certificate, or
+/// aborts the handshake, is not retried: waiting cannot fix that.
+async fn connect_b(
+    endpoint: &transport::quinn::Endpoint,
+    peer_b: &transport::HostPort,
+    addr: std::net::SocketAddr,
+    b_fp: transport::Fingerprint,
+    cfg: &TransportConfig,
+    wait: Duration,
+) -> Result<transport::quinn::Connection> {
+    let started = Instant::now();
+    let mut pause = RETRY_FIRST;
+    let mut attempt_timeout = Duration::from_secs(1).min(cfg.handshake_timeout);
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        info!(attempt, %addr, "connecting to server B");
+        let left = wait.saturating_sub(started.elapsed());
+        let try_cfg = TransportConfig {
+            handshake_timeout: attempt_timeout.min(left.max(Duration::from_millis(100))),
+            ..cfg.clone()
+        };
+        let e = match transport::connect(endpoint, addr, b_fp, &try_cfg).await {
+            Ok(conn) => return Ok(conn),
+            // Wrong server, an unusable address, or B refusing us (say, A's
+            // certificate is not the one B has): retrying cannot help.
+            Err(
+                e @ (transport::TransportError::WrongServer { .. }
+                | transport::TransportError::Connect(_)
+                | transport::TransportError::Handshake {
+                    error: transport::quinn::ConnectionError::ConnectionClosed(_),
+                    ..
+                }),
+            ) => {
+                return Err(e)
+                    .with_context(|| format!("connecting to server B (--peer-b {peer_b})"));
+            }
+            Err(e) => e,
+        };
+        let left = wait.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            bail!(
+                "server B did not answer at --peer-b {peer_b} ({addr}) within {} s ({attempt} attempts; last: {e}): \
+                 start server B, check that its --listen matches, or raise --peer-b-wait",
+                wait.as_secs_f64()
+            );
+        }
+        info!(attempt, error = %e, retry_in_s = pause.min(left).as_secs_f64(), "server B not reachable yet");
+        tokio::time::sleep(pause.min(left)).await;
+        pause = (pause * 2).min(RETRY_MAX);
+        attempt_timeout = (attempt_timeout * 2).min(cfg.handshake_timeout);
+    }
 }
 
 struct Shell {

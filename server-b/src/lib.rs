@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Parser;
 use mpc_core::codec::{self, Limits};
 use mpc_core::prg::Seed;
@@ -31,9 +31,13 @@ pub struct Args {
     /// Enrolment directory (server-b.crt/.key, server-a.crt, enrolled.json).
     #[arg(long, default_value = "pki")]
     pki: PathBuf,
-    /// Directory for B's durable state (the last revealed round id).
-    #[arg(long, default_value = "b-state")]
-    state_dir: PathBuf,
+    /// Directory for B's durable state (the last revealed round id, which
+    /// stops B from ever revealing a round twice) [default: b-state, created
+    /// if missing]. A directory given here must exist: B will not start a
+    /// fresh record in a mistyped or unmounted path (`mkdir` it for a first
+    /// run).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
     /// Minimum number of workers in a revealed sum (at least 2: a sum of one
     /// update is that update).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(2..))]
@@ -57,6 +61,35 @@ pub struct Args {
 enum Peer {
     ServerA,
     Worker(u32),
+}
+
+/// Where B keeps its reveal record without `--state-dir`.
+const DEFAULT_STATE_DIR: &str = "b-state";
+
+/// The state directory to use. `--state-dir` must name an existing
+/// directory: the record there is what keeps B from revealing a round twice,
+/// and creating a missing one — a typo, an unmounted volume — would silently
+/// start a fresh record. The default directory is created on a first run.
+fn state_dir(given: Option<&Path>) -> Result<PathBuf> {
+    match given {
+        Some(dir) if dir.is_dir() => Ok(dir.to_path_buf()),
+        Some(dir) if dir.exists() => bail!("--state-dir {} is not a directory", dir.display()),
+        Some(dir) => bail!(
+            "--state-dir {0} does not exist; it holds the record that stops server B from \
+             revealing a round twice, so B does not create it: check the path, or for a first \
+             run create it with `mkdir -p {0}`",
+            dir.display()
+        ),
+        None => {
+            let dir = PathBuf::from(DEFAULT_STATE_DIR);
+            if !dir.is_dir() {
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("creating the state directory {}", dir.display()))?;
+                info!(dir = %dir.display(), "created the default state directory");
+            }
+            Ok(dir)
+        }
+    }
 }
 
 fn state_file(dir: &Path) -> PathBuf {
@@ -99,9 +132,8 @@ fn persist_reveal(dir: &Path, round: u64) -> Result<()> {
 
 /// Runs the process until it finishes or is told to stop.
 pub async fn run(args: Args) -> Result<()> {
-    std::fs::create_dir_all(&args.state_dir)
-        .with_context(|| format!("creating state dir {}", args.state_dir.display()))?;
-    let last_revealed = load_last_revealed(&args.state_dir)?;
+    let state_dir = state_dir(args.state_dir.as_deref())?;
+    let last_revealed = load_last_revealed(&state_dir)?;
     let pki = Pki::new(&args.pki);
     let identity = pki.load_server_b().context("loading server B's identity")?;
     let a_fp = pki
@@ -161,7 +193,7 @@ pub async fn run(args: Args) -> Result<()> {
     let mut shell = Shell {
         helper,
         peers: Peers::new(),
-        state_dir: args.state_dir.clone(),
+        state_dir,
     };
     let result = transport::node::until_stopped(args.exit_on_stdin_close, shell.run(rx_a, rx_w))
         .await
@@ -227,5 +259,48 @@ impl Shell {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn an_explicit_state_dir_must_exist() {
+        let base = std::env::temp_dir().join(format!("tandem-b-state-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        let missing = base.join("b-stat");
+        let e = state_dir(Some(&missing)).unwrap_err().to_string();
+        assert!(e.contains("does not exist"), "{e}");
+        assert!(
+            e.contains(&format!("mkdir -p {}", missing.display())),
+            "{e}"
+        );
+        assert!(
+            !missing.exists(),
+            "B must not create a directory it was pointed at"
+        );
+        let file = base.join("file");
+        std::fs::write(&file, "").unwrap();
+        let e = state_dir(Some(&file)).unwrap_err().to_string();
+        assert!(e.contains("is not a directory"), "{e}");
+        assert_eq!(state_dir(Some(&base)).unwrap(), base);
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn the_default_state_dir_is_created() {
+        // The default is relative to the working directory; the test
+        // harness runs in the crate directory, where `b-state` is not kept.
+        let dir = Path::new(DEFAULT_STATE_DIR);
+        let existed = dir.is_dir();
+        assert_eq!(state_dir(None).unwrap(), dir);
+        assert!(dir.is_dir());
+        if !existed {
+            std::fs::remove_dir(dir).unwrap();
+        }
     }
 }

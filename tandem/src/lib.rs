@@ -292,6 +292,8 @@ impl Cluster {
             let _ = std::fs::remove_file(&ready);
             let state = o.dir.join("b-state");
             let _ = std::fs::remove_dir_all(&state);
+            // B refuses a --state-dir that does not exist.
+            std::fs::create_dir_all(&state)?;
             let mut args = vec![
                 "--listen".into(),
                 "127.0.0.1:0".into(),

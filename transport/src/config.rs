@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Result, TransportError};
+use crate::pki::Fingerprint;
 
 /// Knobs shared by endpoints and frame streams.
 #[derive(Clone, Debug)]
@@ -52,6 +53,11 @@ pub struct TransportConfig {
     pub max_concurrent_bidi_streams: u32,
     /// Concurrent unidirectional streams the peer may open. Default 1024.
     pub max_concurrent_uni_streams: u32,
+    /// Whose certificates these are ("server A", "server B"), to explain a
+    /// pin mismatch: "the server at ADDR presented server A's certificate,
+    /// not server B's" ([`TransportError::WrongServer`]). Fill it with
+    /// [`crate::Pki::known_certs`]. Default empty: fingerprints only.
+    pub known_certs: Vec<(Fingerprint, String)>,
 }
 
 impl Default for TransportConfig {
@@ -71,6 +77,7 @@ impl Default for TransportConfig {
             socket_buffer: 1 << 20,
             max_concurrent_bidi_streams: 1024,
             max_concurrent_uni_streams: 1024,
+            known_certs: Vec::new(),
         }
     }
 }
@@ -87,6 +94,13 @@ impl TransportConfig {
             receive_window: 32 << 20,
             ..TransportConfig::default()
         }
+    }
+
+    /// The name of a known certificate (see [`TransportConfig::known_certs`]).
+    pub fn cert_name(&self, fp: &Fingerprint) -> Option<String> {
+        self.known_certs
+            .iter()
+            .find_map(|(f, name)| (f == fp).then(|| name.clone()))
     }
 
     /// (initial MTU, discovery upper bound) for a path.

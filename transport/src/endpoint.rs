@@ -102,7 +102,7 @@ fn bind_endpoint(
         .max_udp_payload_size(max_payload)
         .map_err(|e| TransportError::QuicConfig(format!("max_udp_payload_size: {e}")))?;
     let socket = std::net::UdpSocket::bind(bind)
-        .map_err(|e| TransportError::io(format!("binding UDP socket on {bind}"), e))?;
+        .map_err(|error| TransportError::Bind { addr: bind, error })?;
     if cfg.socket_buffer > 0 {
         set_socket_buffers(&socket, cfg.socket_buffer);
     }
@@ -249,7 +249,7 @@ async fn handshake(
             what: "QUIC handshake",
             after: cfg.handshake_timeout,
         }),
-        Ok(Err(source)) => Err(TransportError::Handshake { addr, source }),
+        Ok(Err(error)) => Err(TransportError::Handshake { addr, error }),
         Ok(Ok(conn)) => Ok(conn),
     }
 }
@@ -260,7 +260,9 @@ async fn finish_connect(
     pinned_server_cert: Fingerprint,
     cfg: &TransportConfig,
 ) -> Result<quinn::Connection> {
-    let conn = handshake(connecting, addr, cfg).await?;
+    let conn = handshake(connecting, addr, cfg)
+        .await
+        .map_err(|e| wrong_server(e, pinned_server_cert, cfg))?;
     // Belt and braces: the verifier already enforced the pin.
     let got = peer_fingerprint(&conn);
     if got != Some(pinned_server_cert) {
@@ -271,6 +273,33 @@ async fn finish_connect(
         });
     }
     Ok(conn)
+}
+
+/// A handshake our pinning verifier refused becomes
+/// [`TransportError::WrongServer`], naming both certificates when
+/// `cfg.known_certs` knows them; other errors pass through.
+fn wrong_server(e: TransportError, expected: Fingerprint, cfg: &TransportConfig) -> TransportError {
+    let TransportError::Handshake {
+        addr,
+        error: quinn::ConnectionError::TransportError(te),
+    } = &e
+    else {
+        return e;
+    };
+    // rustls carries the verifier's text (`tls::mismatch_text`) into the
+    // local error's reason.
+    match crate::tls::presented_in(&te.reason) {
+        Some(got) if got != expected => TransportError::WrongServer {
+            addr: *addr,
+            certs: Box::new(crate::error::Mismatch {
+                expected,
+                got,
+                expected_name: cfg.cert_name(&expected),
+                got_name: cfg.cert_name(&got),
+            }),
+        },
+        _ => e,
+    }
 }
 
 /// Server side: complete the handshake of an incoming connection within
@@ -287,7 +316,7 @@ pub async fn accept_connection(
     let addr = incoming.remote_address();
     let connecting = incoming
         .accept()
-        .map_err(|source| TransportError::Handshake { addr, source })?;
+        .map_err(|error| TransportError::Handshake { addr, error })?;
     let conn = handshake(connecting, addr, cfg).await?;
     let fp = peer_fingerprint(&conn).ok_or(TransportError::NoPeerCertificate)?;
     Ok((conn, fp))

@@ -51,10 +51,16 @@ impl Outbox {
         }
     }
 
-    /// Closes the connection with a reason.
+    /// Closes the connection with a reason (application code 0).
     pub fn close(&self, reason: &str) {
+        self.close_with(0, reason);
+    }
+
+    /// Closes the connection with an application code and a reason, which
+    /// the peer reads as [`TransportError::PeerClosed`].
+    pub fn close_with(&self, code: u32, reason: &str) {
         self.conn
-            .close(quinn::VarInt::from_u32(0), reason.as_bytes());
+            .close(quinn::VarInt::from_u32(code), reason.as_bytes());
     }
 }
 
@@ -197,10 +203,11 @@ impl<P: Clone + Debug + Eq + Hash> Peers<P> {
         }
     }
 
-    /// Closes every peer's connection with `reason`.
-    pub fn close_all(&self, reason: &str) {
+    /// Closes every peer's connection with an application code and a
+    /// reason (QUIC truncates a reason too long for one packet).
+    pub fn close_all(&self, code: u32, reason: &str) {
         for (_, outbox) in self.live.values() {
-            outbox.close(reason);
+            outbox.close_with(code, reason);
         }
     }
 }

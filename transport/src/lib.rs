@@ -1,5 +1,6 @@
 //! Shared async transport for server-a, server-b and the workers.
 //!
+//! * [`addr`]: `HOST:PORT` flags ([`HostPort`]), resolved once at start.
 //! * [`pki`]: self-signed identities, SHA-256 [`Fingerprint`]s, the enrolment
 //!   directory ([`generate_pki`], [`Pki`], [`load_enrolled`]).
 //! * [`tls`]: rustls verifiers that pin certificates (no CAs), TLS 1.3 only,
@@ -29,6 +30,7 @@
 //!   get the loopback MTU (4000); a process hosting many simulated workers
 //!   should share one endpoint and call [`connect_as`] per worker identity.
 
+pub mod addr;
 pub mod config;
 pub mod endpoint;
 pub mod error;
@@ -38,12 +40,13 @@ pub mod node;
 pub mod pki;
 pub mod tls;
 
+pub use addr::HostPort;
 pub use config::TransportConfig;
 pub use endpoint::{
     accept_connection, client_config, client_endpoint, client_endpoint_at, client_endpoint_for,
     connect, connect_as, peer_fingerprint, server_config, server_endpoint,
 };
-pub use error::{Result, TransportError};
+pub use error::{Mismatch, Result, TransportError};
 pub use frame::{
     ByteCounter, Counters, FrameReader, FrameWriter, accept_bi, accept_uni, open_bi, open_uni,
 };

@@ -482,6 +482,16 @@ impl Pki {
         load_fingerprint(self.server_b_cert())
     }
 
+    /// The two servers' fingerprints with their names ("server A", "server
+    /// B"), for [`crate::TransportConfig::known_certs`]: a pin mismatch then
+    /// says whose certificate a server presented.
+    pub fn known_certs(&self) -> Result<Vec<(Fingerprint, String)>> {
+        Ok(vec![
+            (self.server_a_fingerprint()?, "server A".into()),
+            (self.server_b_fingerprint()?, "server B".into()),
+        ])
+    }
+
     /// The enrolled workers.
     pub fn load_enrolled(&self) -> Result<Enrolled> {
         load_enrolled(self.enrolled())

@@ -80,6 +80,22 @@ fn cert_error(msg: String) -> rustls::Error {
     )))))
 }
 
+const PRESENTED: &str = "server certificate ";
+
+/// The verifier's refusal; [`presented_in`] reads the presented fingerprint
+/// back from the handshake error that carries it (quinn keeps only the
+/// text of rustls's error).
+fn mismatch_text(got: &Fingerprint, expected: &Fingerprint) -> String {
+    format!("{PRESENTED}{got} does not match pinned certificate {expected}")
+}
+
+/// The fingerprint a refused server presented, from the text of the
+/// handshake error our verifier caused.
+pub(crate) fn presented_in(reason: &str) -> Option<Fingerprint> {
+    let at = reason.find(PRESENTED)? + PRESENTED.len();
+    reason.get(at..at + 64)?.parse().ok()
+}
+
 fn no_tls12() -> rustls::Error {
     rustls::Error::General("TLS 1.2 is not supported".into())
 }
@@ -139,10 +155,8 @@ impl ServerCertVerifier for PinnedServerVerifier {
         if got == expected {
             Ok(ServerCertVerified::assertion())
         } else {
-            tracing::warn!(%expected, %got, "server certificate does not match pin");
-            Err(cert_error(format!(
-                "server certificate {got} does not match pinned certificate {expected}"
-            )))
+            tracing::debug!(%expected, %got, "server certificate does not match pin");
+            Err(cert_error(mismatch_text(&got, &expected)))
         }
     }
 
@@ -248,6 +262,20 @@ impl ClientCertVerifier for AllowListClientVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn presented_fingerprint_reads_back() {
+        let (got, expected) = (
+            Fingerprint::from_bytes([1; 32]),
+            Fingerprint::from_bytes([2; 32]),
+        );
+        let reason = format!(
+            "invalid peer certificate: Other(OtherError({}))",
+            mismatch_text(&got, &expected)
+        );
+        assert_eq!(presented_in(&reason), Some(got));
+        assert_eq!(presented_in("invalid peer certificate: BadEncoding"), None);
+    }
 
     #[test]
     fn pin_name_round_trip() {

@@ -45,7 +45,7 @@ use rand::rngs::{StdRng, SysRng};
 use rand::{RngExt, SeedableRng};
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
-use transport::{Pki, TransportConfig};
+use transport::{HostPort, Pki, TransportConfig};
 
 pub mod link;
 use link::Link;
@@ -54,12 +54,12 @@ use link::Link;
 #[derive(Debug, Parser)]
 #[command(name = "worker", version)]
 pub struct Args {
-    /// Server A's address.
-    #[arg(long)]
-    server_a: SocketAddr,
-    /// Server B's address (needed by secure aggregation rules).
-    #[arg(long)]
-    server_b: Option<SocketAddr>,
+    /// Server A's address, HOST:PORT (a host name is resolved once at start).
+    #[arg(long, value_name = "HOST:PORT")]
+    server_a: HostPort,
+    /// Server B's address, HOST:PORT (needed by secure aggregation rules).
+    #[arg(long, value_name = "HOST:PORT")]
+    server_b: Option<HostPort>,
     /// Enrolment directory (workers/worker-ID.crt/.key, server certificates).
     #[arg(long, default_value = "pki")]
     pki: PathBuf,
@@ -174,7 +174,20 @@ pub async fn run(args: Args) -> Result<()> {
     let parallel = args
         .parallel
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let cfg = TransportConfig::protocol();
+    let pki = Pki::new(&args.pki);
+    let cfg = TransportConfig {
+        // A pin mismatch then names the certificate the server presented.
+        known_certs: pki
+            .known_certs()
+            .context("loading the servers' certificates")?,
+        ..TransportConfig::protocol()
+    };
+    // Both links leave from one socket, of server A's address family.
+    let server_a = args.server_a.resolve("--server-a", None).await?;
+    let server_b = match &args.server_b {
+        Some(b) => Some(b.resolve("--server-b", Some(server_a)).await?),
+        None => None,
+    };
     let byzantine_from = u32::try_from(args.workers - args.byzantine)?;
     let board = (attack.needs_benign() && ids.iter().any(|&id| id >= byzantine_from)).then(|| {
         Arc::new(collusion::Board::new(
@@ -191,10 +204,10 @@ pub async fn run(args: Args) -> Result<()> {
     let shared = Arc::new(Shared {
         train,
         parts,
-        pki: Pki::new(&args.pki),
+        pki,
         cfg,
-        server_a: args.server_a,
-        server_b: args.server_b,
+        server_a,
+        server_b,
         byzantine_from,
         attack,
         workers: args.workers,
@@ -220,7 +233,7 @@ pub async fn run(args: Args) -> Result<()> {
             .pki
             .load_worker(first)
             .context("loading a worker identity")?,
-        args.server_a,
+        server_a,
         &shared.cfg,
     )?;
     let mut tasks = tokio::task::JoinSet::new();

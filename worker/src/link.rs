@@ -10,7 +10,9 @@ use anyhow::{Context, Result, bail};
 use mpc_core::codec::{self, Limits, Message};
 use mpc_core::wire::{AToWorker, BToWorker, SessionInfo, WorkerToA, WorkerToB};
 use transport::quinn::{Connection, Endpoint, VarInt};
-use transport::{Counters, Fingerprint, FrameReader, FrameWriter, Identity, TransportConfig};
+use transport::{
+    Counters, Fingerprint, FrameReader, FrameWriter, Identity, TransportConfig, TransportError,
+};
 
 /// One stream to one server.
 #[derive(Debug)]
@@ -23,6 +25,9 @@ pub struct Link {
     pub reader: FrameReader,
     /// Decoding limits for the server's frames.
     pub limits: Limits,
+    /// Which server this is, for errors ("server A", from
+    /// [`TransportConfig::known_certs`]; "the server" if unknown).
+    pub server: String,
 }
 
 impl Link {
@@ -35,9 +40,10 @@ impl Link {
         pin: Fingerprint,
         cfg: &TransportConfig,
     ) -> Result<Link> {
+        let server = cfg.cert_name(&pin).unwrap_or_else(|| "the server".into());
         let conn = transport::connect_as(endpoint, identity, addr, pin, cfg)
             .await
-            .with_context(|| format!("connecting to {addr}"))?;
+            .with_context(|| format!("connecting to {server} at {addr}"))?;
         let (writer, reader) = transport::open_bi(&conn, cfg, &Counters::none()).await?;
         Ok(Link {
             conn,
@@ -47,6 +53,7 @@ impl Link {
                 max_frame: cfg.max_frame,
                 max_dim: codec::DEFAULT_MAX_DIM,
             },
+            server,
         })
     }
 
@@ -83,11 +90,18 @@ impl Link {
         }
     }
 
-    /// The next message, within `wait` if given; `None` when the stream ended.
+    /// The next message, within `wait` if given; `None` when the stream
+    /// ended. A connection the server closed is an error with the server's
+    /// reason ("server A closed the connection: server A stopped: lost the
+    /// connection to server B: …").
     pub async fn next<M: Message>(&mut self, wait: Option<Duration>) -> Result<Option<M>> {
-        match self.reader.recv_with_timeout(wait).await? {
-            Some(f) => Ok(Some(M::decode_with(&f, &self.limits)?)),
-            None => Ok(None),
+        match self.reader.recv_with_timeout(wait).await {
+            Ok(Some(f)) => Ok(Some(M::decode_with(&f, &self.limits)?)),
+            Ok(None) => Ok(None),
+            Err(TransportError::PeerClosed(reason)) => {
+                bail!("{} closed the connection: {reason}", self.server)
+            }
+            Err(e) => Err(e.into()),
         }
     }
 

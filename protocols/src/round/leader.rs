@@ -638,6 +638,13 @@ impl Leader {
         let enough = self.roster.len() >= self.cfg.min_workers || waited;
         match self.next_round {
             Some(round) if b_ready && enough => {
+                let (joined, expected) = (self.roster.len(), self.cfg.min_workers);
+                if joined < expected {
+                    warn!(
+                        "starting round {round} with {joined} of {expected} workers after the {} s start timeout",
+                        self.cfg.start_timeout.as_secs_f64()
+                    );
+                }
                 self.requested = Some(round);
                 vec![LeaderAction::StartRound { round }]
             }
