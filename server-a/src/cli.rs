@@ -36,8 +36,8 @@ pub struct Args {
     /// Directory holding the MNIST files.
     #[arg(long, default_value = "data")]
     pub(crate) data_dir: PathBuf,
-    #[arg(long, value_parser = at_least_one,
-          help = format!("Number of rounds (at least 1) [default: {}]", defaults_help(|d| d.rounds.to_string())))]
+    #[arg(long,
+          help = format!("Number of rounds (at least 1; 0 only with --engine-selftest) [default: {}]", defaults_help(|d| d.rounds.to_string())))]
     pub(crate) rounds: Option<u64>,
     /// Model: logreg, mlp or mlp:HIDDEN.
     #[arg(long, default_value = "mlp")]
@@ -112,14 +112,6 @@ pub struct Args {
     pub(crate) synthetic_dim: Option<usize>,
 }
 
-/// A whole number ≥ 1.
-fn at_least_one(s: &str) -> Result<u64, String> {
-    match s.trim().parse::<u64>() {
-        Ok(v) if v >= 1 => Ok(v),
-        _ => Err("must be a whole number, at least 1".into()),
-    }
-}
-
 /// Parses a rule by name; `--help` and the error for an unknown name list
 /// every rule.
 pub fn rule_names() -> impl clap::builder::TypedValueParser<Value = Aggregation> {
@@ -176,6 +168,9 @@ pub(crate) fn plan(args: &Args) -> Result<Plan> {
         if !(secs.is_finite() && (0.0..=1e9).contains(&secs)) {
             bail!("{flag} must be a non-negative number of seconds");
         }
+    }
+    if args.rounds == Some(0) && args.engine_selftest.is_none() {
+        bail!("--rounds must be at least 1 (0 runs no round: only with --engine-selftest)");
     }
     if args.engine_selftest.is_some() && !args.aggregation.is_secure() {
         bail!("--engine-selftest needs a secure rule (the session's 2PC engine runs it)");

@@ -143,7 +143,7 @@ fn workers_hear_that_server_a_lost_server_b() {
     }
     .with_exe(env!("CARGO_BIN_EXE_tandem"));
     let c = Cluster::launch(&o).unwrap();
-    let worker_log = dir.path().join("worker-2.log");
+    let worker_log = dir.path().join("worker.log");
     assert!(wait_for_file(
         &worker_log,
         Duration::from_secs(120),
