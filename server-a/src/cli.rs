@@ -47,45 +47,45 @@ pub struct Args {
     pub(crate) aggregation: Aggregation,
     /// FedAvg rules: L2 clipping bound C for updates (trust-based rules
     /// normalise every update to unit norm instead).
-    #[arg(long, default_value_t = DEFAULT_CLIP)]
+    #[arg(long, default_value_t = DEFAULT_CLIP, value_parser = parse::positive)]
     pub(crate) clip: f32,
     /// Plain rules only: do not clip updates.
     #[arg(long)]
     pub(crate) no_clip: bool,
-    #[arg(long, help = format!("Local epochs every worker (and A's proxy update) runs per round [default: {}]",
+    #[arg(long, value_parser = parse::at_least_one::<u32>, help = format!("Local epochs every worker (and A's proxy update) runs per round [default: {}]",
                                defaults_help(|d| d.train.epochs.to_string())))]
     pub(crate) epochs: Option<u32>,
     #[arg(long, help = format!("Local minibatch size [default: {}]", defaults_help(|d| d.train.batch_size.to_string())))]
     pub(crate) batch_size: Option<u32>,
-    #[arg(long, help = format!("Local learning rate [default: {}]", defaults_help(|d| d.train.lr.to_string())))]
+    #[arg(long, value_parser = parse::positive, help = format!("Local learning rate [default: {}]", defaults_help(|d| d.train.lr.to_string())))]
     pub(crate) lr: Option<f32>,
-    #[arg(long, help = format!("Server learning rate η: the model moves by η_t times the round's update [default: {}]",
+    #[arg(long, value_parser = parse::positive, help = format!("Server learning rate η: the model moves by η_t times the round's update [default: {}]",
                                defaults_help(|d| d.server_lr.to_string())))]
     pub(crate) server_lr: Option<f32>,
-    #[arg(long, help = format!("η_t = η / (1 + (t − 1)/T) in the t-th round of this run; 0 keeps η constant [default: {}]",
+    #[arg(long, value_parser = parse::non_negative, help = format!("η_t = η / (1 + (t − 1)/T) in the t-th round of this run; 0 keeps η constant [default: {}]",
                                defaults_help(|d| d.server_lr_decay.unwrap_or(0.0).to_string())))]
     pub(crate) server_lr_decay: Option<f32>,
     /// Trust-based rules: cosine threshold τ; updates with cos < τ get trust 0
     /// (default: none, trust = ReLU(cos)).
-    #[arg(long)]
+    #[arg(long, value_parser = parse::cosine)]
     pub(crate) cos_threshold: Option<f32>,
     /// Fewest workers that count — positive trust (trust-based rules) or
     /// valid submissions (secure-fedavg) — for a round to update the model;
     /// B never reveals below its own `--k-min`. plain-fedavg ignores it.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = parse::at_least_one::<u32>)]
     pub(crate) k_min: u32,
     /// Seed for the initial model, A's proxy-update training and the
     /// synthetic reference (never for secrets).
     #[arg(long, default_value_t = 1)]
     pub(crate) seed: u64,
     /// Start the first round once this many workers have joined.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = parse::at_least_one::<usize>)]
     pub(crate) workers: usize,
     /// Seconds to wait for workers before starting anyway (with at least one).
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = 60.0, value_parser = parse::seconds)]
     pub(crate) start_timeout: f64,
     /// Seconds a round may take before it is closed with the updates that arrived.
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = 60.0, value_parser = parse::seconds)]
     pub(crate) round_timeout: f64,
     /// Ring width ℓ of the shares.
     #[arg(long, default_value_t = 18)]
@@ -110,6 +110,76 @@ pub struct Args {
     /// derived from `--seed` and the round (see `synthetic_reference`).
     #[arg(long, value_name = "D")]
     pub(crate) synthetic_dim: Option<usize>,
+}
+
+/// Value parsers shared by server A's and the demo's command lines: a bad
+/// value is clap's one-line error naming the option (exit status 2).
+pub mod parse {
+    fn number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+        s.trim()
+            .parse::<T>()
+            .map_err(|_| format!("`{s}` is not a number"))
+    }
+
+    /// A whole number ≥ 1.
+    pub fn at_least_one<T: std::str::FromStr + PartialOrd + From<u8>>(
+        s: &str,
+    ) -> Result<T, String> {
+        match s.trim().parse::<T>() {
+            Ok(v) if v >= T::from(1) => Ok(v),
+            _ => Err("must be a whole number, at least 1".into()),
+        }
+    }
+
+    /// A finite number > 0.
+    pub fn positive(s: &str) -> Result<f32, String> {
+        let v: f32 = number(s)?;
+        if v.is_finite() && v > 0.0 {
+            Ok(v)
+        } else {
+            Err("must be a number greater than 0".into())
+        }
+    }
+
+    /// A finite number of seconds > 0.
+    pub fn seconds(s: &str) -> Result<f64, String> {
+        let v: f64 = number(s)?;
+        if v.is_finite() && v > 0.0 {
+            Ok(v)
+        } else {
+            Err("must be a number of seconds greater than 0".into())
+        }
+    }
+
+    /// A finite number ≥ 0.
+    pub fn non_negative(s: &str) -> Result<f32, String> {
+        let v: f32 = number(s)?;
+        if v.is_finite() && v >= 0.0 {
+            Ok(v)
+        } else {
+            Err("must be a number ≥ 0".into())
+        }
+    }
+
+    /// A probability in [0, 1).
+    pub fn probability(s: &str) -> Result<f64, String> {
+        let v: f64 = number(s)?;
+        if (0.0..1.0).contains(&v) {
+            Ok(v)
+        } else {
+            Err("must be at least 0 and below 1".into())
+        }
+    }
+
+    /// A cosine threshold in [-1, 1].
+    pub fn cosine(s: &str) -> Result<f32, String> {
+        let v: f32 = number(s)?;
+        if (-1.0..=1.0).contains(&v) {
+            Ok(v)
+        } else {
+            Err("must be between -1 and 1".into())
+        }
+    }
 }
 
 /// Parses a rule by name; `--help` and the error for an unknown name list
@@ -168,6 +238,13 @@ pub(crate) fn plan(args: &Args) -> Result<Plan> {
         if !(secs.is_finite() && (0.0..=1e9).contains(&secs)) {
             bail!("{flag} must be a non-negative number of seconds");
         }
+    }
+    if args.aggregation.is_secure() && args.k_min < 2 {
+        bail!(
+            "--k-min {} is too small for {}: at least 2 (a sum over one worker is that worker's update; server B refuses less)",
+            args.k_min,
+            args.aggregation
+        );
     }
     if args.rounds == Some(0) && args.engine_selftest.is_none() {
         bail!("--rounds must be at least 1 (0 runs no round: only with --engine-selftest)");

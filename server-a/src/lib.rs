@@ -38,7 +38,7 @@ use protocols::round::leader::{Leader, LeaderAction, LeaderConfig, RoundOutcome}
 use rand::rand_core::UnwrapErr;
 use rand::rngs::SysRng;
 
-pub use cli::{Args, rule_names};
+pub use cli::{Args, parse, rule_names};
 use cli::{Plan, plan};
 use tokio::sync::mpsc;
 use tracing::{info, warn};

@@ -87,9 +87,11 @@ pub(crate) fn start_line(plan: &Plan, args: &Args) -> Value {
         config["clip"] = short(s.clip);
     }
     if s.aggregation.is_trust_based() {
-        config["trust"] = json!(match s.cos_threshold {
-            Some(t) => format!("cos >= {t}"),
-            None => "relu(cos)".into(),
+        config["trust"] = json!(match (s.aggregation, s.cos_threshold) {
+            (Aggregation::SecureFilter, t) =>
+                format!("keep if cos >= {}, equal weights", t.unwrap_or(0.0)),
+            (_, Some(t)) => format!("relu(cos), 0 below cos {t}"),
+            (_, None) => "relu(cos)".into(),
         });
     }
     if let Some(t) = s.cos_threshold {

@@ -95,6 +95,11 @@ fn demo_refuses_bad_options_before_starting() {
         ),
         (&["--clip", "2"], "--clip"),
         (&["--compare", "secure-fltrust"], "--compare"),
+        (&["--k-min", "1"], "--k-min"),
+        (&["--workers", "2"], "--workers"),
+        (&["--model", "mlp:3000"], "--model"),
+        (&["--epochs", "0"], "--epochs"),
+        (&["--round-timeout", "-5"], "--round-timeout"),
     ];
     for (i, (args, option)) in cases.iter().enumerate() {
         let out = dir.path().join(format!("out-{i}"));

@@ -639,7 +639,9 @@ impl Leader {
         match self.next_round {
             Some(round) if b_ready && enough => {
                 let (joined, expected) = (self.roster.len(), self.cfg.min_workers);
-                if joined < expected {
+                // Said loudly once, when the session starts short; later
+                // rounds just run with whoever is there.
+                if joined < expected && self.rounds_done == 0 {
                     warn!(
                         "starting round {round} with {joined} of {expected} workers after the {} s start timeout",
                         self.cfg.start_timeout.as_secs_f64()

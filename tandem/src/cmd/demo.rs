@@ -22,6 +22,7 @@ use fl_ml::defaults_help;
 use fl_ml::model::ModelKind;
 use mpc_core::wire::Aggregation;
 use serde_json::{Value, json};
+use server_a::parse;
 use tandem::plot::{self, DemoPlot, RoundCounts};
 use tandem::{Cluster, ClusterOptions, UsageError};
 
@@ -31,7 +32,7 @@ use tandem::{Cluster, ClusterOptions, UsageError};
 #[command(name = "demo", version, allow_negative_numbers = true)]
 pub struct Args {
     /// Simulated workers (at least 1).
-    #[arg(long, default_value_t = 20, value_parser = at_least_one::<u32>)]
+    #[arg(long, default_value_t = 20, value_parser = parse::at_least_one::<u32>)]
     workers: u32,
     /// Byzantine workers among them (at most --workers).
     #[arg(long, default_value_t = 0)]
@@ -39,7 +40,7 @@ pub struct Args {
     /// Attack of the Byzantine workers: none, sign-flip, scale:K, gaussian[:SIGMA], label-flip, alie[:Z], ipm[:EPS], min-max, min-sum, fang-krum, fang-trim, adaptive-fltrust.
     #[arg(long, default_value = "none")]
     attack: Attack,
-    #[arg(long, value_parser = at_least_one::<u64>,
+    #[arg(long, value_parser = parse::at_least_one::<u64>,
           help = format!("Training rounds (at least 1) [default: {}]", defaults_help(|d| d.rounds.to_string())))]
     rounds: Option<u64>,
     /// Seed for data partitioning, training and attacks (never for secrets).
@@ -56,39 +57,39 @@ pub struct Args {
     aggregation: Aggregation,
     /// Trust-based rules: cosine threshold τ in [-1, 1]; updates with cos < τ get
     /// trust 0 [default: none, trust = ReLU(cos)].
-    #[arg(long, value_parser = cosine)]
+    #[arg(long, value_parser = parse::cosine)]
     cos_threshold: Option<f32>,
     /// Secure and trust-based rules: fewest workers that count (positive
     /// trust; secure-fedavg: valid submissions) for an update [default: 3].
-    #[arg(long, value_parser = at_least_one::<u32>)]
+    #[arg(long, value_parser = parse::at_least_one::<u32>)]
     k_min: Option<u32>,
-    #[arg(long, value_parser = at_least_one::<u32>,
+    #[arg(long, value_parser = parse::at_least_one::<u32>,
           help = format!("Local epochs per round [default: {}]", defaults_help(|d| d.train.epochs.to_string())))]
     epochs: Option<u32>,
-    #[arg(long, value_parser = at_least_one::<u32>,
+    #[arg(long, value_parser = parse::at_least_one::<u32>,
           help = format!("Local minibatch size [default: {}]", defaults_help(|d| d.train.batch_size.to_string())))]
     batch_size: Option<u32>,
-    #[arg(long, value_parser = positive,
+    #[arg(long, value_parser = parse::positive,
           help = format!("Local learning rate [default: {}]", defaults_help(|d| d.train.lr.to_string())))]
     lr: Option<f32>,
-    #[arg(long, value_parser = positive,
+    #[arg(long, value_parser = parse::positive,
           help = format!("Server learning rate η [default: {}]", defaults_help(|d| d.server_lr.to_string())))]
     server_lr: Option<f32>,
-    #[arg(long, value_parser = non_negative,
+    #[arg(long, value_parser = parse::non_negative,
           help = format!("η_t = η / (1 + (t − 1)/T) in round t; 0 keeps η constant [default: {}]",
                          defaults_help(|d| d.server_lr_decay.unwrap_or(0.0).to_string())))]
     server_lr_decay: Option<f32>,
     /// Probability in [0, 1) that a worker sits out a round.
-    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    #[arg(long, default_value_t = 0.0, value_parser = parse::probability)]
     dropout: f64,
     /// FedAvg rules: L2 clipping bound C for updates (> 0) [default: 3].
-    #[arg(long, value_parser = positive)]
+    #[arg(long, value_parser = parse::positive)]
     clip: Option<f32>,
     /// plain-fedavg only: do not clip.
     #[arg(long)]
     no_clip: bool,
     /// Seconds before a round closes with the updates that arrived (> 0).
-    #[arg(long, default_value_t = 60.0, value_parser = positive_f64)]
+    #[arg(long, default_value_t = 60.0, value_parser = parse::seconds)]
     round_timeout: f64,
     /// Also run the same federation under this rule (e.g. plain-fedavg) and
     /// draw its curve next to the main one.
@@ -99,68 +100,13 @@ pub struct Args {
     out: PathBuf,
 }
 
-fn number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
-    s.trim()
-        .parse::<T>()
-        .map_err(|_| format!("`{s}` is not a number"))
-}
-
-/// A whole number ≥ 1.
-fn at_least_one<T: std::str::FromStr + PartialOrd + From<u8>>(s: &str) -> Result<T, String> {
-    match s.trim().parse::<T>() {
-        Ok(v) if v >= T::from(1) => Ok(v),
-        _ => Err("must be a whole number, at least 1".into()),
-    }
-}
-
-/// A finite number > 0.
-fn positive(s: &str) -> Result<f32, String> {
-    let v: f32 = number(s)?;
-    if v.is_finite() && v > 0.0 {
-        Ok(v)
-    } else {
-        Err("must be a number greater than 0".into())
-    }
-}
-
-/// A finite number > 0 (seconds).
-fn positive_f64(s: &str) -> Result<f64, String> {
-    let v: f64 = number(s)?;
-    if v.is_finite() && v > 0.0 {
-        Ok(v)
-    } else {
-        Err("must be a number of seconds greater than 0".into())
-    }
-}
-
-/// A finite number ≥ 0.
-fn non_negative(s: &str) -> Result<f32, String> {
-    let v: f32 = number(s)?;
-    if v.is_finite() && v >= 0.0 {
-        Ok(v)
-    } else {
-        Err("must be a number ≥ 0".into())
-    }
-}
-
-/// A probability in [0, 1).
-fn probability(s: &str) -> Result<f64, String> {
-    let v: f64 = number(s)?;
-    if (0.0..1.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err("must be at least 0 and below 1".into())
-    }
-}
-
-/// A cosine threshold in [-1, 1].
-fn cosine(s: &str) -> Result<f32, String> {
-    let v: f32 = number(s)?;
-    if (-1.0..=1.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err("must be between -1 and 1".into())
-    }
+/// `println!` that ignores a closed stdout (`demo | head` must not panic:
+/// the run goes on and still writes its summary).
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -174,7 +120,7 @@ pub fn run(args: Args) -> Result<()> {
     let main = run_rule(&args, args.aggregation, &out.join("run"), &interrupted)?;
     let baseline = match args.compare {
         Some(rule) if !interrupted.load(Ordering::SeqCst) => {
-            println!("\nbaseline: the same federation under {rule}");
+            say!("\nbaseline: the same federation under {rule}");
             Some(run_rule(
                 &args,
                 rule,
@@ -190,25 +136,41 @@ pub fn run(args: Args) -> Result<()> {
     std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)?)?;
     let plot_path = out.join("accuracy.svg");
     write_plot(&args, &main, baseline.as_ref(), &plot_path)?;
-    let stopped = if main.interrupted {
-        "interrupted (Ctrl-C) "
+    let interrupted = main.interrupted || baseline.as_ref().is_some_and(|b| b.interrupted);
+    let stopped = if interrupted {
+        "interrupted (Ctrl-C): "
     } else {
         ""
     };
-    println!(
-        "{stopped}final test accuracy {} (mean of the last 5 rounds {}) after {} rounds in {:.1} s; wrote {} and {}",
-        fmt_acc(main.final_accuracy()),
-        fmt_acc(main.mean_last(5)),
-        main.rounds.len(),
-        main.wall_seconds,
+    say!(
+        "{stopped}{}; wrote {} and {}",
+        result_line(&main),
         summary_path.display(),
         plot_path.display()
     );
-    if main.interrupted {
+    if let Some(b) = &baseline {
+        say!("baseline: {}", result_line(b));
+    }
+    if interrupted {
         // The usual exit status of a run stopped by SIGINT.
         std::process::exit(130);
     }
     Ok(())
+}
+
+/// "RULE: final test accuracy …, mean of the last N rounds …, R rounds in S s".
+fn result_line(r: &RuleRun) -> String {
+    let n = r.rounds.len();
+    format!(
+        "{}: final test accuracy {} (mean of the last {} {} {}) after {n} {} in {:.1} s",
+        r.rule,
+        fmt_acc(r.final_accuracy()),
+        n.min(5),
+        if n.min(5) == 1 { "round" } else { "rounds" },
+        fmt_acc(r.mean_last(5)),
+        if n == 1 { "round" } else { "rounds" },
+        r.wall_seconds
+    )
 }
 
 /// Rejects option combinations that do not apply (one line, exit status 2).
@@ -248,6 +210,30 @@ fn check_args(args: &Args) -> Result<()> {
     }
     if args.no_clip && args.aggregation != Aggregation::PlainFedAvg {
         return usage("--no-clip applies to plain-fedavg only".into());
+    }
+    let k_min = args
+        .k_min
+        .unwrap_or(protocols::fltrust::DEFAULT_K_MIN as u32);
+    for rule in std::iter::once(args.aggregation).chain(args.compare) {
+        if rule.is_secure() && k_min < 2 {
+            return usage(format!(
+                "--k-min {k_min} is too small for {rule}: at least 2 (a sum over one worker is that worker's update)"
+            ));
+        }
+        if (rule.is_secure() || rule.is_trust_based()) && args.workers < k_min {
+            return usage(format!(
+                "--workers {} is fewer than k_min {k_min}: no round of {rule} could update the model (lower --k-min or add workers)",
+                args.workers
+            ));
+        }
+    }
+    let dim = args.model.num_params();
+    if dim > mpc_core::codec::DEFAULT_MAX_DIM {
+        return usage(format!(
+            "--model {} has {dim} parameters; the servers and workers take at most {}",
+            args.model,
+            mpc_core::codec::DEFAULT_MAX_DIM
+        ));
     }
     if args.compare == Some(args.aggregation) {
         return usage(format!(
@@ -302,7 +288,9 @@ impl RuleRun {
     fn mean_last(&self, n: usize) -> Option<f64> {
         let acc = self.accuracies();
         let tail = acc.get(acc.len().saturating_sub(n)..)?;
-        (!tail.is_empty()).then(|| tail.iter().sum::<f64>() / tail.len() as f64)
+        // Rounded to 6 decimals, as A reports accuracies.
+        (!tail.is_empty())
+            .then(|| (tail.iter().sum::<f64>() / tail.len() as f64 * 1e6).round() / 1e6)
     }
 
     fn initial_accuracy(&self) -> Option<f64> {
@@ -313,7 +301,7 @@ impl RuleRun {
 /// Runs the federation under `rule` in `dir`, printing a line per round.
 fn run_rule(args: &Args, rule: Aggregation, dir: &Path, stop: &AtomicBool) -> Result<RuleRun> {
     let o = cluster_options(args, rule, dir);
-    println!(
+    say!(
         "tandem demo: {} workers ({} byzantine, attack {}), {} rounds of {} on {}, partition {}, seed {}; logs in {}",
         args.workers,
         args.byzantine,
@@ -431,13 +419,17 @@ fn cluster_options(args: &Args, rule: Aggregation, dir: &Path) -> ClusterOptions
     if args.no_clip && rule == Aggregation::PlainFedAvg {
         o.extra_a.push("--no-clip".into());
     }
+    // B enforces its own k_min (never below the session's): give it the same.
+    if let (Some(k), true) = (args.k_min, rule.is_secure()) {
+        o.extra_b.extend(["--k-min".into(), k.to_string()]);
+    }
     o
 }
 
 /// Prints the initial model's accuracy (round 0) from A's start line.
 fn print_initial(start: Option<&Value>) {
     if let Some(acc) = start.and_then(|s| s["initial_test_accuracy"].as_f64()) {
-        println!("round   0  acc {acc:.4}  (the initial model)");
+        say!("round   0  acc {acc:.4}  (the initial model)");
     }
 }
 
@@ -453,7 +445,7 @@ fn fmt_acc(a: Option<f64>) -> String {
 /// Prints the progress line of one of server A's round lines.
 fn print_round(ev: &Value) {
     let sat_out = ev["sat_out"].as_u64().unwrap_or(0);
-    println!(
+    say!(
         "round {:>3}  acc {}  accepted {:>3}  zero-trust {:>3}  rejected {:>3}{}  {:>6.2} s  worker→servers {:>9}  A↔B {:>9}{}",
         ev["round"].as_u64().unwrap_or(0),
         fmt_acc(ev["test_accuracy"].as_f64()),
@@ -500,6 +492,7 @@ fn summary_json(args: &Args, main: &RuleRun, baseline: Option<&RuleRun>) -> Valu
             "aggregation": b.rule.to_string(),
             "final_test_accuracy": b.final_accuracy(),
             "mean_last5_test_accuracy": b.mean_last(5),
+            "interrupted": b.interrupted,
             "num_rounds": b.rounds.len(),
             "wall_seconds": b.wall_seconds,
             "config": b.start,
