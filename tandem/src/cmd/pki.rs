@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Parser;
 
-/// Generate certificates and the worker enrolment list.
+/// Generate certificates and the worker enrolment list — a local convenience:
+/// the directory holds every party's private key (for the demo and for trying
+/// the three processes on one machine, not for two organisations).
 #[derive(Debug, Parser)]
 #[command(name = "pki", version)]
 pub struct Args {
@@ -19,7 +21,7 @@ pub struct Args {
     #[arg(long, default_value = "pki")]
     dir: PathBuf,
     /// Number of worker identities (ids 0..N).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = server_a::parse::at_least_one::<u32>)]
     workers: u32,
 }
 
