@@ -21,7 +21,7 @@ import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROTOCOL_VERSION = 5
+PROTOCOL_VERSION = 6
 MODULUS = 2**64 - 2**32 + 1
 
 # Aggregation variant indices (declaration order in mpc_core::wire).

@@ -119,6 +119,12 @@
 //!   combined with random coefficients: summing output 3 and output 4 would
 //!   check only `n_hi − n_lo = Σ 2^j(βlo_j + βhi_j)`, which any N passes; and
 //!   the bit checks are already random linear combinations.
+//! * **Commitments.** Fiat–Shamir binds the proof to the shares only if the
+//!   commitments are binding: a worker holding two share encodings with one
+//!   commitment could prove under one and upload the other. [`Committer`] is
+//!   BLAKE3 (256-bit output, 128-bit collision resistance, as SHA-256) keyed
+//!   by its own context string, [`binder`] SHA-256. A commitment is hiding
+//!   through its 32-byte uniform blind, which only the checking server sees.
 //!
 //! Total per submission: ≤ 2^−62 + 2^−52 < 2^−40 (docs/PROTOCOL.md §7.2).
 //!
@@ -976,21 +982,59 @@ pub fn binder(
     h.finalize().into()
 }
 
-/// A hiding commitment to one input share: SHA-256 over a domain label, the
-/// length-prefixed `label`, a 32-byte uniformly random `blind` (from the OS
-/// CSPRNG, revealed only to the server that checks the commitment) and the
-/// length-prefixed share encoding.
+/// The BLAKE3 key-derivation context of [`Committer`]: a fixed, globally
+/// unique string, so these hashes are domain-separated from every other
+/// BLAKE3 use (and every `derive_key` context) anywhere.
+pub const COMMIT_CONTEXT: &str = "tandem 2026-12 flp share commitment v2";
+
+/// An incremental hiding commitment to one input share, for shares of many
+/// megabytes (B's upload is 7.3 MB at d = 270k): BLAKE3 in derive-key mode
+/// under [`COMMIT_CONTEXT`] over the length-prefixed `label`, a 32-byte
+/// uniformly random `blind` (from the OS CSPRNG, revealed only to the server
+/// that checks the commitment) and whatever the caller then feeds
+/// ([`Committer::update`]; length-prefix every variable-length part).
+/// 256-bit output; ≈ 3.5× the throughput of SHA-256 with SHA-NI on the
+/// development machine (`benches/commit_hash.rs`).
+#[derive(Clone)]
+pub struct Committer(blake3::Hasher);
+
+impl fmt::Debug for Committer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Committer(<redacted>)")
+    }
+}
+
+impl Committer {
+    /// Starts a commitment under `label` (which names what is committed) and
+    /// `blind`.
+    pub fn new(label: &[u8], blind: &[u8; 32]) -> Committer {
+        let mut h = blake3::Hasher::new_derive_key(COMMIT_CONTEXT);
+        h.update(&(label.len() as u64).to_le_bytes());
+        h.update(label);
+        h.update(blind);
+        Committer(h)
+    }
+
+    /// Absorbs `bytes` (no length prefix: the caller adds it).
+    pub fn update(&mut self, bytes: &[u8]) -> &mut Committer {
+        self.0.update(bytes);
+        self
+    }
+
+    /// The 32-byte commitment.
+    pub fn finalize(&self) -> [u8; 32] {
+        self.0.finalize().into()
+    }
+}
+
+/// A hiding commitment to one input share held in one buffer:
+/// [`Committer`] under `label` and `blind` over the length-prefixed
+/// `share_bytes`.
 pub fn commit(label: &[u8], blind: &[u8; 32], share_bytes: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    let tag = b"tandem/flp/commit/v1";
-    h.update((tag.len() as u64).to_le_bytes());
-    h.update(tag);
-    h.update((label.len() as u64).to_le_bytes());
-    h.update(label);
-    h.update(blind);
-    h.update((share_bytes.len() as u64).to_le_bytes());
-    h.update(share_bytes);
-    h.finalize().into()
+    let mut c = Committer::new(label, blind);
+    c.update(&(share_bytes.len() as u64).to_le_bytes())
+        .update(share_bytes);
+    c.finalize()
 }
 
 // Compile-time reminder that the module relies on p < 2^64 and w ≤ 62.

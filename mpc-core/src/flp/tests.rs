@@ -578,6 +578,23 @@ fn joint_rand_and_hashes_are_domain_separated() {
     assert_ne!(k, commit(b"a", &[9; 32], b"bytez"));
     // Length prefixes: moving a byte between label and data changes the hash.
     assert_ne!(commit(b"ab", &[0; 32], b""), commit(b"a", &[0; 32], b"b"));
+    // The incremental form (B hashes its upload in chunks) is the one-shot
+    // form, and it is keyed BLAKE3, not plain BLAKE3 of the same bytes.
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let mut c = Committer::new(b"a", &[9; 32]);
+    c.update(&(data.len() as u64).to_le_bytes());
+    for chunk in data.chunks(65_536) {
+        c.update(chunk);
+    }
+    assert_eq!(c.finalize(), commit(b"a", &[9; 32], &data));
+    let mut plain = blake3::Hasher::new();
+    plain.update(&1u64.to_le_bytes());
+    plain.update(b"a");
+    plain.update(&[9; 32]);
+    plain.update(&5u64.to_le_bytes());
+    plain.update(b"bytes");
+    assert_ne!(<[u8; 32]>::from(plain.finalize()), k);
+    assert!(!format!("{c:?}").contains('9'));
 }
 
 #[test]
