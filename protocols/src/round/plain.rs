@@ -145,21 +145,10 @@ impl PlainLeader {
         payload: SubmitA,
         wire_bytes: usize,
     ) -> Vec<LeaderAction> {
-        let open = self.open_round();
-        let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
-            return reject(from, round, Rejection::NotOpen { round, open });
+        let r = match self.admit(from, round, wire_bytes) {
+            Ok(r) => r,
+            Err(refused) => return refused,
         };
-        if !r.expected.contains(&from) {
-            let why = Rejection::NotParticipant {
-                worker: from,
-                round,
-            };
-            return reject(from, round, why);
-        }
-        r.bytes_a += wire_bytes as u64;
-        if r.sat_out.contains(&from) {
-            return reject(from, round, Rejection::SatOut);
-        }
         if !r.seen.insert(from) {
             return reject(from, round, Rejection::Duplicate);
         }
@@ -198,21 +187,10 @@ impl PlainLeader {
     /// announced the round and has sent nothing in it yet (otherwise
     /// refused, and nothing changes); the round may close now.
     pub fn on_sit_out(&mut self, from: u32, round: u64, wire_bytes: usize) -> Vec<LeaderAction> {
-        let open = self.open_round();
-        let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
-            return reject(from, round, Rejection::NotOpen { round, open });
+        let r = match self.admit(from, round, wire_bytes) {
+            Ok(r) => r,
+            Err(refused) => return refused,
         };
-        if !r.expected.contains(&from) {
-            let why = Rejection::NotParticipant {
-                worker: from,
-                round,
-            };
-            return reject(from, round, why);
-        }
-        r.bytes_a += wire_bytes as u64;
-        if r.sat_out.contains(&from) {
-            return reject(from, round, Rejection::SatOut);
-        }
         if r.seen.contains(&from) {
             return reject(from, round, Rejection::Duplicate);
         }
@@ -221,6 +199,32 @@ impl PlainLeader {
         let mut out = vec![ack(from, round)];
         out.extend(self.maybe_close());
         out
+    }
+
+    /// The open round `round` if `from` may still speak in it (announced to
+    /// it, not sat out), counting the frame's bytes; otherwise the refusal.
+    fn admit(
+        &mut self,
+        from: u32,
+        round: u64,
+        wire_bytes: usize,
+    ) -> Result<&mut PlainRound, Vec<LeaderAction>> {
+        let open = self.open_round();
+        let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
+            return Err(reject(from, round, Rejection::NotOpen { round, open }));
+        };
+        if !r.expected.contains(&from) {
+            let why = Rejection::NotParticipant {
+                worker: from,
+                round,
+            };
+            return Err(reject(from, round, why));
+        }
+        r.bytes_a += wire_bytes as u64;
+        if r.sat_out.contains(&from) {
+            return Err(reject(from, round, Rejection::SatOut));
+        }
+        Ok(r)
     }
 
     fn check_plain(&self, bytes: &[u8]) -> Result<Vec<f32>, Rejection> {

@@ -20,7 +20,7 @@ pub enum PrepareError {
         expected: usize,
     },
     /// A trust-based rule needs a direction: the update is zero or not finite.
-    #[error("cannot normalise the update: {0}")]
+    #[error("cannot normalise the update")]
     Normalise(#[from] crate::fltrust::NormaliseError),
     /// The robust submission could not be built.
     #[error(transparent)]
