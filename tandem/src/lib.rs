@@ -162,9 +162,19 @@ impl Proc {
 /// The last `n` lines of a child's log (ANSI colours removed), indented, or a
 /// note that it could not be read.
 pub fn log_tail(log: &Path, n: usize) -> String {
-    let Ok(text) = std::fs::read_to_string(log) else {
+    use std::io::{Read, Seek, SeekFrom};
+    // Only the file's end: a log can be large, and the tail is all we show.
+    const TAIL_BYTES: u64 = 64 << 10;
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(log).and_then(|mut f| {
+        let len = f.metadata()?.len();
+        f.seek(SeekFrom::Start(len.saturating_sub(TAIL_BYTES)))?;
+        f.read_to_end(&mut bytes)
+    });
+    if read.is_err() {
         return format!("  (could not read {})", log.display());
-    };
+    }
+    let text = String::from_utf8_lossy(&bytes);
     let lines: Vec<String> = text.lines().map(strip_ansi).collect();
     let from = lines.len().saturating_sub(n);
     lines

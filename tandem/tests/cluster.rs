@@ -118,7 +118,8 @@ fn demo_refuses_bad_options_before_starting() {
         assert!(!err.contains("backtrace"), "{args:?}: {err}");
         assert!(!out.exists(), "{args:?} started something");
     }
-    // Negative values that are allowed need no `=`.
+    // Negative values that are allowed need no `=`: `-0.5` is taken as the
+    // threshold, so the only complaint is about the later `--workers 0`.
     let o = Command::new(env!("CARGO_BIN_EXE_tandem"))
         .args([
             "demo",
@@ -126,11 +127,18 @@ fn demo_refuses_bad_options_before_starting() {
             "plain-fltrust",
             "--cos-threshold",
             "-0.5",
-            "--help",
         ])
+        .args(["--workers", "0", "--out"])
+        .arg(dir.path().join("negative"))
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("'--workers <WORKERS>'"), "{err}");
+    assert!(
+        !err.contains("-0.5"),
+        "the negative value was refused: {err}"
+    );
 }
 
 /// A child that fails is reported with its log's last lines, not just

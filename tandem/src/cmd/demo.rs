@@ -188,13 +188,6 @@ fn check_args(args: &Args) -> Result<()> {
             args.attack
         ));
     }
-    for rule in std::iter::once(args.aggregation).chain(args.compare) {
-        if args.cos_threshold.is_some() && !rule.is_trust_based() {
-            return usage(format!(
-                "--cos-threshold applies to the trust-based rules (secure-fltrust, secure-filter, plain-fltrust), not {rule}"
-            ));
-        }
-    }
     if args.k_min.is_some() && !(args.aggregation.is_trust_based() || args.aggregation.is_secure())
     {
         return usage(format!(
@@ -215,6 +208,11 @@ fn check_args(args: &Args) -> Result<()> {
         .k_min
         .unwrap_or(protocols::fltrust::DEFAULT_K_MIN as u32);
     for rule in std::iter::once(args.aggregation).chain(args.compare) {
+        if args.cos_threshold.is_some() && !rule.is_trust_based() {
+            return usage(format!(
+                "--cos-threshold applies to the trust-based rules (secure-fltrust, secure-filter, plain-fltrust), not {rule}"
+            ));
+        }
         if rule.is_secure() && k_min < 2 {
             return usage(format!(
                 "--k-min {k_min} is too small for {rule}: at least 2 (a sum over one worker is that worker's update)"
