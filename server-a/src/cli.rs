@@ -110,6 +110,17 @@ pub struct Args {
     /// derived from `--seed` and the round (see `synthetic_reference`).
     #[arg(long, value_name = "D")]
     pub(crate) synthetic_dim: Option<usize>,
+    /// Threads for the per-worker work of secure rules (expanding each
+    /// worker's half from its seed, the validity query, the vector passes)
+    /// [default: one per core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..1025))]
+    pub(crate) threads: Option<u64>,
+    /// Memory for what workers send, in MiB (an eighth for QUIC's receive
+    /// buffers, a quarter for frames being read; docs/ARCHITECTURE.md,
+    /// "Memory"). A's link to B is outside it.
+    #[arg(long, value_name = "MIB", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(16..=1 << 20))]
+    pub(crate) memory_budget: u64,
 }
 
 /// Value parsers shared by server A's and the demo's command lines: a bad

@@ -64,6 +64,8 @@ enum Peer {
 /// Runs the process until it finishes or is told to stop.
 pub async fn run(args: Args) -> Result<()> {
     let plan = plan(&args)?;
+    let threads =
+        transport::node::init_work_pool(args.threads.and_then(|t| usize::try_from(t).ok()));
     let (test, proxy) = match args.synthetic_dim {
         Some(_) => (None, None),
         None => {
@@ -103,8 +105,12 @@ pub async fn run(args: Args) -> Result<()> {
         max_frame: cfg.max_frame,
         max_dim: DEFAULT_MAX_DIM.max(plan.model.len()),
     };
+    // The workers' connections are under the memory budget; the link to B
+    // (a client connection with `cfg`) is not.
+    let budget = args.memory_budget << 20;
+    let worker_cfg = cfg.clone().with_memory_budget(budget, enrolled.len());
     let endpoint =
-        transport::server_endpoint(args.listen, &identity, enrolled.fingerprints(), &cfg)
+        transport::server_endpoint(args.listen, &identity, enrolled.fingerprints(), &worker_cfg)
             .context("starting the QUIC endpoint")?;
     // Small and bounded: readers wait (and QUIC flow control pushes back) while
     // the state machine is busy, instead of frames piling up in memory.
@@ -155,9 +161,10 @@ pub async fn run(args: Args) -> Result<()> {
     tokio::spawn(transport::hub::serve(
         endpoint.clone(),
         identify,
-        cfg,
+        worker_cfg,
         Counters::none(),
         tx,
+        Some(transport::FrameBudget::of_memory_budget(budget)),
     ));
 
     let leader = Leader::new(
@@ -187,6 +194,7 @@ pub async fn run(args: Args) -> Result<()> {
         last_accuracy: None,
         start_line: report::start_line(&plan, &args),
         plan,
+        threads,
     };
     let result = transport::node::until_stopped(args.exit_on_stdin_close, shell.run(rx)).await;
     // The workers print this reason when their connection ends without `Finished`.
@@ -239,7 +247,14 @@ async fn connect_b(
             ..cfg.clone()
         };
         let e = match transport::connect(endpoint, addr, b_fp, &try_cfg).await {
-            Ok(conn) => return Ok(conn),
+            Ok(conn) => {
+                // The endpoint's windows are sized for the workers'
+                // memory budget; the link to B is outside it.
+                if let Ok(w) = transport::quinn::VarInt::from_u64(cfg.receive_window) {
+                    conn.set_receive_window(w);
+                }
+                return Ok(conn);
+            }
             // Wrong server, an unusable address, or B refusing us (say, A's
             // certificate is not the one B has): retrying cannot help.
             Err(
@@ -287,6 +302,8 @@ struct Shell {
     last_accuracy: Option<f64>,
     /// The `{"start": …}` line, printed once the initial model is evaluated.
     start_line: serde_json::Value,
+    /// Threads of the rayon pool the leader's per-worker work runs on.
+    threads: usize,
 }
 
 impl Shell {
@@ -307,6 +324,21 @@ impl Shell {
                 for a in self.perform(action)?.into_iter().rev() {
                     queue.push_front(a);
                 }
+            }
+            let pending = self.leader.pending_work();
+            if pending > 0 {
+                // Frames already here first (up to one worker's work per
+                // thread; their actions go out at once), then the work they
+                // made possible, at once.
+                match rx.try_recv() {
+                    Ok(ev) if pending < self.threads => queue.extend(self.on_event(ev)),
+                    Ok(ev) => {
+                        queue.extend(self.leader.poll_work(Instant::now()));
+                        queue.extend(self.on_event(ev));
+                    }
+                    Err(_) => queue.extend(self.leader.poll_work(Instant::now())),
+                }
+                continue;
             }
             let wake = self
                 .leader
@@ -347,6 +379,7 @@ impl Shell {
                 peer: Peer::Worker(id),
                 payload,
                 wire_bytes,
+                ..
             } => self
                 .leader
                 .handle_worker_frame(now, id, &payload, wire_bytes),

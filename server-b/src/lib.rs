@@ -18,7 +18,7 @@ use rand::rand_core::UnwrapErr;
 use rand::rngs::SysRng;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
-use transport::hub::{Inbound, Peers, Seen};
+use transport::hub::{Inbound, Peers, Route, Seen};
 use transport::{Pki, TransportConfig};
 
 /// Server B: helper of the two-server aggregation.
@@ -46,6 +46,14 @@ pub struct Args {
     /// beyond this B stops reading worker frames until a batch completes.
     #[arg(long, default_value_t = 64)]
     max_in_flight: usize,
+    /// Memory for what workers send, in MiB: B takes another upload only
+    /// while what it holds fits (an eighth for QUIC's receive buffers, a
+    /// quarter for frames being read, half for uploads held until their
+    /// batch is done; docs/ARCHITECTURE.md, "Memory"). At least one upload
+    /// is always taken, so a budget below one upload only slows B down.
+    #[arg(long, value_name = "MIB", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(16..=1 << 20))]
+    memory_budget: u64,
     /// Write the bound address to this file once listening.
     #[arg(long)]
     ready_file: Option<PathBuf>,
@@ -55,6 +63,10 @@ pub struct Args {
     /// Largest model dimension accepted.
     #[arg(long, default_value_t = codec::DEFAULT_MAX_DIM)]
     max_dim: usize,
+    /// Threads for the per-worker work (parsing and hashing uploads, the
+    /// validity query, the vector passes) [default: one per core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..1025))]
+    threads: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -133,6 +145,8 @@ fn persist_reveal(dir: &Path, round: u64) -> Result<()> {
 /// Runs the process until it finishes or is told to stop.
 pub async fn run(args: Args) -> Result<()> {
     let state_dir = state_dir(args.state_dir.as_deref())?;
+    let threads =
+        transport::node::init_work_pool(args.threads.and_then(|t| usize::try_from(t).ok()));
     let last_revealed = load_last_revealed(&state_dir)?;
     let pki = Pki::new(&args.pki);
     let identity = pki.load_server_b().context("loading server B's identity")?;
@@ -140,7 +154,9 @@ pub async fn run(args: Args) -> Result<()> {
         .server_a_fingerprint()
         .context("loading server A's certificate")?;
     let enrolled = pki.load_enrolled().context("loading enrolled workers")?;
-    let cfg = TransportConfig::protocol();
+    let budget = args.memory_budget << 20;
+    let cfg = TransportConfig::protocol().with_memory_budget(budget, enrolled.len() + 1);
+    let frames = transport::FrameBudget::of_memory_budget(budget);
     let limits = Limits {
         max_frame: cfg.max_frame,
         max_dim: args.max_dim,
@@ -157,10 +173,11 @@ pub async fn run(args: Args) -> Result<()> {
 
     // Small and bounded: readers wait (and QUIC flow control pushes back) while
     // the state machine is busy, instead of frames piling up in memory. Server
-    // A has its own channel, always read; workers share a tiny one that the
-    // loop stops reading while the helper holds as many uploads as it may
-    // (`Helper::wants_uploads`), so B's memory is bounded by that, not by the
-    // number of workers.
+    // A has its own channel, always read and outside the memory budget;
+    // workers share a small one that the loop stops reading while the helper
+    // holds as many uploads as it may (`Helper::wants_uploads`), and their
+    // frames count against the frame budget until the helper takes them, so
+    // B's memory is bounded by `--memory-budget`, not by the number of workers.
     let (tx_a, rx_a) = mpsc::channel(64);
     let (tx_w, rx_w) = mpsc::channel(WORKER_QUEUE);
     let identify = move |fp: &transport::Fingerprint| {
@@ -170,20 +187,31 @@ pub async fn run(args: Args) -> Result<()> {
             enrolled.worker_id(fp).map(Peer::Worker)
         }
     };
+    let a_window = TransportConfig::protocol().receive_window;
     tokio::spawn(transport::hub::serve_routed(
         endpoint.clone(),
         identify,
         cfg,
         transport::Counters::none(),
         move |p: &Peer| match p {
-            Peer::ServerA => tx_a.clone(),
-            Peer::Worker(_) => tx_w.clone(),
+            // Never under the budget: A's frames release held uploads.
+            Peer::ServerA => Route {
+                events: tx_a.clone(),
+                budget: None,
+                receive_window: Some(a_window),
+            },
+            Peer::Worker(_) => Route {
+                events: tx_w.clone(),
+                budget: Some(frames.clone()),
+                receive_window: None,
+            },
         },
     ));
     let helper = Helper::new(
         HelperConfig {
             k_min: usize::try_from(args.k_min)?,
             max_in_flight: args.max_in_flight.max(1),
+            memory_budget: usize::try_from(budget / 2).unwrap_or(usize::MAX),
             limits,
             // Every session's 2PC engine is seeded from this: from the OS.
             ..HelperConfig::new(Seed::from_rng(&mut UnwrapErr(SysRng)))
@@ -194,6 +222,7 @@ pub async fn run(args: Args) -> Result<()> {
         helper,
         peers: Peers::new(),
         state_dir,
+        threads,
     };
     let result = transport::node::until_stopped(args.exit_on_stdin_close, shell.run(rx_a, rx_w))
         .await
@@ -202,13 +231,16 @@ pub async fn run(args: Args) -> Result<()> {
     result
 }
 
-/// Worker frames read ahead of the helper (each up to one upload).
-const WORKER_QUEUE: usize = 2;
+/// Worker frames read ahead of the helper (each up to one upload; their
+/// bytes are in the frame budget until the helper takes them).
+const WORKER_QUEUE: usize = 16;
 
 struct Shell {
     helper: Helper,
     peers: Peers<Peer>,
     state_dir: PathBuf,
+    /// Threads of the rayon pool the helper's per-worker work runs on.
+    threads: usize,
 }
 
 impl Shell {
@@ -219,6 +251,26 @@ impl Shell {
     ) -> Result<()> {
         loop {
             let wants = self.helper.wants_uploads();
+            let pending = self.helper.pending_work();
+            if pending > 0 {
+                // Frames already here first (up to one worker's work per
+                // thread), then the work they made possible, at once.
+                let more = if pending < self.threads {
+                    rx_a.try_recv()
+                        .ok()
+                        .or_else(|| wants.then(|| rx_w.try_recv().ok()).flatten())
+                } else {
+                    None
+                };
+                match more {
+                    Some(ev) => self.on_event(ev)?,
+                    None => {
+                        let actions = self.helper.poll_work();
+                        self.perform(actions)?;
+                    }
+                }
+                continue;
+            }
             let next = tokio::select! {
                 biased;
                 ev = rx_a.recv() => ev,
@@ -227,21 +279,28 @@ impl Shell {
             let Some(ev) = next else {
                 return Ok(());
             };
-            let actions = match self.peers.on_event(ev) {
-                Seen::Frame {
-                    peer: Peer::ServerA,
-                    payload,
-                    ..
-                } => self.helper.handle_a_frame(&payload),
-                Seen::Frame {
-                    peer: Peer::Worker(id),
-                    payload,
-                    wire_bytes,
-                } => self.helper.handle_worker_frame(id, &payload, wire_bytes),
-                Seen::Joined(_) | Seen::Left { .. } | Seen::Nothing => continue,
-            };
-            self.perform(actions)?;
+            self.on_event(ev)?;
         }
+    }
+
+    /// One connection event: a frame goes to the helper (cheap checks and
+    /// bookkeeping only) and its actions are carried out.
+    fn on_event(&mut self, ev: Inbound<Peer>) -> Result<()> {
+        let actions = match self.peers.on_event(ev) {
+            Seen::Frame {
+                peer: Peer::ServerA,
+                payload,
+                ..
+            } => self.helper.handle_a_frame(&payload),
+            Seen::Frame {
+                peer: Peer::Worker(id),
+                payload,
+                wire_bytes,
+                ..
+            } => self.helper.handle_worker_frame(id, &payload, wire_bytes),
+            Seen::Joined(_) | Seen::Left { .. } | Seen::Nothing => return Ok(()),
+        };
+        self.perform(actions)
     }
 
     fn perform(&mut self, actions: Vec<HelperAction>) -> Result<()> {

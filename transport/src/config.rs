@@ -96,6 +96,25 @@ impl TransportConfig {
         }
     }
 
+    /// This configuration for a server with a memory budget of `budget`
+    /// bytes for what its `peers` connections send it: an eighth of it for
+    /// QUIC's receive buffers, so each connection's window (what QUIC
+    /// buffers of it before the reader takes it) is `budget / 8 / peers`,
+    /// between 64 KiB and 16 MiB (loopback and LAN paths fill even the
+    /// smallest at full speed; a long path with many peers is slower per
+    /// peer). Frames being read or waiting for the state machine get a
+    /// quarter ([`crate::FrameBudget::of_memory_budget`]); the rest is the
+    /// state machine's own (held uploads) and the process's. A peer outside
+    /// the budget (the other server) gets its window back with
+    /// [`crate::hub::Route::receive_window`].
+    pub fn with_memory_budget(self, budget: u64, peers: usize) -> TransportConfig {
+        let window = (budget / 8 / (peers.max(1) as u64)).clamp(64 << 10, 16 << 20);
+        TransportConfig {
+            receive_window: window,
+            ..self
+        }
+    }
+
     /// The name of a known certificate (see [`TransportConfig::known_certs`]).
     pub fn cert_name(&self, fp: &Fingerprint) -> Option<String> {
         self.known_certs

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::budget::{FrameBudget, Hold};
 use crate::config::TransportConfig;
 use crate::error::{Result, TransportError};
 
@@ -249,6 +250,8 @@ pub struct FrameReader {
     io_timeout: Duration,
     counter: Option<ByteCounter>,
     poisoned: bool,
+    budget: Option<FrameBudget>,
+    hold: Option<Hold>,
 }
 
 impl FrameReader {
@@ -264,7 +267,22 @@ impl FrameReader {
             io_timeout: cfg.io_timeout,
             counter,
             poisoned: false,
+            budget: None,
+            hold: None,
         }
+    }
+
+    /// Puts this stream's frames under `budget`: each frame takes its
+    /// length from it before its payload is read ([`FrameBudget`]).
+    pub fn set_budget(&mut self, budget: Option<FrameBudget>) {
+        self.budget = budget;
+    }
+
+    /// The hold on the budget of the last frame received (with
+    /// [`FrameReader::set_budget`]): keep it until the frame's bytes are
+    /// handed over, then drop it.
+    pub fn take_hold(&mut self) -> Option<Hold> {
+        self.hold.take()
     }
 
     /// Change the inactivity timeout used by [`recv`](Self::recv) and inside
@@ -360,6 +378,13 @@ impl FrameReader {
                 max: self.max_frame,
             });
         }
+        // The frame's bytes count against the server's budget from here on
+        // (partial frames too); until they are free, the rest of the frame
+        // waits in QUIC's flow-controlled buffers.
+        self.hold = match &self.budget {
+            Some(b) => Some(b.take(len).await),
+            None => None,
+        };
         let mut buf = Vec::with_capacity(len.min(PREALLOC_LIMIT));
         while buf.len() < len {
             let chunk = tokio::time::timeout(

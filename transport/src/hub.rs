@@ -17,6 +17,7 @@ use mpc_core::codec::Message;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
+use crate::budget::{FrameBudget, Hold};
 use crate::config::TransportConfig;
 use crate::endpoint::accept_connection;
 use crate::error::TransportError;
@@ -75,6 +76,9 @@ pub enum PeerEvent {
         payload: Vec<u8>,
         /// Bytes on the wire.
         wire_bytes: usize,
+        /// Its bytes in the server's frame budget, if it has one: dropped
+        /// once the state machine has taken the frame.
+        hold: Option<Hold>,
     },
     /// The connection or stream ended (with the error, if any).
     Closed(Option<TransportError>),
@@ -104,6 +108,8 @@ pub enum Seen<P> {
         payload: Vec<u8>,
         /// Its size on the wire (with the length prefix).
         wire_bytes: usize,
+        /// Its bytes in the frame budget: drop it once the frame is handed over.
+        hold: Option<Hold>,
     },
     /// `peer`'s current connection ended (already logged).
     Left {
@@ -155,10 +161,12 @@ impl<P: Clone + Debug + Eq + Hash> Peers<P> {
             PeerEvent::Frame {
                 payload,
                 wire_bytes,
+                hold,
             } => Seen::Frame {
                 peer,
                 payload,
                 wire_bytes,
+                hold,
             },
             PeerEvent::Closed(error) => {
                 if self.live.get(&peer).is_none_or(|(c, _)| *c != conn_id) {
@@ -222,27 +230,48 @@ type Registry<P> = Arc<Mutex<HashMap<P, (u64, quinn::Connection)>>>;
 /// Each identity holds at most one connection: a new one closes the old one,
 /// so one certificate cannot pile up connections (and their buffers). A peer
 /// must open its stream within the handshake timeout.
+///
+/// With a `budget`, every peer's frames count against it ([`FrameBudget`]).
 pub async fn serve<P, F>(
     endpoint: quinn::Endpoint,
     identify: F,
     cfg: TransportConfig,
     counters: Counters,
     events: mpsc::Sender<Inbound<P>>,
+    budget: Option<FrameBudget>,
 ) where
     P: Clone + Debug + Eq + Hash + Send + Sync + 'static,
     F: Fn(&Fingerprint) -> Option<P> + Send + Sync + 'static,
 {
-    serve_routed(endpoint, identify, cfg, counters, move |_: &P| {
-        events.clone()
+    serve_routed(endpoint, identify, cfg, counters, move |_: &P| Route {
+        events: events.clone(),
+        budget: budget.clone(),
+        receive_window: None,
     })
     .await;
 }
 
+/// Where [`serve_routed`] sends one peer's events, and the frame budget its
+/// frames count against (`None`: none).
+#[derive(Debug)]
+pub struct Route<P> {
+    /// The event channel.
+    pub events: mpsc::Sender<Inbound<P>>,
+    /// The budget of the peer's frames.
+    pub budget: Option<FrameBudget>,
+    /// A connection receive window for this peer other than the endpoint's
+    /// (B raises server A's back after
+    /// [`crate::TransportConfig::with_memory_budget`] shrank everyone's).
+    pub receive_window: Option<u64>,
+}
+
 /// [`serve`] with one event channel per kind of peer: `route` picks the
-/// channel of each connection's events. A server that must keep reading one
-/// peer (B: server A) while it stops taking frames from others (B: workers,
-/// when too many uploads wait) gives them separate channels; a reader whose
-/// channel is full waits, and QUIC flow control pushes back on that peer only.
+/// channel of each connection's events and its frame budget. A server that
+/// must keep reading one peer (B: server A) while it stops taking frames
+/// from others (B: workers, when too many uploads wait) gives them separate
+/// channels, and puts only the others under its budget; a reader whose
+/// channel is full or whose budget is spent waits, and QUIC flow control
+/// pushes back on that peer only.
 pub async fn serve_routed<P, F, R>(
     endpoint: quinn::Endpoint,
     identify: F,
@@ -252,7 +281,7 @@ pub async fn serve_routed<P, F, R>(
 ) where
     P: Clone + Debug + Eq + Hash + Send + Sync + 'static,
     F: Fn(&Fingerprint) -> Option<P> + Send + Sync + 'static,
-    R: Fn(&P) -> mpsc::Sender<Inbound<P>> + Send + Sync + 'static,
+    R: Fn(&P) -> Route<P> + Send + Sync + 'static,
 {
     let identify = Arc::new(identify);
     let route = Arc::new(route);
@@ -279,7 +308,7 @@ pub async fn serve_routed<P, F, R>(
                 conn.close(quinn::VarInt::from_u32(0x21), b"unknown peer");
                 return;
             };
-            let events = route(&peer);
+            let route = route(&peer);
             debug!(?peer, conn_id, "peer connected");
             let old = match registry.lock() {
                 Ok(mut live) => live.insert(peer.clone(), (conn_id, conn.clone())),
@@ -292,7 +321,7 @@ pub async fn serve_routed<P, F, R>(
                     b"replaced by a newer connection",
                 );
             }
-            run_peer(conn, peer.clone(), conn_id, cfg, counters, events).await;
+            run_peer(conn, peer.clone(), conn_id, cfg, counters, route).await;
             if let Ok(mut live) = registry.lock()
                 && live.get(&peer).is_some_and(|(id, _)| *id == conn_id)
             {
@@ -308,11 +337,11 @@ async fn run_peer<P: Clone + Debug + Send + Sync + 'static>(
     conn_id: u64,
     cfg: TransportConfig,
     counters: Counters,
-    events: mpsc::Sender<Inbound<P>>,
+    route: Route<P>,
 ) {
     // The client opens the stream and speaks first, right after the handshake.
     let first = tokio::time::timeout(cfg.handshake_timeout, accept_bi(&conn, &cfg, &counters));
-    let (writer, reader) = match first.await {
+    let (writer, mut reader) = match first.await {
         Ok(Ok(Some(s))) => s,
         Ok(Ok(None)) => return,
         Ok(Err(e)) => {
@@ -325,7 +354,14 @@ async fn run_peer<P: Clone + Debug + Send + Sync + 'static>(
             return;
         }
     };
-    attach(conn, writer, reader, peer, conn_id, events).await;
+    reader.set_budget(route.budget);
+    if let Some(w) = route
+        .receive_window
+        .and_then(|w| quinn::VarInt::from_u64(w).ok())
+    {
+        conn.set_receive_window(w);
+    }
+    attach(conn, writer, reader, peer, conn_id, route.events).await;
 }
 
 /// Runs one peer's frame stream: reports `Connected` with an [`Outbox`],
@@ -367,9 +403,11 @@ pub async fn attach<P: Clone + Debug + Send + Sync + 'static>(
         match reader.recv_with_timeout(None).await {
             Ok(Some(payload)) => {
                 let wire_bytes = payload.len() + PREFIX_LEN;
+                let hold = reader.take_hold();
                 if !send(PeerEvent::Frame {
                     payload,
                     wire_bytes,
+                    hold,
                 })
                 .await
                 {

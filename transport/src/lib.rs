@@ -9,6 +9,8 @@
 //!   [`connect`], [`accept_connection`], [`peer_fingerprint`]).
 //! * [`frame`]: `u32` big-endian length-prefixed frames over quinn streams
 //!   with timeouts, a maximum frame size and byte counters.
+//! * [`budget`]: a server's memory budget for received frames
+//!   ([`FrameBudget`]), partial frames included.
 //! * [`hub`]: the server side shared by server A and server B (accept, one
 //!   event channel, [`hub::Peers`] outboxes).
 //! * [`node`]: process plumbing of the roles (logging, ready files, shutdown
@@ -31,6 +33,7 @@
 //!   should share one endpoint and call [`connect_as`] per worker identity.
 
 pub mod addr;
+pub mod budget;
 pub mod config;
 pub mod endpoint;
 pub mod error;
@@ -41,6 +44,7 @@ pub mod pki;
 pub mod tls;
 
 pub use addr::HostPort;
+pub use budget::{FrameBudget, Hold};
 pub use config::TransportConfig;
 pub use endpoint::{
     accept_connection, client_config, client_endpoint, client_endpoint_at, client_endpoint_for,

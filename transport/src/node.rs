@@ -18,6 +18,23 @@ pub fn init_logging(default: &str) {
         .try_init();
 }
 
+/// Sizes the process's rayon pool, on which the round state machines run
+/// their per-worker work (`--threads`; `None`: one thread per core). Returns
+/// the number of threads in use.
+pub fn init_work_pool(threads: Option<usize>) -> usize {
+    let mut b = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("work-{i}"));
+    if let Some(t) = threads {
+        b = b.num_threads(t.max(1));
+    }
+    if let Err(e) = b.build_global() {
+        // Only if a pool was already made in this process (tests).
+        tracing::debug!(error = %e, "rayon pool already initialised");
+    }
+    let n = rayon::current_num_threads();
+    info!(threads = n, "per-worker work runs on {n} thread(s)");
+    n
+}
+
 /// Atomically writes `addr` to `path` (write to a temporary file, then rename),
 /// so a launcher polling for the file never reads half an address.
 pub fn write_ready_file(path: &Path, addr: SocketAddr) -> std::io::Result<()> {

@@ -121,6 +121,11 @@ impl core::fmt::Debug for PreparedWorker {
 }
 
 impl PreparedWorker {
+    /// Bytes this worker's prepared values hold (its X share and offset).
+    pub fn held_bytes(&self) -> usize {
+        8 * (self.x.capacity() + self.offset.capacity() + self.verifier.len())
+    }
+
     /// This server's verifier share.
     pub fn verifier(&self) -> &[Fp] {
         &self.verifier
@@ -194,8 +199,10 @@ pub struct Pipeline {
 #[derive(Default)]
 struct BufferPool(std::sync::Mutex<Vec<Vec<Fp>>>);
 
-/// Most vectors kept in [`BufferPool`] (two per worker of a full batch).
-const POOL_MAX: usize = 2 * MAX_BATCH;
+/// Most vectors kept in [`BufferPool`]: the two vectors of 8 workers, enough
+/// for the workers prepared at once on a few threads without keeping a
+/// whole batch's worth (2 × 32 × 8d bytes) allocated after the batch.
+const POOL_MAX: usize = 16;
 
 impl BufferPool {
     fn take(&self, dim: usize) -> Vec<Fp> {
@@ -208,6 +215,12 @@ impl BufferPool {
         v.clear();
         v.reserve_exact(dim);
         v
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.0
+            .lock()
+            .map_or(0, |s| s.iter().map(|v| 8 * v.capacity()).sum())
     }
 
     fn give(&self, local: &mut PreparedWorker) {
@@ -381,6 +394,12 @@ impl Pipeline {
         half: ServerHalf,
         peer_commit: &[u8; 32],
     ) -> Result<PreparedWorker, PipeError> {
+        self.preparer()?.prepare(worker, half, peer_commit)
+    }
+
+    /// What the per-worker local work needs of the open round, shareable
+    /// across threads (the engine is not). Needs [`Pipeline::ready`].
+    pub fn preparer(&self) -> Result<Preparer<'_>, PipeError> {
         let round = self
             .round
             .as_ref()
@@ -389,12 +408,58 @@ impl Pipeline {
             .keys
             .as_ref()
             .ok_or_else(|| PipeError::Protocol("the round's coin is not known yet".into()))?;
-        let setup = &self.setup;
+        Ok(Preparer {
+            party: self.party,
+            setup: &self.setup,
+            round: round.id,
+            reference: &round.reference,
+            keys,
+            pool: &self.pool,
+        })
+    }
+}
+
+/// The open round's view for per-worker local work ([`Pipeline::preparer`]):
+/// `Sync`, so several workers are prepared at once on the rayon pool.
+pub struct Preparer<'a> {
+    party: Party,
+    setup: &'a RobustSetup,
+    round: u64,
+    reference: &'a [Fp],
+    keys: &'a Keys,
+    pool: &'a BufferPool,
+}
+
+impl core::fmt::Debug for Preparer<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Preparer")
+            .field("party", &self.party)
+            .field("round", &self.round)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Preparer<'_> {
+    /// The public setup.
+    pub fn setup(&self) -> &RobustSetup {
+        self.setup
+    }
+
+    /// This server's local work on `worker`'s half, given the other server's
+    /// commitment (see [`Pipeline::prepare`]).
+    pub fn prepare(
+        &self,
+        worker: u32,
+        half: ServerHalf,
+        peer_commit: &[u8; 32],
+    ) -> Result<PreparedWorker, PipeError> {
+        let keys = self.keys;
+        let setup = self.setup;
         let (c_a, c_b) = match self.party {
             Party::A => (&half.commit, peer_commit),
             Party::B => (peer_commit, &half.commit),
         };
-        let binder = mpc_core::flp::binder(&setup.context, round.id, worker, c_a, c_b);
+        let binder = mpc_core::flp::binder(&setup.context, self.round, worker, c_a, c_b);
         let joint = JointRand::derive(&setup.circuit, &binder);
         let mut h = Sha256::new();
         h.update(b"tandem/robust/v1/query-point\0");
@@ -431,7 +496,7 @@ impl Pipeline {
             }
             let n = xs.len();
             let rho = &keys.rho[at..at + n];
-            let g = &round.reference[at..at + n];
+            let g = &self.reference[at..at + n];
             for ((((&xk, &fk), &sk), &rk), &gk) in xs.iter().zip(first).zip(second).zip(rho).zip(g)
             {
                 score.add_mul(xk, gk);
@@ -468,6 +533,19 @@ impl Pipeline {
             x,
             offset,
         })
+    }
+}
+
+impl Pipeline {
+    /// Bytes of workers' vectors the pipeline holds: the open batch's
+    /// prepared workers and the reusable buffers.
+    pub fn held_bytes(&self) -> usize {
+        let batch = self
+            .round
+            .as_ref()
+            .and_then(|r| r.batch.as_ref())
+            .map_or(0, |b| b.locals.iter().map(PreparedWorker::held_bytes).sum());
+        batch + self.pool.held_bytes()
     }
 
     /// Whether a batch is in flight.
@@ -533,10 +611,9 @@ impl Pipeline {
                 Party::A => Fp::ONE,
                 Party::B => Fp::ZERO,
             };
+            let terms: Vec<(Fp, &PreparedWorker)> = kept.iter().map(|l| (Fp::ONE, l)).collect();
+            accumulate(&mut round.acc, &terms);
             for mut l in kept {
-                for (acc, &x) in round.acc.iter_mut().zip(&l.x) {
-                    *acc += x;
-                }
                 round.weight += one;
                 round.positive += one;
                 pool.give(&mut l);
@@ -782,6 +859,7 @@ impl Pipeline {
         let t = trust_shares(rule, b);
         let bits = b.bits.as_deref().unwrap_or_default();
         let mut next_peer = b.peer_cross.iter().flatten();
+        let mut terms = Vec::with_capacity(b.locals.len());
         for (j, l) in b.locals.iter().enumerate() {
             if !passed.get(j).copied().unwrap_or(false) {
                 continue;
@@ -789,13 +867,11 @@ impl Pipeline {
             let (Some(&e), Some(&tj), Some(&bj)) = (next_peer.next(), t.get(j), bits.get(j)) else {
                 return Err(PipeError::Protocol("cross-term count".into()));
             };
-            let coef = tj + e;
-            for ((acc, &x), &o) in round.acc.iter_mut().zip(&l.x).zip(&l.offset) {
-                *acc += coef * x + o;
-            }
+            terms.push((tj + e, l));
             round.weight += tj;
             round.positive += bj;
         }
+        accumulate(&mut round.acc, &terms);
         let Some(mut b) = round.batch.take() else {
             return Ok(());
         };
@@ -830,6 +906,56 @@ impl Pipeline {
     pub fn round(&self) -> Option<u64> {
         self.round.as_ref().map(|r| r.id)
     }
+}
+
+/// Coordinates of the running sum per parallel task in [`accumulate`]
+/// (128 KiB of the sum, plus the same of each worker's two vectors).
+const ACC_CHUNK: usize = 16 * 1024;
+
+/// `acc += coef·x + offset` for every `(coef, worker)` of a batch (an empty
+/// offset — secure-fedavg — adds nothing), in parallel over chunks of the
+/// sum on the current rayon pool (the server's `--threads`). Each chunk
+/// adds the workers in batch order; field addition is exact, so the result
+/// does not depend on the number of threads.
+fn accumulate(acc: &mut [Fp], terms: &[(Fp, &PreparedWorker)]) {
+    use rayon::prelude::*;
+    if terms.is_empty() {
+        return;
+    }
+    acc.par_chunks_mut(ACC_CHUNK)
+        .enumerate()
+        .for_each(|(i, chunk)| {
+            let at = i * ACC_CHUNK;
+            let end = at + chunk.len();
+            for &(coef, l) in terms {
+                let x = l.x.get(at..end).unwrap_or_default();
+                match l.offset.get(at..end) {
+                    Some(o) => {
+                        for ((a, &x), &o) in chunk.iter_mut().zip(x).zip(o) {
+                            *a += coef * x + o;
+                        }
+                    }
+                    None if coef == Fp::ONE => {
+                        for (a, &x) in chunk.iter_mut().zip(x) {
+                            *a += x;
+                        }
+                    }
+                    None => {
+                        for (a, &x) in chunk.iter_mut().zip(x) {
+                            *a += coef * x;
+                        }
+                    }
+                }
+            }
+        });
+}
+
+/// `f` on every item, in parallel on the current rayon pool (the server's
+/// `--threads`); the results in the items' order, whatever the number of
+/// threads, so the state machines stay deterministic.
+pub fn par_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync + Send) -> Vec<R> {
+    use rayon::prelude::*;
+    items.into_par_iter().map(f).collect()
 }
 
 /// The reason a worker whose proof failed is refused with.

@@ -156,6 +156,15 @@ impl RobustSetup {
         )
     }
 
+    /// Bytes of B's half of an upload (the long vectors, the range bits and
+    /// the proof share; without the frame's few header bytes): what B holds
+    /// per upload until it is prepared.
+    pub fn upload_b_bytes(&self) -> usize {
+        let dealt = if self.trust { 2 * self.dim } else { 0 };
+        self.dim * (RING_SHARE_BYTES + 8)
+            + 8 * (dealt + self.range_len() + self.circuit.proof_len())
+    }
+
     fn range_len(&self) -> usize {
         2 * self.circuit.range_bits()
     }
@@ -476,6 +485,15 @@ impl Drop for ServerHalf {
 pub const BLOCK: usize = 1024;
 
 impl ServerHalf {
+    /// Bytes this half holds (B: the upload's vectors; A: the short ones).
+    pub fn held_bytes(&self) -> usize {
+        let long = match &self.long {
+            Long::Seed { .. } => 0,
+            Long::Bytes { b, kappa, w, z } => b.len() + kappa.len() + w.len() + z.len(),
+        };
+        long + 8 * (self.beta.len() + self.proof.len())
+    }
+
     /// Range-bit shares.
     pub fn beta(&self) -> &[Fp] {
         &self.beta

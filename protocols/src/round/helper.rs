@@ -55,6 +55,11 @@ pub struct HelperConfig {
     /// their batch). At this many the shell stops reading worker frames until
     /// a batch completes ([`Helper::wants_uploads`]).
     pub max_in_flight: usize,
+    /// Bytes of workers' data held at once: uploads taken, parsed and
+    /// prepared (X_B and W + Z, until their batch is done), the open batch's
+    /// and the reusable buffers. Another upload is taken only if it fits
+    /// (one is always taken when none is held, so a round always moves).
+    pub memory_budget: usize,
     /// Decoding limits for frames from A and workers.
     pub limits: Limits,
     /// B's secret root seed: the pipeline of the n-th session (A's n-th
@@ -65,13 +70,14 @@ pub struct HelperConfig {
 }
 
 impl HelperConfig {
-    /// The default bounds (k_min 3, 4096 pending, 64 in flight, default
-    /// limits) with root seed `seed`.
+    /// The default bounds (k_min 3, 4096 pending, 64 in flight, 512 MiB of
+    /// workers' data, default limits) with root seed `seed`.
     pub fn new(seed: Seed) -> HelperConfig {
         HelperConfig {
             k_min: 3,
             max_pending: 4096,
             max_in_flight: 64,
+            memory_budget: 512 << 20,
             limits: Limits::default(),
             seed,
         }
@@ -107,9 +113,28 @@ impl Helper {
 
     /// Whether the shell should read the next worker frame now. The
     /// pipeline holds O(d) per upload until its batch is done, so B takes at
-    /// most `max_in_flight` at a time; the rest wait in QUIC flow control.
+    /// most `max_in_flight` at a time, and only while what it holds plus one
+    /// more upload fits `memory_budget`; the rest wait in QUIC flow control.
     pub fn wants_uploads(&self) -> bool {
         self.robust.as_ref().is_none_or(RobustHelper::wants_uploads)
+    }
+
+    /// Per-worker work waiting for [`Helper::poll_work`] (uploads to parse,
+    /// prepared workers to report). A shell may hand over every frame that
+    /// is already there before it calls `poll_work`, so that the work of
+    /// several workers runs at once on the rayon pool.
+    pub fn pending_work(&self) -> usize {
+        self.robust.as_ref().map_or(0, RobustHelper::pending_work)
+    }
+
+    /// Does the per-worker work the frames handed over so far made
+    /// possible (see [`RobustHelper::poll_work`]): call it after each frame
+    /// or after each group of frames. Frame handlers do only cheap checks
+    /// and bookkeeping; nothing of a worker's upload is parsed before this.
+    pub fn poll_work(&mut self) -> Vec<HelperAction> {
+        self.robust
+            .as_mut()
+            .map_or_else(Vec::new, RobustHelper::poll_work)
     }
 
     /// The open round, if any.

@@ -414,6 +414,34 @@ impl Leader {
         self.roster.remove(&worker);
     }
 
+    /// Per-worker work waiting for [`Leader::poll_work`]. A shell may hand
+    /// over every frame that is already there before it calls `poll_work`,
+    /// so that the work of several workers runs at once on the rayon pool.
+    pub fn pending_work(&self) -> usize {
+        if self.over {
+            return 0;
+        }
+        match &self.rounds {
+            Rounds::Robust(r) => r.pending_work(),
+            Rounds::Plain(_) => 0,
+        }
+    }
+
+    /// Does the per-worker work the frames handed over so far made
+    /// possible (secure rules: A's local work on each worker B reported
+    /// ready, then the next batch): call it after each frame or after each
+    /// group of frames.
+    pub fn poll_work(&mut self, now: Instant) -> Vec<LeaderAction> {
+        if self.over {
+            return Vec::new();
+        }
+        let out = match &mut self.rounds {
+            Rounds::Robust(r) => r.poll_work(),
+            Rounds::Plain(_) => Vec::new(),
+        };
+        self.settle(now, out)
+    }
+
     /// A frame from server B.
     pub fn handle_b_frame(&mut self, now: Instant, frame: &[u8]) -> Vec<LeaderAction> {
         if self.over {

@@ -24,8 +24,16 @@ use crate::robust::submit::{commit_a, half_a};
 
 struct ReadyWorker {
     worker: u32,
-    local: PreparedWorker,
+    prep: Prep,
     peer_verifier: Vec<Fp>,
+}
+
+/// A's local work on a worker both halves of which are in.
+enum Prep {
+    /// To do in [`RobustLeader::poll_work`]: the worker's seed and c_B.
+    Pending { seed: Seed, commit_b: [u8; 32] },
+    /// Done.
+    Done(PreparedWorker),
 }
 
 struct LeaderRound {
@@ -464,14 +472,67 @@ impl RobustLeader {
             Ok(v) => v,
             Err(e) => return self.fail(PipeError::Malformed(format!("B's verifier: {e}"))),
         };
-        let half = half_a(setup, &seed, round, worker);
-        match pipeline.prepare(worker, half, &commit_b) {
-            Ok(local) => r.ready.push_back(ReadyWorker {
-                worker,
-                local,
-                peer_verifier,
-            }),
+        // Expanded from the seed and prepared in `poll_work`, with the
+        // others reported by then, across cores.
+        r.ready.push_back(ReadyWorker {
+            worker,
+            prep: Prep::Pending { seed, commit_b },
+            peer_verifier,
+        });
+        Vec::new()
+    }
+
+    /// Workers whose local work [`RobustLeader::poll_work`] has not done yet.
+    pub fn pending_work(&self) -> usize {
+        if self.pipeline.is_err() {
+            // Nothing can be done (and `poll_work` would do nothing).
+            return 0;
+        }
+        self.round.as_ref().map_or(0, |r| {
+            r.ready
+                .iter()
+                .filter(|x| matches!(x.prep, Prep::Pending { .. }))
+                .count()
+        })
+    }
+
+    /// A's local work on every worker B reported ready since the last call
+    /// (its half expanded from the seed, [`Pipeline::prepare`]), in parallel
+    /// on the current rayon pool, in the order B reported them; then the
+    /// next batch starts if none is open.
+    pub fn poll_work(&mut self) -> Vec<LeaderAction> {
+        if self.pending_work() == 0 {
+            return Vec::new();
+        }
+        let (Ok(pipeline), Some(r)) = (self.pipeline.as_ref(), self.round.as_mut()) else {
+            return Vec::new();
+        };
+        let prep = match pipeline.preparer() {
+            Ok(p) => p,
             Err(e) => return self.fail(e),
+        };
+        let round = r.id;
+        let all: Vec<ReadyWorker> = r.ready.drain(..).collect();
+        let done = pipeline::par_map(all, |x| match x.prep {
+            Prep::Pending { seed, commit_b } => {
+                let half = half_a(prep.setup(), &seed, round, x.worker);
+                let local = prep.prepare(x.worker, half, &commit_b)?;
+                Ok(ReadyWorker {
+                    prep: Prep::Done(local),
+                    ..x
+                })
+            }
+            Prep::Done(_) => Ok(x),
+        });
+        let mut failed = None;
+        for x in done {
+            match x {
+                Ok(x) => r.ready.push_back(x),
+                Err(e) => failed = failed.or(Some(e)),
+            }
+        }
+        if let Some(e) = failed {
+            return self.fail(e);
         }
         self.progress()
     }
@@ -501,19 +562,27 @@ impl RobustLeader {
                     }
                 }
             }
-            if p.batch_open() || r.ready.is_empty() {
+            // Only workers whose local work is done go into a batch.
+            let n = r
+                .ready
+                .iter()
+                .take(MAX_BATCH)
+                .take_while(|x| matches!(x.prep, Prep::Done(_)))
+                .count();
+            if p.batch_open() || n == 0 {
                 break;
             }
-            let n = r.ready.len().min(MAX_BATCH);
             let batch: Vec<ReadyWorker> = r.ready.drain(..n).collect();
             let workers: Vec<u32> = batch.iter().map(|x| x.worker).collect();
             let mut verifiers = Vec::new();
             let mut locals = Vec::with_capacity(n);
             let mut peer = Vec::with_capacity(n);
             for x in batch {
-                verifiers.extend(encode_field_bytes(x.local.verifier()));
-                peer.push(x.peer_verifier);
-                locals.push(x.local);
+                if let Prep::Done(local) = x.prep {
+                    verifiers.extend(encode_field_bytes(local.verifier()));
+                    peer.push(x.peer_verifier);
+                    locals.push(local);
+                }
             }
             let id = r.next_batch;
             r.next_batch += 1;

@@ -25,6 +25,9 @@ struct HelperRound {
     id: u64,
     participants: BTreeSet<u32>,
     seen: BTreeSet<u32>,
+    /// Uploads taken but not parsed yet ([`RobustHelper::poll_work`]), with
+    /// their size on the wire.
+    uploads: BTreeMap<u32, (WorkerToB, usize)>,
     halves: BTreeMap<u32, ServerHalf>,
     commits: BTreeMap<u32, [u8; 32]>,
     locals: BTreeMap<u32, PreparedWorker>,
@@ -38,6 +41,7 @@ struct Bounds {
     k_min: usize,
     max_pending: usize,
     max_in_flight: usize,
+    memory_budget: usize,
 }
 
 /// B's robust-round state.
@@ -72,6 +76,7 @@ impl RobustHelper {
             k_min: cfg.k_min.max(session.k_min as usize),
             max_pending: cfg.max_pending,
             max_in_flight: cfg.max_in_flight,
+            memory_budget: cfg.memory_budget,
         };
         let mut h = RobustHelper {
             cfg,
@@ -84,9 +89,36 @@ impl RobustHelper {
 
     /// Whether B has room for another upload (see `HelperConfig::max_in_flight`).
     pub fn wants_uploads(&self) -> bool {
-        self.round
+        let Some(r) = self.round.as_ref() else {
+            return true;
+        };
+        if r.held() == 0 {
+            return true;
+        }
+        let (pipeline, next) = self
+            .pipeline
             .as_ref()
-            .is_none_or(|r| r.halves.len() + r.locals.len() < self.cfg.max_in_flight)
+            .map_or((0, 0), |p| (p.held_bytes(), p.setup().upload_b_bytes()));
+        r.held() < self.cfg.max_in_flight
+            && r.held_bytes() + pipeline + next <= self.cfg.memory_budget
+    }
+
+    /// Uploads taken whose per-worker work [`RobustHelper::poll_work`] has
+    /// not done yet (not parsed, or parsed with A's commitment and the
+    /// round's coin known but not prepared).
+    pub fn pending_work(&self) -> usize {
+        let (Ok(p), Some(r)) = (self.pipeline.as_ref(), self.round.as_ref()) else {
+            return 0;
+        };
+        let ready = if p.ready() {
+            r.halves
+                .keys()
+                .filter(|w| r.commits.contains_key(w))
+                .count()
+        } else {
+            0
+        };
+        r.uploads.len() + ready
     }
 
     /// The open round id.
@@ -118,6 +150,7 @@ impl RobustHelper {
             id: round,
             participants: participants.into_iter().collect(),
             seen: BTreeSet::new(),
+            uploads: BTreeMap::new(),
             halves: BTreeMap::new(),
             commits: BTreeMap::new(),
             locals: BTreeMap::new(),
@@ -142,9 +175,9 @@ impl RobustHelper {
         let round = *round;
         let open = self.open_round();
         let max_pending = self.cfg.max_pending;
-        let Ok(p) = self.pipeline.as_ref() else {
+        if self.pipeline.is_err() {
             return refuse_worker(from, round, "the servers' pipeline is down".into());
-        };
+        }
         let Some(r) = self.round.as_mut().filter(|r| r.id == round) else {
             let reason = match open {
                 Some(open) => format!("round {round} is not open (current round is {open})"),
@@ -168,19 +201,110 @@ impl RobustHelper {
             );
         }
         r.bytes_from_workers += wire_bytes as u64;
-        if r.halves.len() + r.locals.len() >= max_pending {
+        if r.held() >= max_pending {
             return verdict_reject(round, from, "too many uploads waiting".into());
         }
-        let half = match half_b(p.setup(), upload) {
-            Ok(h) => h,
-            Err(e) => return verdict_reject(round, from, format!("invalid upload: {e}")),
+        // Parsed, hashed and prepared in `poll_work`, with the others
+        // waiting then, across cores.
+        r.uploads.insert(from, (upload, wire_bytes));
+        Vec::new()
+    }
+
+    /// The per-worker work that is possible now, in parallel on the current
+    /// rayon pool: every taken upload is parsed (sizes, ring and field
+    /// ranges, the commitment c_B over its bytes) and acknowledged or
+    /// refused; every parsed upload whose c_A is here is prepared
+    /// ([`pipeline::Pipeline::prepare`]) once the round's coin is known, and
+    /// reported to A (`UploadReady`). Actions come in worker-id order, so the
+    /// result does not depend on the number of threads.
+    pub fn poll_work(&mut self) -> Vec<HelperAction> {
+        let (Ok(p), Some(r)) = (self.pipeline.as_ref(), self.round.as_mut()) else {
+            return Vec::new();
         };
-        r.halves.insert(from, half);
-        let mut out = vec![HelperAction::ToWorker {
-            worker: from,
-            msg: BToWorker::Ack { round },
-        }];
-        out.extend(self.prepare_ready());
+        let coin = p.ready();
+        let mut items = Vec::new();
+        for (w, (upload, _)) in std::mem::take(&mut r.uploads) {
+            let ca = if coin { r.commits.remove(&w) } else { None };
+            items.push((w, Work::Upload(upload), ca));
+        }
+        if coin {
+            let ready: Vec<u32> = r
+                .halves
+                .keys()
+                .copied()
+                .filter(|w| r.commits.contains_key(w))
+                .collect();
+            for w in ready {
+                if let (Some(half), Some(ca)) = (r.halves.remove(&w), r.commits.remove(&w)) {
+                    items.push((w, Work::Half(half), Some(ca)));
+                }
+            }
+            items.sort_by_key(|(w, ..)| *w);
+        }
+        if items.is_empty() {
+            return Vec::new();
+        }
+        let setup = p.setup();
+        // The coin is known whenever an item has a c_A.
+        let prep = p.preparer().ok();
+        let done = pipeline::par_map(items, |(w, work, ca)| {
+            let (half, fresh) = match work {
+                Work::Upload(upload) => match half_b(setup, upload) {
+                    Ok(h) => (h, true),
+                    Err(e) => return (w, Done::Invalid(format!("invalid upload: {e}"))),
+                },
+                Work::Half(h) => (h, false),
+            };
+            let (Some(ca), Some(prep)) = (ca, prep.as_ref()) else {
+                return (w, Done::Parsed(half, ca));
+            };
+            let commit = half.commit;
+            match prep.prepare(w, half, &ca) {
+                Ok(local) => (
+                    w,
+                    Done::Prepared {
+                        local,
+                        commit,
+                        fresh,
+                    },
+                ),
+                Err(e) => (w, Done::Invalid(format!("invalid upload: {e}"))),
+            }
+        });
+        let round = r.id;
+        let mut out = Vec::new();
+        for (w, d) in done {
+            let ack = HelperAction::ToWorker {
+                worker: w,
+                msg: BToWorker::Ack { round },
+            };
+            match d {
+                Done::Invalid(reason) => out.extend(verdict_reject(round, w, reason)),
+                Done::Parsed(half, ca) => {
+                    out.push(ack);
+                    r.halves.insert(w, half);
+                    if let Some(ca) = ca {
+                        r.commits.insert(w, ca);
+                    }
+                }
+                Done::Prepared {
+                    local,
+                    commit,
+                    fresh,
+                } => {
+                    if fresh {
+                        out.push(ack);
+                    }
+                    out.push(HelperAction::ToA(BToA::UploadReady {
+                        round,
+                        worker: w,
+                        commit,
+                        verifier: encode_field_bytes(local.verifier()),
+                    }));
+                    r.locals.insert(w, local);
+                }
+            }
+        }
         out
     }
 
@@ -220,11 +344,7 @@ impl RobustHelper {
             }
         };
         match result {
-            Ok(()) => {
-                let mut out = self.prepare_ready();
-                out.extend(self.progress());
-                out
-            }
+            Ok(()) => self.progress(),
             Err(e) => self.fail(e),
         }
     }
@@ -256,43 +376,6 @@ impl RobustHelper {
             locals.push(l);
         }
         p.begin_batch(batch, workers, locals, &peer)
-    }
-
-    /// PreparedWorker work for every worker whose upload and c_A are both here, once
-    /// the round's coin is known.
-    fn prepare_ready(&mut self) -> Vec<HelperAction> {
-        let (Ok(p), Some(r)) = (self.pipeline.as_ref(), self.round.as_mut()) else {
-            return Vec::new();
-        };
-        if !p.ready() {
-            return Vec::new();
-        }
-        let ready: Vec<u32> = r
-            .halves
-            .keys()
-            .copied()
-            .filter(|w| r.commits.contains_key(w))
-            .collect();
-        let mut out = Vec::new();
-        for w in ready {
-            let (Some(half), Some(ca)) = (r.halves.remove(&w), r.commits.remove(&w)) else {
-                continue;
-            };
-            let commit = half.commit;
-            match p.prepare(w, half, &ca) {
-                Ok(local) => {
-                    out.push(HelperAction::ToA(BToA::UploadReady {
-                        round: r.id,
-                        worker: w,
-                        commit,
-                        verifier: encode_field_bytes(local.verifier()),
-                    }));
-                    r.locals.insert(w, local);
-                }
-                Err(e) => out.extend(verdict_reject(r.id, w, format!("invalid upload: {e}"))),
-            }
-        }
-        out
     }
 
     fn progress(&mut self) -> Vec<HelperAction> {
@@ -398,6 +481,51 @@ impl RobustHelper {
         pipeline::retire_if_failed(&mut self.pipeline, &e);
         self.round = None;
         refuse_round(round, format!("robust pipeline: {e}"))
+    }
+}
+
+/// One worker's per-worker work in [`RobustHelper::poll_work`].
+enum Work {
+    /// Not parsed yet.
+    Upload(WorkerToB),
+    /// Parsed earlier, its c_A arrived since.
+    Half(ServerHalf),
+}
+
+/// What [`RobustHelper::poll_work`] made of one worker.
+enum Done {
+    /// Refused (the reason).
+    Invalid(String),
+    /// Parsed; A's commitment or the round's coin is not here yet (c_A, if
+    /// it was taken, goes back).
+    Parsed(ServerHalf, Option<[u8; 32]>),
+    /// Prepared (`fresh`: parsed in the same call, so not acknowledged yet).
+    Prepared {
+        local: PreparedWorker,
+        commit: [u8; 32],
+        fresh: bool,
+    },
+}
+
+impl HelperRound {
+    /// Uploads held in any form (taken, parsed, prepared).
+    fn held(&self) -> usize {
+        self.uploads.len() + self.halves.len() + self.locals.len()
+    }
+
+    /// Bytes they hold.
+    fn held_bytes(&self) -> usize {
+        self.uploads.values().map(|(_, n)| n).sum::<usize>()
+            + self
+                .halves
+                .values()
+                .map(ServerHalf::held_bytes)
+                .sum::<usize>()
+            + self
+                .locals
+                .values()
+                .map(PreparedWorker::held_bytes)
+                .sum::<usize>()
     }
 }
 

@@ -169,12 +169,12 @@ impl Sim {
         match m {
             Msg::ToB(m) => {
                 let frame = self.record("A->B", 0, &m);
-                let acts = self.helper.handle_a_frame(&frame);
+                let acts = self.helper_a(&frame);
                 self.helper_actions(acts, q);
             }
             Msg::ToA(m) => {
                 let frame = self.record("B->A", 0, &m);
-                let acts = self.leader.handle_b_frame(self.now, &frame);
+                let acts = self.leader_b(&frame);
                 self.leader_actions(acts, q);
             }
         }
@@ -241,9 +241,7 @@ impl Sim {
             worker: from,
             bytes: frame.to_vec(),
         });
-        let acts = self
-            .leader
-            .handle_worker_frame(self.now, from, frame, frame.len());
+        let acts = self.leader_worker(from, frame);
         self.run_leader(acts);
     }
 
@@ -253,8 +251,39 @@ impl Sim {
 
     pub(super) fn worker_to_b(&mut self, from: u32, m: WorkerToB) {
         let frame = self.record("W->B", from, &m);
-        let acts = self.helper.handle_worker_frame(from, &frame, frame.len());
+        let acts = self.helper_worker(from, &frame);
         self.run_helper(acts);
+    }
+
+    /// A frame from A into the helper, then its per-worker work (as the
+    /// shell does after each group of frames).
+    pub(super) fn helper_a(&mut self, frame: &[u8]) -> Vec<HelperAction> {
+        let mut acts = self.helper.handle_a_frame(frame);
+        acts.extend(self.helper.poll_work());
+        acts
+    }
+
+    /// A frame from worker `from` into the helper, then its per-worker work.
+    pub(super) fn helper_worker(&mut self, from: u32, frame: &[u8]) -> Vec<HelperAction> {
+        let mut acts = self.helper.handle_worker_frame(from, frame, frame.len());
+        acts.extend(self.helper.poll_work());
+        acts
+    }
+
+    /// A frame from B into the leader, then its per-worker work.
+    pub(super) fn leader_b(&mut self, frame: &[u8]) -> Vec<LeaderAction> {
+        let mut acts = self.leader.handle_b_frame(self.now, frame);
+        acts.extend(self.leader.poll_work(self.now));
+        acts
+    }
+
+    /// A frame from worker `from` into the leader, then its per-worker work.
+    pub(super) fn leader_worker(&mut self, from: u32, frame: &[u8]) -> Vec<LeaderAction> {
+        let mut acts = self
+            .leader
+            .handle_worker_frame(self.now, from, frame, frame.len());
+        acts.extend(self.leader.poll_work(self.now));
+        acts
     }
 
     /// Makes the leader's roster exactly workers `0..n` (new ones say Hello).

@@ -349,7 +349,7 @@ fn finding3_deadline_during_a_batch_keeps_verdicts_consistent() {
     let sub = prepare(&s, 1, 2, &g0, &mut sim.rng).unwrap();
     sim.worker_to_a(2, sub.to_a);
     let frame = sub.to_b.unwrap().encode();
-    let acts = sim.helper.handle_worker_frame(2, &frame, frame.len());
+    let acts = sim.helper_worker(2, &frame);
     let mut q = VecDeque::new();
     sim.helper_actions(acts, &mut q);
     // Deliver until A has started worker 2's batch.
@@ -389,4 +389,61 @@ fn a_round_with_more_participants_than_the_no_wrap_bound_is_refused() {
     assert!(o.mean_update.is_none());
     assert!(o.note.unwrap().contains("without wrap-around"));
     assert!(sim.announced.is_none(), "nothing was announced");
+}
+
+/// B's memory budget: uploads that flood B stop being read once what it
+/// holds plus one more would not fit; the round still completes with every
+/// worker once the held ones are batched and released.
+#[test]
+fn b_stops_taking_uploads_at_its_memory_budget_and_the_round_completes() {
+    let dim = 64;
+    let n = 6u32;
+    let s = session(dim, Aggregation::SecureFltrust);
+    let g0: Vec<f32> = (0..dim).map(|k| 1.0 + k as f32).collect();
+    let per_upload = crate::robust::submit::RobustSetup::new(&s)
+        .unwrap()
+        .upload_b_bytes();
+    let cfg = super::helper::HelperConfig {
+        k_min: 3,
+        // Room for two uploads and a half: the third does not fit.
+        memory_budget: 2 * per_upload + per_upload / 2,
+        ..super::tests::helper_config(3)
+    };
+    let mut sim = Sim::with_helper(s.clone(), cfg);
+    sim.start_with(1, dim, n as usize, Some(g0.clone()));
+    let mut uploads = Vec::new();
+    for w in 0..n {
+        let sub = prepare(&s, 1, w, &g0, &mut sim.rng).unwrap();
+        sim.worker_to_a(w, sub.to_a);
+        uploads.push((w, sub.to_b.unwrap().encode()));
+    }
+    // Hand B uploads as a shell would: only while it wants them.
+    let mut taken = 0;
+    while taken < uploads.len() && sim.helper.wants_uploads() {
+        let (w, f) = &uploads[taken];
+        let acts = sim.helper.handle_worker_frame(*w, f, f.len());
+        assert!(acts.is_empty(), "an upload is only taken before poll_work");
+        taken += 1;
+    }
+    assert_eq!(
+        taken, 2,
+        "B took {taken} uploads on a budget of two and a half"
+    );
+    // The shell polls; the held workers are batched and released, and B
+    // wants the rest, a few at a time.
+    let acts = sim.helper.poll_work();
+    sim.run_helper(acts);
+    while taken < uploads.len() {
+        assert!(
+            sim.helper.wants_uploads(),
+            "B never released its held uploads"
+        );
+        let (w, f) = &uploads[taken];
+        let mut acts = sim.helper.handle_worker_frame(*w, f, f.len());
+        acts.extend(sim.helper.poll_work());
+        sim.run_helper(acts);
+        taken += 1;
+    }
+    let o = sim.outcome.take().expect("round complete");
+    assert_eq!(o.accepted, (0..n).collect::<Vec<_>>(), "{o:?}");
 }

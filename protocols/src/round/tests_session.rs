@@ -648,12 +648,12 @@ fn submit_editing(
 ) {
     let sub = prepare(s, round, w, delta, &mut sim.rng).unwrap();
     let f = sub.to_a.encode();
-    let acts = sim.leader.handle_worker_frame(sim.now, w, &f, f.len());
+    let acts = sim.leader_worker(w, &f);
     let mut q = VecDeque::new();
     sim.leader_actions(acts, &mut q);
     drain_editing(sim, q, edit);
     let f = sub.to_b.unwrap().encode();
-    let acts = sim.helper.handle_worker_frame(w, &f, f.len());
+    let acts = sim.helper_worker(w, &f);
     let mut q = VecDeque::new();
     sim.helper_actions(acts, &mut q);
     drain_editing(sim, q, edit);

@@ -13,7 +13,8 @@
 //!   the processes are started R times; `seconds` and `wall_s` are medians and
 //!   `runs` lists every run.
 //! - `bench round --dim D --workers N [--rounds R] [--aggregation RULE]
-//!   [--seed S] [--threads T] [--no-plaintext] [--dir DIR]`: full rounds over
+//!   [--seed S] [--threads T] [--memory-budget MIB] [--prepare-threads P]
+//!   [--no-plaintext] [--dir DIR]`: full rounds over
 //!   real processes (README, Benchmarks). For the secure rule (`secure-fltrust` by
 //!   default) and then for the plaintext baseline `plain-fedavg`, it
 //!   1. prepares every worker's submissions for rounds 1..=R (R = 4 by
@@ -22,9 +23,10 @@
 //!      ids uniformly random, so about half of them get trust 0 and the ReLU
 //!      path is exercised), then `protocols::round::worker::prepare` (client
 //!      normalisation, shares, dealt correlations, commitments, validity
-//!      proof) and wire encoding, on T = 2 threads; each submission's time is
+//!      proof) and wire encoding, on P = 2 threads; each submission's time is
 //!      one sample of `worker_prepare_ms` (median);
-//!   2. starts server B and server A (`--synthetic-dim D`: a model of D zeros,
+//!   2. starts server B and server A (`--threads T` and `--memory-budget
+//!      MIB` to each if given; `--synthetic-dim D`: a model of D zeros,
 //!      no MNIST, ĝ₀ = `server_a::synthetic_reference(seed, round, D)`, a
 //!      public PRG direction) with `--workers N`, so the first round starts
 //!      only when all N workers are connected;
@@ -50,7 +52,7 @@
 //!   median per round, A's counters both ways) and
 //!   `bytes_between_servers_per_worker` (that / N), `bytes_worker_to_servers`
 //!   (+ `_per_worker`), `upload_frame_bytes`, `peak_rss_mb_a`,
-//!   `peak_rss_mb_b`, `peak_rss_mb_bench` (this process: the prepared
+//!   `peak_rss_mb_b`, `server_threads`, `peak_rss_mb_bench` (this process: the prepared
 //!   uploads, N·R·~27·D bytes), `cpu_s_per_round` (A, B, and this process =
 //!   the workers' side of the transport), `accepted`, `zero_trust`,
 //!   `updated`. Progress goes to stderr. All processes share the machine's
@@ -122,9 +124,16 @@ struct RoundArgs {
     /// Seed of the synthetic updates and of A's synthetic reference (never a secret).
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Threads preparing the workers' submissions.
+    /// Threads each server runs its per-worker work on (`--threads` of
+    /// server A and server B) [default: one per core].
+    #[arg(long, value_name = "T")]
+    threads: Option<usize>,
+    /// Each server's `--memory-budget` in MiB [default: the servers' default].
+    #[arg(long, value_name = "MIB")]
+    memory_budget: Option<u64>,
+    /// Threads preparing the workers' submissions (before the clock starts).
     #[arg(long, default_value_t = 2)]
-    threads: usize,
+    prepare_threads: usize,
     /// Skip the plaintext baseline.
     #[arg(long)]
     no_plaintext: bool,
@@ -282,7 +291,7 @@ struct Prepared {
     sizes: (usize, usize),
 }
 
-/// Prepares every submission on `a.threads` threads (before any clock starts).
+/// Prepares every submission on `a.prepare_threads` threads (before any clock starts).
 fn prepare_all(session: &SessionInfo, a: &RoundArgs) -> Result<Prepared> {
     let n = a.workers;
     let refs: Vec<Vec<f32>> = (1..=a.rounds)
@@ -306,7 +315,7 @@ fn prepare_all(session: &SessionInfo, a: &RoundArgs) -> Result<Prepared> {
         Ok((frames, ms))
     };
     let results: Vec<Vec<(usize, Frames, Vec<f64>)>> = std::thread::scope(|sc| {
-        let handles: Vec<_> = (0..a.threads.clamp(1, n.max(1)))
+        let handles: Vec<_> = (0..a.prepare_threads.clamp(1, n.max(1)))
             .map(|_| {
                 sc.spawn(|| -> Result<Vec<(usize, Frames, Vec<f64>)>> {
                     let mut mine = Vec::new();
@@ -450,7 +459,7 @@ fn run_cluster(a: &RoundArgs, rule: Aggregation, dir: &Path) -> Result<ClusterRu
         n as u64 * a.rounds,
         a.dim,
         a.rounds,
-        a.threads
+        a.prepare_threads
     );
     let prep = prepare_all(&session, a)?;
     let launched = Instant::now();
@@ -513,6 +522,14 @@ fn synthetic_options(a: &RoundArgs, rule: Aggregation, dir: &Path) -> ClusterOpt
     ]
     .map(String::from)
     .to_vec();
+    for extra in [&mut o.extra_a, &mut o.extra_b] {
+        if let Some(t) = a.threads {
+            extra.extend(["--threads".to_string(), t.to_string()]);
+        }
+        if let Some(m) = a.memory_budget {
+            extra.extend(["--memory-budget".to_string(), m.to_string()]);
+        }
+    }
     o
 }
 
@@ -721,7 +738,10 @@ fn round(a: &RoundArgs) -> Result<Value> {
         "secure_rounds_s": s_secs,
         "worker_prepare_ms": median(secure.prepare_ms.clone()),
         "worker_prepare_ms_max": secure.prepare_ms.iter().copied().fold(0.0, f64::max),
-        "prepare_threads": a.threads,
+        "prepare_threads": a.prepare_threads,
+        "server_threads": a.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        }),
         "bytes_between_servers": between,
         "bytes_between_servers_per_worker": between / n,
         "bytes_between_servers_first_round": s_between[0],
