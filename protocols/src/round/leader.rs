@@ -461,6 +461,9 @@ impl Leader {
                 self.b = PeerB::Ready { last_revealed };
                 self.next_round
                     .get_or_insert(last_revealed.saturating_add(1));
+                if let Rounds::Robust(r) = &mut self.rounds {
+                    out.extend(r.b_ready());
+                }
                 if let SelfTest::Pending(ops) = self.selftest {
                     out.extend(self.start_selftest(now, ops));
                 }

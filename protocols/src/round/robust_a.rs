@@ -65,8 +65,8 @@ pub struct RobustLeader {
     session: SessionInfo,
     pipeline: PipelineSlot,
     round: Option<LeaderRound>,
-    /// Whether the engine's frames go out yet: from the first round or
-    /// engine self-test on (B has the session by then).
+    /// Whether the engine's frames go out yet: from B's `Ready` on (B has
+    /// the session by then).
     live: bool,
 }
 
@@ -90,6 +90,13 @@ impl RobustLeader {
             round: None,
             live: false,
         }
+    }
+
+    /// B has the session (its `Ready`): the engine's first messages (base
+    /// OTs both ways) go out now, off the first round's critical path.
+    pub fn b_ready(&mut self) -> Vec<LeaderAction> {
+        self.live = true;
+        self.drain()
     }
 
     /// Starts the engine self-test (before the first round); Err: why not.

@@ -41,12 +41,13 @@
 //!      announcement — to A's model update), and the servers' peak memory
 //!      (VmHWM) and CPU time from `/proc` before they stop.
 //!
-//!   Every correlation the servers use is made inside the run (base OTs in
-//!   round 1, IKNP, triples, DReLU inside each round); nothing is dealt.
+//!   Every correlation the servers use is made inside the run (base OTs at
+//!   the session's start, IKNP, triples, DReLU inside each round); nothing
+//!   is dealt.
 //!   Stdout gets one JSON object: `dim`, `workers`, `rounds`, `rule`,
-//!   `secure_round_s` (median of rounds 2..R), `first_round_s` (round 1: base
-//!   OTs; the workers' connection set-up happens before it and is
-//!   `connect_s`), `secure_rounds_s`, `plaintext_round_s` (same transport,
+//!   `secure_round_s` (median of rounds 2..R), `first_round_s` (round 1; the
+//!   base OTs run once B is ready, while the workers connect, and the
+//!   workers' connection set-up happens before it and is `connect_s`), `secure_rounds_s`, `plaintext_round_s` (same transport,
 //!   workers send plain f32 updates to A, same median), `plaintext_*`,
 //!   `worker_prepare_ms` (+ `_max`), `bytes_between_servers` (steady-state
 //!   median per round, A's counters both ways) and
