@@ -46,11 +46,12 @@ pub struct Args {
     /// beyond this B stops reading worker frames until a batch completes.
     #[arg(long, default_value_t = 64)]
     max_in_flight: usize,
-    /// Memory for what workers send, in MiB: B takes another upload only
-    /// while what it holds fits (an eighth for QUIC's receive buffers, a
-    /// quarter for frames being read, half for uploads held until their
-    /// batch is done; docs/ARCHITECTURE.md, "Memory"). At least one upload
-    /// is always taken, so a budget below one upload only slows B down.
+    /// Memory budget in MiB: B takes another upload only while what it holds
+    /// fits (an eighth for QUIC's receive buffers, a quarter for frames
+    /// being read, three eighths for uploads held until their batch is
+    /// done, a quarter for the process itself; docs/ARCHITECTURE.md,
+    /// "Memory"). At least one upload is always taken, so a budget below one
+    /// upload only slows B down.
     #[arg(long, value_name = "MIB", default_value_t = 1024,
           value_parser = clap::value_parser!(u64).range(16..=1 << 20))]
     memory_budget: u64,
@@ -211,7 +212,9 @@ pub async fn run(args: Args) -> Result<()> {
         HelperConfig {
             k_min: usize::try_from(args.k_min)?,
             max_in_flight: args.max_in_flight.max(1),
-            memory_budget: usize::try_from(budget / 2).unwrap_or(usize::MAX),
+            // The last quarter is the process's own (code, runtime, the
+            // session's vectors, the allocator's slack).
+            memory_budget: usize::try_from(budget / 8 * 3).unwrap_or(usize::MAX),
             limits,
             // Every session's 2PC engine is seeded from this: from the OS.
             ..HelperConfig::new(Seed::from_rng(&mut UnwrapErr(SysRng)))

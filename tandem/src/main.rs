@@ -12,6 +12,14 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 
+/// mimalloc instead of glibc's allocator: the servers allocate and free
+/// upload-sized buffers (megabytes) all the time, which glibc keeps in its
+/// arenas once it has raised its mmap threshold; mimalloc gives freed pages
+/// back. Side by side at 270k x 100 (docs/PERFORMANCE.md): B's peak RSS
+/// 744 / 768 MB with glibc, 638 / 685 MB with mimalloc, CPU per round no higher.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Private, Byzantine-robust federated learning on two servers.
 ///
 /// Each role is a subcommand; `tandem ROLE --help` lists its options.
