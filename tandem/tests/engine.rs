@@ -87,10 +87,57 @@ fn bench_round_runs_secure_and_plaintext_rounds() {
         "bytes_worker_to_servers",
         "peak_rss_mb_a",
         "peak_rss_mb_b",
+        "transport_floor_s",
+        "transport_floor_mb_s",
+        "secure_vs_floor",
+        "plaintext_floor_s",
+        "plaintext_vs_floor",
     ] {
         positive(&v, key);
     }
     assert_eq!(v["updated"], true, "{v}");
+    // The floor sends exactly the uploads' sizes.
+    assert_eq!(
+        v["transport_floor_frame_bytes"], v["upload_frame_bytes"]["to_b"],
+        "{v}"
+    );
+    assert_eq!(
+        v["transport_floor_rounds_s"].as_array().map(Vec::len),
+        Some(2)
+    );
+}
+
+#[test]
+fn bench_round_without_floor_or_plaintext() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args([
+            "bench",
+            "round",
+            "--dim",
+            "500",
+            "--workers",
+            "4",
+            "--rounds",
+            "2",
+            "--no-floor",
+            "--no-plaintext",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    positive(&v, "secure_round_s");
+    for key in [
+        "transport_floor_s",
+        "plaintext_floor_s",
+        "plaintext_round_s",
+    ] {
+        assert!(v.get(key).is_none(), "{key}: {v}");
+    }
 }
 
 #[test]

@@ -13,7 +13,7 @@
 //!   the processes are started R times; `seconds` and `wall_s` are medians and
 //!   `runs` lists every run.
 //! - `bench round --dim D --workers N [--rounds R] [--aggregation RULE]
-//!   [--seed S] [--threads T] [--no-plaintext] [--dir DIR]`: full rounds over
+//!   [--seed S] [--threads T] [--no-plaintext] [--no-floor] [--dir DIR]`: full rounds over
 //!   real processes (README, Benchmarks). For the secure rule (`secure-fltrust` by
 //!   default) and then for the plaintext baseline `plain-fedavg`, it
 //!   1. prepares every worker's submissions for rounds 1..=R (R = 4 by
@@ -55,6 +55,29 @@
 //!   the workers' side of the transport), `accepted`, `zero_trust`,
 //!   `updated`. Progress goes to stderr. All processes share the machine's
 //!   cores, workers included.
+//!
+//!   Then, unless `--no-floor`, the raw transport floor (module `floor`):
+//!   the same bytes over the same QUIC setup with no protocol. A hidden
+//!   `tandem bench sink` process listens with server B's identity and the
+//!   servers' transport (`TransportConfig::protocol()`, `transport::hub`),
+//!   reads every frame whole, drops it and acks it with one byte; this
+//!   process connects the N enrolled identities as the bench workers do (one
+//!   endpoint and connection each) and, for R rounds, sends one frame per
+//!   worker, all at once, timed from the first send to the last ack. It does
+//!   so at the secure upload's size (`upload_frame_bytes.to_b`) and then at
+//!   the plaintext upload's (plain-fedavg's frame to A). Added fields:
+//!   `transport_floor_s` (median of rounds 2..R at the secure upload's size)
+//!   with `transport_floor_rounds_s`, `transport_floor_frame_bytes`,
+//!   `transport_floor_mb_s` (N · (frame + 4-byte prefix) / time, in 10⁶ B/s)
+//!   and `transport_floor_cpu_s_per_round` (`sink`, `workers`);
+//!   `secure_vs_floor` = `secure_round_s` / `transport_floor_s`; the same
+//!   `plaintext_floor_*` at the plaintext upload's size, and
+//!   `plaintext_vs_floor` = `plaintext_floor_s` / `plaintext_round_s`, the
+//!   fraction of the wire's throughput plain-fedavg reaches (the target is
+//!   ≥ 0.70: the baseline must be a good plaintext system, not a slow one).
+//!   The floor carries only the upload; a round also announces the model to
+//!   every worker (4·D bytes each) before the uploads. `peak_rss_mb_bench`
+//!   is taken before the floor. A one-line summary goes to stderr.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -75,6 +98,8 @@ use serde_json::{Value, json};
 use server_a::synthetic_reference;
 use tandem::client::ScriptedWorker;
 use tandem::{Cluster, ClusterOptions};
+
+mod floor;
 
 /// Benchmarks of tandem between real processes.
 #[derive(Debug, Parser)]
@@ -102,6 +127,11 @@ enum Cmd {
     /// Full rounds over real processes: a robust rule and the plaintext
     /// baseline, synthetic updates prepared before the clock starts.
     Round(RoundArgs),
+    /// The receiving end of `bench round`'s raw transport floor (started by
+    /// `bench round` itself): accepts the enrolled workers as server B would,
+    /// reads every frame, drops it and acks it.
+    #[command(hide = true)]
+    Sink(floor::SinkArgs),
 }
 
 /// Options of `bench round`.
@@ -128,6 +158,10 @@ struct RoundArgs {
     /// Skip the plaintext baseline.
     #[arg(long)]
     no_plaintext: bool,
+    /// Skip the raw transport floor (the uploads' bytes over the same QUIC
+    /// setup with no protocol).
+    #[arg(long)]
+    no_floor: bool,
     /// Working directory (PKI, state, logs; kept); a temporary one by default.
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -698,6 +732,35 @@ fn round(a: &RoundArgs) -> Result<Value> {
             &dir.join("plain"),
         )?)
     };
+    // This process's peak before the floor's buffers (N uploads per round).
+    let peak_bench = vm_hwm_mb("self");
+    let floors = if a.no_floor {
+        None
+    } else {
+        let mut sizes = vec![secure.sizes.1];
+        if let Some(p) = &plain {
+            sizes.push(p.sizes.0);
+        }
+        eprintln!(
+            "[floor] raw transport: {} × one frame per round of {} bytes, R = {}",
+            a.workers,
+            sizes
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(" and then "),
+            a.rounds
+        );
+        let floors = floor::measure(
+            &dir.join("secure").join("pki"),
+            &dir.join("floor"),
+            a.workers,
+            a.rounds,
+            &sizes,
+        )
+        .context("measuring the raw transport floor")?;
+        Some(floors)
+    };
     let n = a.workers as f64;
     let col = |r: &ClusterRun, k: &str| -> Vec<f64> {
         r.rounds
@@ -730,7 +793,7 @@ fn round(a: &RoundArgs) -> Result<Value> {
         "upload_frame_bytes": {"to_a": secure.sizes.0, "to_b": secure.sizes.1},
         "peak_rss_mb_a": secure.peak_a,
         "peak_rss_mb_b": secure.peak_b,
-        "peak_rss_mb_bench": vm_hwm_mb("self"),
+        "peak_rss_mb_bench": peak_bench,
         "connect_s": secure.connect_s,
         "cpu_s_per_round": {
             "a": steady(secure.cpu.iter().map(|c| c[0]).collect()),
@@ -764,10 +827,67 @@ fn round(a: &RoundArgs) -> Result<Value> {
             json!(p.rounds.iter().all(|v| v["updated"] == json!(true))),
         );
     }
+    if let (Some(floors), Some(obj)) = (&floors, out.as_object_mut()) {
+        add_floor(obj, floors, a.workers);
+    }
     if is_tmp {
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(out)
+}
+
+/// Adds the floor's fields to `out` (which holds the rounds' medians) and
+/// prints the one-line summary: `floors[0]` is the secure upload's size,
+/// `floors[1]` (if measured) the plaintext upload's.
+fn add_floor(out: &mut serde_json::Map<String, Value>, floors: &[floor::Floor], n: usize) {
+    let steady = |v: &[f64]| median(v.get(1..).unwrap_or_default().to_vec());
+    let rate = |f: &floor::Floor, secs: f64| {
+        (n * (f.frame_bytes + transport::frame::PREFIX_LEN)) as f64 / secs / 1e6
+    };
+    let cpu = |f: &floor::Floor| {
+        json!({
+            "sink": steady(&f.cpu.iter().map(|c| c[0]).collect::<Vec<_>>()),
+            "workers": steady(&f.cpu.iter().map(|c| c[1]).collect::<Vec<_>>()),
+        })
+    };
+    let num = |out: &serde_json::Map<String, Value>, k: &str| {
+        out.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN)
+    };
+    let mut line = String::from("[floor]");
+    if let Some(f) = floors.first() {
+        let secs = steady(&f.rounds_s);
+        let secure = num(out, "secure_round_s");
+        out.insert("transport_floor_s".into(), json!(secs));
+        out.insert("transport_floor_rounds_s".into(), json!(f.rounds_s));
+        out.insert("transport_floor_mb_s".into(), json!(rate(f, secs)));
+        out.insert("transport_floor_frame_bytes".into(), json!(f.frame_bytes));
+        out.insert("transport_floor_cpu_s_per_round".into(), cpu(f));
+        out.insert("secure_vs_floor".into(), json!(secure / secs));
+        line += &format!(
+            " secure upload {n} × {:.2} MB: {secs:.3} s on the wire ({:.0} MB/s); \
+             secure round {secure:.3} s = {:.1}× that.",
+            f.frame_bytes as f64 / 1e6,
+            rate(f, secs),
+            secure / secs
+        );
+    }
+    if let Some(f) = floors.get(1) {
+        let secs = steady(&f.rounds_s);
+        let plain = num(out, "plaintext_round_s");
+        out.insert("plaintext_floor_s".into(), json!(secs));
+        out.insert("plaintext_floor_rounds_s".into(), json!(f.rounds_s));
+        out.insert("plaintext_floor_mb_s".into(), json!(rate(f, secs)));
+        out.insert("plaintext_floor_frame_bytes".into(), json!(f.frame_bytes));
+        out.insert("plaintext_floor_cpu_s_per_round".into(), cpu(f));
+        out.insert("plaintext_vs_floor".into(), json!(secs / plain));
+        line += &format!(
+            " Plain upload {n} × {:.2} MB: {secs:.3} s on the wire; plain-fedavg {plain:.3} s \
+             reaches {:.0} % of that throughput (target ≥ 70 %).",
+            f.frame_bytes as f64 / 1e6,
+            100.0 * secs / plain
+        );
+    }
+    eprintln!("{line}");
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -785,5 +905,6 @@ pub fn run(args: Args) -> Result<()> {
             println!("{out}");
             Ok(())
         }
+        Cmd::Sink(a) => floor::sink(a),
     }
 }
