@@ -92,6 +92,8 @@ fn bench_round_runs_secure_and_plaintext_rounds() {
         "secure_vs_floor",
         "plaintext_floor_s",
         "plaintext_vs_floor",
+        "plaintext_round_trip_floor_s",
+        "plaintext_vs_round_trip_floor",
     ] {
         positive(&v, key);
     }

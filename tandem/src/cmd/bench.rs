@@ -75,9 +75,15 @@
 //!   `plaintext_vs_floor` = `plaintext_floor_s` / `plaintext_round_s`, the
 //!   fraction of the wire's throughput plain-fedavg reaches (the target is
 //!   ≥ 0.70: the baseline must be a good plaintext system, not a slow one).
-//!   The floor carries only the upload; a round also announces the model to
-//!   every worker (4·D bytes each) before the uploads. `peak_rss_mb_bench`
-//!   is taken before the floor. A one-line summary goes to stderr.
+//!   That floor carries only the upload, but a round first announces the
+//!   model to every worker (4·D bytes each), so a third measurement does
+//!   the plain round's bytes: each client fetches a frame of the
+//!   announcement's size from the sink, then uploads —
+//!   `plaintext_round_trip_floor_s` (+ `_rounds_s`, `_mb_s` counting both
+//!   directions, `_cpu_s_per_round`, `plaintext_round_trip_down_bytes`) and
+//!   `plaintext_vs_round_trip_floor` = that / `plaintext_round_s`.
+//!   `peak_rss_mb_bench` is taken before the floor. A one-line summary goes
+//!   to stderr.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -737,26 +743,36 @@ fn round(a: &RoundArgs) -> Result<Value> {
     let floors = if a.no_floor {
         None
     } else {
-        let mut sizes = vec![secure.sizes.1];
+        let mut shapes = vec![floor::Shape {
+            down: 0,
+            up: secure.sizes.1,
+        }];
         if let Some(p) = &plain {
-            sizes.push(p.sizes.0);
+            // The plain upload alone, then after the model's download as in
+            // a round (A announces the model to every worker first).
+            let up = p.sizes.0;
+            let down = announce_bytes(a.dim);
+            shapes.extend([floor::Shape { down: 0, up }, floor::Shape { down, up }]);
         }
         eprintln!(
-            "[floor] raw transport: {} × one frame per round of {} bytes, R = {}",
+            "[floor] raw transport, {} clients, R = {}: {}",
             a.workers,
-            sizes
+            a.rounds,
+            shapes
                 .iter()
-                .map(usize::to_string)
+                .map(|s| match s.down {
+                    0 => format!("{} B up", s.up),
+                    d => format!("{d} B down then {} B up", s.up),
+                })
                 .collect::<Vec<_>>()
-                .join(" and then "),
-            a.rounds
+                .join("; ")
         );
         let floors = floor::measure(
             &dir.join("secure").join("pki"),
             &dir.join("floor"),
             a.workers,
             a.rounds,
-            &sizes,
+            &shapes,
         )
         .context("measuring the raw transport floor")?;
         Some(floors)
@@ -836,14 +852,23 @@ fn round(a: &RoundArgs) -> Result<Value> {
     Ok(out)
 }
 
+/// Payload bytes of A's announcement of a `dim`-coordinate model.
+fn announce_bytes(dim: usize) -> usize {
+    AToWorker::Announce {
+        round: 1,
+        model: mpc_core::codec::f32s_to_bytes(&vec![0.0; dim]),
+    }
+    .encode()
+    .len()
+}
+
 /// Adds the floor's fields to `out` (which holds the rounds' medians) and
 /// prints the one-line summary: `floors[0]` is the secure upload's size,
-/// `floors[1]` (if measured) the plaintext upload's.
+/// `floors[1]` and `floors[2]` (if measured) the plaintext upload's, alone
+/// and after the model's download.
 fn add_floor(out: &mut serde_json::Map<String, Value>, floors: &[floor::Floor], n: usize) {
     let steady = |v: &[f64]| median(v.get(1..).unwrap_or_default().to_vec());
-    let rate = |f: &floor::Floor, secs: f64| {
-        (n * (f.frame_bytes + transport::frame::PREFIX_LEN)) as f64 / secs / 1e6
-    };
+    let rate = |f: &floor::Floor, secs: f64| f.shape.wire_bytes(n) / secs / 1e6;
     let cpu = |f: &floor::Floor| {
         json!({
             "sink": steady(&f.cpu.iter().map(|c| c[0]).collect::<Vec<_>>()),
@@ -860,13 +885,13 @@ fn add_floor(out: &mut serde_json::Map<String, Value>, floors: &[floor::Floor], 
         out.insert("transport_floor_s".into(), json!(secs));
         out.insert("transport_floor_rounds_s".into(), json!(f.rounds_s));
         out.insert("transport_floor_mb_s".into(), json!(rate(f, secs)));
-        out.insert("transport_floor_frame_bytes".into(), json!(f.frame_bytes));
+        out.insert("transport_floor_frame_bytes".into(), json!(f.shape.up));
         out.insert("transport_floor_cpu_s_per_round".into(), cpu(f));
         out.insert("secure_vs_floor".into(), json!(secure / secs));
         line += &format!(
             " secure upload {n} × {:.2} MB: {secs:.3} s on the wire ({:.0} MB/s); \
              secure round {secure:.3} s = {:.1}× that.",
-            f.frame_bytes as f64 / 1e6,
+            f.shape.up as f64 / 1e6,
             rate(f, secs),
             secure / secs
         );
@@ -877,13 +902,36 @@ fn add_floor(out: &mut serde_json::Map<String, Value>, floors: &[floor::Floor], 
         out.insert("plaintext_floor_s".into(), json!(secs));
         out.insert("plaintext_floor_rounds_s".into(), json!(f.rounds_s));
         out.insert("plaintext_floor_mb_s".into(), json!(rate(f, secs)));
-        out.insert("plaintext_floor_frame_bytes".into(), json!(f.frame_bytes));
+        out.insert("plaintext_floor_frame_bytes".into(), json!(f.shape.up));
         out.insert("plaintext_floor_cpu_s_per_round".into(), cpu(f));
         out.insert("plaintext_vs_floor".into(), json!(secs / plain));
         line += &format!(
             " Plain upload {n} × {:.2} MB: {secs:.3} s on the wire; plain-fedavg {plain:.3} s \
              reaches {:.0} % of that throughput (target ≥ 70 %).",
-            f.frame_bytes as f64 / 1e6,
+            f.shape.up as f64 / 1e6,
+            100.0 * secs / plain
+        );
+    }
+    if let Some(f) = floors.get(2) {
+        let secs = steady(&f.rounds_s);
+        let plain = num(out, "plaintext_round_s");
+        out.insert("plaintext_round_trip_floor_s".into(), json!(secs));
+        out.insert(
+            "plaintext_round_trip_floor_rounds_s".into(),
+            json!(f.rounds_s),
+        );
+        out.insert(
+            "plaintext_round_trip_floor_mb_s".into(),
+            json!(rate(f, secs)),
+        );
+        out.insert(
+            "plaintext_round_trip_down_bytes".into(),
+            json!(f.shape.down),
+        );
+        out.insert("plaintext_round_trip_floor_cpu_s_per_round".into(), cpu(f));
+        out.insert("plaintext_vs_round_trip_floor".into(), json!(secs / plain));
+        line += &format!(
+            " With the model's download first: {secs:.3} s on the wire, {:.0} % of it.",
             100.0 * secs / plain
         );
     }

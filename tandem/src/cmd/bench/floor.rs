@@ -12,6 +12,11 @@
 //! connection per enrolled identity, server B's certificate pinned) and, per
 //! round, sends one frame of the measured size from every client at once; a
 //! round's time runs from the first send to the last ack.
+//!
+//! A [`Shape`] with a download first has each client ask for a frame of that
+//! size (a 9-byte request: 0, then the size as a big-endian u64; upload frames
+//! never start with 0), read it, and only then upload: the bytes of a plain
+//! round, whose announcement carries the model to every worker.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,6 +34,9 @@ const ACK_WAIT: Duration = Duration::from_secs(600);
 
 /// The ack frame's payload (its content means nothing).
 const ACK: [u8; 1] = [1];
+
+/// First byte of a download request (no upload frame starts with it).
+const REQUEST: u8 = 0;
 
 /// Options of the hidden `bench sink` subcommand.
 #[derive(Debug, clap::Args)]
@@ -71,6 +79,7 @@ pub fn sink(args: SinkArgs) -> Result<()> {
         // Server A's event channel size.
         let (tx, rx) = mpsc::channel(64);
         let identify = move |fp: &transport::Fingerprint| enrolled.worker_id(fp);
+        let max_frame = cfg.max_frame;
         tokio::spawn(transport::hub::serve(
             endpoint.clone(),
             identify,
@@ -78,7 +87,7 @@ pub fn sink(args: SinkArgs) -> Result<()> {
             transport::Counters::none(),
             tx,
         ));
-        transport::node::until_stopped(args.exit_on_stdin_close, drop_and_ack(rx)).await;
+        transport::node::until_stopped(args.exit_on_stdin_close, drop_and_ack(rx, max_frame)).await;
         transport::node::close_and_drain(&endpoint, "sink done").await;
         anyhow::Ok(())
     });
@@ -86,13 +95,22 @@ pub fn sink(args: SinkArgs) -> Result<()> {
     result
 }
 
-/// The sink's event loop: every frame is dropped and acked.
-async fn drop_and_ack(mut rx: mpsc::Receiver<transport::hub::Inbound<u32>>) {
+/// The sink's event loop: every frame is dropped and acked; a download
+/// request is answered with a fresh frame of the size asked for (at most
+/// `max_frame`), as server A's announcement is one fresh frame per worker.
+async fn drop_and_ack(mut rx: mpsc::Receiver<transport::hub::Inbound<u32>>, max_frame: usize) {
     let mut peers = Peers::new();
     while let Some(ev) = rx.recv().await {
         if let Seen::Frame { peer, payload, .. } = peers.on_event(ev) {
+            let reply = match payload.split_first() {
+                Some((&REQUEST, size)) => <[u8; 8]>::try_from(size)
+                    .ok()
+                    .and_then(|b| usize::try_from(u64::from_be_bytes(b)).ok())
+                    .map_or_else(|| ACK.to_vec(), |n| vec![0x5a; n.min(max_frame)]),
+                _ => ACK.to_vec(),
+            };
             drop(payload);
-            peers.send_frame(&peer, ACK.to_vec());
+            peers.send_frame(&peer, reply);
         }
     }
 }
@@ -176,11 +194,20 @@ impl Drop for SinkProc {
     }
 }
 
-/// One frame size measured over R rounds.
+/// What each client moves per round.
+#[derive(Clone, Copy, Debug)]
+pub struct Shape {
+    /// Payload bytes of the frame the sink sends first (0: none).
+    pub down: usize,
+    /// Payload bytes of the client's frame (the wire adds a 4-byte prefix).
+    pub up: usize,
+}
+
+/// One [`Shape`] measured over R rounds.
 #[derive(Debug)]
 pub struct Floor {
-    /// Payload bytes of each client's frame (the wire adds a 4-byte prefix).
-    pub frame_bytes: usize,
+    /// What each client moved per round.
+    pub shape: Shape,
     /// Seconds per round, first send to last ack, rounds 1..=R.
     pub rounds_s: Vec<f64>,
     /// CPU seconds per round of the sink and of this process (the clients).
@@ -188,13 +215,13 @@ pub struct Floor {
 }
 
 /// Connects `n` enrolled clients to a fresh sink and measures each of
-/// `sizes` over `rounds` rounds; `dir` gets the sink's log.
+/// `shapes` over `rounds` rounds; `dir` gets the sink's log.
 pub fn measure(
     pki_dir: &Path,
     dir: &Path,
     n: usize,
     rounds: u64,
-    sizes: &[usize],
+    shapes: &[Shape],
 ) -> Result<Vec<Floor>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let (mut sink, addr) = SinkProc::start(pki_dir, dir)?;
@@ -210,8 +237,9 @@ pub fn measure(
         "[floor] {n} clients connected to the sink after {:.2} s",
         started.elapsed().as_secs_f64()
     );
-    let mut out = Vec::with_capacity(sizes.len());
-    for &size in sizes {
+    let mut out = Vec::with_capacity(shapes.len());
+    for &shape in shapes {
+        let size = shape.up;
         let mut rounds_s = Vec::new();
         let mut cpu = Vec::new();
         for round in 1..=rounds {
@@ -223,7 +251,7 @@ pub fn measure(
             let handles: Vec<_> = links
                 .drain(..)
                 .zip(frames)
-                .map(|((id, link), frame)| rt.spawn(send_and_ack(id, link, frame)))
+                .map(|((id, link), frame)| rt.spawn(one_round(id, link, shape.down, frame)))
                 .collect();
             links = rt.block_on(async {
                 let mut back = Vec::with_capacity(handles.len());
@@ -238,15 +266,18 @@ pub fn measure(
                 (Some(b), Some(a)) => a - b,
                 _ => f64::NAN,
             }));
-            let wire = (n * (size + transport::frame::PREFIX_LEN)) as f64;
             eprintln!(
-                "[floor] {n} × {size} B, round {round}: {secs:.3} s ({:.0} MB/s)",
-                wire / secs / 1e6
+                "[floor] {n} × {}{size} B up, round {round}: {secs:.3} s ({:.0} MB/s)",
+                match shape.down {
+                    0 => String::new(),
+                    d => format!("{d} B down, then "),
+                },
+                shape.wire_bytes(n) / secs / 1e6
             );
             rounds_s.push(secs);
         }
         out.push(Floor {
-            frame_bytes: size,
+            shape,
             rounds_s,
             cpu,
         });
@@ -282,6 +313,37 @@ async fn connect_all(pki_dir: &Path, addr: SocketAddr, n: usize) -> Result<Vec<(
         links.push(h.await.context("a floor client panicked")??);
     }
     Ok(links)
+}
+
+impl Shape {
+    /// Bytes on the wire per round for `n` clients, length prefixes and the
+    /// download included (its 9-byte request and the ack not).
+    pub fn wire_bytes(&self, n: usize) -> f64 {
+        let framed = |b: usize| match b {
+            0 => 0,
+            b => b + transport::frame::PREFIX_LEN,
+        };
+        (n * (framed(self.down) + framed(self.up))) as f64
+    }
+}
+
+/// One client's round: fetch a `down`-byte frame first if `down > 0`, then
+/// send `frame` and wait for the ack.
+async fn one_round(id: u32, mut link: Link, down: usize, frame: Vec<u8>) -> Result<(u32, Link)> {
+    if down > 0 {
+        let mut request = vec![REQUEST];
+        request.extend_from_slice(&(down as u64).to_be_bytes());
+        link.send_owned(request)
+            .await
+            .with_context(|| format!("floor client {id}: asking for the download"))?;
+        match link.reader.recv_with_timeout(Some(ACK_WAIT)).await {
+            Ok(Some(f)) if f.len() == down => {}
+            Ok(Some(f)) => bail!("floor client {id}: got {} bytes, asked for {down}", f.len()),
+            Ok(None) => bail!("floor client {id}: the sink closed the stream"),
+            Err(e) => return Err(e).with_context(|| format!("floor client {id}: the download")),
+        }
+    }
+    send_and_ack(id, link, frame).await
 }
 
 /// Sends `frame` on `link` and waits for the sink's ack.
