@@ -160,3 +160,39 @@ fn selftest_then_a_normal_round() {
     let done = cluster.next_event(Duration::from_secs(60)).unwrap();
     assert_eq!(done["done"], true, "{done}");
 }
+
+#[test]
+fn bench_round_floor_only_measures_the_wire_alone() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args([
+            "bench",
+            "round",
+            "--dim",
+            "500",
+            "--workers",
+            "3",
+            "--rounds",
+            "2",
+            "--floor-only",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["floor_only"], true, "{v}");
+    for key in [
+        "transport_floor_s",
+        "plaintext_floor_s",
+        "plaintext_round_trip_floor_s",
+    ] {
+        positive(&v, key);
+    }
+    positive(&v["upload_frame_bytes"], "to_b");
+    for key in ["secure_round_s", "secure_vs_floor", "plaintext_vs_floor"] {
+        assert!(v.get(key).is_none(), "{key}: {v}");
+    }
+}

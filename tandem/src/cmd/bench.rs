@@ -13,7 +13,7 @@
 //!   the processes are started R times; `seconds` and `wall_s` are medians and
 //!   `runs` lists every run.
 //! - `bench round --dim D --workers N [--rounds R] [--aggregation RULE]
-//!   [--seed S] [--threads T] [--no-plaintext] [--no-floor] [--dir DIR]`: full rounds over
+//!   [--seed S] [--threads T] [--no-plaintext] [--no-floor | --floor-only] [--dir DIR]`: full rounds over
 //!   real processes (README, Benchmarks). For the secure rule (`secure-fltrust` by
 //!   default) and then for the plaintext baseline `plain-fedavg`, it
 //!   1. prepares every worker's submissions for rounds 1..=R (R = 4 by
@@ -83,7 +83,10 @@
 //!   directions, `_cpu_s_per_round`, `plaintext_round_trip_down_bytes`) and
 //!   `plaintext_vs_round_trip_floor` = that / `plaintext_round_s`.
 //!   `peak_rss_mb_bench` is taken before the floor. A one-line summary goes
-//!   to stderr.
+//!   to stderr. `--floor-only` skips both clusters and measures the floor
+//!   alone at the sizes of one prepared submission of each rule, over a
+//!   fresh enrolment directory (`floor_only: true`, no round figures and no
+//!   ratios): the wire at sizes where the full rounds cannot run.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -168,6 +171,11 @@ struct RoundArgs {
     /// setup with no protocol).
     #[arg(long)]
     no_floor: bool,
+    /// Only the raw transport floor, no clusters: the upload sizes come from
+    /// one prepared submission of each rule (for sizes where the full rounds
+    /// cannot run, or to measure the wire alone).
+    #[arg(long)]
+    floor_only: bool,
     /// Working directory (PKI, state, logs; kept); a temporary one by default.
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -724,10 +732,22 @@ fn round(a: &RoundArgs) -> Result<Value> {
     if !a.aggregation.is_secure() {
         bail!("--aggregation is the secure rule to measure (plain-fedavg is the baseline)");
     }
+    if a.floor_only && a.no_floor {
+        return Err(
+            tandem::UsageError("--floor-only and --no-floor exclude each other".into()).into(),
+        );
+    }
     let is_tmp = a.dir.is_none();
     let dir = a.dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("tandem-bench-round-{}", std::process::id()))
     });
+    if a.floor_only {
+        let out = floor_only(a, &dir);
+        if is_tmp {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        return out;
+    }
     let secure = run_cluster(a, a.aggregation, &dir.join("secure"))?;
     let plain = if a.no_plaintext {
         None
@@ -743,39 +763,14 @@ fn round(a: &RoundArgs) -> Result<Value> {
     let floors = if a.no_floor {
         None
     } else {
-        let mut shapes = vec![floor::Shape {
-            down: 0,
-            up: secure.sizes.1,
-        }];
-        if let Some(p) = &plain {
-            // The plain upload alone, then after the model's download as in
-            // a round (A announces the model to every worker first).
-            let up = p.sizes.0;
-            let down = announce_bytes(a.dim);
-            shapes.extend([floor::Shape { down: 0, up }, floor::Shape { down, up }]);
-        }
-        eprintln!(
-            "[floor] raw transport, {} clients, R = {}: {}",
-            a.workers,
-            a.rounds,
-            shapes
-                .iter()
-                .map(|s| match s.down {
-                    0 => format!("{} B up", s.up),
-                    d => format!("{d} B down then {} B up", s.up),
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
-        let floors = floor::measure(
+        let plain_up = plain.as_ref().map(|p| p.sizes.0);
+        let shapes = floor_shapes(secure.sizes.1, plain_up, a.dim);
+        Some(run_floor(
+            a,
             &dir.join("secure").join("pki"),
-            &dir.join("floor"),
-            a.workers,
-            a.rounds,
+            &dir,
             &shapes,
-        )
-        .context("measuring the raw transport floor")?;
-        Some(floors)
+        )?)
     };
     let n = a.workers as f64;
     let col = |r: &ClusterRun, k: &str| -> Vec<f64> {
@@ -852,14 +847,90 @@ fn round(a: &RoundArgs) -> Result<Value> {
     Ok(out)
 }
 
+/// The floor's shapes: the secure upload (`secure_up` bytes to B) and, with
+/// the plaintext baseline, its upload alone and after the model's download.
+fn floor_shapes(secure_up: usize, plain_up: Option<usize>, dim: usize) -> Vec<floor::Shape> {
+    let mut shapes = vec![floor::Shape {
+        down: 0,
+        up: secure_up,
+    }];
+    if let Some(up) = plain_up {
+        // A round announces the model to every worker before the uploads.
+        let down = announce_bytes(dim);
+        shapes.extend([floor::Shape { down: 0, up }, floor::Shape { down, up }]);
+    }
+    shapes
+}
+
+/// Measures `shapes` with the enrolment directory `pki` (sink log in `dir/floor`).
+fn run_floor(
+    a: &RoundArgs,
+    pki: &Path,
+    dir: &Path,
+    shapes: &[floor::Shape],
+) -> Result<Vec<floor::Floor>> {
+    eprintln!(
+        "[floor] raw transport, {} clients, R = {}: {}",
+        a.workers,
+        a.rounds,
+        shapes
+            .iter()
+            .map(|s| match s.down {
+                0 => format!("{} B up", s.up),
+                d => format!("{d} B down then {} B up", s.up),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    floor::measure(pki, &dir.join("floor"), a.workers, a.rounds, shapes)
+        .context("measuring the raw transport floor")
+}
+
+/// `bench round --floor-only`: the floor at the sizes one prepared
+/// submission of each rule has, over a fresh enrolment directory.
+fn floor_only(a: &RoundArgs, dir: &Path) -> Result<Value> {
+    let sizes = |rule: Aggregation| -> Result<(usize, usize)> {
+        let session = synthetic_session(a.dim, rule)?;
+        let g = synthetic_reference(a.seed, 1, a.dim);
+        let delta = synthetic_update(a.seed, 0, 1, &g);
+        let sub = prepare(&session, 1, 0, &delta, &mut rand::rng())?;
+        Ok((
+            sub.to_a.encoded_len(),
+            sub.to_b.as_ref().map_or(0, Message::encoded_len),
+        ))
+    };
+    let secure = sizes(a.aggregation)?;
+    let plain_up = if a.no_plaintext {
+        None
+    } else {
+        Some(sizes(Aggregation::PlainFedAvg)?.0)
+    };
+    let pki = dir.join("pki");
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let _ = std::fs::remove_dir_all(&pki);
+    transport::generate_pki(&pki, u32::try_from(a.workers)?).context("generating certificates")?;
+    let floors = run_floor(a, &pki, dir, &floor_shapes(secure.1, plain_up, a.dim))?;
+    let mut out = json!({
+        "dim": a.dim,
+        "workers": a.workers,
+        "rounds": a.rounds,
+        "rule": a.aggregation.name(),
+        "floor_only": true,
+        "upload_frame_bytes": {"to_a": secure.0, "to_b": secure.1},
+    });
+    if let Some(obj) = out.as_object_mut() {
+        add_floor(obj, &floors, a.workers);
+    }
+    Ok(out)
+}
+
 /// Payload bytes of A's announcement of a `dim`-coordinate model.
 fn announce_bytes(dim: usize) -> usize {
     AToWorker::Announce {
         round: 1,
         model: mpc_core::codec::f32s_to_bytes(&vec![0.0; dim]),
     }
-    .encode()
-    .len()
+    .encoded_len()
 }
 
 /// Adds the floor's fields to `out` (which holds the rounds' medians) and
@@ -875,9 +946,7 @@ fn add_floor(out: &mut serde_json::Map<String, Value>, floors: &[floor::Floor], 
             "workers": steady(&f.cpu.iter().map(|c| c[1]).collect::<Vec<_>>()),
         })
     };
-    let num = |out: &serde_json::Map<String, Value>, k: &str| {
-        out.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN)
-    };
+    let num = |out: &serde_json::Map<String, Value>, k: &str| out.get(k).and_then(Value::as_f64);
     let mut line = String::from("[floor]");
     if let Some(f) = floors.first() {
         let secs = steady(&f.rounds_s);
@@ -887,14 +956,15 @@ fn add_floor(out: &mut serde_json::Map<String, Value>, floors: &[floor::Floor], 
         out.insert("transport_floor_mb_s".into(), json!(rate(f, secs)));
         out.insert("transport_floor_frame_bytes".into(), json!(f.shape.up));
         out.insert("transport_floor_cpu_s_per_round".into(), cpu(f));
-        out.insert("secure_vs_floor".into(), json!(secure / secs));
         line += &format!(
-            " secure upload {n} × {:.2} MB: {secs:.3} s on the wire ({:.0} MB/s); \
-             secure round {secure:.3} s = {:.1}× that.",
+            " secure upload {n} × {:.2} MB: {secs:.3} s on the wire ({:.0} MB/s);",
             f.shape.up as f64 / 1e6,
             rate(f, secs),
-            secure / secs
         );
+        if let Some(secure) = secure {
+            out.insert("secure_vs_floor".into(), json!(secure / secs));
+            line += &format!(" secure round {secure:.3} s = {:.1}× that;", secure / secs);
+        }
     }
     if let Some(f) = floors.get(1) {
         let secs = steady(&f.rounds_s);
@@ -904,13 +974,17 @@ fn add_floor(out: &mut serde_json::Map<String, Value>, floors: &[floor::Floor], 
         out.insert("plaintext_floor_mb_s".into(), json!(rate(f, secs)));
         out.insert("plaintext_floor_frame_bytes".into(), json!(f.shape.up));
         out.insert("plaintext_floor_cpu_s_per_round".into(), cpu(f));
-        out.insert("plaintext_vs_floor".into(), json!(secs / plain));
         line += &format!(
-            " Plain upload {n} × {:.2} MB: {secs:.3} s on the wire; plain-fedavg {plain:.3} s \
-             reaches {:.0} % of that throughput (target ≥ 70 %).",
+            " plain upload {n} × {:.2} MB: {secs:.3} s on the wire;",
             f.shape.up as f64 / 1e6,
-            100.0 * secs / plain
         );
+        if let Some(plain) = plain {
+            out.insert("plaintext_vs_floor".into(), json!(secs / plain));
+            line += &format!(
+                " plain-fedavg {plain:.3} s reaches {:.0} % of that throughput (target ≥ 70 %);",
+                100.0 * secs / plain
+            );
+        }
     }
     if let Some(f) = floors.get(2) {
         let secs = steady(&f.rounds_s);
@@ -929,11 +1003,15 @@ fn add_floor(out: &mut serde_json::Map<String, Value>, floors: &[floor::Floor], 
             json!(f.shape.down),
         );
         out.insert("plaintext_round_trip_floor_cpu_s_per_round".into(), cpu(f));
-        out.insert("plaintext_vs_round_trip_floor".into(), json!(secs / plain));
-        line += &format!(
-            " With the model's download first: {secs:.3} s on the wire, {:.0} % of it.",
-            100.0 * secs / plain
-        );
+        line += &format!(" with the model's download first: {secs:.3} s");
+        if let Some(plain) = plain {
+            out.insert("plaintext_vs_round_trip_floor".into(), json!(secs / plain));
+            line += &format!(
+                ", {:.0} % of plain-fedavg's throughput",
+                100.0 * secs / plain
+            );
+        }
+        line += ".";
     }
     eprintln!("{line}");
 }
