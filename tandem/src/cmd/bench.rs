@@ -30,7 +30,9 @@
 //!      only when all N workers are connected;
 //!   3. connects N in-process workers (`tandem::client::ScriptedWorker`:
 //!      one real QUIC connection to each server per worker, enrolled
-//!      identities from the cluster's PKI), checks that A's `Welcome` carries
+//!      identities from the cluster's PKI; at most 64 connecting at a time,
+//!      so 1000 handshakes at once cannot run a loaded server past its
+//!      handshake timeout), checks that A's `Welcome` carries
 //!      exactly the session the submissions were prepared for (round ids
 //!      start at 1 on B's fresh state directory), and sends each prepared
 //!      round as A announces it;
@@ -91,7 +93,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -107,6 +109,7 @@ use serde_json::{Value, json};
 use server_a::synthetic_reference;
 use tandem::client::ScriptedWorker;
 use tandem::{Cluster, ClusterOptions};
+use tokio::sync::Semaphore;
 
 mod floor;
 
@@ -397,19 +400,37 @@ fn prepare_all(session: &SessionInfo, a: &RoundArgs) -> Result<Prepared> {
     Ok(Prepared { frames, ms, sizes })
 }
 
+/// Handshakes in flight at once while the bench workers connect (the set-up
+/// is before the rounds): with 1000 at once, a loaded 2-core machine took a
+/// server over its 10 s handshake timeout and the run failed.
+const CONNECTING: usize = 64;
+
+/// Where and how the bench workers connect.
+#[derive(Clone, Debug)]
+struct Dial {
+    /// The cluster's enrolment directory.
+    pki: PathBuf,
+    addr_a: SocketAddr,
+    addr_b: Option<SocketAddr>,
+    /// At most [`CONNECTING`] workers connect at a time.
+    gate: Arc<Semaphore>,
+}
+
 /// One in-process worker: real QUIC connections with its enrolled identity;
 /// checks the session, then sends its prepared frames as rounds are announced.
 async fn bench_worker(
-    pki: PathBuf,
+    dial: Dial,
     id: u32,
-    addr_a: SocketAddr,
-    addr_b: Option<SocketAddr>,
     expected: SessionInfo,
     mut frames: Frames,
     events: mpsc::Sender<Result<u32, String>>,
 ) -> Result<ScriptedWorker> {
-    let mut w = ScriptedWorker::connect(&pki, id, addr_a, addr_b).await?;
-    w.hello().await?;
+    let mut w = {
+        let _turn = dial.gate.acquire_owned().await?;
+        let mut w = ScriptedWorker::connect(&dial.pki, id, dial.addr_a, dial.addr_b).await?;
+        w.hello().await?;
+        w
+    };
     if w.session.as_ref() != Some(&expected) {
         bail!(
             "server A announced {:?}, the prepared submissions are for {expected:?}",
@@ -580,18 +601,16 @@ fn spawn_workers(
         .as_deref()
         .map(|s| s.trim().parse())
         .transpose()?;
+    let dial = Dial {
+        pki: pki.to_path_buf(),
+        addr_a,
+        addr_b,
+        gate: Arc::new(Semaphore::new(CONNECTING)),
+    };
     let mut handles = Vec::with_capacity(frames.len());
     for (id, frames) in (0u32..).zip(frames) {
         let tx = tx.clone();
-        let fut = bench_worker(
-            pki.to_path_buf(),
-            id,
-            addr_a,
-            addr_b,
-            session.clone(),
-            frames,
-            tx.clone(),
-        );
+        let fut = bench_worker(dial.clone(), id, session.clone(), frames, tx.clone());
         handles.push(rt.spawn(async move {
             let r = fut.await;
             if let Err(e) = &r {
