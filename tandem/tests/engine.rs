@@ -87,10 +87,59 @@ fn bench_round_runs_secure_and_plaintext_rounds() {
         "bytes_worker_to_servers",
         "peak_rss_mb_a",
         "peak_rss_mb_b",
+        "transport_floor_s",
+        "transport_floor_mb_s",
+        "secure_vs_floor",
+        "plaintext_floor_s",
+        "plaintext_vs_floor",
+        "plaintext_round_trip_floor_s",
+        "plaintext_vs_round_trip_floor",
     ] {
         positive(&v, key);
     }
     assert_eq!(v["updated"], true, "{v}");
+    // The floor sends exactly the uploads' sizes.
+    assert_eq!(
+        v["transport_floor_frame_bytes"], v["upload_frame_bytes"]["to_b"],
+        "{v}"
+    );
+    assert_eq!(
+        v["transport_floor_rounds_s"].as_array().map(Vec::len),
+        Some(2)
+    );
+}
+
+#[test]
+fn bench_round_without_floor_or_plaintext() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args([
+            "bench",
+            "round",
+            "--dim",
+            "500",
+            "--workers",
+            "4",
+            "--rounds",
+            "2",
+            "--no-floor",
+            "--no-plaintext",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    positive(&v, "secure_round_s");
+    for key in [
+        "transport_floor_s",
+        "plaintext_floor_s",
+        "plaintext_round_s",
+    ] {
+        assert!(v.get(key).is_none(), "{key}: {v}");
+    }
 }
 
 #[test]
@@ -110,4 +159,40 @@ fn selftest_then_a_normal_round() {
     assert_eq!(round["accepted"], 3, "{round}");
     let done = cluster.next_event(Duration::from_secs(60)).unwrap();
     assert_eq!(done["done"], true, "{done}");
+}
+
+#[test]
+fn bench_round_floor_only_measures_the_wire_alone() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args([
+            "bench",
+            "round",
+            "--dim",
+            "500",
+            "--workers",
+            "3",
+            "--rounds",
+            "2",
+            "--floor-only",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["floor_only"], true, "{v}");
+    for key in [
+        "transport_floor_s",
+        "plaintext_floor_s",
+        "plaintext_round_trip_floor_s",
+    ] {
+        positive(&v, key);
+    }
+    positive(&v["upload_frame_bytes"], "to_b");
+    for key in ["secure_round_s", "secure_vs_floor", "plaintext_vs_floor"] {
+        assert!(v.get(key).is_none(), "{key}: {v}");
+    }
 }

@@ -21,6 +21,25 @@ use crate::fltrust::{Accumulator, NORM_SLACK, Rule};
 /// Relative slack on the clip bound for plaintext updates (float rounding).
 const CLIP_SLACK: f32 = 1e-3;
 
+/// Whether every f32 of `bytes` is finite, and their L2 norm exactly as
+/// [`crate::fedavg::l2_norm`] computes it (in f64, in order), in one pass
+/// without copying them out. The norm can only overflow to +inf in the f32
+/// cast, which fails every norm check.
+fn finite_and_norm(bytes: &[u8]) -> (bool, f32) {
+    let (finite, squares) = f32s_le(bytes).fold((true, -0.0f64), |(ok, sq), x| {
+        (ok && x.is_finite(), sq + f64::from(x) * f64::from(x))
+    });
+    (finite, squares.sqrt() as f32)
+}
+
+/// The little-endian f32s of a plain update's bytes (a trailing partial
+/// value is ignored: [`PlainLeader::check_plain`] refuses it first).
+fn f32s_le(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+}
+
 #[derive(Debug)]
 struct PlainRound {
     id: u64,
@@ -155,17 +174,20 @@ impl PlainLeader {
         let mut out = Vec::new();
         match payload {
             SubmitA::Plain(bytes) => match self.check_plain(&bytes) {
-                Ok(update) => {
+                Ok(()) => {
                     let Some(r) = self.round.as_mut() else {
                         return out;
                     };
                     if let Some(acc) = r.trust.as_mut() {
+                        let update: Vec<f32> = f32s_le(&bytes).collect();
                         if acc.add(&update) <= 0.0 {
                             r.zero_trust.insert(from);
                         }
                     } else {
-                        for (s, u) in r.plain_sum.iter_mut().zip(&update) {
-                            *s += f64::from(*u);
+                        // Straight from the frame's bytes: no f32 copy of
+                        // the update (4·d fresh bytes per worker).
+                        for (s, u) in r.plain_sum.iter_mut().zip(f32s_le(&bytes)) {
+                            *s += f64::from(u);
                         }
                     }
                     r.included.insert(from);
@@ -227,16 +249,25 @@ impl PlainLeader {
         Ok(r)
     }
 
-    fn check_plain(&self, bytes: &[u8]) -> Result<Vec<f32>, Rejection> {
-        let update = bytes_to_f32s(bytes).map_err(|e| Rejection::Malformed(e.to_string()))?;
-        if update.len() != self.session.dim as usize {
+    /// Checks a plain update in one pass over its bytes, without copying
+    /// it out: well-formed little-endian f32s, all finite, the session's
+    /// dimension, and the norm bound of the rule.
+    fn check_plain(&self, bytes: &[u8]) -> Result<(), Rejection> {
+        let (finite, norm) = finite_and_norm(bytes);
+        if !finite || !bytes.len().is_multiple_of(4) {
+            // The codec's own words for it (which entry, or the length).
+            let why = bytes_to_f32s(bytes)
+                .err()
+                .map_or_else(|| "malformed update".to_string(), |e| e.to_string());
+            return Err(Rejection::Malformed(why));
+        }
+        let len = bytes.len() / 4;
+        if len != self.session.dim as usize {
             return Err(Rejection::Dimension {
-                got: update.len(),
+                got: len,
                 expected: self.session.dim,
             });
         }
-        // Computed in f64; it can only overflow to +inf in f32, which fails both checks.
-        let norm = crate::fedavg::l2_norm(&update);
         if self.session.aggregation.is_trust_based() && (norm - 1.0).abs() > NORM_SLACK {
             return Err(Rejection::NotUnitNorm {
                 norm,
@@ -253,7 +284,7 @@ impl PlainLeader {
                 clip: self.session.clip,
             });
         }
-        Ok(update)
+        Ok(())
     }
 
     fn reject_in_round(&mut self, worker: u32, round: u64, why: Rejection) -> Vec<LeaderAction> {
@@ -342,5 +373,35 @@ impl PlainLeader {
             bytes_from_workers_b: 0,
         };
         vec![LeaderAction::Complete(outcome)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_one_pass_check_matches_the_decoded_vector(
+            v in proptest::collection::vec(proptest::num::f32::NORMAL | proptest::num::f32::ZERO, 0..300),
+        ) {
+            let bytes = f32s_to_bytes(&v);
+            prop_assert_eq!(f32s_le(&bytes).collect::<Vec<_>>(), v.clone());
+            let (finite, norm) = finite_and_norm(&bytes);
+            prop_assert!(finite);
+            prop_assert_eq!(norm.to_bits(), crate::fedavg::l2_norm(&v).to_bits());
+        }
+
+        #[test]
+        fn one_non_finite_value_is_seen(
+            mut v in proptest::collection::vec(-10f32..10.0, 1..100),
+            at in any::<prop::sample::Index>(),
+            bad in prop_oneof![Just(f32::NAN), Just(f32::INFINITY), Just(f32::NEG_INFINITY)],
+        ) {
+            let i = at.index(v.len());
+            v[i] = bad;
+            prop_assert!(!finite_and_norm(&f32s_to_bytes(&v)).0);
+        }
     }
 }

@@ -14,7 +14,7 @@
 //!   `runs` lists every run.
 //! - `bench round --dim D --workers N [--rounds R] [--aggregation RULE]
 //!   [--seed S] [--threads T] [--memory-budget MIB] [--prepare-threads P]
-//!   [--no-plaintext] [--dir DIR]`: full rounds over
+//!   [--no-plaintext] [--no-floor | --floor-only] [--dir DIR]`: full rounds over
 //!   real processes (README, Benchmarks). For the secure rule (`secure-fltrust` by
 //!   default) and then for the plaintext baseline `plain-fedavg`, it
 //!   1. prepares every worker's submissions for rounds 1..=R (R = 4 by
@@ -32,7 +32,9 @@
 //!      only when all N workers are connected;
 //!   3. connects N in-process workers (`tandem::client::ScriptedWorker`:
 //!      one real QUIC connection to each server per worker, enrolled
-//!      identities from the cluster's PKI), checks that A's `Welcome` carries
+//!      identities from the cluster's PKI; at most 64 connecting at a time,
+//!      so 1000 handshakes at once cannot run a loaded server past its
+//!      handshake timeout), checks that A's `Welcome` carries
 //!      exactly the session the submissions were prepared for (round ids
 //!      start at 1 on B's fresh state directory), and sends each prepared
 //!      round as A announces it;
@@ -58,11 +60,43 @@
 //!   the workers' side of the transport), `accepted`, `zero_trust`,
 //!   `updated`. Progress goes to stderr. All processes share the machine's
 //!   cores, workers included.
+//!
+//!   Then, unless `--no-floor`, the raw transport floor (module `floor`):
+//!   the same bytes over the same QUIC setup with no protocol. A hidden
+//!   `tandem bench sink` process listens with server B's identity and the
+//!   servers' transport (`TransportConfig::protocol()`, `transport::hub`),
+//!   reads every frame whole, drops it and acks it with one byte; this
+//!   process connects the N enrolled identities as the bench workers do (one
+//!   endpoint and connection each) and, for R rounds, sends one frame per
+//!   worker, all at once, timed from the first send to the last ack. It does
+//!   so at the secure upload's size (`upload_frame_bytes.to_b`) and then at
+//!   the plaintext upload's (plain-fedavg's frame to A). Added fields:
+//!   `transport_floor_s` (median of rounds 2..R at the secure upload's size)
+//!   with `transport_floor_rounds_s`, `transport_floor_frame_bytes`,
+//!   `transport_floor_mb_s` (N · (frame + 4-byte prefix) / time, in 10⁶ B/s)
+//!   and `transport_floor_cpu_s_per_round` (`sink`, `workers`);
+//!   `secure_vs_floor` = `secure_round_s` / `transport_floor_s`; the same
+//!   `plaintext_floor_*` at the plaintext upload's size, and
+//!   `plaintext_vs_floor` = `plaintext_floor_s` / `plaintext_round_s`, the
+//!   fraction of the wire's throughput plain-fedavg reaches (the target is
+//!   ≥ 0.70: the baseline must be a good plaintext system, not a slow one).
+//!   That floor carries only the upload, but a round first announces the
+//!   model to every worker (4·D bytes each), so a third measurement does
+//!   the plain round's bytes: each client fetches a frame of the
+//!   announcement's size from the sink, then uploads —
+//!   `plaintext_round_trip_floor_s` (+ `_rounds_s`, `_mb_s` counting both
+//!   directions, `_cpu_s_per_round`, `plaintext_round_trip_down_bytes`) and
+//!   `plaintext_vs_round_trip_floor` = that / `plaintext_round_s`.
+//!   `peak_rss_mb_bench` is taken before the floor. A one-line summary goes
+//!   to stderr. `--floor-only` skips both clusters and measures the floor
+//!   alone at the sizes of one prepared submission of each rule, over a
+//!   fresh enrolment directory (`floor_only: true`, no round figures and no
+//!   ratios): the wire at sizes where the full rounds cannot run.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -78,6 +112,9 @@ use serde_json::{Value, json};
 use server_a::synthetic_reference;
 use tandem::client::ScriptedWorker;
 use tandem::{Cluster, ClusterOptions};
+use tokio::sync::Semaphore;
+
+mod floor;
 
 /// Benchmarks of tandem between real processes.
 #[derive(Debug, Parser)]
@@ -105,6 +142,11 @@ enum Cmd {
     /// Full rounds over real processes: a robust rule and the plaintext
     /// baseline, synthetic updates prepared before the clock starts.
     Round(RoundArgs),
+    /// The receiving end of `bench round`'s raw transport floor (started by
+    /// `bench round` itself): accepts the enrolled workers as server B would,
+    /// reads every frame, drops it and acks it.
+    #[command(hide = true)]
+    Sink(floor::SinkArgs),
 }
 
 /// Options of `bench round`.
@@ -138,6 +180,15 @@ struct RoundArgs {
     /// Skip the plaintext baseline.
     #[arg(long)]
     no_plaintext: bool,
+    /// Skip the raw transport floor (the uploads' bytes over the same QUIC
+    /// setup with no protocol).
+    #[arg(long)]
+    no_floor: bool,
+    /// Only the raw transport floor, no clusters: the upload sizes come from
+    /// one prepared submission of each rule (for sizes where the full rounds
+    /// cannot run, or to measure the wire alone).
+    #[arg(long)]
+    floor_only: bool,
     /// Working directory (PKI, state, logs; kept); a temporary one by default.
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -359,19 +410,37 @@ fn prepare_all(session: &SessionInfo, a: &RoundArgs) -> Result<Prepared> {
     Ok(Prepared { frames, ms, sizes })
 }
 
+/// Handshakes in flight at once while the bench workers connect (the set-up
+/// is before the rounds): with 1000 at once, a loaded 2-core machine took a
+/// server over its 10 s handshake timeout and the run failed.
+const CONNECTING: usize = 64;
+
+/// Where and how the bench workers connect.
+#[derive(Clone, Debug)]
+struct Dial {
+    /// The cluster's enrolment directory.
+    pki: PathBuf,
+    addr_a: SocketAddr,
+    addr_b: Option<SocketAddr>,
+    /// At most [`CONNECTING`] workers connect at a time.
+    gate: Arc<Semaphore>,
+}
+
 /// One in-process worker: real QUIC connections with its enrolled identity;
 /// checks the session, then sends its prepared frames as rounds are announced.
 async fn bench_worker(
-    pki: PathBuf,
+    dial: Dial,
     id: u32,
-    addr_a: SocketAddr,
-    addr_b: Option<SocketAddr>,
     expected: SessionInfo,
     mut frames: Frames,
     events: mpsc::Sender<Result<u32, String>>,
 ) -> Result<ScriptedWorker> {
-    let mut w = ScriptedWorker::connect(&pki, id, addr_a, addr_b).await?;
-    w.hello().await?;
+    let mut w = {
+        let _turn = dial.gate.acquire_owned().await?;
+        let mut w = ScriptedWorker::connect(&dial.pki, id, dial.addr_a, dial.addr_b).await?;
+        w.hello().await?;
+        w
+    };
     if w.session.as_ref() != Some(&expected) {
         bail!(
             "server A announced {:?}, the prepared submissions are for {expected:?}",
@@ -550,18 +619,16 @@ fn spawn_workers(
         .as_deref()
         .map(|s| s.trim().parse())
         .transpose()?;
+    let dial = Dial {
+        pki: pki.to_path_buf(),
+        addr_a,
+        addr_b,
+        gate: Arc::new(Semaphore::new(CONNECTING)),
+    };
     let mut handles = Vec::with_capacity(frames.len());
     for (id, frames) in (0u32..).zip(frames) {
         let tx = tx.clone();
-        let fut = bench_worker(
-            pki.to_path_buf(),
-            id,
-            addr_a,
-            addr_b,
-            session.clone(),
-            frames,
-            tx.clone(),
-        );
+        let fut = bench_worker(dial.clone(), id, session.clone(), frames, tx.clone());
         handles.push(rt.spawn(async move {
             let r = fut.await;
             if let Err(e) = &r {
@@ -702,10 +769,22 @@ fn round(a: &RoundArgs) -> Result<Value> {
     if !a.aggregation.is_secure() {
         bail!("--aggregation is the secure rule to measure (plain-fedavg is the baseline)");
     }
+    if a.floor_only && a.no_floor {
+        return Err(
+            tandem::UsageError("--floor-only and --no-floor exclude each other".into()).into(),
+        );
+    }
     let is_tmp = a.dir.is_none();
     let dir = a.dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("tandem-bench-round-{}", std::process::id()))
     });
+    if a.floor_only {
+        let out = floor_only(a, &dir);
+        if is_tmp {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        return out;
+    }
     let secure = run_cluster(a, a.aggregation, &dir.join("secure"))?;
     let plain = if a.no_plaintext {
         None
@@ -714,6 +793,20 @@ fn round(a: &RoundArgs) -> Result<Value> {
             a,
             Aggregation::PlainFedAvg,
             &dir.join("plain"),
+        )?)
+    };
+    // This process's peak before the floor's buffers (N uploads per round).
+    let peak_bench = vm_hwm_mb("self");
+    let floors = if a.no_floor {
+        None
+    } else {
+        let plain_up = plain.as_ref().map(|p| p.sizes.0);
+        let shapes = floor_shapes(secure.sizes.1, plain_up, a.dim);
+        Some(run_floor(
+            a,
+            &dir.join("secure").join("pki"),
+            &dir,
+            &shapes,
         )?)
     };
     let n = a.workers as f64;
@@ -751,7 +844,7 @@ fn round(a: &RoundArgs) -> Result<Value> {
         "upload_frame_bytes": {"to_a": secure.sizes.0, "to_b": secure.sizes.1},
         "peak_rss_mb_a": secure.peak_a,
         "peak_rss_mb_b": secure.peak_b,
-        "peak_rss_mb_bench": vm_hwm_mb("self"),
+        "peak_rss_mb_bench": peak_bench,
         "connect_s": secure.connect_s,
         "cpu_s_per_round": {
             "a": steady(secure.cpu.iter().map(|c| c[0]).collect()),
@@ -785,10 +878,182 @@ fn round(a: &RoundArgs) -> Result<Value> {
             json!(p.rounds.iter().all(|v| v["updated"] == json!(true))),
         );
     }
+    if let (Some(floors), Some(obj)) = (&floors, out.as_object_mut()) {
+        add_floor(obj, floors, a.workers);
+    }
     if is_tmp {
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(out)
+}
+
+/// The floor's shapes: the secure upload (`secure_up` bytes to B) and, with
+/// the plaintext baseline, its upload alone and after the model's download.
+fn floor_shapes(secure_up: usize, plain_up: Option<usize>, dim: usize) -> Vec<floor::Shape> {
+    let mut shapes = vec![floor::Shape {
+        down: 0,
+        up: secure_up,
+    }];
+    if let Some(up) = plain_up {
+        // A round announces the model to every worker before the uploads.
+        let down = announce_bytes(dim);
+        shapes.extend([floor::Shape { down: 0, up }, floor::Shape { down, up }]);
+    }
+    shapes
+}
+
+/// Measures `shapes` with the enrolment directory `pki` (sink log in `dir/floor`).
+fn run_floor(
+    a: &RoundArgs,
+    pki: &Path,
+    dir: &Path,
+    shapes: &[floor::Shape],
+) -> Result<Vec<floor::Floor>> {
+    eprintln!(
+        "[floor] raw transport, {} clients, R = {}: {}",
+        a.workers,
+        a.rounds,
+        shapes
+            .iter()
+            .map(|s| match s.down {
+                0 => format!("{} B up", s.up),
+                d => format!("{d} B down then {} B up", s.up),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    floor::measure(pki, &dir.join("floor"), a.workers, a.rounds, shapes)
+        .context("measuring the raw transport floor")
+}
+
+/// `bench round --floor-only`: the floor at the sizes one prepared
+/// submission of each rule has, over a fresh enrolment directory.
+fn floor_only(a: &RoundArgs, dir: &Path) -> Result<Value> {
+    let sizes = |rule: Aggregation| -> Result<(usize, usize)> {
+        let session = synthetic_session(a.dim, rule)?;
+        let g = synthetic_reference(a.seed, 1, a.dim);
+        let delta = synthetic_update(a.seed, 0, 1, &g);
+        let sub = prepare(&session, 1, 0, &delta, &mut rand::rng())?;
+        Ok((
+            sub.to_a.encoded_len(),
+            sub.to_b.as_ref().map_or(0, Message::encoded_len),
+        ))
+    };
+    let secure = sizes(a.aggregation)?;
+    let plain_up = if a.no_plaintext {
+        None
+    } else {
+        Some(sizes(Aggregation::PlainFedAvg)?.0)
+    };
+    let pki = dir.join("pki");
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let _ = std::fs::remove_dir_all(&pki);
+    transport::generate_pki(&pki, u32::try_from(a.workers)?).context("generating certificates")?;
+    let floors = run_floor(a, &pki, dir, &floor_shapes(secure.1, plain_up, a.dim))?;
+    let mut out = json!({
+        "dim": a.dim,
+        "workers": a.workers,
+        "rounds": a.rounds,
+        "rule": a.aggregation.name(),
+        "floor_only": true,
+        "upload_frame_bytes": {"to_a": secure.0, "to_b": secure.1},
+    });
+    if let Some(obj) = out.as_object_mut() {
+        add_floor(obj, &floors, a.workers);
+    }
+    Ok(out)
+}
+
+/// Payload bytes of A's announcement of a `dim`-coordinate model.
+fn announce_bytes(dim: usize) -> usize {
+    AToWorker::Announce {
+        round: 1,
+        model: mpc_core::codec::f32s_to_bytes(&vec![0.0; dim]),
+    }
+    .encoded_len()
+}
+
+/// Adds the floor's fields to `out` (which holds the rounds' medians) and
+/// prints the one-line summary: `floors[0]` is the secure upload's size,
+/// `floors[1]` and `floors[2]` (if measured) the plaintext upload's, alone
+/// and after the model's download.
+fn add_floor(out: &mut serde_json::Map<String, Value>, floors: &[floor::Floor], n: usize) {
+    let steady = |v: &[f64]| median(v.get(1..).unwrap_or_default().to_vec());
+    let rate = |f: &floor::Floor, secs: f64| f.shape.wire_bytes(n) / secs / 1e6;
+    let cpu = |f: &floor::Floor| {
+        json!({
+            "sink": steady(&f.cpu.iter().map(|c| c[0]).collect::<Vec<_>>()),
+            "workers": steady(&f.cpu.iter().map(|c| c[1]).collect::<Vec<_>>()),
+        })
+    };
+    let num = |out: &serde_json::Map<String, Value>, k: &str| out.get(k).and_then(Value::as_f64);
+    let mut line = String::from("[floor]");
+    if let Some(f) = floors.first() {
+        let secs = steady(&f.rounds_s);
+        let secure = num(out, "secure_round_s");
+        out.insert("transport_floor_s".into(), json!(secs));
+        out.insert("transport_floor_rounds_s".into(), json!(f.rounds_s));
+        out.insert("transport_floor_mb_s".into(), json!(rate(f, secs)));
+        out.insert("transport_floor_frame_bytes".into(), json!(f.shape.up));
+        out.insert("transport_floor_cpu_s_per_round".into(), cpu(f));
+        line += &format!(
+            " secure upload {n} × {:.2} MB: {secs:.3} s on the wire ({:.0} MB/s);",
+            f.shape.up as f64 / 1e6,
+            rate(f, secs),
+        );
+        if let Some(secure) = secure {
+            out.insert("secure_vs_floor".into(), json!(secure / secs));
+            line += &format!(" secure round {secure:.3} s = {:.1}× that;", secure / secs);
+        }
+    }
+    if let Some(f) = floors.get(1) {
+        let secs = steady(&f.rounds_s);
+        let plain = num(out, "plaintext_round_s");
+        out.insert("plaintext_floor_s".into(), json!(secs));
+        out.insert("plaintext_floor_rounds_s".into(), json!(f.rounds_s));
+        out.insert("plaintext_floor_mb_s".into(), json!(rate(f, secs)));
+        out.insert("plaintext_floor_frame_bytes".into(), json!(f.shape.up));
+        out.insert("plaintext_floor_cpu_s_per_round".into(), cpu(f));
+        line += &format!(
+            " plain upload {n} × {:.2} MB: {secs:.3} s on the wire;",
+            f.shape.up as f64 / 1e6,
+        );
+        if let Some(plain) = plain {
+            out.insert("plaintext_vs_floor".into(), json!(secs / plain));
+            line += &format!(
+                " plain-fedavg {plain:.3} s reaches {:.0} % of that throughput (target ≥ 70 %);",
+                100.0 * secs / plain
+            );
+        }
+    }
+    if let Some(f) = floors.get(2) {
+        let secs = steady(&f.rounds_s);
+        let plain = num(out, "plaintext_round_s");
+        out.insert("plaintext_round_trip_floor_s".into(), json!(secs));
+        out.insert(
+            "plaintext_round_trip_floor_rounds_s".into(),
+            json!(f.rounds_s),
+        );
+        out.insert(
+            "plaintext_round_trip_floor_mb_s".into(),
+            json!(rate(f, secs)),
+        );
+        out.insert(
+            "plaintext_round_trip_down_bytes".into(),
+            json!(f.shape.down),
+        );
+        out.insert("plaintext_round_trip_floor_cpu_s_per_round".into(), cpu(f));
+        line += &format!(" with the model's download first: {secs:.3} s");
+        if let Some(plain) = plain {
+            out.insert("plaintext_vs_round_trip_floor".into(), json!(secs / plain));
+            line += &format!(
+                ", {:.0} % of plain-fedavg's throughput",
+                100.0 * secs / plain
+            );
+        }
+        line += ".";
+    }
+    eprintln!("{line}");
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -806,5 +1071,6 @@ pub fn run(args: Args) -> Result<()> {
             println!("{out}");
             Ok(())
         }
+        Cmd::Sink(a) => floor::sink(a),
     }
 }
